@@ -1,0 +1,681 @@
+//! Time-window partitions: one partition per cron tick, keyed by the tick formatted with `fmt`.
+//!
+//! Partition `i` is the window `[tick_i, tick_{i+1})`, where `tick_0` is the first tick at or
+//! after `start`. Indices are signed and anchored at that first window, so they do not move as
+//! time passes; negative indices and indices past the last partition name windows that do not
+//! exist (yet), which is how mappings report "required but nonexistent" partitions.
+
+use std::fmt;
+
+use chrono::{DateTime, Utc};
+
+use crate::civil::{self, SECS_PER_DAY};
+use crate::cron::Cron;
+use crate::error::Error;
+use crate::fmt::{Civil, Fmt, ParseError, Resolution};
+use crate::key::{PartitionKey, TimeWindow};
+use crate::schedule::{Schedule, TickIter, Zone};
+
+/// The cadence Dagster's `schedule_type` names, when the cron is one of the four plain forms.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Cadence {
+    Hourly,
+    Daily,
+    Weekly,
+    Monthly,
+}
+
+/// A date given to a time-window builder.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum DateSpec {
+    /// Text parsed with the definition's `fmt` in its time zone (Dagster's string dates).
+    Text(String),
+    /// A wall-clock time in the definition's time zone (Dagster's naive `datetime`).
+    Local(Civil),
+    /// An exact instant.
+    Instant(DateTime<Utc>),
+}
+
+impl From<&str> for DateSpec {
+    fn from(s: &str) -> Self {
+        DateSpec::Text(s.to_string())
+    }
+}
+
+impl From<String> for DateSpec {
+    fn from(s: String) -> Self {
+        DateSpec::Text(s)
+    }
+}
+
+impl From<DateTime<Utc>> for DateSpec {
+    fn from(t: DateTime<Utc>) -> Self {
+        DateSpec::Instant(t)
+    }
+}
+
+impl From<Civil> for DateSpec {
+    fn from(c: Civil) -> Self {
+        DateSpec::Local(c)
+    }
+}
+
+/// Builds a [`TimeWindowPartitions`]; see [`TimeWindowPartitions::daily`] and friends.
+#[derive(Debug, Clone)]
+pub struct TimeWindowBuilder {
+    kind: BuilderKind,
+    start: DateSpec,
+    end: Option<DateSpec>,
+    timezone: String,
+    fmt: Option<String>,
+    end_offset: i64,
+    minute_offset: u32,
+    hour_offset: u32,
+    day_offset: Option<u32>,
+}
+
+#[derive(Debug, Clone)]
+enum BuilderKind {
+    Cadence(Cadence),
+    Cron(String),
+}
+
+impl TimeWindowBuilder {
+    fn new(kind: BuilderKind, start: DateSpec) -> Self {
+        TimeWindowBuilder {
+            kind,
+            start,
+            end: None,
+            timezone: "UTC".to_string(),
+            fmt: None,
+            end_offset: 0,
+            minute_offset: 0,
+            hour_offset: 0,
+            day_offset: None,
+        }
+    }
+
+    /// Exclusive end: windows that would end after it do not exist.
+    pub fn end(mut self, end: impl Into<DateSpec>) -> Self {
+        self.end = Some(end.into());
+        self
+    }
+
+    pub fn timezone(mut self, tz: &str) -> Self {
+        self.timezone = tz.to_string();
+        self
+    }
+
+    /// Python `strftime` format of the keys.
+    pub fn fmt(mut self, fmt: &str) -> Self {
+        self.fmt = Some(fmt.to_string());
+        self
+    }
+
+    /// `k > 0` adds `k` partitions past the last complete window; `k < 0` drops `|k|`.
+    pub fn end_offset(mut self, k: i64) -> Self {
+        self.end_offset = k;
+        self
+    }
+
+    pub fn minute_offset(mut self, m: u32) -> Self {
+        self.minute_offset = m;
+        self
+    }
+
+    pub fn hour_offset(mut self, h: u32) -> Self {
+        self.hour_offset = h;
+        self
+    }
+
+    /// Weekly: 0 = Sunday … 6 = Saturday. Monthly: day of the month (0 means 1, as in Dagster).
+    pub fn day_offset(mut self, d: u32) -> Self {
+        self.day_offset = Some(d);
+        self
+    }
+
+    pub fn build(self) -> Result<TimeWindowPartitions, Error> {
+        let (cron_text, default_fmt) = match &self.kind {
+            BuilderKind::Cron(c) => (c.clone(), None),
+            BuilderKind::Cadence(cadence) => {
+                let (m, h) = (self.minute_offset, self.hour_offset);
+                match cadence {
+                    Cadence::Hourly => (format!("{m} * * * *"), Some("%Y-%m-%d-%H:%M")),
+                    Cadence::Daily => (format!("{m} {h} * * *"), Some("%Y-%m-%d")),
+                    Cadence::Weekly => {
+                        let d = self.day_offset.unwrap_or(0);
+                        (format!("{m} {h} * * {d}"), Some("%Y-%m-%d"))
+                    }
+                    Cadence::Monthly => {
+                        // Dagster tests `day_offset or 1`: zero silently means the 1st.
+                        let d = self.day_offset.filter(|&d| d != 0).unwrap_or(1);
+                        (format!("{m} {h} {d} * *"), Some("%Y-%m-%d"))
+                    }
+                }
+            }
+        };
+        let fmt_text = match (&self.fmt, default_fmt) {
+            (Some(f), _) => f.clone(),
+            (None, Some(f)) => f.to_string(),
+            (None, None) => "%Y-%m-%d".to_string(),
+        };
+        let cron = Cron::parse(&cron_text).map_err(|source| Error::InvalidCron {
+            cron: cron_text.clone(),
+            source,
+        })?;
+        let zone = Zone::new(&self.timezone)?;
+        let fmt = Fmt::parse(&fmt_text).map_err(|source| Error::InvalidFormat {
+            fmt: fmt_text.clone(),
+            source,
+        })?;
+        let schedule = Schedule::new(cron, zone)?;
+        let describe = || {
+            format!(
+                "time-window partitions {:?} in {}",
+                cron_text, self.timezone
+            )
+        };
+        let resolve = |spec: &DateSpec, field: &'static str| -> Result<i64, Error> {
+            match spec {
+                DateSpec::Instant(t) => Ok(t.timestamp()),
+                DateSpec::Local(c) => {
+                    Ok(schedule.zone().resolve_earlier(civil::naive_from_civil(c)))
+                }
+                DateSpec::Text(text) => {
+                    parse_instant(&fmt, schedule.zone(), text).map_err(|source| {
+                        Error::InvalidDate {
+                            def: describe(),
+                            field,
+                            value: text.clone(),
+                            source,
+                        }
+                    })
+                }
+            }
+        };
+        let start = resolve(&self.start, "start")?;
+        let end = self.end.as_ref().map(|e| resolve(e, "end")).transpose()?;
+        Ok(TimeWindowPartitions::from_parts(
+            schedule,
+            fmt,
+            start,
+            end,
+            self.end_offset,
+        ))
+    }
+}
+
+/// Partitions that are consecutive windows of a cron schedule in a time zone.
+#[derive(Debug, Clone)]
+pub struct TimeWindowPartitions {
+    schedule: Schedule,
+    fmt: Fmt,
+    /// `fmt` + `%z`, for the second occurrence of a repeated wall time.
+    fmt_with_offset: Fmt,
+    start: i64,
+    end: Option<i64>,
+    end_offset: i64,
+    /// The first tick at or after `start`, and the tick after it.
+    first: Option<(i64, i64)>,
+    /// Keys of a fall-back's second pass need the offset to stay unique.
+    suffix_second_occurrence: bool,
+}
+
+impl PartialEq for TimeWindowPartitions {
+    fn eq(&self, other: &Self) -> bool {
+        self.schedule == other.schedule
+            && self.fmt == other.fmt
+            && self.start == other.start
+            && self.end == other.end
+            && self.end_offset == other.end_offset
+    }
+}
+impl Eq for TimeWindowPartitions {}
+
+impl fmt::Display for TimeWindowPartitions {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let name = match self.cadence() {
+            Some(Cadence::Hourly) => "hourly",
+            Some(Cadence::Daily) => "daily",
+            Some(Cadence::Weekly) => "weekly",
+            Some(Cadence::Monthly) => "monthly",
+            None => "time-window",
+        };
+        write!(f, "{name} partitions ")?;
+        if self.cadence().is_none() {
+            write!(f, "{:?} ", self.schedule.cron().as_str())?;
+        }
+        write!(f, "from {}", self.format_instant(self.start))?;
+        if let Some(end) = self.end {
+            write!(f, " to {}", self.format_instant(end))?;
+        }
+        write!(f, " ({})", self.schedule.zone().name())
+    }
+}
+
+impl TimeWindowPartitions {
+    /// Hourly partitions at `minute_offset` past each hour; keys `%Y-%m-%d-%H:%M`.
+    pub fn hourly(start: impl Into<DateSpec>) -> TimeWindowBuilder {
+        TimeWindowBuilder::new(BuilderKind::Cadence(Cadence::Hourly), start.into())
+    }
+
+    /// Daily partitions; keys `%Y-%m-%d`.
+    pub fn daily(start: impl Into<DateSpec>) -> TimeWindowBuilder {
+        TimeWindowBuilder::new(BuilderKind::Cadence(Cadence::Daily), start.into())
+    }
+
+    /// Weekly partitions starting on Sunday unless `day_offset` says otherwise.
+    pub fn weekly(start: impl Into<DateSpec>) -> TimeWindowBuilder {
+        TimeWindowBuilder::new(BuilderKind::Cadence(Cadence::Weekly), start.into())
+    }
+
+    /// Monthly partitions starting on the 1st unless `day_offset` says otherwise.
+    pub fn monthly(start: impl Into<DateSpec>) -> TimeWindowBuilder {
+        TimeWindowBuilder::new(BuilderKind::Cadence(Cadence::Monthly), start.into())
+    }
+
+    /// Windows between the ticks of any 5-field cron expression.
+    pub fn cron(cron: &str, start: impl Into<DateSpec>, fmt: &str) -> TimeWindowBuilder {
+        TimeWindowBuilder::new(BuilderKind::Cron(cron.to_string()), start.into()).fmt(fmt)
+    }
+
+    fn from_parts(
+        schedule: Schedule,
+        fmt: Fmt,
+        start: i64,
+        end: Option<i64>,
+        end_offset: i64,
+    ) -> Self {
+        let first = schedule
+            .next_at_or_after(start)
+            .and_then(|t0| schedule.nth_from(t0, 1).map(|t1| (t0, t1)));
+        let suffix_second_occurrence = schedule.cron().every_hour() && !fmt.has_offset();
+        TimeWindowPartitions {
+            fmt_with_offset: fmt.with_offset_suffix(),
+            schedule,
+            fmt,
+            start,
+            end,
+            end_offset,
+            first,
+            suffix_second_occurrence,
+        }
+    }
+
+    pub fn schedule(&self) -> &Schedule {
+        &self.schedule
+    }
+
+    pub fn cron_schedule(&self) -> &str {
+        self.schedule.cron().as_str()
+    }
+
+    pub fn timezone(&self) -> &str {
+        self.schedule.zone().name()
+    }
+
+    pub fn fmt(&self) -> &str {
+        self.fmt.as_str()
+    }
+
+    /// The instant given as start (not snapped to a tick).
+    pub fn start(&self) -> i64 {
+        self.start
+    }
+
+    pub fn end(&self) -> Option<i64> {
+        self.end
+    }
+
+    pub fn end_offset(&self) -> i64 {
+        self.end_offset
+    }
+
+    /// Dagster's `schedule_type`: which plain cadence the cron is, if any.
+    pub fn cadence(&self) -> Option<Cadence> {
+        let cron = self.schedule.cron();
+        let single_minute = cron.minutes().count_ones() == 1;
+        let single_hour = cron.hours().count_ones() == 1;
+        let all_days =
+            !cron.dom_restricted() && !cron.dow_restricted() && cron.months() & 0x1ffe == 0x1ffe;
+        if !single_minute {
+            return None;
+        }
+        if cron.every_hour() && all_days {
+            return Some(Cadence::Hourly);
+        }
+        if !single_hour {
+            return None;
+        }
+        let all_months = cron.months() & 0x1ffe == 0x1ffe;
+        match (cron.dom_restricted(), cron.dow_restricted()) {
+            (false, false) if all_months => Some(Cadence::Daily),
+            (false, true) if all_months && cron.days_of_week().count_ones() == 1 => {
+                Some(Cadence::Weekly)
+            }
+            (true, false)
+                if all_months
+                    && cron.days_of_month().count_ones() == 1
+                    && !cron.last_day_of_month() =>
+            {
+                Some(Cadence::Monthly)
+            }
+            _ => None,
+        }
+    }
+
+    /// Start of the first window (the first tick at or after the start date).
+    pub fn first_window_start(&self) -> Option<i64> {
+        self.first.map(|(t0, _)| t0)
+    }
+
+    fn format_instant(&self, instant: i64) -> String {
+        let civil = civil::civil_from_naive(self.schedule.zone().naive(instant));
+        let offset = self.schedule.zone().offset_at(instant);
+        self.fmt.format(&civil, Some(offset))
+    }
+
+    // ----- keys and windows ----------------------------------------------------------------
+
+    /// The key of the window starting at `start` (a tick).
+    pub fn key_for_start(&self, start: i64) -> PartitionKey {
+        let mut out = String::with_capacity(24);
+        self.write_key(start, &mut out);
+        PartitionKey::new(out)
+    }
+
+    fn write_key(&self, start: i64, out: &mut String) {
+        let zone = self.schedule.zone();
+        let offset = zone.offset_at(start);
+        let civil = civil::civil_from_naive(start + i64::from(offset));
+        let fmt = if self.suffix_second_occurrence && zone.is_second_occurrence(start) {
+            &self.fmt_with_offset
+        } else {
+            &self.fmt
+        };
+        fmt.format_into(&civil, Some(offset), out);
+    }
+
+    /// The instant a key denotes, as Dagster parses it: with `fmt`, else with `fmt` + `%z`;
+    /// a wall time without offset is read as its first occurrence.
+    pub fn parse_key(&self, key: &str) -> Result<i64, Error> {
+        parse_instant(&self.fmt, self.schedule.zone(), key).map_err(|source| Error::UnparsableKey {
+            def: self.to_string(),
+            key: key.to_string(),
+            source,
+        })
+    }
+
+    /// The window of a key: the first window starting at or after the time the key denotes.
+    /// Like Dagster's `time_window_for_partition_key`, this does not check that the partition
+    /// exists (keys before the start or after `now` get their window too).
+    pub fn window_for_key(&self, key: &str) -> Result<TimeWindow, Error> {
+        let instant = self.parse_key(key)?;
+        self.window_starting_at_or_after(instant)
+            .ok_or_else(|| Error::UnknownKey {
+                def: self.to_string(),
+                key: key.to_string(),
+            })
+    }
+
+    fn window_starting_at_or_after(&self, instant: i64) -> Option<TimeWindow> {
+        let start = self.schedule.next_at_or_after(instant)?;
+        let end = self.schedule.nth_from(start, 1)?;
+        Some(self.window(start, end))
+    }
+
+    fn window(&self, start: i64, end: i64) -> TimeWindow {
+        let zone = self.schedule.zone();
+        TimeWindow {
+            start,
+            end,
+            start_offset: zone.offset_at(start),
+            end_offset: zone.offset_at(end),
+        }
+    }
+
+    /// The window holding `instant` (the one whose start is the last tick at or before it).
+    pub fn window_containing(&self, instant: i64) -> Option<TimeWindow> {
+        let start = self.schedule.prev(instant + 1)?;
+        let end = self.schedule.nth_from(start, 1)?;
+        Some(self.window(start, end))
+    }
+
+    /// Index of the window starting at tick `start` (negative before the first window).
+    pub fn index_of_start(&self, start: i64) -> Option<i64> {
+        let (first, _) = self.first?;
+        Some(self.schedule.distance(first, start))
+    }
+
+    /// The index of the window holding `instant`.
+    pub fn index_containing(&self, instant: i64) -> Option<i64> {
+        let (first, _) = self.first?;
+        if instant < first {
+            // Windows before the first: the tick at or before the instant, counted back.
+            let start = self.schedule.prev(instant + 1)?;
+            return Some(-self.schedule.count(start, first));
+        }
+        Some(self.schedule.count(first, instant + 1) - 1)
+    }
+
+    /// The start of window `index` (any sign).
+    pub fn start_of_index(&self, index: i64) -> Option<i64> {
+        let (first, _) = self.first?;
+        if index >= 0 {
+            self.schedule.nth_from(first, index)
+        } else {
+            self.schedule.nth_before(first, -index - 1)
+        }
+    }
+
+    /// Window `index` (any sign).
+    pub fn window_at(&self, index: i64) -> Option<TimeWindow> {
+        let start = self.start_of_index(index)?;
+        let end = self.schedule.nth_from(start, 1)?;
+        Some(self.window(start, end))
+    }
+
+    /// The key of window `index` (any sign).
+    pub fn key_at(&self, index: i64) -> Option<PartitionKey> {
+        self.start_of_index(index).map(|s| self.key_for_start(s))
+    }
+
+    /// Index of the window a key names, if the key is exactly that window's key (the key
+    /// round-trips). Does not check existence at any time.
+    pub fn index_of_key(&self, key: &str) -> Option<i64> {
+        let window = self.window_for_key(key).ok()?;
+        let mut buf = String::with_capacity(key.len());
+        self.write_key(window.start, &mut buf);
+        if buf != key {
+            return None;
+        }
+        self.index_of_start(window.start)
+    }
+
+    // ----- which partitions exist ----------------------------------------------------------
+
+    /// Number of partitions that exist at `now`.
+    ///
+    /// The last partition is the last window ending at or before `now`, moved by `end_offset`
+    /// windows, and never past the end date. Like Dagster, a definition whose first window is
+    /// allowed by `end_offset` keeps that one partition even when `end_offset` counted from
+    /// `now` would stop short of it (a start date in the near future with `end_offset > 0`).
+    pub fn count_at(&self, now: DateTime<Utc>) -> u64 {
+        self.count_at_ts(now.timestamp()).max(0) as u64
+    }
+
+    pub(crate) fn count_at_ts(&self, now: i64) -> i64 {
+        let Some((first, second)) = self.first else {
+            return 0;
+        };
+        if self.end.is_some_and(|end| end < second) {
+            return 0;
+        }
+        let complete = self.schedule.count(first, now.saturating_add(1)) - 1;
+        let mut n = complete + self.end_offset;
+        if let Some(end) = self.end {
+            n = n.min(self.max_count_by_end(first, end));
+        }
+        let first_exists = if self.end_offset > 0 {
+            match self.schedule.nth_from(now, self.end_offset) {
+                Some(limit) => second <= limit,
+                None => true,
+            }
+        } else {
+            n >= 1
+        };
+        if first_exists { n.max(1) } else { 0 }
+    }
+
+    fn max_count_by_end(&self, first: i64, end: i64) -> i64 {
+        self.schedule.count(first, end.saturating_add(1)) - 1
+    }
+
+    /// Largest index any key range may reach: the end date's cap, if there is one.
+    pub(crate) fn max_index_by_end(&self) -> Option<i64> {
+        let (first, _) = self.first?;
+        self.end.map(|end| self.max_count_by_end(first, end) - 1)
+    }
+
+    /// Keys of the partitions that exist at `now`, lazily.
+    pub fn keys_at(&self, now: DateTime<Utc>) -> Keys<'_> {
+        self.keys_from(0, self.count_at(now))
+    }
+
+    /// `count` keys starting with window `index` (which must be ≥ 0).
+    pub fn keys_from(&self, index: i64, count: u64) -> Keys<'_> {
+        let start = if count == 0 {
+            None
+        } else {
+            self.start_of_index(index)
+        };
+        Keys {
+            def: self,
+            ticks: start.map(|s| self.schedule.iter_from(s)),
+            remaining: count,
+        }
+    }
+
+    /// Does a partition with exactly this key exist at `now`?
+    pub fn has_key(&self, key: &str, now: DateTime<Utc>) -> bool {
+        self.index_of_key(key)
+            .is_some_and(|i| i >= 0 && i < self.count_at_ts(now.timestamp()))
+    }
+
+    /// Indices `[first, last]` of an inclusive key range. Bounded by the start (an error, as in
+    /// Dagster) and by the end date, not by `now`.
+    pub fn range_indices(&self, start_key: &str, end_key: &str) -> Result<(i64, i64), Error> {
+        let w0 = self.window_for_key(start_key)?;
+        let w1 = self.window_for_key(end_key)?;
+        let Some((first, _)) = self.first else {
+            return Ok((0, -1));
+        };
+        if w0.start < first {
+            return Err(Error::RangeStartBeforeFirst {
+                def: self.to_string(),
+                start: start_key.to_string(),
+                first: self.format_instant(first),
+            });
+        }
+        let i0 = self.schedule.count(first, w0.start);
+        let mut i1 = self.schedule.count(first, w1.start);
+        if let Some(cap) = self.max_index_by_end() {
+            i1 = i1.min(cap);
+        }
+        Ok((i0, i1))
+    }
+
+    /// Checks the definition can work: every window must get a distinct key.
+    pub fn validate(&self) -> Result<(), Error> {
+        let needed = self.needed_resolution();
+        if self.fmt.resolution() < needed {
+            return Err(Error::InvalidDefinition {
+                def: self.to_string(),
+                reason: format!(
+                    "key format {:?} cannot tell its windows apart (it needs {:?} precision)",
+                    self.fmt.as_str(),
+                    needed
+                ),
+            });
+        }
+        Ok(())
+    }
+
+    /// The finest calendar unit two consecutive ticks can differ in.
+    fn needed_resolution(&self) -> Resolution {
+        let cron = self.schedule.cron();
+        if cron.minutes().count_ones() > 1 {
+            return Resolution::Minute;
+        }
+        if cron.hours().count_ones() > 1 {
+            return Resolution::Hour;
+        }
+        let one_day_a_month = cron.dom_restricted()
+            && !cron.dow_restricted()
+            && cron.days_of_month().count_ones() + u32::from(cron.last_day_of_month()) == 1;
+        if !one_day_a_month {
+            return Resolution::Day;
+        }
+        if cron.months().count_ones() > 1 {
+            Resolution::Month
+        } else {
+            Resolution::Year
+        }
+    }
+
+    /// Duration of the shortest possible window in seconds, a hint for callers sizing work.
+    pub fn nominal_period_secs(&self) -> i64 {
+        match self.cadence() {
+            Some(Cadence::Hourly) => 3600,
+            Some(Cadence::Daily) => SECS_PER_DAY,
+            Some(Cadence::Weekly) => 7 * SECS_PER_DAY,
+            Some(Cadence::Monthly) => 28 * SECS_PER_DAY,
+            None => self.schedule.fixed_period().unwrap_or(60),
+        }
+    }
+}
+
+/// Parses `text` as Dagster's `dst_safe_strptime` does: `fmt`, then `fmt%z`; a naive result is
+/// placed in the zone as its first occurrence.
+fn parse_instant(fmt: &Fmt, zone: &Zone, text: &str) -> Result<i64, ParseError> {
+    let parsed = match fmt.parse_datetime(text) {
+        Ok(p) => p,
+        Err(first_error) => {
+            if fmt.has_offset() {
+                return Err(first_error);
+            }
+            fmt.with_offset_suffix().parse_datetime(text)?
+        }
+    };
+    let naive = civil::naive_from_civil(&parsed.civil);
+    Ok(match parsed.offset {
+        Some(offset) => naive - i64::from(offset),
+        None => zone.resolve_earlier(naive),
+    })
+}
+
+/// Keys of consecutive windows, formatted as they are produced.
+#[derive(Debug)]
+pub struct Keys<'a> {
+    def: &'a TimeWindowPartitions,
+    ticks: Option<TickIter<'a>>,
+    remaining: u64,
+}
+
+impl Iterator for Keys<'_> {
+    type Item = PartitionKey;
+
+    fn next(&mut self) -> Option<PartitionKey> {
+        if self.remaining == 0 {
+            return None;
+        }
+        let start = self.ticks.as_mut()?.next()?;
+        self.remaining -= 1;
+        Some(self.def.key_for_start(start))
+    }
+
+    fn size_hint(&self) -> (usize, Option<usize>) {
+        let n = usize::try_from(self.remaining).unwrap_or(usize::MAX);
+        (0, Some(n))
+    }
+}
