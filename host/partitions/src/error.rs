@@ -123,6 +123,16 @@ pub enum Error {
         /// The definition's first window start.
         first: String,
     },
+    /// A key range whose end lies after the definition's end date.
+    #[error("partition key range end {end:?} is after the end of {def} ({last})")]
+    RangeEndAfterLast {
+        /// The definition asked.
+        def: String,
+        /// The range's last key.
+        end: String,
+        /// The definition's end.
+        last: String,
+    },
     /// A dynamic definition was asked for keys without a store to read them from.
     #[error("dynamic partitions {name:?} need a dynamic-partitions store to list their keys")]
     NoDynamicStore {

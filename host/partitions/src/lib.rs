@@ -17,10 +17,10 @@
 //!     .build()?;
 //! let def = PartitionsDefinition::TimeWindow(daily);
 //! let now = "2024-03-12T12:00:00Z".parse::<chrono::DateTime<chrono::Utc>>().unwrap();
-//! let ctx = Context::at(now);
+//! let ctx = Context::new(now);
 //! assert_eq!(def.count(&ctx)?, 71);
 //! // The spring-forward day is 23 hours long.
-//! let w = def.time_window_for_key(&"2024-03-10".into(), &ctx)?.unwrap();
+//! let w = def.time_window_for_key("2024-03-10")?;
 //! assert_eq!(w.duration_secs(), 23 * 3600);
 //! # Ok::<(), tessera_partitions::Error>(())
 //! ```

@@ -273,15 +273,9 @@ impl PartitionMapping {
                 Ok(split(wanted, count, false))
             }
             PartitionMapping::Identity => {
+                // Definitions that differ are refused by `validate` when they load; asked
+                // anyway, identity maps key strings, and keys upstream lacks are reported.
                 let down = self.partitioned(upstream, downstream)?;
-                identity_compatible(upstream, down).map_err(|reason| {
-                    Error::IncompatibleMapping {
-                        mapping: self.to_string(),
-                        upstream: upstream.to_string(),
-                        downstream: down.to_string(),
-                        reason,
-                    }
-                })?;
                 let translated = translate_identity(cx, subset, down, upstream)?;
                 Ok(split(translated, upstream.count(cx)?, false))
             }
@@ -366,8 +360,6 @@ impl PartitionMapping {
                 Ok(PartitionSubset::empty())
             }
             PartitionMapping::Identity => {
-                identity_compatible(upstream, downstream)
-                    .map_err(|reason| self.incompatible(upstream, downstream, reason))?;
                 let translated = translate_identity(cx, subset, upstream, downstream)?;
                 Ok(split(translated, downstream.count(cx)?, true).partitions)
             }
@@ -522,7 +514,12 @@ fn translate_identity(
     }
     let mut out = PartitionSubset::empty();
     for key in from.subset_keys(cx, subset)? {
-        match key_position(cx, to, key.as_str()).ok().flatten() {
+        let position = match to {
+            // The exact key, not the window it parses into: identity maps key strings.
+            PartitionsDefinition::TimeWindow(tw) => tw.index_of_key(key.as_str()),
+            _ => to.index_of(cx, key.as_str())?,
+        };
+        match position {
             Some(i) => out.insert_index(i),
             None => out.insert_unindexed(key),
         }

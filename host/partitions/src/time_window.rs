@@ -511,7 +511,13 @@ impl TimeWindowPartitions {
         if self.end.is_some_and(|end| end < second) {
             return 0;
         }
-        let complete = self.schedule.count(first, now.saturating_add(1)) - 1;
+        // Windows that ended by `now`, counted from the first: negative when the first window
+        // starts after `now` (the ticks between `now` and the start count down from -1).
+        let complete = if first <= now {
+            self.schedule.count(first, now.saturating_add(1)) - 1
+        } else {
+            -(self.schedule.count(now.saturating_add(1), first) + 1)
+        };
         let mut n = complete + self.end_offset;
         if let Some(end) = self.end {
             n = n.min(self.max_count_by_end(first, end));
@@ -565,23 +571,32 @@ impl TimeWindowPartitions {
     /// Indices `[first, last]` of an inclusive key range. Bounded by the start (an error, as in
     /// Dagster) and by the end date, not by `now`.
     pub fn range_indices(&self, start_key: &str, end_key: &str) -> Result<(i64, i64), Error> {
+        let t0 = self.parse_key(start_key)?;
         let w0 = self.window_for_key(start_key)?;
         let w1 = self.window_for_key(end_key)?;
         let Some((first, _)) = self.first else {
             return Ok((0, -1));
         };
-        if w0.start < first {
+        // The key's own time, not its snapped window: a key before the start is an error even
+        // when the next tick is not.
+        if t0 < self.start {
             return Err(Error::RangeStartBeforeFirst {
                 def: self.to_string(),
                 start: start_key.to_string(),
-                first: self.format_instant(first),
+                first: self.format_instant(self.start),
+            });
+        }
+        if let Some(end) = self.end
+            && w1.end > end
+        {
+            return Err(Error::RangeEndAfterLast {
+                def: self.to_string(),
+                end: end_key.to_string(),
+                last: self.format_instant(end),
             });
         }
         let i0 = self.schedule.count(first, w0.start);
-        let mut i1 = self.schedule.count(first, w1.start);
-        if let Some(cap) = self.max_index_by_end() {
-            i1 = i1.min(cap);
-        }
+        let i1 = self.schedule.count(first, w1.start);
         Ok((i0, i1))
     }
 
