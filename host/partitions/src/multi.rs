@@ -346,6 +346,11 @@ impl MultiPartitions {
         for key in subset.unindexed() {
             let parts = self.split_key(key.as_str())?;
             for ((slot, d), part) in out.iter_mut().zip(&self.dims).zip(parts) {
+                // A time part must at least parse: a key with its parts in the wrong order is
+                // a caller's mistake to report, not a partition to wait for.
+                if let PartitionsDefinition::TimeWindow(tw) = &d.def {
+                    tw.parse_key(part)?;
+                }
                 match d.def.index_of(cx, part)? {
                     Some(i) => slot.insert_index(i),
                     None => slot.insert_unindexed(PartitionKey::from(part)),
