@@ -329,6 +329,42 @@ impl Fmt {
         self.resolution
     }
 
+    /// A fixed-width fast path for this format, when it has one (see [`Template`]).
+    pub fn template(&self) -> Option<Template> {
+        if self.strftime_items != self.items.len() || !self.strftime_tail.is_empty() {
+            return None;
+        }
+        let mut bytes = Vec::new();
+        let mut slots = Vec::new();
+        for item in &self.items {
+            match item {
+                Item::Literal(lit) => bytes.extend_from_slice(lit.text.as_bytes()),
+                // Whitespace matches any run of whitespace when parsing; keep the general path.
+                Item::Space(_) => return None,
+                Item::Field(field) => {
+                    let (slot, width) = match field {
+                        Field::Year => (Slot::Year, 4),
+                        Field::Month => (Slot::Month, 2),
+                        Field::Day => (Slot::Day, 2),
+                        Field::Hour => (Slot::Hour, 2),
+                        Field::Minute => (Slot::Minute, 2),
+                        Field::Second => (Slot::Second, 2),
+                        _ => return None,
+                    };
+                    if slots.iter().any(|&(_, s)| s == slot) {
+                        return None;
+                    }
+                    slots.push((bytes.len(), slot));
+                    bytes.extend(std::iter::repeat_n(b'0', width));
+                }
+            }
+        }
+        (bytes.len() <= TEMPLATE_MAX).then(|| Template {
+            bytes: bytes.into_boxed_slice(),
+            slots: slots.into_boxed_slice(),
+        })
+    }
+
     /// Python's `strptime` error for this format itself, if it has one (see [`Fmt::parse`]):
     /// every [`Fmt::parse_datetime`] call then fails with it.
     pub fn strptime_error(&self) -> Option<&str> {
@@ -2462,4 +2498,195 @@ mod tests {
         ("_", (2024, 7, 3, 11, 49, 11), Some(-3601), "_"),
         ("\u{3000}  %A", (1900, 5, 31, 3, 45, 53), Some(-32948), "\u{3000}  Thursday"),
     ];
+}
+
+const TEMPLATE_MAX: usize = 64;
+
+/// A format made only of literal text and the fixed-width numeric fields `%Y %m %d %H %M %S`,
+/// compiled to byte positions. Formatting fills the digits in; parsing reads them back when the
+/// text has exactly the canonical shape. Anything else (years outside 1000–9999, unpadded or
+/// out-of-range numbers, other lengths) answers `None` and the caller takes the general path,
+/// so results are always those of [`Fmt::format_into`] and [`Fmt::parse_datetime`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Template {
+    bytes: Box<[u8]>,
+    slots: Box<[(usize, Slot)]>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Slot {
+    Year,
+    Month,
+    Day,
+    Hour,
+    Minute,
+    Second,
+}
+
+impl Template {
+    /// Appends the formatted civil time; `false` (and nothing appended) when the fast path
+    /// does not apply.
+    pub fn format_into(&self, civil: &Civil, out: &mut String) -> bool {
+        if !(1000..=9999).contains(&civil.year) {
+            return false;
+        }
+        let mut buf = [0u8; TEMPLATE_MAX];
+        let Some(buf) = buf.get_mut(..self.bytes.len()) else {
+            return false;
+        };
+        buf.copy_from_slice(&self.bytes);
+        for &(at, slot) in self.slots.iter() {
+            let value = match slot {
+                Slot::Year => {
+                    let y = civil.year as u32;
+                    put_pair(buf, at, (y / 100) as u8);
+                    put_pair(buf, at + 2, (y % 100) as u8);
+                    continue;
+                }
+                Slot::Month => civil.month,
+                Slot::Day => civil.day,
+                Slot::Hour => civil.hour,
+                Slot::Minute => civil.minute,
+                Slot::Second => civil.second,
+            };
+            put_pair(buf, at, value % 100);
+        }
+        // Always ASCII digits spliced into text that was a `str`: this cannot fail.
+        match std::str::from_utf8(buf) {
+            Ok(text) => {
+                out.push_str(text);
+                true
+            }
+            Err(_) => false,
+        }
+    }
+
+    /// Length in bytes of every text this template formats.
+    pub fn len(&self) -> usize {
+        self.bytes.len()
+    }
+
+    /// Always false: a template with no bytes formats the empty string.
+    pub fn is_empty(&self) -> bool {
+        self.bytes.is_empty()
+    }
+
+    /// Rewrites `buf` (which holds the text of `prev`, or anything when `prev` is `None`) to
+    /// the text of `civil`, touching only the fields that changed: listing consecutive keys
+    /// mostly rewrites the hour or the day. `false` when the fast path does not apply.
+    pub fn update(&self, buf: &mut [u8], prev: Option<&Civil>, civil: &Civil) -> bool {
+        if !(1000..=9999).contains(&civil.year) || buf.len() != self.bytes.len() {
+            return false;
+        }
+        if prev.is_none() {
+            buf.copy_from_slice(&self.bytes);
+        }
+        for &(at, slot) in self.slots.iter() {
+            let (new, old) = match slot {
+                Slot::Year => {
+                    if prev.is_some_and(|p| p.year == civil.year) {
+                        continue;
+                    }
+                    let y = civil.year as u32;
+                    put_pair(buf, at, (y / 100) as u8);
+                    put_pair(buf, at + 2, (y % 100) as u8);
+                    continue;
+                }
+                Slot::Month => (civil.month, prev.map(|p| p.month)),
+                Slot::Day => (civil.day, prev.map(|p| p.day)),
+                Slot::Hour => (civil.hour, prev.map(|p| p.hour)),
+                Slot::Minute => (civil.minute, prev.map(|p| p.minute)),
+                Slot::Second => (civil.second, prev.map(|p| p.second)),
+            };
+            if old != Some(new) {
+                put_pair(buf, at, new % 100);
+            }
+        }
+        true
+    }
+
+    /// The civil time of text in exactly the canonical shape, with valid field values; `None`
+    /// otherwise (the general parser then decides, including its error).
+    pub fn parse(&self, text: &str) -> Option<Civil> {
+        let text = text.as_bytes();
+        if text.len() != self.bytes.len() {
+            return None;
+        }
+        let mut civil = Civil {
+            year: 1900,
+            month: 1,
+            day: 1,
+            hour: 0,
+            minute: 0,
+            second: 0,
+        };
+        let mut next_literal = 0;
+        for &(at, slot) in self.slots.iter() {
+            if text.get(next_literal..at)? != self.bytes.get(next_literal..at)? {
+                return None;
+            }
+            let width = if slot == Slot::Year { 4 } else { 2 };
+            let mut value: u32 = 0;
+            for &b in text.get(at..at + width)? {
+                if !b.is_ascii_digit() {
+                    return None;
+                }
+                value = value * 10 + u32::from(b - b'0');
+            }
+            let small = u8::try_from(value).ok();
+            match slot {
+                Slot::Year if value >= 1000 => civil.year = value as i32,
+                Slot::Month if (1..=12).contains(&value) => civil.month = small?,
+                Slot::Day if (1..=31).contains(&value) => civil.day = small?,
+                Slot::Hour if value < 24 => civil.hour = small?,
+                Slot::Minute if value < 60 => civil.minute = small?,
+                Slot::Second if value < 60 => civil.second = small?,
+                _ => return None,
+            }
+            next_literal = at + width;
+        }
+        if text.get(next_literal..)? != self.bytes.get(next_literal..)? {
+            return None;
+        }
+        (civil.day <= days_in_month(civil.year, civil.month)).then_some(civil)
+    }
+}
+
+/// Writes a two-digit number (< 100) at `at`.
+fn put_pair(buf: &mut [u8], at: usize, n: u8) {
+    if let Some([tens, ones]) = buf.get_mut(at..at + 2) {
+        *tens = b'0' + n / 10;
+        *ones = b'0' + n % 10;
+    }
+}
+
+#[cfg(test)]
+mod template_tests {
+    use super::*;
+
+    #[test]
+    fn template_agrees_with_the_general_path() {
+        for f in ["%Y-%m-%d", "%Y-%m-%d-%H:%M", "%Y%m%d", "%Y/%m/%d %H", "d=%d m=%m y=%Y", "%H:%M:%S %Y-%m-%d"] {
+            let fmt = Fmt::parse(f).unwrap();
+            let Some(t) = fmt.template() else { continue };
+            for (y, mo, d, h, mi, s) in [(2024, 2, 29, 0, 0, 0), (1999, 12, 31, 23, 59, 59), (1000, 1, 1, 7, 5, 3), (9999, 6, 15, 12, 30, 0)] {
+                let c = Civil { year: y, month: mo, day: d, hour: h, minute: mi, second: s };
+                let mut fast = String::new();
+                assert!(t.format_into(&c, &mut fast));
+                assert_eq!(fast, fmt.format(&c, None), "{f}");
+                let parsed = fmt.parse_datetime(&fast).unwrap().civil;
+                assert_eq!(t.parse(&fast), Some(parsed), "{f} {fast}");
+            }
+        }
+        let fmt = Fmt::parse("%Y-%m-%d").unwrap();
+        let t = fmt.template().unwrap();
+        for text in ["2024-6-05", "2023-02-29", "2024-13-01", "0999-01-01", "2024-01-01x", "2024/01/01", "２０２４-01-01"] {
+            assert_eq!(t.parse(text), None, "{text}");
+        }
+        let mut out = String::new();
+        assert!(!t.format_into(&Civil { year: 999, month: 1, day: 1, hour: 0, minute: 0, second: 0 }, &mut out));
+        assert!(out.is_empty());
+        assert!(Fmt::parse("%Y-%m-%d%z").unwrap().template().is_none());
+        assert!(Fmt::parse("%b %d").unwrap().template().is_none());
+    }
 }

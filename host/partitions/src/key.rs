@@ -4,16 +4,17 @@ use std::borrow::Borrow;
 use std::fmt;
 
 use chrono::{DateTime, FixedOffset, TimeZone as _, Utc};
+use compact_str::CompactString;
 use serde::{Deserialize, Serialize};
 
 /// A partition key: `"2024-01-27"`, `"segment_a"`, `"us|2024-01-27"`.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 #[serde(transparent)]
-pub struct PartitionKey(String);
+pub struct PartitionKey(CompactString);
 
 impl PartitionKey {
-    pub fn new(key: impl Into<String>) -> Self {
-        PartitionKey(key.into())
+    pub fn new(key: impl AsRef<str>) -> Self {
+        PartitionKey(CompactString::new(key))
     }
 
     pub fn as_str(&self) -> &str {
@@ -21,7 +22,7 @@ impl PartitionKey {
     }
 
     pub fn into_string(self) -> String {
-        self.0
+        self.0.into_string()
     }
 }
 
@@ -45,13 +46,13 @@ impl Borrow<str> for PartitionKey {
 
 impl From<&str> for PartitionKey {
     fn from(s: &str) -> Self {
-        PartitionKey(s.to_string())
+        PartitionKey(CompactString::new(s))
     }
 }
 
 impl From<String> for PartitionKey {
     fn from(s: String) -> Self {
-        PartitionKey(s)
+        PartitionKey(CompactString::from(s))
     }
 }
 

@@ -95,7 +95,7 @@ impl Zone {
     }
 
     /// The constant-offset span holding `instant`.
-    fn span_at(&self, instant: i64) -> Span {
+    pub(crate) fn span_at(&self, instant: i64) -> Span {
         if let Some(offset) = self.fixed {
             return Span::unbounded(offset);
         }
@@ -187,10 +187,7 @@ impl Zone {
         if self.fixed.is_some() {
             return false;
         }
-        let span = self.span_at(instant);
-        span.start > MIN_INSTANT
-            && span.prev_offset > span.offset
-            && instant - span.start < i64::from(span.prev_offset - span.offset)
+        self.span_at(instant).is_second_occurrence(instant)
     }
 }
 
@@ -203,15 +200,27 @@ pub(crate) enum Ambiguity {
 
 /// Instants `[start, end)` sharing one UTC offset, with the offsets on either side.
 #[derive(Debug, Clone, Copy)]
-struct Span {
-    start: i64,
-    end: i64,
-    offset: i32,
-    prev_offset: i32,
-    next_offset: i32,
+pub(crate) struct Span {
+    pub(crate) start: i64,
+    pub(crate) end: i64,
+    pub(crate) offset: i32,
+    pub(crate) prev_offset: i32,
+    pub(crate) next_offset: i32,
 }
 
 impl Span {
+    pub(crate) fn contains(&self, instant: i64) -> bool {
+        self.start <= instant && instant < self.end
+    }
+
+    /// Whether the wall time of `instant` (in this span) already occurred before the fall-back
+    /// that opened the span.
+    pub(crate) fn is_second_occurrence(&self, instant: i64) -> bool {
+        self.start > MIN_INSTANT
+            && self.prev_offset > self.offset
+            && instant - self.start < i64::from(self.prev_offset - self.offset)
+    }
+
     fn unbounded(offset: i32) -> Span {
         Span {
             start: MIN_INSTANT,
@@ -332,7 +341,16 @@ impl Schedule {
     /// True when consecutive ticks are a fixed number of seconds apart in absolute time, so a
     /// tick's index is a division (fixed-offset zone, every day, evenly spaced times).
     pub(crate) fn fixed_period(&self) -> Option<i64> {
-        if self.zone.fixed.is_none() || !matches!(self.days, DayKind::All) {
+        if self.zone.fixed.is_none() {
+            return None;
+        }
+        self.naive_period()
+    }
+
+    /// True when consecutive naive (wall-clock) ticks are evenly spaced: every day, evenly
+    /// spaced times. Within one offset span the next tick is then an addition.
+    pub(crate) fn naive_period(&self) -> Option<i64> {
+        if !matches!(self.days, DayKind::All) {
             return None;
         }
         let n = self.times.len() as i64;
@@ -723,6 +741,8 @@ impl Schedule {
             pending_gap_tick: ts.gap_tick && a <= ts.start,
             cursor: ts.lo.max(a + ts.offset),
             done: false,
+            period: self.naive_period(),
+            last_naive: None,
         }
     }
 
@@ -764,6 +784,9 @@ pub struct TickIter<'a> {
     pending_gap_tick: bool,
     cursor: i64,
     done: bool,
+    /// [`Schedule::naive_period`], and the naive tick last returned in the current span.
+    period: Option<i64>,
+    last_naive: Option<i64>,
 }
 
 impl Iterator for TickIter<'_> {
@@ -778,10 +801,19 @@ impl Iterator for TickIter<'_> {
                 self.pending_gap_tick = false;
                 return Some(self.ts.start);
             }
+            if let (Some(p), Some(last)) = (self.period, self.last_naive)
+                && last + p < self.ts.hi
+            {
+                let n = last + p;
+                self.cursor = n + 1;
+                self.last_naive = Some(n);
+                return Some(n - self.ts.offset);
+            }
             if self.cursor < self.ts.hi {
                 match self.schedule.next_naive(self.cursor) {
                     Some(n) if n < self.ts.hi => {
                         self.cursor = n + 1;
+                        self.last_naive = Some(n);
                         return Some(n - self.ts.offset);
                     }
                     Some(_) => {}
@@ -797,6 +829,7 @@ impl Iterator for TickIter<'_> {
                     self.ts = self.schedule.tick_span(&span);
                     self.pending_gap_tick = self.ts.gap_tick;
                     self.cursor = self.ts.lo;
+                    self.last_naive = None;
                 }
                 None => self.done = true,
             }

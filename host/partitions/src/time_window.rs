@@ -12,9 +12,9 @@ use chrono::{DateTime, Utc};
 use crate::civil::{self, SECS_PER_DAY};
 use crate::cron::Cron;
 use crate::error::Error;
-use crate::fmt::{Civil, Fmt, ParseError, Resolution};
+use crate::fmt::{Civil, Fmt, ParseError, Resolution, Template};
 use crate::key::{PartitionKey, TimeWindow};
-use crate::schedule::{Schedule, TickIter, Zone};
+use crate::schedule::{Schedule, Span, TickIter, Zone};
 
 /// The cadence Dagster's `schedule_type` names, when the cron is one of the four plain forms.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -219,6 +219,8 @@ pub struct TimeWindowPartitions {
     first: Option<(i64, i64)>,
     /// Keys of a fall-back's second pass need the offset to stay unique.
     suffix_second_occurrence: bool,
+    /// Fixed-width fast path of `fmt`, for formatting and parsing keys.
+    template: Option<Template>,
 }
 
 impl PartialEq for TimeWindowPartitions {
@@ -291,6 +293,7 @@ impl TimeWindowPartitions {
             .and_then(|t0| schedule.nth_from(t0, 1).map(|t1| (t0, t1)));
         let suffix_second_occurrence = schedule.cron().every_hour() && !fmt.has_offset();
         TimeWindowPartitions {
+            template: fmt.template(),
             fmt_with_offset: fmt.with_offset_suffix(),
             schedule,
             fmt,
@@ -379,26 +382,44 @@ impl TimeWindowPartitions {
 
     /// The key of the window starting at `start` (a tick).
     pub fn key_for_start(&self, start: i64) -> PartitionKey {
-        let mut out = String::with_capacity(24);
+        let mut out = String::with_capacity(self.key_capacity());
         self.write_key(start, &mut out);
-        PartitionKey::new(out)
+        PartitionKey::from(out)
+    }
+
+    fn key_capacity(&self) -> usize {
+        // Room for a `%z` suffix too.
+        self.fmt.as_str().len() + 16
     }
 
     fn write_key(&self, start: i64, out: &mut String) {
-        let zone = self.schedule.zone();
-        let offset = zone.offset_at(start);
+        let span = self.schedule.zone().span_at(start);
+        self.write_key_in(start, &span, out);
+    }
+
+    /// [`Self::write_key`] with the offset span holding `start` already known (listing keys
+    /// walks spans once instead of asking the time zone per key).
+    fn write_key_in(&self, start: i64, span: &Span, out: &mut String) {
+        let offset = span.offset;
         let civil = civil::civil_from_naive(start + i64::from(offset));
-        let fmt = if self.suffix_second_occurrence && zone.is_second_occurrence(start) {
-            &self.fmt_with_offset
-        } else {
-            &self.fmt
-        };
-        fmt.format_into(&civil, Some(offset), out);
+        if self.suffix_second_occurrence && span.is_second_occurrence(start) {
+            self.fmt_with_offset.format_into(&civil, Some(offset), out);
+            return;
+        }
+        if let Some(t) = &self.template
+            && t.format_into(&civil, out)
+        {
+            return;
+        }
+        self.fmt.format_into(&civil, Some(offset), out);
     }
 
     /// The instant a key denotes, as Dagster parses it: with `fmt`, else with `fmt` + `%z`;
     /// a wall time without offset is read as its first occurrence.
     pub fn parse_key(&self, key: &str) -> Result<i64, Error> {
+        if let Some(civil) = self.template.as_ref().and_then(|t| t.parse(key)) {
+            return Ok(self.schedule.zone().resolve_earlier(civil::naive_from_civil(&civil)));
+        }
         parse_instant(&self.fmt, self.schedule.zone(), key).map_err(|source| Error::UnparsableKey {
             def: self.to_string(),
             key: key.to_string(),
@@ -559,6 +580,9 @@ impl TimeWindowPartitions {
             def: self,
             ticks: start.map(|s| self.schedule.iter_from(s)),
             remaining: count,
+            span: None,
+            buf: String::with_capacity(self.key_capacity()),
+            fast: FastKeys::default(),
         }
     }
 
@@ -675,6 +699,58 @@ pub struct Keys<'a> {
     def: &'a TimeWindowPartitions,
     ticks: Option<TickIter<'a>>,
     remaining: u64,
+    span: Option<Span>,
+    buf: String,
+    fast: FastKeys,
+}
+
+/// State of the template fast path while listing: the previous key's text and fields, and the
+/// date of the current day, so each key costs a few digit writes.
+#[derive(Debug, Default)]
+struct FastKeys {
+    text: Vec<u8>,
+    prev: Option<Civil>,
+    day: Option<(i64, (i32, u8, u8))>,
+}
+
+impl FastKeys {
+    fn civil(&mut self, naive: i64) -> Civil {
+        let days = naive.div_euclid(SECS_PER_DAY);
+        let secs = naive.rem_euclid(SECS_PER_DAY);
+        let (year, month, day) = match self.day {
+            Some((d, date)) if d == days => date,
+            _ => {
+                let date = civil::civil_from_days(days);
+                self.day = Some((days, date));
+                date
+            }
+        };
+        Civil {
+            year,
+            month,
+            day,
+            hour: (secs / 3600) as u8,
+            minute: (secs / 60 % 60) as u8,
+            second: (secs % 60) as u8,
+        }
+    }
+}
+
+impl Keys<'_> {
+    fn fast_key(&mut self, start: i64, span: &Span) -> Option<PartitionKey> {
+        let template = self.def.template.as_ref()?;
+        if self.def.suffix_second_occurrence && span.is_second_occurrence(start) {
+            return None;
+        }
+        let civil = self.fast.civil(start + i64::from(span.offset));
+        self.fast.text.resize(template.len(), b'0');
+        if !template.update(&mut self.fast.text, self.fast.prev.as_ref(), &civil) {
+            self.fast.prev = None;
+            return None;
+        }
+        self.fast.prev = Some(civil);
+        std::str::from_utf8(&self.fast.text).ok().map(PartitionKey::new)
+    }
 }
 
 impl Iterator for Keys<'_> {
@@ -686,11 +762,25 @@ impl Iterator for Keys<'_> {
         }
         let start = self.ticks.as_mut()?.next()?;
         self.remaining -= 1;
-        Some(self.def.key_for_start(start))
+        let span = match self.span {
+            Some(span) if span.contains(start) => span,
+            _ => {
+                let span = self.def.schedule.zone().span_at(start);
+                self.span = Some(span);
+                span
+            }
+        };
+        if let Some(key) = self.fast_key(start, &span) {
+            return Some(key);
+        }
+        self.buf.clear();
+        self.def.write_key_in(start, &span, &mut self.buf);
+        Some(PartitionKey::new(&self.buf))
     }
 
     fn size_hint(&self) -> (usize, Option<usize>) {
+        // Exact: `remaining` is computed from the same schedule that yields the ticks.
         let n = usize::try_from(self.remaining).unwrap_or(usize::MAX);
-        (0, Some(n))
+        (n, Some(n))
     }
 }
