@@ -359,8 +359,22 @@ impl Fmt {
                 }
             }
         }
+        let mut digit = vec![false; bytes.len()];
+        for &(at, slot) in &slots {
+            let width = if slot == Slot::Year { 4 } else { 2 };
+            for d in digit.iter_mut().skip(at).take(width) {
+                *d = true;
+            }
+        }
+        let literal_at: Vec<usize> = (0..bytes.len()).filter(|&i| !digit[i]).collect();
+        let mut at = [None; 6];
+        for &(pos, slot) in &slots {
+            at[slot as usize] = Some(pos);
+        }
         (bytes.len() <= TEMPLATE_MAX).then(|| Template {
             bytes: bytes.into_boxed_slice(),
+            literal_at: literal_at.into_boxed_slice(),
+            at,
             slots: slots.into_boxed_slice(),
         })
     }
@@ -2510,6 +2524,10 @@ const TEMPLATE_MAX: usize = 64;
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Template {
     bytes: Box<[u8]>,
+    /// Positions of the bytes that are not field digits.
+    literal_at: Box<[usize]>,
+    /// Where year, month, day, hour, minute and second go, when the format has them.
+    at: [Option<usize>; 6],
     slots: Box<[(usize, Slot)]>,
 }
 
@@ -2571,38 +2589,52 @@ impl Template {
         self.bytes.is_empty()
     }
 
-    /// Rewrites `buf` (which holds the text of `prev`, or anything when `prev` is `None`) to
-    /// the text of `civil`, touching only the fields that changed: listing consecutive keys
-    /// mostly rewrites the hour or the day. `false` when the fast path does not apply.
-    pub fn update(&self, buf: &mut [u8], prev: Option<&Civil>, civil: &Civil) -> bool {
+    /// Rewrites `buf`, which holds this template's text for `prev`, to the text of `civil`,
+    /// touching only the fields that changed: listing consecutive keys mostly rewrites the
+    /// hour or the day. Start from [`Template::blank`] and [`Template::NOTHING`]. `false` when
+    /// the fast path does not apply (then `buf` is unchanged).
+    pub fn update(&self, buf: &mut [u8], prev: &Civil, civil: &Civil) -> bool {
         if !(1000..=9999).contains(&civil.year) || buf.len() != self.bytes.len() {
             return false;
         }
-        if prev.is_none() {
-            buf.copy_from_slice(&self.bytes);
+        let [year, month, day, hour, minute, second] = self.at;
+        if prev.year != civil.year
+            && let Some(at) = year
+        {
+            let y = civil.year as u32;
+            put_pair(buf, at, (y / 100) as u8);
+            put_pair(buf, at + 2, (y % 100) as u8);
         }
-        for &(at, slot) in self.slots.iter() {
-            let (new, old) = match slot {
-                Slot::Year => {
-                    if prev.is_some_and(|p| p.year == civil.year) {
-                        continue;
-                    }
-                    let y = civil.year as u32;
-                    put_pair(buf, at, (y / 100) as u8);
-                    put_pair(buf, at + 2, (y % 100) as u8);
-                    continue;
-                }
-                Slot::Month => (civil.month, prev.map(|p| p.month)),
-                Slot::Day => (civil.day, prev.map(|p| p.day)),
-                Slot::Hour => (civil.hour, prev.map(|p| p.hour)),
-                Slot::Minute => (civil.minute, prev.map(|p| p.minute)),
-                Slot::Second => (civil.second, prev.map(|p| p.second)),
-            };
-            if old != Some(new) {
-                put_pair(buf, at, new % 100);
+        for (at, new, old) in [
+            (month, civil.month, prev.month),
+            (day, civil.day, prev.day),
+            (hour, civil.hour, prev.hour),
+            (minute, civil.minute, prev.minute),
+            (second, civil.second, prev.second),
+        ] {
+            if new != old
+                && let Some(at) = at
+            {
+                put_pair(buf, at, new);
             }
         }
         true
+    }
+
+    /// A civil time that differs from every real one in every field: the `prev` of a first
+    /// [`Template::update`].
+    pub const NOTHING: Civil = Civil {
+        year: i32::MIN,
+        month: u8::MAX,
+        day: u8::MAX,
+        hour: u8::MAX,
+        minute: u8::MAX,
+        second: u8::MAX,
+    };
+
+    /// The template's bytes, to [`Template::update`] in place.
+    pub fn blank(&self) -> Vec<u8> {
+        self.bytes.to_vec()
     }
 
     /// The civil time of text in exactly the canonical shape, with valid field values; `None`
@@ -2612,6 +2644,21 @@ impl Template {
         if text.len() != self.bytes.len() {
             return None;
         }
+        // The template's own bytes where no field goes...
+        for &at in self.literal_at.iter() {
+            if text.get(at) != self.bytes.get(at) {
+                return None;
+            }
+        }
+        // ...and two ASCII digits per field pair.
+        let two = |at: usize| -> u32 {
+            match text.get(at..at + 2) {
+                Some(&[a, b]) if a.is_ascii_digit() && b.is_ascii_digit() => {
+                    u32::from(a - b'0') * 10 + u32::from(b - b'0')
+                }
+                _ => u32::MAX,
+            }
+        };
         let mut civil = Civil {
             year: 1900,
             month: 1,
@@ -2620,42 +2667,42 @@ impl Template {
             minute: 0,
             second: 0,
         };
-        let mut next_literal = 0;
         for &(at, slot) in self.slots.iter() {
-            if text.get(next_literal..at)? != self.bytes.get(next_literal..at)? {
-                return None;
-            }
-            let width = if slot == Slot::Year { 4 } else { 2 };
-            let mut value: u32 = 0;
-            for &b in text.get(at..at + width)? {
-                if !b.is_ascii_digit() {
-                    return None;
-                }
-                value = value * 10 + u32::from(b - b'0');
-            }
-            let small = u8::try_from(value).ok();
             match slot {
-                Slot::Year if value >= 1000 => civil.year = value as i32,
-                Slot::Month if (1..=12).contains(&value) => civil.month = small?,
-                Slot::Day if (1..=31).contains(&value) => civil.day = small?,
-                Slot::Hour if value < 24 => civil.hour = small?,
-                Slot::Minute if value < 60 => civil.minute = small?,
-                Slot::Second if value < 60 => civil.second = small?,
-                _ => return None,
+                Slot::Year => {
+                    let (hi, lo) = (two(at), two(at + 2));
+                    if hi > 99 || lo > 99 {
+                        return None;
+                    }
+                    let year = hi * 100 + lo;
+                    if !(1000..=9999).contains(&year) {
+                        return None;
+                    }
+                    civil.year = year as i32;
+                }
+                Slot::Month => civil.month = in_range(two(at), 1, 12)?,
+                Slot::Day => civil.day = in_range(two(at), 1, 31)?,
+                Slot::Hour => civil.hour = in_range(two(at), 0, 23)?,
+                Slot::Minute => civil.minute = in_range(two(at), 0, 59)?,
+                Slot::Second => civil.second = in_range(two(at), 0, 59)?,
             }
-            next_literal = at + width;
-        }
-        if text.get(next_literal..)? != self.bytes.get(next_literal..)? {
-            return None;
         }
         (civil.day <= days_in_month(civil.year, civil.month)).then_some(civil)
+    }
+}
+
+fn in_range(v: u32, lo: u32, hi: u32) -> Option<u8> {
+    if (lo..=hi).contains(&v) {
+        u8::try_from(v).ok()
+    } else {
+        None
     }
 }
 
 /// Writes a two-digit number (< 100) at `at`.
 fn put_pair(buf: &mut [u8], at: usize, n: u8) {
     if let Some([tens, ones]) = buf.get_mut(at..at + 2) {
-        *tens = b'0' + n / 10;
+        *tens = b'0' + n / 10 % 10;
         *ones = b'0' + n % 10;
     }
 }

@@ -272,6 +272,8 @@ pub struct Schedule {
     times: Vec<i64>,
     every_hour: bool,
     days: DayKind,
+    /// See [`Schedule::naive_period`]; computed once, asked per tick.
+    naive_period: Option<i64>,
 }
 
 impl PartialEq for Schedule {
@@ -311,12 +313,14 @@ impl Schedule {
         } else {
             DayKind::General
         };
+        let naive_period = even_spacing(&days, &times);
         let schedule = Schedule {
             every_hour: cron.every_hour(),
             cron,
             zone,
             times,
             days,
+            naive_period,
         };
         // A 28-year window holds every weekday alignment and leap day, so a schedule silent
         // for that long never fires at all (`0 0 31 2,4 *`), and walking would never end.
@@ -341,24 +345,13 @@ impl Schedule {
     /// True when consecutive ticks are a fixed number of seconds apart in absolute time, so a
     /// tick's index is a division (fixed-offset zone, every day, evenly spaced times).
     pub(crate) fn fixed_period(&self) -> Option<i64> {
-        if self.zone.fixed.is_none() {
-            return None;
-        }
-        self.naive_period()
+        self.zone.fixed.and(self.naive_period)
     }
 
     /// True when consecutive naive (wall-clock) ticks are evenly spaced: every day, evenly
     /// spaced times. Within one offset span the next tick is then an addition.
     pub(crate) fn naive_period(&self) -> Option<i64> {
-        if !matches!(self.days, DayKind::All) {
-            return None;
-        }
-        let n = self.times.len() as i64;
-        let step = SECS_PER_DAY / n;
-        let even = SECS_PER_DAY % n == 0
-            && self.times.windows(2).all(|w| w[1] - w[0] == step)
-            && self.times.first().is_some_and(|&t| t < step);
-        even.then_some(step)
+        self.naive_period
     }
 
     // ----- matching days -------------------------------------------------------------------
@@ -835,4 +828,18 @@ impl Iterator for TickIter<'_> {
             }
         }
     }
+}
+
+/// The spacing of ticks that fire every day at evenly spaced times (see
+/// [`Schedule::naive_period`]).
+fn even_spacing(days: &DayKind, times: &[i64]) -> Option<i64> {
+    if !matches!(days, DayKind::All) || times.is_empty() {
+        return None;
+    }
+    let n = times.len() as i64;
+    let step = SECS_PER_DAY / n;
+    let even = SECS_PER_DAY % n == 0
+        && times.windows(2).all(|w| w[1] - w[0] == step)
+        && times.first().is_some_and(|&t| t < step);
+    even.then_some(step)
 }

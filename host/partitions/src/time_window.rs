@@ -441,7 +441,10 @@ impl TimeWindowPartitions {
 
     fn window_starting_at_or_after(&self, instant: i64) -> Option<TimeWindow> {
         let start = self.schedule.next_at_or_after(instant)?;
-        let end = self.schedule.nth_from(start, 1)?;
+        let end = match self.schedule.fixed_period() {
+            Some(period) => start.checked_add(period)?,
+            None => self.schedule.nth_from(start, 1)?,
+        };
         Some(self.window(start, end))
     }
 
@@ -582,7 +585,7 @@ impl TimeWindowPartitions {
             remaining: count,
             span: None,
             buf: String::with_capacity(self.key_capacity()),
-            fast: FastKeys::default(),
+            fast: FastKeys::new(self.template.as_ref()),
         }
     }
 
@@ -706,14 +709,22 @@ pub struct Keys<'a> {
 
 /// State of the template fast path while listing: the previous key's text and fields, and the
 /// date of the current day, so each key costs a few digit writes.
-#[derive(Debug, Default)]
+#[derive(Debug)]
 struct FastKeys {
     text: Vec<u8>,
-    prev: Option<Civil>,
+    prev: Civil,
     day: Option<(i64, (i32, u8, u8))>,
 }
 
 impl FastKeys {
+    fn new(template: Option<&Template>) -> Self {
+        FastKeys {
+            text: template.map(Template::blank).unwrap_or_default(),
+            prev: Template::NOTHING,
+            day: None,
+        }
+    }
+
     fn civil(&mut self, naive: i64) -> Civil {
         let days = naive.div_euclid(SECS_PER_DAY);
         let secs = naive.rem_euclid(SECS_PER_DAY);
@@ -743,12 +754,10 @@ impl Keys<'_> {
             return None;
         }
         let civil = self.fast.civil(start + i64::from(span.offset));
-        self.fast.text.resize(template.len(), b'0');
-        if !template.update(&mut self.fast.text, self.fast.prev.as_ref(), &civil) {
-            self.fast.prev = None;
+        if !template.update(&mut self.fast.text, &self.fast.prev, &civil) {
             return None;
         }
-        self.fast.prev = Some(civil);
+        self.fast.prev = civil;
         std::str::from_utf8(&self.fast.text).ok().map(PartitionKey::new)
     }
 }
