@@ -611,6 +611,12 @@ impl Schedule {
         if b <= a {
             return 0;
         }
+        if let (Some(period), Some(offset)) = (self.fixed_period(), self.zone.fixed) {
+            // Ticks sit at `phase + k * period`: count the multiples in [a, b).
+            let phase = self.times[0] - i64::from(offset);
+            let below = |x: i64| (x - phase).div_euclid(period) + i64::from((x - phase).rem_euclid(period) != 0);
+            return below(b) - below(a);
+        }
         let mut span = self.zone.span_at(a);
         let mut total = 0;
         loop {
@@ -842,4 +848,37 @@ fn even_spacing(days: &DayKind, times: &[i64]) -> Option<i64> {
         && times.windows(2).all(|w| w[1] - w[0] == step)
         && times.first().is_some_and(|&t| t < step);
     even.then_some(step)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn schedule(cron: &str, zone: &str) -> Schedule {
+        Schedule::new(Cron::parse(cron).unwrap(), Zone::new(zone).unwrap()).unwrap()
+    }
+
+    /// The arithmetic shortcuts (fixed spacing, cached spans) agree with walking the ticks.
+    #[test]
+    fn shortcuts_agree_with_walking() {
+        let starts = [1_700_000_000_i64, 1_709_950_000, 1_730_600_000, 1_711_846_000, 1_712_400_000];
+        for cron in ["0 * * * *", "*/15 * * * *", "30 * * * *", "0 0 * * *", "0 6 * * *", "0 */4 * * *", "15 3 1 * *", "0 0 * * 1-5"] {
+            for zone in ["UTC", "Asia/Kolkata", "America/New_York", "Europe/Berlin", "Australia/Lord_Howe"] {
+                let s = schedule(cron, zone);
+                for &a in &starts {
+                    for len in [0_i64, 1, 899, 3600, 86_400, 7 * 86_400 + 17] {
+                        let b = a + len;
+                        let walked = s.iter_from(a).take_while(|&t| t < b).count() as i64;
+                        assert_eq!(s.count(a, b), walked, "{cron} {zone} [{a}, {b})");
+                        let first = s.iter_from(a).next();
+                        assert_eq!(s.next_at_or_after(a), first, "{cron} {zone} {a}");
+                        let mut it = s.iter_from(a);
+                        for k in 0..30 {
+                            assert_eq!(s.nth_from(a, k), it.next(), "{cron} {zone} {a} +{k}");
+                        }
+                    }
+                }
+            }
+        }
+    }
 }

@@ -507,6 +507,20 @@ impl TimeWindowPartitions {
     /// Index of the window a key names, if the key is exactly that window's key (the key
     /// round-trips). Does not check existence at any time.
     pub fn index_of_key(&self, key: &str) -> Option<i64> {
+        // Canonical text naming a tick directly (the usual case) is a key without formatting
+        // it back; everything else takes the general round trip below.
+        if let Some(civil) = self.template.as_ref().and_then(|t| t.parse(key)) {
+            let naive = civil::naive_from_civil(&civil);
+            let zone = self.schedule.zone();
+            let instant = zone.resolve_earlier(naive);
+            let span = zone.span_at(instant);
+            if instant + i64::from(span.offset) == naive
+                && !(self.suffix_second_occurrence && span.is_second_occurrence(instant))
+                && self.schedule.is_tick(instant)
+            {
+                return self.index_of_start(instant);
+            }
+        }
         let window = self.window_for_key(key).ok()?;
         let mut buf = String::with_capacity(key.len());
         self.write_key(window.start, &mut buf);
