@@ -6,10 +6,17 @@
 
 use chrono::{DateTime, TimeZone, Utc};
 use tessera_partitions::{
-    Context, Error, MemoryDynamicStore, MultiPartitions, PartitionMapping, PartitionSubset,
-    PartitionsDefinition, RangeSet, StaticPartitions, TimeWindowMapping, TimeWindowPartitions,
-    DynamicPartitions,
+    Context, DynamicPartitions, Error, MemoryDynamicStore, MultiPartitions, PartitionKey,
+    PartitionMapping, PartitionSubset, PartitionsDefinition, RangeSet, StaticPartitions,
+    TimeWindowMapping, TimeWindowPartitions,
 };
+
+fn list(keys: impl IntoIterator<Item = PartitionKey>) -> String {
+    keys.into_iter()
+        .map(PartitionKey::into_string)
+        .collect::<Vec<_>>()
+        .join(", ")
+}
 
 fn main() -> Result<(), Error> {
     let now: DateTime<Utc> = Utc
@@ -49,39 +56,41 @@ fn main() -> Result<(), Error> {
     });
     let hour = hourly.subset_of_keys(&cx, ["2024-11-03-01:00-0500"])?;
     let up = lookback.to_upstream(&cx, &hour, Some(&hourly), &hourly)?;
-    let keys: Vec<_> = hourly.subset_keys(&cx, &up.partitions)?.collect();
-    println!("\nhourly 2024-11-03-01:00-0500 with start_offset -1 needs {keys:?}");
+    let keys = list(hourly.subset_keys(&cx, &up.partitions)?);
+    println!("\nhourly 2024-11-03-01:00-0500 with start_offset -1 needs: {keys}");
 
     let to_daily = PartitionMapping::TimeWindow(TimeWindowMapping::default());
     let up = to_daily.to_upstream(&cx, &hour, Some(&hourly), &daily)?;
-    let keys: Vec<_> = daily.subset_keys(&cx, &up.partitions)?.collect();
-    println!("… and from the daily asset: {keys:?}");
+    let keys = list(daily.subset_keys(&cx, &up.partitions)?);
+    println!("… and from the daily asset: {keys}");
 
     // Regions × days, keyed `region|date` in dimension-name order.
     let regions = StaticPartitions::new(["eu", "us", "apac"])?;
     let multi: PartitionsDefinition = MultiPartitions::new([
         ("region", PartitionsDefinition::from(regions)),
-        ("date", daily.clone()),
+        ("date", daily),
     ])?
     .into();
     println!("\n{multi}: {} partitions", multi.count(&cx)?);
-    let first: Vec<_> = multi.keys_from(&cx, 0, 4)?.collect();
-    println!("  first keys: {first:?}");
+    println!("  first keys: {}", list(multi.keys_from(&cx, 0, 4)?));
 
     // Dynamic partitions come from a store (the engine's SQLite database, here memory).
     let mut store = MemoryDynamicStore::new();
     store.add("customers", ["acme", "globex", "initech"]);
     let customers = PartitionsDefinition::from(DynamicPartitions::new("customers"));
     let dcx = Context::new(now).with_dynamic(&store);
-    let listed: Vec<_> = customers.keys(&dcx)?.collect();
-    println!("\n{customers}: {listed:?}");
+    println!("\n{customers}: {}", list(customers.keys(&dcx)?));
 
     // Ten million minutely partitions with a thousand failed ones cost a few kilobytes.
     let minutely: PartitionsDefinition =
         TimeWindowPartitions::cron("* * * * *", "2005-01-01-00:00", "%Y-%m-%d-%H:%M")
             .build()?
             .into();
-    let later = Context::new(Utc.timestamp_opt(1_104_537_600 + 600_000_000, 0).single().unwrap_or(now));
+    let later = Context::new(
+        Utc.timestamp_opt(1_104_537_600 + 600_000_000, 0)
+            .single()
+            .unwrap_or(now),
+    );
     let all = minutely.all(&later)?;
     let failed = PartitionSubset::from_indices(RangeSet::from_values(
         (0..1000).map(|i: i64| i * 9_973 + 17),

@@ -70,18 +70,6 @@ pub(crate) fn naive_from_civil(c: &Civil) -> i64 {
         + i64::from(c.second)
 }
 
-/// Months since year 0 January: a linear month index for month arithmetic.
-pub(crate) fn month_index(year: i32, month: u8) -> i64 {
-    i64::from(year) * 12 + i64::from(month) - 1
-}
-
-pub(crate) fn month_from_index(index: i64) -> (i32, u8) {
-    (
-        index.div_euclid(12) as i32,
-        (index.rem_euclid(12) + 1) as u8,
-    )
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -103,12 +91,6 @@ mod tests {
             let (y, m, d) = civil_from_days(days);
             prop_assert_eq!(days_from_civil(y, m, d), days);
             prop_assert!(d >= 1 && d <= days_in_month(y, m));
-        }
-
-        #[test]
-        fn month_index_round_trip(index in 0i64..120_000) {
-            let (y, m) = month_from_index(index);
-            prop_assert_eq!(month_index(y, m), index);
         }
     }
 }

@@ -18,7 +18,8 @@ use crate::time_window::TimeWindowPartitions;
 #[non_exhaustive]
 pub enum PartitionsDefinition {
     Static(StaticPartitions),
-    TimeWindow(TimeWindowPartitions),
+    /// Boxed: a schedule, zone and formats are large beside the other kinds.
+    TimeWindow(Box<TimeWindowPartitions>),
     Dynamic(DynamicPartitions),
     Multi(MultiPartitions),
 }
@@ -42,7 +43,7 @@ impl From<StaticPartitions> for PartitionsDefinition {
 
 impl From<TimeWindowPartitions> for PartitionsDefinition {
     fn from(d: TimeWindowPartitions) -> Self {
-        PartitionsDefinition::TimeWindow(d)
+        PartitionsDefinition::TimeWindow(Box::new(d))
     }
 }
 

@@ -2713,11 +2713,30 @@ mod template_tests {
 
     #[test]
     fn template_agrees_with_the_general_path() {
-        for f in ["%Y-%m-%d", "%Y-%m-%d-%H:%M", "%Y%m%d", "%Y/%m/%d %H", "d=%d m=%m y=%Y", "%H:%M:%S %Y-%m-%d"] {
+        for f in [
+            "%Y-%m-%d",
+            "%Y-%m-%d-%H:%M",
+            "%Y%m%d",
+            "%Y/%m/%d %H",
+            "d=%d m=%m y=%Y",
+            "%H:%M:%S %Y-%m-%d",
+        ] {
             let fmt = Fmt::parse(f).unwrap();
             let Some(t) = fmt.template() else { continue };
-            for (y, mo, d, h, mi, s) in [(2024, 2, 29, 0, 0, 0), (1999, 12, 31, 23, 59, 59), (1000, 1, 1, 7, 5, 3), (9999, 6, 15, 12, 30, 0)] {
-                let c = Civil { year: y, month: mo, day: d, hour: h, minute: mi, second: s };
+            for (y, mo, d, h, mi, s) in [
+                (2024, 2, 29, 0, 0, 0),
+                (1999, 12, 31, 23, 59, 59),
+                (1000, 1, 1, 7, 5, 3),
+                (9999, 6, 15, 12, 30, 0),
+            ] {
+                let c = Civil {
+                    year: y,
+                    month: mo,
+                    day: d,
+                    hour: h,
+                    minute: mi,
+                    second: s,
+                };
                 let mut fast = String::new();
                 assert!(t.format_into(&c, &mut fast));
                 assert_eq!(fast, fmt.format(&c, None), "{f}");
@@ -2727,11 +2746,29 @@ mod template_tests {
         }
         let fmt = Fmt::parse("%Y-%m-%d").unwrap();
         let t = fmt.template().unwrap();
-        for text in ["2024-6-05", "2023-02-29", "2024-13-01", "0999-01-01", "2024-01-01x", "2024/01/01", "２０２４-01-01"] {
+        for text in [
+            "2024-6-05",
+            "2023-02-29",
+            "2024-13-01",
+            "0999-01-01",
+            "2024-01-01x",
+            "2024/01/01",
+            "２０２４-01-01",
+        ] {
             assert_eq!(t.parse(text), None, "{text}");
         }
         let mut out = String::new();
-        assert!(!t.format_into(&Civil { year: 999, month: 1, day: 1, hour: 0, minute: 0, second: 0 }, &mut out));
+        assert!(!t.format_into(
+            &Civil {
+                year: 999,
+                month: 1,
+                day: 1,
+                hour: 0,
+                minute: 0,
+                second: 0
+            },
+            &mut out
+        ));
         assert!(out.is_empty());
         assert!(Fmt::parse("%Y-%m-%d%z").unwrap().template().is_none());
         assert!(Fmt::parse("%b %d").unwrap().template().is_none());

@@ -270,14 +270,14 @@ impl PartitionMapping {
                         None => wanted.insert_unindexed(key.clone()),
                     }
                 }
-                Ok(split(wanted, count, false))
+                Ok(split(&wanted, count, false))
             }
             PartitionMapping::Identity => {
                 // Definitions that differ are refused by `validate` when they load; asked
                 // anyway, identity maps key strings, and keys upstream lacks are reported.
                 let down = self.partitioned(upstream, downstream)?;
                 let translated = translate_identity(cx, subset, down, upstream)?;
-                Ok(split(translated, upstream.count(cx)?, false))
+                Ok(split(&translated, upstream.count(cx)?, false))
             }
             PartitionMapping::TimeWindow(m) => {
                 let down = self.partitioned(upstream, downstream)?;
@@ -361,7 +361,7 @@ impl PartitionMapping {
             }
             PartitionMapping::Identity => {
                 let translated = translate_identity(cx, subset, upstream, downstream)?;
-                Ok(split(translated, downstream.count(cx)?, true).partitions)
+                Ok(split(&translated, downstream.count(cx)?, true).partitions)
             }
             PartitionMapping::TimeWindow(m) => {
                 let (up_tw, down_tw) = time_window_pair(upstream, downstream)
@@ -431,7 +431,7 @@ impl PartitionMapping {
 }
 
 /// Splits mapped partitions into existing ones and the rest.
-fn split(mapped: PartitionSubset, count: u64, allow_nonexistent: bool) -> UpstreamPartitions {
+fn split(mapped: &PartitionSubset, count: u64, allow_nonexistent: bool) -> UpstreamPartitions {
     let (partitions, missing) = mapped.split_existing(count);
     UpstreamPartitions {
         partitions,
@@ -594,7 +594,7 @@ impl TimeWindowMapping {
             mapped.insert_unindexed(key.clone());
         }
         split(
-            mapped,
+            &mapped,
             up_count.max(0) as u64,
             self.allow_nonexistent_upstream_partitions,
         )
@@ -786,7 +786,7 @@ impl<'a> MultiToSingle<'a> {
     }
 
     /// The multi subset made of `part` in the mapped dimension and everything elsewhere.
-    fn widen(&self, cx: &Context<'_>, part: PartitionSubset) -> Result<PartitionSubset, Error> {
+    fn widen(&self, cx: &Context<'_>, part: &PartitionSubset) -> Result<PartitionSubset, Error> {
         let parts = self
             .multi
             .dimensions()
@@ -815,8 +815,8 @@ impl<'a> MultiToSingle<'a> {
                 .inner
                 .to_upstream(cx, subset, Some(downstream), self.dim_def())?;
             Ok(UpstreamPartitions {
-                partitions: self.widen(cx, mapped.partitions)?,
-                required_but_nonexistent: self.widen(cx, mapped.required_but_nonexistent)?,
+                partitions: self.widen(cx, &mapped.partitions)?,
+                required_but_nonexistent: self.widen(cx, &mapped.required_but_nonexistent)?,
             })
         } else {
             let projected = self.multi.project(cx, subset)?.swap_remove(self.dimension);
@@ -840,7 +840,7 @@ impl<'a> MultiToSingle<'a> {
             let mapped = self
                 .inner
                 .to_downstream(cx, subset, upstream, self.dim_def())?;
-            self.widen(cx, mapped)
+            self.widen(cx, &mapped)
         }
     }
 }

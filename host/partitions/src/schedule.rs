@@ -181,14 +181,6 @@ impl Zone {
             },
         }
     }
-
-    /// Whether `instant` is the second occurrence of a wall time repeated by a fall-back.
-    pub(crate) fn is_second_occurrence(&self, instant: i64) -> bool {
-        if self.fixed.is_some() {
-            return false;
-        }
-        self.span_at(instant).is_second_occurrence(instant)
-    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -237,7 +229,6 @@ impl Span {
 #[derive(Debug, Clone, Copy)]
 struct TickSpan {
     start: i64,
-    end: i64,
     offset: i64,
     lo: i64,
     hi: i64,
@@ -565,7 +556,6 @@ impl Schedule {
         if self.every_hour {
             return TickSpan {
                 start,
-                end,
                 offset,
                 lo: start + offset,
                 hi: end + offset,
@@ -589,7 +579,6 @@ impl Schedule {
         };
         TickSpan {
             start,
-            end,
             offset,
             lo,
             hi,
@@ -614,7 +603,9 @@ impl Schedule {
         if let (Some(period), Some(offset)) = (self.fixed_period(), self.zone.fixed) {
             // Ticks sit at `phase + k * period`: count the multiples in [a, b).
             let phase = self.times[0] - i64::from(offset);
-            let below = |x: i64| (x - phase).div_euclid(period) + i64::from((x - phase).rem_euclid(period) != 0);
+            let below = |x: i64| {
+                (x - phase).div_euclid(period) + i64::from((x - phase).rem_euclid(period) != 0)
+            };
             return below(b) - below(a);
         }
         let mut span = self.zone.span_at(a);
@@ -861,9 +852,30 @@ mod tests {
     /// The arithmetic shortcuts (fixed spacing, cached spans) agree with walking the ticks.
     #[test]
     fn shortcuts_agree_with_walking() {
-        let starts = [1_700_000_000_i64, 1_709_950_000, 1_730_600_000, 1_711_846_000, 1_712_400_000];
-        for cron in ["0 * * * *", "*/15 * * * *", "30 * * * *", "0 0 * * *", "0 6 * * *", "0 */4 * * *", "15 3 1 * *", "0 0 * * 1-5"] {
-            for zone in ["UTC", "Asia/Kolkata", "America/New_York", "Europe/Berlin", "Australia/Lord_Howe"] {
+        let starts = [
+            1_700_000_000_i64,
+            1_709_950_000,
+            1_730_600_000,
+            1_711_846_000,
+            1_712_400_000,
+        ];
+        for cron in [
+            "0 * * * *",
+            "*/15 * * * *",
+            "30 * * * *",
+            "0 0 * * *",
+            "0 6 * * *",
+            "0 */4 * * *",
+            "15 3 1 * *",
+            "0 0 * * 1-5",
+        ] {
+            for zone in [
+                "UTC",
+                "Asia/Kolkata",
+                "America/New_York",
+                "Europe/Berlin",
+                "Australia/Lord_Howe",
+            ] {
                 let s = schedule(cron, zone);
                 for &a in &starts {
                     for len in [0_i64, 1, 899, 3600, 86_400, 7 * 86_400 + 17] {

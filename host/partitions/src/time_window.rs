@@ -418,7 +418,10 @@ impl TimeWindowPartitions {
     /// a wall time without offset is read as its first occurrence.
     pub fn parse_key(&self, key: &str) -> Result<i64, Error> {
         if let Some(civil) = self.template.as_ref().and_then(|t| t.parse(key)) {
-            return Ok(self.schedule.zone().resolve_earlier(civil::naive_from_civil(&civil)));
+            return Ok(self
+                .schedule
+                .zone()
+                .resolve_earlier(civil::naive_from_civil(&civil)));
         }
         parse_instant(&self.fmt, self.schedule.zone(), key).map_err(|source| Error::UnparsableKey {
             def: self.to_string(),
@@ -573,12 +576,6 @@ impl TimeWindowPartitions {
 
     fn max_count_by_end(&self, first: i64, end: i64) -> i64 {
         self.schedule.count(first, end.saturating_add(1)) - 1
-    }
-
-    /// Largest index any key range may reach: the end date's cap, if there is one.
-    pub(crate) fn max_index_by_end(&self) -> Option<i64> {
-        let (first, _) = self.first?;
-        self.end.map(|end| self.max_count_by_end(first, end) - 1)
     }
 
     /// Keys of the partitions that exist at `now`, lazily.
@@ -772,7 +769,9 @@ impl Keys<'_> {
             return None;
         }
         self.fast.prev = civil;
-        std::str::from_utf8(&self.fast.text).ok().map(PartitionKey::new)
+        std::str::from_utf8(&self.fast.text)
+            .ok()
+            .map(PartitionKey::new)
     }
 }
 

@@ -1,5 +1,12 @@
 //! Runs the `conformance` binary over the recorded Dagster cases, as CI and a user would.
 
+#![allow(
+    clippy::expect_used,
+    clippy::unwrap_used,
+    clippy::panic,
+    reason = "test code"
+)]
+
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
@@ -12,7 +19,10 @@ fn run(args: &[&std::ffi::OsStr]) -> (bool, String) {
         .args(args)
         .output()
         .expect("run conformance");
-    (out.status.success(), String::from_utf8_lossy(&out.stdout).into_owned())
+    (
+        out.status.success(),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+    )
 }
 
 #[test]
@@ -23,7 +33,12 @@ fn every_recorded_case_passes_or_is_an_expected_deviation() {
     let last = stdout.lines().last().unwrap_or_default();
     let (passed, failed) = last
         .split_once(" passed, ")
-        .and_then(|(p, f)| Some((p.parse::<u32>().ok()?, f.strip_suffix(" failed")?.parse::<u32>().ok()?)))
+        .and_then(|(p, f)| {
+            Some((
+                p.parse::<u32>().ok()?,
+                f.strip_suffix(" failed")?.parse::<u32>().ok()?,
+            ))
+        })
         .unwrap_or_else(|| panic!("last line is not `N passed, M failed`: {last:?}"));
     assert_eq!(passed + failed, 414, "every recorded case is evaluated");
     assert!(passed >= 389, "fewer cases pass than before: {last}");
@@ -48,6 +63,9 @@ fn an_unexcused_failure_fails_the_run() {
     let (ok, stdout) = run(&[dir.as_os_str()]);
     std::fs::remove_dir_all(&dir).ok();
     assert!(!ok, "a wrong answer must fail the run:\n{stdout}");
-    assert!(stdout.trim_end().ends_with("9 passed, 1 failed"), "{stdout}");
+    assert!(
+        stdout.trim_end().ends_with("9 passed, 1 failed"),
+        "{stdout}"
+    );
     assert!(stdout.contains("num_partitions"), "{stdout}");
 }

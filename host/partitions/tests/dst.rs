@@ -1,6 +1,13 @@
 //! Daylight-saving behaviour with real zones: New York, Berlin, Lord Howe (30-minute shift)
 //! and Kolkata (no DST, +05:30).
 
+#![allow(
+    clippy::expect_used,
+    clippy::unwrap_used,
+    clippy::panic,
+    reason = "test code"
+)]
+
 use chrono::{DateTime, TimeZone, Utc};
 use tessera_partitions::{Context, PartitionsDefinition, TimeWindowPartitions};
 
@@ -228,4 +235,58 @@ fn dst_after_2037_still_applies() {
             .duration_secs(),
         23 * 3600
     );
+}
+
+/// Listing a year of keys takes shortcuts (cached offset spans, digits rewritten in place);
+/// every listed key must equal the key computed on its own, and map back to its index.
+#[test]
+fn listing_agrees_with_single_keys_through_a_dst_year() {
+    let cx = Context::new(at(2025, 1, 1, 0, 0));
+    for (def, zone) in [
+        (
+            TimeWindowPartitions::hourly("2024-01-01-00:00"),
+            "America/New_York",
+        ),
+        (
+            TimeWindowPartitions::hourly("2024-01-01-00:00").minute_offset(30),
+            "Australia/Lord_Howe",
+        ),
+        (
+            TimeWindowPartitions::hourly("2024-01-01-00:00"),
+            "Europe/Berlin",
+        ),
+        (
+            TimeWindowPartitions::cron("*/15 * * * *", "2024-01-01-00:00", "%Y-%m-%d-%H:%M"),
+            "America/New_York",
+        ),
+        (
+            TimeWindowPartitions::daily("2024-01-01").hour_offset(2),
+            "America/New_York",
+        ),
+        (
+            TimeWindowPartitions::daily("2024/01/01").fmt("%Y/%m/%d"),
+            "Asia/Kolkata",
+        ),
+    ] {
+        let def: PartitionsDefinition = def.timezone(zone).build().unwrap().into();
+        let listed: Vec<_> = def.keys(&cx).unwrap().collect();
+        assert!(listed.len() > 300, "{def}");
+        for (i, key) in listed.iter().enumerate() {
+            let i = i as i64;
+            assert_eq!(
+                def.key_at(&cx, i).unwrap().as_ref(),
+                Some(key),
+                "{def} #{i}"
+            );
+            assert_eq!(
+                def.index_of(&cx, key.as_str()).unwrap(),
+                Some(i),
+                "{def} {key}"
+            );
+        }
+        let suffixed = listed.iter().filter(|k| k.as_str().len() > 16).count();
+        if zone != "Asia/Kolkata" && def.to_string().starts_with("hourly") {
+            assert!(suffixed > 0, "{def}: the fall-back hour is listed twice");
+        }
+    }
 }

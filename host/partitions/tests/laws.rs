@@ -1,5 +1,12 @@
 //! Property tests for the laws the partition domain must keep.
 
+#![allow(
+    clippy::expect_used,
+    clippy::unwrap_used,
+    clippy::panic,
+    reason = "test code"
+)]
+
 use chrono::{DateTime, TimeZone, Utc};
 use proptest::prelude::*;
 use tessera_partitions::{

@@ -3,9 +3,7 @@
 
 use chrono::{DateTime, Utc};
 use serde_json::{Value, json};
-use tessera_partitions::{
-    Context, Error, PartitionSubset, PartitionsDefinition, TimeWindow,
-};
+use tessera_partitions::{Context, Error, PartitionSubset, PartitionsDefinition, TimeWindow};
 
 use crate::spec::{self, SpecError};
 
@@ -41,7 +39,10 @@ fn dagster_classes(e: &Error) -> &'static [&'static str] {
         | Error::InvalidDefinition { .. } => &["DagsterInvalidDefinitionError", "CheckError"],
         Error::UnknownTimeZone(_) => &["ZoneInfoNotFoundError", "DagsterInvalidDefinitionError"],
         Error::InvalidDate { .. } | Error::UnparsableKey { .. } => &["ValueError"],
-        Error::UnknownKey { .. } => &["DagsterInvalidInvocationError", "DagsterUnknownPartitionError"],
+        Error::UnknownKey { .. } => &[
+            "DagsterInvalidInvocationError",
+            "DagsterUnknownPartitionError",
+        ],
         Error::MalformedMultiKey { .. } => &["CheckError", "ValueError"],
         Error::RangeStartBeforeFirst { .. }
         | Error::RangeEndAfterLast { .. }
@@ -59,7 +60,11 @@ fn dagster_classes(e: &Error) -> &'static [&'static str] {
 
 /// Compares what Tessera did with what Dagster recorded: `expected` is the case's `result`
 /// (when `error` is absent) or its `error` object.
-fn compare(got: Result<Value, Error>, expected: Option<&Value>, error: Option<&Value>) -> Option<String> {
+fn compare(
+    got: Result<Value, Error>,
+    expected: Option<&Value>,
+    error: Option<&Value>,
+) -> Option<String> {
     match (got, error.filter(|e| !e.is_null())) {
         (Ok(v), None) => {
             let want = expected.unwrap_or(&Value::Null);
@@ -79,11 +84,17 @@ fn compare(got: Result<Value, Error>, expected: Option<&Value>, error: Option<&V
 }
 
 fn error_class(e: &Value) -> String {
-    e.get("class").and_then(Value::as_str).unwrap_or("an error").to_string()
+    e.get("class")
+        .and_then(Value::as_str)
+        .unwrap_or("an error")
+        .to_string()
 }
 
 fn keys_json(keys: impl Iterator<Item = impl AsRef<str>>) -> Value {
-    Value::Array(keys.map(|k| Value::String(k.as_ref().to_string())).collect())
+    Value::Array(
+        keys.map(|k| Value::String(k.as_ref().to_string()))
+            .collect(),
+    )
 }
 
 /// Python's `datetime.isoformat()` for a whole-second aware datetime.
@@ -120,7 +131,10 @@ pub(crate) fn definition_case(case: &Value) -> Result<Vec<Outcome>, SpecError> {
         (Ok(_), Some(e)) => {
             out.push(Outcome::new(
                 "construct".into(),
-                Some(format!("expected {}, but the definition was built", error_class(e))),
+                Some(format!(
+                    "expected {}, but the definition was built",
+                    error_class(e)
+                )),
             ));
             return Ok(out);
         }
@@ -131,7 +145,10 @@ pub(crate) fn definition_case(case: &Value) -> Result<Vec<Outcome>, SpecError> {
         }
     };
     if let Some(resolved) = case.get("resolved").filter(|r| !r.is_null()) {
-        out.push(Outcome::new("resolved".into(), check_resolved(&def, resolved)));
+        out.push(Outcome::new(
+            "resolved".into(),
+            check_resolved(&def, resolved),
+        ));
     }
     let checks = case
         .get("checks")
@@ -141,43 +158,61 @@ pub(crate) fn definition_case(case: &Value) -> Result<Vec<Outcome>, SpecError> {
     for check in checks {
         let op = check.get("op").and_then(Value::as_str).unwrap_or("?");
         let args = check.get("args").cloned().unwrap_or(Value::Null);
-        let arg = |name: &str| args.get(name).and_then(Value::as_str).unwrap_or("").to_string();
+        let arg = |name: &str| {
+            args.get(name)
+                .and_then(Value::as_str)
+                .unwrap_or("")
+                .to_string()
+        };
         let (name, got) = match op {
             "validate" => ("validate".to_string(), def.validate().map(|()| Value::Null)),
-            "partition_keys" => (
-                op.to_string(),
-                def.keys(&cx).map(|keys| keys_json(keys)),
-            ),
+            "partition_keys" => (op.to_string(), def.keys(&cx).map(keys_json)),
             "num_partitions" | "get_num_partitions" => {
                 (op.to_string(), def.count(&cx).map(Value::from))
             }
             "first_keys" | "last_keys" => {
                 let n = args.get("n").and_then(Value::as_u64).unwrap_or(0);
                 let got = def.count(&cx).and_then(|count| {
-                    let from = if op == "first_keys" { 0 } else { count.saturating_sub(n) };
+                    let from = if op == "first_keys" {
+                        0
+                    } else {
+                        count.saturating_sub(n)
+                    };
                     Ok(keys_json(def.keys_from(&cx, from, n.min(count))?))
                 });
                 (format!("{op}:{n}"), got)
             }
             "first_partition_key" => (
                 op.to_string(),
-                def.first_key(&cx).map(|k| k.map_or(Value::Null, |k| Value::from(k.into_string()))),
+                def.first_key(&cx)
+                    .map(|k| k.map_or(Value::Null, |k| Value::from(k.into_string()))),
             ),
             "last_partition_key" => (
                 op.to_string(),
-                def.last_key(&cx).map(|k| k.map_or(Value::Null, |k| Value::from(k.into_string()))),
+                def.last_key(&cx)
+                    .map(|k| k.map_or(Value::Null, |k| Value::from(k.into_string()))),
             ),
             "has_partition_key" => {
                 let key = arg("key");
-                (format!("{op}:{key}"), def.has_key(&cx, &key).map(Value::from))
+                (
+                    format!("{op}:{key}"),
+                    def.has_key(&cx, &key).map(Value::from),
+                )
             }
             "key_index" => {
                 let key = arg("key");
-                (format!("{op}:{key}"), def.index_of(&cx, &key).map(|i| i.map_or(Value::Null, Value::from)))
+                (
+                    format!("{op}:{key}"),
+                    def.index_of(&cx, &key)
+                        .map(|i| i.map_or(Value::Null, Value::from)),
+                )
             }
             "time_window_for_partition_key" => {
                 let key = arg("key");
-                (format!("{op}:{key}"), def.time_window_for_key(&key).map(|w| window_json(&w)))
+                (
+                    format!("{op}:{key}"),
+                    def.time_window_for_key(&key).map(|w| window_json(&w)),
+                )
             }
             "keys_by_dimension" => {
                 let key = arg("key");
@@ -197,9 +232,9 @@ pub(crate) fn definition_case(case: &Value) -> Result<Vec<Outcome>, SpecError> {
             }
             "partition_keys_in_range" => {
                 let (start, end) = (arg("start"), arg("end"));
-                let got = def.range(&cx, &start, &end).and_then(|subset| {
-                    Ok(keys_json(def.subset_keys(&cx, &subset)?))
-                });
+                let got = def
+                    .range(&cx, &start, &end)
+                    .and_then(|subset| Ok(keys_json(def.subset_keys(&cx, &subset)?)));
                 (format!("{op}:{start}...{end}"), got)
             }
             other => {
@@ -210,7 +245,10 @@ pub(crate) fn definition_case(case: &Value) -> Result<Vec<Outcome>, SpecError> {
                 continue;
             }
         };
-        out.push(Outcome::new(name, compare(got, check.get("result"), check.get("error"))));
+        out.push(Outcome::new(
+            name,
+            compare(got, check.get("result"), check.get("error")),
+        ));
     }
     Ok(out)
 }
@@ -239,12 +277,18 @@ fn check_resolved(def: &PartitionsDefinition, resolved: &Value) -> Option<String
         }
         (PartitionsDefinition::Static(s), Some("static")) => {
             let got = keys_json(s.keys().iter());
-            let want = resolved.get("partition_keys").cloned().unwrap_or(Value::Null);
+            let want = resolved
+                .get("partition_keys")
+                .cloned()
+                .unwrap_or(Value::Null);
             (got != want).then(|| format!("expected {want}, got {got}"))
         }
         (PartitionsDefinition::Multi(m), Some("multi")) => {
             let got = keys_json(m.dimensions().iter().map(|d| d.name.as_str()));
-            let want = resolved.get("dimension_order").cloned().unwrap_or(Value::Null);
+            let want = resolved
+                .get("dimension_order")
+                .cloned()
+                .unwrap_or(Value::Null);
             (got != want).then(|| format!("expected dimension order {want}, got {got}"))
         }
         (PartitionsDefinition::Dynamic(_), Some("dynamic")) => None,
@@ -268,12 +312,18 @@ pub(crate) fn mapping_case(case: &Value) -> Result<Vec<Outcome>, SpecError> {
         (Ok(_), Ok(_), Some(e)) => {
             out.push(Outcome::new(
                 "construct".into(),
-                Some(format!("expected {}, but the definitions were built", error_class(e))),
+                Some(format!(
+                    "expected {}, but the definitions were built",
+                    error_class(e)
+                )),
             ));
             return Ok(out);
         }
         (Err(e), _, want) | (_, Err(e), want) => {
-            out.push(Outcome::new("construct".into(), compare(Err(e), None, want)));
+            out.push(Outcome::new(
+                "construct".into(),
+                compare(Err(e), None, want),
+            ));
             return Ok(out);
         }
     };
@@ -289,7 +339,11 @@ pub(crate) fn mapping_case(case: &Value) -> Result<Vec<Outcome>, SpecError> {
         Some("to_downstream") => false,
         other => return Err(SpecError(format!("unknown direction {other:?}"))),
     };
-    let from = if to_upstream { down.as_ref() } else { Some(&up) };
+    let from = if to_upstream {
+        down.as_ref()
+    } else {
+        Some(&up)
+    };
     let input = case.get("input").unwrap_or(&Value::Null);
     let subset = match build_input(&cx, input, from) {
         Ok(s) => s,
@@ -300,19 +354,25 @@ pub(crate) fn mapping_case(case: &Value) -> Result<Vec<Outcome>, SpecError> {
             return Ok(out);
         }
     };
-    if let (Some(from), Some(effective)) =
-        (from, case.get("input_keys_effective").filter(|v| !v.is_null()))
-    {
-        let got = from.subset_keys(&cx, &subset).map(|keys| keys_json(keys));
-        out.push(Outcome::new("input".into(), compare(got, Some(effective), None)));
+    if let (Some(from), Some(effective)) = (
+        from,
+        case.get("input_keys_effective").filter(|v| !v.is_null()),
+    ) {
+        let got = from.subset_keys(&cx, &subset).map(keys_json);
+        out.push(Outcome::new(
+            "input".into(),
+            compare(got, Some(effective), None),
+        ));
     }
 
     let result = if to_upstream {
-        mapping.to_upstream(&cx, &subset, down.as_ref(), &up).and_then(|r| {
-            let keys = keys_json(up.subset_keys(&cx, &r.partitions)?);
-            let rbn = keys_json(up.subset_keys(&cx, &r.required_but_nonexistent)?);
-            Ok(json!({"upstream_keys": keys, "required_but_nonexistent_keys": rbn}))
-        })
+        mapping
+            .to_upstream(&cx, &subset, down.as_ref(), &up)
+            .and_then(|r| {
+                let keys = keys_json(up.subset_keys(&cx, &r.partitions)?);
+                let rbn = keys_json(up.subset_keys(&cx, &r.required_but_nonexistent)?);
+                Ok(json!({"upstream_keys": keys, "required_but_nonexistent_keys": rbn}))
+            })
     } else {
         let down = down
             .as_ref()

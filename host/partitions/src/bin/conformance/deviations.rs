@@ -42,8 +42,7 @@ pub(crate) fn glob(pattern: &str, text: &str) -> bool {
         return pattern == text;
     }
     let (first, last) = (parts[0], parts[parts.len() - 1]);
-    if !text.starts_with(first) || text.len() < first.len() + last.len() || !text.ends_with(last)
-    {
+    if !text.starts_with(first) || text.len() < first.len() + last.len() || !text.ends_with(last) {
         return false;
     }
     let mut rest = &text[first.len()..text.len() - last.len()];
@@ -69,6 +68,9 @@ mod tests {
         assert!(glob("*", ""));
         assert!(glob("a*a", "aa"));
         assert!(!glob("a*a", "a"));
-        assert!(glob("has_partition_key:*-02:00", "has_partition_key:2024-03-10-02:00"));
+        assert!(glob(
+            "has_partition_key:*-02:00",
+            "has_partition_key:2024-03-10-02:00"
+        ));
     }
 }

@@ -100,7 +100,9 @@ fn case_files(dir: &Path) -> Result<Vec<PathBuf>> {
 fn run() -> Result<bool> {
     let opts = parse_args()?;
     let deviations_text = match &opts.deviations {
-        Some(p) => std::fs::read_to_string(p).map_err(|e| format!("reading {}: {e}", p.display()))?,
+        Some(p) => {
+            std::fs::read_to_string(p).map_err(|e| format!("reading {}: {e}", p.display()))?
+        }
         None => PROJECT_DEVIATIONS.to_string(),
     };
     let deviations: Deviations =
@@ -110,8 +112,8 @@ fn run() -> Result<bool> {
     let mut unexpected = Vec::new();
 
     for file in case_files(&opts.dir)? {
-        let text =
-            std::fs::read_to_string(&file).map_err(|e| format!("reading {}: {e}", file.display()))?;
+        let text = std::fs::read_to_string(&file)
+            .map_err(|e| format!("reading {}: {e}", file.display()))?;
         let doc: Value =
             serde_json::from_str(&text).map_err(|e| format!("parsing {}: {e}", file.display()))?;
         let Some(cases) = doc.get("cases").and_then(Value::as_array) else {
@@ -119,7 +121,11 @@ fn run() -> Result<bool> {
             continue;
         };
         for case in cases {
-            let id = case.get("id").and_then(Value::as_str).unwrap_or("?").to_string();
+            let id = case
+                .get("id")
+                .and_then(Value::as_str)
+                .unwrap_or("?")
+                .to_string();
             if opts.only.as_deref().is_some_and(|g| !glob(g, &id)) {
                 continue;
             }
@@ -163,7 +169,11 @@ fn run() -> Result<bool> {
                     unexpected.push(format!("{id} [{}]: {why}", o.name));
                 }
                 if opts.verbose {
-                    let tag = if excuse.is_some() { "deviation" } else { "FAIL" };
+                    let tag = if excuse.is_some() {
+                        "deviation"
+                    } else {
+                        "FAIL"
+                    };
                     println!("  {tag} {id} [{}]: {why}", o.name);
                 }
             }
@@ -199,8 +209,18 @@ fn run() -> Result<bool> {
         }
     }
     if opts.verbose {
-        for (i, d) in deviations.deviations.iter().enumerate().filter(|(i, _)| used[*i]) {
-            println!("deviation {i} ({}): {} Why: {}", d.cases.join(", "), d.tessera, d.why);
+        for (i, d) in deviations
+            .deviations
+            .iter()
+            .enumerate()
+            .filter(|(i, _)| used[*i])
+        {
+            println!(
+                "deviation {i} ({}): {} Why: {}",
+                d.cases.join(", "),
+                d.tessera,
+                d.why
+            );
         }
     }
     let stale: Vec<usize> = (0..used.len()).filter(|&i| !used[i]).collect();

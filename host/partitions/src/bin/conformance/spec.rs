@@ -25,7 +25,9 @@ fn str_field<'a>(v: &'a Value, name: &str) -> Result<Option<&'a str>, SpecError>
     match field(v, name) {
         None => Ok(None),
         Some(Value::String(s)) => Ok(Some(s)),
-        Some(other) => Err(SpecError(format!("field {name:?} is not a string: {other}"))),
+        Some(other) => Err(SpecError(format!(
+            "field {name:?} is not a string: {other}"
+        ))),
     }
 }
 
@@ -122,16 +124,15 @@ pub(crate) fn definition(v: &Value) -> Result<Option<Built>, SpecError> {
             if let Some(d) = u32_field(v, "day_offset")? {
                 b = b.day_offset(d);
             }
-            common(b, v, "end_date")?.build().map(PartitionsDefinition::from)
+            common(b, v, "end_date")?
+                .build()
+                .map(PartitionsDefinition::from)
         }
         "time_window" => {
             let start =
                 date(v, "start")?.ok_or_else(|| SpecError("time_window without start".into()))?;
-            let b = TimeWindowPartitions::cron(
-                req_str(v, "cron_schedule")?,
-                start,
-                req_str(v, "fmt")?,
-            );
+            let b =
+                TimeWindowPartitions::cron(req_str(v, "cron_schedule")?, start, req_str(v, "fmt")?);
             common(b, v, "end")?.build().map(PartitionsDefinition::from)
         }
         "static" => {
@@ -169,7 +170,11 @@ pub(crate) fn definition(v: &Value) -> Result<Option<Built>, SpecError> {
     Ok(Some(built))
 }
 
-fn common(mut b: TimeWindowBuilder, v: &Value, end_field: &str) -> Result<TimeWindowBuilder, SpecError> {
+fn common(
+    mut b: TimeWindowBuilder,
+    v: &Value,
+    end_field: &str,
+) -> Result<TimeWindowBuilder, SpecError> {
     if let Some(end) = date(v, end_field)? {
         b = b.end(end);
     }
