@@ -2651,51 +2651,40 @@ impl Template {
             }
         }
         // ...and two ASCII digits per field pair.
-        let two = |at: usize| -> u32 {
+        let pair = |at: Option<usize>, default: u8, lo: u8, hi: u8| -> Option<u8> {
+            let Some(at) = at else {
+                return Some(default);
+            };
             match text.get(at..at + 2) {
-                Some(&[a, b]) if a.is_ascii_digit() && b.is_ascii_digit() => {
-                    u32::from(a - b'0') * 10 + u32::from(b - b'0')
-                }
-                _ => u32::MAX,
-            }
-        };
-        let mut civil = Civil {
-            year: 1900,
-            month: 1,
-            day: 1,
-            hour: 0,
-            minute: 0,
-            second: 0,
-        };
-        for &(at, slot) in self.slots.iter() {
-            match slot {
-                Slot::Year => {
-                    let (hi, lo) = (two(at), two(at + 2));
-                    if hi > 99 || lo > 99 {
+                Some(&[a, b]) => {
+                    let (a, b) = (a.wrapping_sub(b'0'), b.wrapping_sub(b'0'));
+                    if a > 9 || b > 9 {
                         return None;
                     }
-                    let year = hi * 100 + lo;
-                    if !(1000..=9999).contains(&year) {
-                        return None;
-                    }
-                    civil.year = year as i32;
+                    let v = a * 10 + b;
+                    (lo <= v && v <= hi).then_some(v)
                 }
-                Slot::Month => civil.month = in_range(two(at), 1, 12)?,
-                Slot::Day => civil.day = in_range(two(at), 1, 31)?,
-                Slot::Hour => civil.hour = in_range(two(at), 0, 23)?,
-                Slot::Minute => civil.minute = in_range(two(at), 0, 59)?,
-                Slot::Second => civil.second = in_range(two(at), 0, 59)?,
+                _ => None,
             }
-        }
-        (civil.day <= days_in_month(civil.year, civil.month)).then_some(civil)
-    }
-}
-
-fn in_range(v: u32, lo: u32, hi: u32) -> Option<u8> {
-    if (lo..=hi).contains(&v) {
-        u8::try_from(v).ok()
-    } else {
-        None
+        };
+        let [year_at, month_at, day_at, hour_at, minute_at, second_at] = self.at;
+        let year = match year_at {
+            // Python's default year when the format has none.
+            None => 1900,
+            Some(at) => {
+                let century = pair(Some(at), 0, 10, 99)?;
+                i32::from(century) * 100 + i32::from(pair(Some(at + 2), 0, 0, 99)?)
+            }
+        };
+        let civil = Civil {
+            year,
+            month: pair(month_at, 1, 1, 12)?,
+            day: pair(day_at, 1, 1, 31)?,
+            hour: pair(hour_at, 0, 0, 23)?,
+            minute: pair(minute_at, 0, 0, 59)?,
+            second: pair(second_at, 0, 0, 59)?,
+        };
+        (civil.day <= 28 || civil.day <= days_in_month(civil.year, civil.month)).then_some(civil)
     }
 }
 
