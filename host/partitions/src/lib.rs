@@ -15,7 +15,7 @@
 //! let daily = TimeWindowPartitions::daily("2024-01-01")
 //!     .timezone("America/New_York")
 //!     .build()?;
-//! let def = PartitionsDefinition::TimeWindow(daily);
+//! let def = PartitionsDefinition::from(daily);
 //! let now = "2024-03-12T12:00:00Z".parse::<chrono::DateTime<chrono::Utc>>().unwrap();
 //! let ctx = Context::new(now);
 //! assert_eq!(def.count(&ctx)?, 71);
