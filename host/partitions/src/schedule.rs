@@ -84,6 +84,11 @@ impl Zone {
     }
 
     /// UTC offset in seconds at an instant.
+    /// The offset of a zone that has only one.
+    pub(crate) fn fixed(&self) -> Option<i32> {
+        self.fixed
+    }
+
     pub fn offset_at(&self, instant: i64) -> i32 {
         if let Some(offset) = self.fixed {
             return offset;

@@ -590,9 +590,24 @@ impl TimeWindowPartitions {
         } else {
             self.start_of_index(index)
         };
+        // In a fixed-offset zone with evenly spaced ticks, each key is the previous one plus the
+        // period: no tick search, no offset lookup.
+        let stride = match (
+            start,
+            self.schedule.fixed_period(),
+            self.schedule.zone().fixed(),
+        ) {
+            (Some(s), Some(period), Some(offset)) if self.template.is_some() => Some(Stride {
+                next: s + i64::from(offset),
+                period,
+                offset,
+            }),
+            _ => None,
+        };
         Keys {
             def: self,
             ticks: start.map(|s| self.schedule.iter_from(s)),
+            stride,
             remaining: count,
             span: None,
             buf: String::with_capacity(self.key_capacity()),
@@ -712,10 +727,19 @@ fn parse_instant(fmt: &Fmt, zone: &Zone, text: &str) -> Result<i64, ParseError> 
 pub struct Keys<'a> {
     def: &'a TimeWindowPartitions,
     ticks: Option<TickIter<'a>>,
+    stride: Option<Stride>,
     remaining: u64,
     span: Option<Span>,
     buf: String,
     fast: FastKeys,
+}
+
+/// Naive time of the next key, for schedules that are pure arithmetic (see `keys_from`).
+#[derive(Debug, Clone, Copy)]
+struct Stride {
+    next: i64,
+    period: i64,
+    offset: i32,
 }
 
 /// State of the template fast path while listing: the previous key's text and fields, and the
@@ -781,6 +805,20 @@ impl Iterator for Keys<'_> {
     fn next(&mut self) -> Option<PartitionKey> {
         if self.remaining == 0 {
             return None;
+        }
+        if let Some(stride) = &mut self.stride {
+            let naive = stride.next;
+            stride.next += stride.period;
+            self.remaining -= 1;
+            let civil = self.fast.civil(naive);
+            if let Some(template) = &self.def.template
+                && template.update(&mut self.fast.text, &self.fast.prev, &civil)
+                && let Ok(text) = std::str::from_utf8(&self.fast.text)
+            {
+                self.fast.prev = civil;
+                return Some(PartitionKey::new(text));
+            }
+            return Some(self.def.key_for_start(naive - i64::from(stride.offset)));
         }
         let start = self.ticks.as_mut()?.next()?;
         self.remaining -= 1;
