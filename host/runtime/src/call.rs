@@ -1,0 +1,425 @@
+//! Calls into a plugin: one materialization, one sensor evaluation. Requests and results are
+//! plain Rust values; the WIT records stay inside this crate.
+
+use std::collections::BTreeSet;
+use std::time::Instant;
+
+use chrono::{DateTime, Utc};
+use serde::Serialize;
+use tessera_partitions::{Context, MemoryDynamicStore, PartitionsDefinition};
+
+use crate::bindings::types as wit;
+use crate::error::CallError;
+use crate::host::CallScope;
+use crate::plugin::Plugin;
+
+/// Which partitions a call is about.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Selection {
+    /// Unpartitioned.
+    None,
+    Key(String),
+    /// Both ends included.
+    Range {
+        start: String,
+        end: String,
+    },
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(rename_all = "snake_case", tag = "type", content = "value")]
+pub enum MetadataValue {
+    Text(String),
+    Integer(i64),
+    Float(f64),
+    Boolean(bool),
+    Json(String),
+    Url(String),
+    Path(String),
+}
+
+impl From<wit::MetadataValue> for MetadataValue {
+    fn from(v: wit::MetadataValue) -> Self {
+        match v {
+            wit::MetadataValue::Text(s) => MetadataValue::Text(s),
+            wit::MetadataValue::Integer(i) => MetadataValue::Integer(i),
+            wit::MetadataValue::Float(f) => MetadataValue::Float(f),
+            wit::MetadataValue::Boolean(b) => MetadataValue::Boolean(b),
+            wit::MetadataValue::Json(s) => MetadataValue::Json(s),
+            wit::MetadataValue::Url(s) => MetadataValue::Url(s),
+            wit::MetadataValue::Path(s) => MetadataValue::Path(s),
+        }
+    }
+}
+
+/// One materialization.
+#[derive(Debug, Clone)]
+pub struct MaterializeRequest {
+    pub computation: String,
+    /// The assets to produce; empty means all of the computation's.
+    pub assets: Vec<String>,
+    pub selection: Selection,
+    pub run_id: String,
+    pub attempt: u32,
+    pub now: DateTime<Utc>,
+    /// For each input asset, the upstream partitions it maps to.
+    pub inputs: Vec<InputData>,
+}
+
+/// The upstream partitions of one input: (key, bytes) pairs, a list even for one key.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct InputData {
+    pub asset: String,
+    pub partitions: Vec<(String, Vec<u8>)>,
+}
+
+/// One asset's output.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Output {
+    pub asset: String,
+    #[serde(skip)]
+    pub data: Vec<u8>,
+    pub metadata: Vec<(String, MetadataValue)>,
+}
+
+/// One sensor evaluation.
+#[derive(Debug, Clone)]
+pub struct SensorRequest {
+    pub sensor: String,
+    pub cursor: Option<String>,
+    pub last_evaluation: Option<DateTime<Utc>>,
+    pub now: DateTime<Utc>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct RunRequest {
+    pub run_key: Option<String>,
+    pub assets: Vec<String>,
+    pub selection: Selection,
+    pub tags: Vec<(String, String)>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct DynamicRequest {
+    pub name: String,
+    pub add: Vec<String>,
+    pub delete: Vec<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct SensorResult {
+    pub run_requests: Vec<RunRequest>,
+    pub skip_reason: Option<String>,
+    pub cursor: Option<String>,
+    pub dynamic_partitions: Vec<DynamicRequest>,
+}
+
+fn selection_to_wit(s: &Selection) -> wit::PartitionSelection {
+    match s {
+        Selection::None => wit::PartitionSelection::None,
+        Selection::Key(k) => wit::PartitionSelection::Key(k.clone()),
+        Selection::Range { start, end } => wit::PartitionSelection::Range(wit::KeyRange {
+            start: start.clone(),
+            end: end.clone(),
+        }),
+    }
+}
+
+fn selection_from_wit(s: wit::PartitionSelection) -> Selection {
+    match s {
+        wit::PartitionSelection::None => Selection::None,
+        wit::PartitionSelection::Key(k) => Selection::Key(k),
+        wit::PartitionSelection::Range(r) => Selection::Range {
+            start: r.start,
+            end: r.end,
+        },
+    }
+}
+
+/// The most keys one call may cover; larger selections are split into several runs.
+const MAX_KEYS_PER_CALL: u64 = 100_000;
+
+impl Plugin {
+    /// Snapshot of the dynamic partition sets a definition reads.
+    fn dynamic_store(&self, def: &PartitionsDefinition) -> MemoryDynamicStore {
+        let mut store = MemoryDynamicStore::new();
+        let mut names = Vec::new();
+        match def {
+            PartitionsDefinition::Dynamic(d) => names.push(d.name().to_string()),
+            PartitionsDefinition::Multi(m) => {
+                for dim in m.dimensions() {
+                    if let PartitionsDefinition::Dynamic(d) = &dim.def {
+                        names.push(d.name().to_string());
+                    }
+                }
+            }
+            _ => {}
+        }
+        for name in names {
+            let keys = self.runtime_dynamic().keys(&name);
+            store.add(&name, keys);
+        }
+        store
+    }
+
+    /// Keys and time window of a selection, checked against the partitions that exist.
+    fn resolve_selection(
+        &self,
+        def: Option<&PartitionsDefinition>,
+        selection: &Selection,
+        now: DateTime<Utc>,
+    ) -> Result<(Vec<String>, Option<wit::TimeWindow>), CallError> {
+        let invalid = |message: String| CallError::Host {
+            plugin: self.name().to_string(),
+            message,
+        };
+        let Some(def) = def else {
+            return match selection {
+                Selection::None => Ok((Vec::new(), None)),
+                _ => Err(invalid(
+                    "the asset is not partitioned; do not name a partition".into(),
+                )),
+            };
+        };
+        let dynamic = self.dynamic_store(def);
+        let cx = Context::new(now).with_dynamic(&dynamic);
+        let keys: Vec<String> = match selection {
+            Selection::None => {
+                return Err(invalid(format!(
+                    "the asset is partitioned ({def}); name a partition key or range"
+                )));
+            }
+            Selection::Key(k) => {
+                if !def.has_key(&cx, k).map_err(|e| invalid(e.to_string()))? {
+                    return Err(invalid(format!("{def} has no partition {k:?} as of {now}")));
+                }
+                vec![k.clone()]
+            }
+            Selection::Range { start, end } => {
+                let subset = def
+                    .range(&cx, start, end)
+                    .map_err(|e| invalid(e.to_string()))?;
+                let count = def.count(&cx).map_err(|e| invalid(e.to_string()))?;
+                let (existing, missing) = subset.split_existing(count);
+                if !missing.is_empty() {
+                    return Err(invalid(format!(
+                        "the range {start}...{end} reaches partitions of {def} that do not exist as of {now}"
+                    )));
+                }
+                if existing.len() > MAX_KEYS_PER_CALL {
+                    return Err(invalid(format!(
+                        "the range {start}...{end} holds {} partitions; one call takes at most {MAX_KEYS_PER_CALL}",
+                        existing.len()
+                    )));
+                }
+                def.subset_keys(&cx, &existing)
+                    .map_err(|e| invalid(e.to_string()))?
+                    .map(|k| k.into_string())
+                    .collect()
+            }
+        };
+        let window = match (keys.first(), keys.last()) {
+            (Some(first), Some(last)) => match (
+                def.time_window_for_key(first),
+                def.time_window_for_key(last),
+            ) {
+                (Ok(a), Ok(b)) => Some(wit::TimeWindow {
+                    start: a.start,
+                    end: b.end,
+                    start_utc_offset: a.start_offset,
+                    end_utc_offset: b.end_offset,
+                }),
+                _ => None,
+            },
+            _ => None,
+        };
+        Ok((keys, window))
+    }
+
+    fn runtime_dynamic(&self) -> &dyn crate::host::DynamicKeys {
+        &*self.runtime_inner().dynamic
+    }
+
+    /// Runs one materialization in a fresh instance.
+    pub fn materialize(&self, req: &MaterializeRequest) -> Result<Vec<Output>, CallError> {
+        let defs = self.definitions();
+        let computation = defs
+            .computations
+            .iter()
+            .find(|c| c.name == req.computation)
+            .ok_or_else(|| CallError::UnknownComputation {
+                plugin: self.name().to_string(),
+                name: req.computation.clone(),
+            })?;
+        let produced: BTreeSet<&str> = computation.assets.iter().map(|a| a.key.as_str()).collect();
+        let assets: Vec<String> = if req.assets.is_empty() {
+            computation.assets.iter().map(|a| a.key.clone()).collect()
+        } else {
+            for a in &req.assets {
+                if !produced.contains(a.as_str()) {
+                    return Err(CallError::Host {
+                        plugin: self.name().to_string(),
+                        message: format!(
+                            "computation {:?} does not produce asset {a:?}",
+                            computation.name
+                        ),
+                    });
+                }
+            }
+            req.assets.clone()
+        };
+        let partitions = computation
+            .assets
+            .first()
+            .and_then(|a| a.partitions.as_ref());
+        let (keys, window) = self.resolve_selection(partitions, &req.selection, req.now)?;
+        let context = wit::MaterializeContext {
+            computation: computation.name.clone(),
+            assets: assets.clone(),
+            partition: selection_to_wit(&req.selection),
+            partition_keys: keys,
+            time_window: window,
+            run_id: req.run_id.clone(),
+            attempt: req.attempt,
+            now: req.now.timestamp(),
+        };
+        let inputs: Vec<wit::Input> = req
+            .inputs
+            .iter()
+            .map(|input| wit::Input {
+                asset: input.asset.clone(),
+                partitions: input
+                    .partitions
+                    .iter()
+                    .map(|(key, data)| wit::InputPartition {
+                        key: key.clone(),
+                        data: data.clone(),
+                    })
+                    .collect(),
+            })
+            .collect();
+        let scope = CallScope {
+            asset: Some(assets.join(",")),
+            partition: match &req.selection {
+                Selection::None => None,
+                Selection::Key(k) => Some(k.clone()),
+                Selection::Range { start, end } => Some(format!("{start}...{end}")),
+            },
+            run: Some(req.run_id.clone()),
+            sensor: None,
+        };
+        let (mut store, instance) = self.instantiate(scope)?;
+        let started = Instant::now();
+        let result = instance
+            .tessera_plugin_guest()
+            .call_materialize(&mut store, &context, &inputs)
+            .map_err(|e| self.trap(&store, &e, started))?;
+        let outputs = match result {
+            Ok(outputs) => outputs,
+            Err(e) => return Err(self.plugin_error(e)),
+        };
+        let mut seen = BTreeSet::new();
+        let mut out = Vec::with_capacity(outputs.len());
+        for o in outputs {
+            if !assets.contains(&o.asset) {
+                return Err(self.invalid(format!(
+                    "it returned output for {:?}, which was not requested",
+                    o.asset
+                )));
+            }
+            if !seen.insert(o.asset.clone()) {
+                return Err(self.invalid(format!("it returned {:?} twice", o.asset)));
+            }
+            out.push(Output {
+                asset: o.asset,
+                data: o.data,
+                metadata: o
+                    .metadata
+                    .into_iter()
+                    .map(|m| (m.key, m.value.into()))
+                    .collect(),
+            });
+        }
+        if let Some(missing) = assets.iter().find(|a| !seen.contains(a.as_str())) {
+            return Err(self.invalid(format!("it returned no output for {missing:?}")));
+        }
+        Ok(out)
+    }
+
+    /// Runs one sensor evaluation in a fresh instance.
+    pub fn evaluate_sensor(&self, req: &SensorRequest) -> Result<SensorResult, CallError> {
+        let spec = self
+            .definitions()
+            .sensor(&req.sensor)
+            .ok_or_else(|| CallError::UnknownSensor {
+                plugin: self.name().to_string(),
+                name: req.sensor.clone(),
+            })?
+            .clone();
+        let context = wit::SensorContext {
+            sensor: req.sensor.clone(),
+            cursor: req.cursor.clone(),
+            last_evaluation: req.last_evaluation.map(|t| t.timestamp()),
+            now: req.now.timestamp(),
+        };
+        let scope = CallScope {
+            sensor: Some(req.sensor.clone()),
+            ..CallScope::default()
+        };
+        let (mut store, instance) = self.instantiate(scope)?;
+        let started = Instant::now();
+        let result = instance
+            .tessera_plugin_guest()
+            .call_evaluate_sensor(&mut store, &context)
+            .map_err(|e| self.trap(&store, &e, started))?;
+        let r = result.map_err(|e| self.plugin_error(e))?;
+        let mut run_requests = Vec::new();
+        for rr in r.run_requests {
+            if rr.assets.is_empty() {
+                return Err(self.invalid("a run request names no assets".into()));
+            }
+            if let Some(a) = rr.assets.iter().find(|a| !spec.targets.contains(a)) {
+                return Err(self.invalid(format!(
+                    "sensor {:?} requested {a:?}, which is not among its targets {:?}",
+                    spec.name, spec.targets
+                )));
+            }
+            run_requests.push(RunRequest {
+                run_key: rr.run_key,
+                assets: rr.assets,
+                selection: selection_from_wit(rr.partition),
+                tags: rr.tags.into_iter().map(|t| (t.key, t.value)).collect(),
+            });
+        }
+        Ok(SensorResult {
+            run_requests,
+            skip_reason: r.skip_reason,
+            cursor: r.cursor,
+            dynamic_partitions: r
+                .dynamic_partitions
+                .into_iter()
+                .map(|d| DynamicRequest {
+                    name: d.name,
+                    add: d.add,
+                    delete: d.delete,
+                })
+                .collect(),
+        })
+    }
+
+    fn invalid(&self, message: String) -> CallError {
+        CallError::InvalidResult {
+            plugin: self.name().to_string(),
+            message,
+        }
+    }
+
+    fn plugin_error(&self, e: wit::PluginError) -> CallError {
+        let plugin = self.name().to_string();
+        match e {
+            wit::PluginError::InvalidInput(message) => CallError::InvalidInput { plugin, message },
+            wit::PluginError::Failed(message) => CallError::Failed { plugin, message },
+        }
+    }
+}

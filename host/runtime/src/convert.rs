@@ -1,0 +1,343 @@
+//! The plugin's definitions, from the WIT records it returns to the partition domain's types,
+//! validated on the way: a plugin whose definitions do not build never goes live.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::time::Duration;
+
+use tessera_partitions::{
+    DimensionMapping, DynamicPartitions, MultiPartitions, PartitionKey, PartitionMapping,
+    PartitionsDefinition, StaticMapping, StaticPartitions, TimeWindowMapping, TimeWindowPartitions,
+    infer_mapping,
+};
+
+use crate::bindings::types as wit;
+
+/// Everything a plugin declares, in the domain's terms.
+#[derive(Debug, Clone)]
+pub struct Definitions {
+    pub computations: Vec<ComputationSpec>,
+    pub sensors: Vec<SensorSpec>,
+    /// The definitions as the plugin returned them, for display (`plugin inspect --json`).
+    pub raw: serde_json::Value,
+}
+
+/// One compute function and the assets it produces.
+#[derive(Debug, Clone)]
+pub struct ComputationSpec {
+    pub name: String,
+    pub assets: Vec<AssetSpec>,
+}
+
+#[derive(Debug, Clone)]
+pub struct AssetSpec {
+    pub key: String,
+    pub description: Option<String>,
+    pub partitions: Option<PartitionsDefinition>,
+    pub inputs: Vec<InputSpec>,
+    pub code_version: Option<String>,
+    pub metadata: Vec<(String, crate::call::MetadataValue)>,
+}
+
+#[derive(Debug, Clone)]
+pub struct InputSpec {
+    pub asset: String,
+    /// `None`: inferred from the two definitions once the upstream is known.
+    pub mapping: Option<PartitionMapping>,
+    pub allow_missing: bool,
+}
+
+#[derive(Debug, Clone)]
+pub struct SensorSpec {
+    pub name: String,
+    pub description: Option<String>,
+    pub minimum_interval: Duration,
+    pub targets: Vec<String>,
+}
+
+impl Definitions {
+    /// The computation producing an asset.
+    pub fn computation_of(&self, asset: &str) -> Option<&ComputationSpec> {
+        self.computations
+            .iter()
+            .find(|c| c.assets.iter().any(|a| a.key == asset))
+    }
+
+    pub fn asset(&self, key: &str) -> Option<&AssetSpec> {
+        self.computations
+            .iter()
+            .flat_map(|c| &c.assets)
+            .find(|a| a.key == key)
+    }
+
+    pub fn assets(&self) -> impl Iterator<Item = &AssetSpec> {
+        self.computations.iter().flat_map(|c| &c.assets)
+    }
+
+    pub fn sensor(&self, name: &str) -> Option<&SensorSpec> {
+        self.sensors.iter().find(|s| s.name == name)
+    }
+}
+
+/// An asset key usable as a file name and in a URL path segment.
+fn valid_key(key: &str) -> bool {
+    let mut chars = key.chars();
+    chars
+        .next()
+        .is_some_and(|c| c.is_ascii_alphanumeric() || c == '_')
+        && chars.all(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '-' | '.'))
+}
+
+pub(crate) fn definitions(d: wit::Definitions) -> Result<Definitions, String> {
+    let raw = serde_json::to_value(&d).unwrap_or(serde_json::Value::Null);
+    let mut computations = Vec::new();
+    let mut asset_keys = BTreeSet::new();
+    let mut names = BTreeSet::new();
+    for c in d.computations {
+        if !names.insert(c.name.clone()) {
+            return Err(format!("computation {:?} is declared twice", c.name));
+        }
+        if c.assets.is_empty() {
+            return Err(format!("computation {:?} produces no assets", c.name));
+        }
+        let mut assets = Vec::new();
+        for a in c.assets {
+            if !valid_key(&a.key) {
+                return Err(format!(
+                    "asset key {:?} must start with a letter, digit or '_' and hold only letters, digits, '_', '-' and '.'",
+                    a.key
+                ));
+            }
+            if !asset_keys.insert(a.key.clone()) {
+                return Err(format!("asset {:?} is declared twice", a.key));
+            }
+            assets.push(asset(a)?);
+        }
+        if let Some(first) = assets.first()
+            && let Some(other) = assets.iter().find(|a| a.partitions != first.partitions)
+        {
+            return Err(format!(
+                "computation {:?} produces {:?} and {:?} with different partitions; the assets of one computation share one partitions definition",
+                c.name, first.key, other.key
+            ));
+        }
+        computations.push(ComputationSpec {
+            name: c.name,
+            assets,
+        });
+    }
+    let mut sensors = Vec::new();
+    let mut sensor_names = BTreeSet::new();
+    for s in d.sensors {
+        if !sensor_names.insert(s.name.clone()) {
+            return Err(format!("sensor {:?} is declared twice", s.name));
+        }
+        if s.minimum_interval_seconds == 0 {
+            return Err(format!(
+                "sensor {:?} needs a minimum interval of at least 1 second",
+                s.name
+            ));
+        }
+        sensors.push(SensorSpec {
+            name: s.name,
+            description: s.description,
+            minimum_interval: Duration::from_secs(u64::from(s.minimum_interval_seconds)),
+            targets: s.targets,
+        });
+    }
+    let defs = Definitions {
+        computations,
+        sensors,
+        raw,
+    };
+    check_local_inputs(&defs)?;
+    Ok(defs)
+}
+
+/// Inputs between assets of the same plugin can be checked now; the rest when the asset graph
+/// across plugins is built.
+fn check_local_inputs(defs: &Definitions) -> Result<(), String> {
+    for down in defs.assets() {
+        for input in &down.inputs {
+            let Some(up) = defs.asset(&input.asset) else {
+                continue;
+            };
+            let Some(up_parts) = &up.partitions else {
+                continue;
+            };
+            let mapping = input
+                .mapping
+                .clone()
+                .unwrap_or_else(|| infer_mapping(Some(up_parts), down.partitions.as_ref()));
+            mapping
+                .validate(up_parts, down.partitions.as_ref())
+                .map_err(|e| format!("input {:?} of asset {:?}: {e}", input.asset, down.key))?;
+        }
+    }
+    Ok(())
+}
+
+fn asset(a: wit::AssetDefinition) -> Result<AssetSpec, String> {
+    let partitions = a
+        .partitions
+        .map(|p| partitions(p).map_err(|e| format!("asset {:?}: {e}", a.key)))
+        .transpose()?;
+    if let Some(p) = &partitions {
+        p.validate()
+            .map_err(|e| format!("asset {:?}: {e}", a.key))?;
+    }
+    let mut seen = BTreeSet::new();
+    let mut inputs = Vec::new();
+    for i in a.inputs {
+        if !seen.insert(i.asset.clone()) {
+            return Err(format!("asset {:?} lists input {:?} twice", a.key, i.asset));
+        }
+        if i.asset == a.key {
+            return Err(format!("asset {:?} cannot be its own input", a.key));
+        }
+        inputs.push(InputSpec {
+            mapping: i.mapping.map(mapping),
+            asset: i.asset,
+            allow_missing: i.allow_missing,
+        });
+    }
+    Ok(AssetSpec {
+        key: a.key,
+        description: a.description,
+        partitions,
+        inputs,
+        code_version: a.code_version,
+        metadata: a
+            .metadata
+            .into_iter()
+            .map(|m| (m.key, crate::call::MetadataValue::from(m.value)))
+            .collect(),
+    })
+}
+
+fn cadence(c: wit::CadencePartitions) -> Result<PartitionsDefinition, String> {
+    let mut b = match c.cadence {
+        wit::Cadence::Hourly => TimeWindowPartitions::hourly(c.start),
+        wit::Cadence::Daily => TimeWindowPartitions::daily(c.start),
+        wit::Cadence::Weekly => TimeWindowPartitions::weekly(c.start),
+        wit::Cadence::Monthly => TimeWindowPartitions::monthly(c.start),
+    };
+    if let Some(end) = c.end {
+        b = b.end(end);
+    }
+    if let Some(tz) = &c.timezone {
+        b = b.timezone(tz);
+    }
+    if let Some(fmt) = &c.fmt {
+        b = b.fmt(fmt);
+    }
+    if let Some(d) = c.day_offset {
+        b = b.day_offset(d);
+    }
+    b.end_offset(c.end_offset)
+        .minute_offset(c.minute_offset)
+        .hour_offset(c.hour_offset)
+        .build()
+        .map(PartitionsDefinition::from)
+        .map_err(|e| e.to_string())
+}
+
+fn cron(c: wit::CronPartitions) -> Result<PartitionsDefinition, String> {
+    let mut b = TimeWindowPartitions::cron(&c.cron_schedule, c.start, &c.fmt);
+    if let Some(end) = c.end {
+        b = b.end(end);
+    }
+    if let Some(tz) = &c.timezone {
+        b = b.timezone(tz);
+    }
+    b.end_offset(c.end_offset)
+        .build()
+        .map(PartitionsDefinition::from)
+        .map_err(|e| e.to_string())
+}
+
+fn dimension(p: wit::DimensionPartitions) -> Result<PartitionsDefinition, String> {
+    match p {
+        wit::DimensionPartitions::StaticKeys(keys) => StaticPartitions::new(keys)
+            .map(PartitionsDefinition::from)
+            .map_err(|e| e.to_string()),
+        wit::DimensionPartitions::Cadence(c) => cadence(c),
+        wit::DimensionPartitions::Cron(c) => cron(c),
+        wit::DimensionPartitions::Dynamic(name) => {
+            Ok(PartitionsDefinition::from(DynamicPartitions::new(name)))
+        }
+    }
+}
+
+pub(crate) fn partitions(p: wit::Partitions) -> Result<PartitionsDefinition, String> {
+    match p {
+        wit::Partitions::StaticKeys(keys) => dimension(wit::DimensionPartitions::StaticKeys(keys)),
+        wit::Partitions::Cadence(c) => cadence(c),
+        wit::Partitions::Cron(c) => cron(c),
+        wit::Partitions::Dynamic(name) => dimension(wit::DimensionPartitions::Dynamic(name)),
+        wit::Partitions::Multi(dims) => {
+            let dims = dims
+                .into_iter()
+                .map(|d| dimension(d.partitions).map(|p| (d.name, p)))
+                .collect::<Result<Vec<_>, _>>()?;
+            MultiPartitions::new(dims)
+                .map(PartitionsDefinition::from)
+                .map_err(|e| e.to_string())
+        }
+    }
+}
+
+fn time_window(m: wit::TimeWindowMapping) -> PartitionMapping {
+    PartitionMapping::TimeWindow(TimeWindowMapping {
+        start_offset: m.start_offset,
+        end_offset: m.end_offset,
+        allow_nonexistent_upstream_partitions: m.allow_nonexistent_upstream_partitions,
+    })
+}
+
+fn static_map(pairs: Vec<wit::StaticPair>) -> PartitionMapping {
+    PartitionMapping::Static(StaticMapping::new(
+        pairs.into_iter().map(|p| (p.upstream, p.downstream)),
+    ))
+}
+
+fn keys(keys: Vec<String>) -> Vec<PartitionKey> {
+    keys.into_iter().map(PartitionKey::from).collect()
+}
+
+fn dimension_mapping(m: wit::DimensionMappingKind) -> PartitionMapping {
+    match m {
+        wit::DimensionMappingKind::Identity => PartitionMapping::Identity,
+        wit::DimensionMappingKind::All => PartitionMapping::All,
+        wit::DimensionMappingKind::Last => PartitionMapping::Last,
+        wit::DimensionMappingKind::Specific(k) => PartitionMapping::SpecificPartitions(keys(k)),
+        wit::DimensionMappingKind::StaticMap(p) => static_map(p),
+        wit::DimensionMappingKind::TimeWindow(t) => time_window(t),
+    }
+}
+
+pub(crate) fn mapping(m: wit::PartitionMapping) -> PartitionMapping {
+    match m {
+        wit::PartitionMapping::Identity => PartitionMapping::Identity,
+        wit::PartitionMapping::All => PartitionMapping::All,
+        wit::PartitionMapping::Last => PartitionMapping::Last,
+        wit::PartitionMapping::Specific(k) => PartitionMapping::SpecificPartitions(keys(k)),
+        wit::PartitionMapping::StaticMap(p) => static_map(p),
+        wit::PartitionMapping::TimeWindow(t) => time_window(t),
+        wit::PartitionMapping::MultiToSingle(dimension) => {
+            PartitionMapping::MultiToSingleDimension { dimension }
+        }
+        wit::PartitionMapping::Multi(dims) => PartitionMapping::Multi(
+            dims.into_iter()
+                .map(|d| {
+                    (
+                        d.upstream_dimension,
+                        DimensionMapping {
+                            downstream_dimension: d.downstream_dimension,
+                            mapping: dimension_mapping(d.mapping),
+                        },
+                    )
+                })
+                .collect::<BTreeMap<_, _>>(),
+        ),
+    }
+}

@@ -1,0 +1,96 @@
+//! Typed errors of loading a plugin and of calling one.
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+/// Why a plugin file could not become a serving plugin version.
+#[derive(Debug, Clone, thiserror::Error)]
+#[non_exhaustive]
+pub enum LoadError {
+    #[error("cannot read plugin {path}: {message}")]
+    Io { path: PathBuf, message: String },
+    #[error("{path} is not a valid WebAssembly component: {message}")]
+    Malformed { path: PathBuf, message: String },
+    #[error(
+        "{path} does not implement the tessera:plugin world (it must export tessera:plugin/guest): {message}"
+    )]
+    WrongWorld { path: PathBuf, message: String },
+    #[error(
+        "{path} was built for plugin API {found}; this host serves {supported} (rebuild it against the matching tessera-sdk)"
+    )]
+    UnsupportedApiVersion {
+        path: PathBuf,
+        found: String,
+        supported: String,
+    },
+    #[error("{path} needs imports this host does not provide: {message}")]
+    Link { path: PathBuf, message: String },
+    #[error("plugin {plugin}: reading its definitions failed: {source}")]
+    Definitions {
+        plugin: String,
+        #[source]
+        source: Box<CallError>,
+    },
+    #[error("plugin {plugin} declares invalid definitions: {message}")]
+    InvalidDefinitions { plugin: String, message: String },
+    #[error("artifact cache {path}: {message}")]
+    Cache { path: PathBuf, message: String },
+    #[error("cannot set up the WebAssembly engine: {0}")]
+    Engine(String),
+}
+
+/// How a guest was stopped.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum TrapKind {
+    Unreachable,
+    StackOverflow,
+    MemoryOutOfBounds,
+    IntegerDivisionByZero,
+    IntegerOverflow,
+    IndirectCall,
+    Other,
+}
+
+/// Why one call into a plugin did not produce a result.
+#[derive(Debug, Clone, thiserror::Error)]
+#[non_exhaustive]
+pub enum CallError {
+    #[error("plugin {plugin} has no computation {name:?}")]
+    UnknownComputation { plugin: String, name: String },
+    #[error("plugin {plugin} has no sensor {name:?}")]
+    UnknownSensor { plugin: String, name: String },
+    #[error("plugin {plugin}: the call was stopped after {after:?} (limit {limit:?})")]
+    Timeout {
+        plugin: String,
+        after: Duration,
+        limit: Duration,
+    },
+    #[error("plugin {plugin} ran out of memory (limit {limit_bytes} bytes)")]
+    OutOfMemory { plugin: String, limit_bytes: u64 },
+    #[error("plugin {plugin} ran out of fuel (limit {limit})")]
+    OutOfFuel { plugin: String, limit: u64 },
+    #[error("plugin {plugin} trapped ({kind:?}): {message}")]
+    Trap {
+        plugin: String,
+        kind: TrapKind,
+        message: String,
+    },
+    #[error("plugin {plugin} could not be instantiated: {message}")]
+    Instantiate { plugin: String, message: String },
+    #[error("plugin {plugin} rejected its input: {message}")]
+    InvalidInput { plugin: String, message: String },
+    #[error("plugin {plugin} failed: {message}")]
+    Failed { plugin: String, message: String },
+    #[error("plugin {plugin} returned an invalid result: {message}")]
+    InvalidResult { plugin: String, message: String },
+    #[error("plugin {plugin}: {message}")]
+    Host { plugin: String, message: String },
+}
+
+impl CallError {
+    /// Whether trying again may help (the plugin said it failed, or it ran out of time).
+    pub fn is_retryable(&self) -> bool {
+        matches!(self, CallError::Failed { .. } | CallError::Timeout { .. })
+    }
+}

@@ -1,0 +1,100 @@
+//! What the host offers a plugin during one call: logging into tracing, the keys of dynamic
+//! partition sets, and WASI with only the granted capabilities.
+
+use std::sync::Arc;
+
+use wasmtime::StoreLimits;
+use wasmtime::component::ResourceTable;
+use wasmtime_wasi::{WasiCtx, WasiCtxView, WasiView};
+
+use crate::bindings::{host, types};
+
+/// Where plugins read the keys of dynamic partition sets (the engine's database later).
+pub trait DynamicKeys: Send + Sync {
+    /// The keys of the set `name`, in insertion order; empty when it does not exist.
+    fn keys(&self, name: &str) -> Vec<String>;
+}
+
+/// No dynamic partitions at all.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct NoDynamicKeys;
+
+impl DynamicKeys for NoDynamicKeys {
+    fn keys(&self, _name: &str) -> Vec<String> {
+        Vec::new()
+    }
+}
+
+/// What a log line is about, beyond the plugin.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct CallScope {
+    pub(crate) asset: Option<String>,
+    pub(crate) partition: Option<String>,
+    pub(crate) run: Option<String>,
+    pub(crate) sensor: Option<String>,
+}
+
+/// The data of one store: one call's view of the host.
+pub(crate) struct HostState {
+    pub(crate) plugin: Arc<str>,
+    pub(crate) scope: CallScope,
+    pub(crate) dynamic: Arc<dyn DynamicKeys>,
+    pub(crate) wasi: WasiCtx,
+    pub(crate) table: ResourceTable,
+    pub(crate) limits: StoreLimits,
+}
+
+impl WasiView for HostState {
+    fn ctx(&mut self) -> WasiCtxView<'_> {
+        WasiCtxView {
+            ctx: &mut self.wasi,
+            table: &mut self.table,
+        }
+    }
+}
+
+impl types::Host for HostState {}
+
+impl host::Host for HostState {
+    fn log(&mut self, level: host::LogLevel, message: String, fields: Vec<(String, String)>) {
+        let fields = if fields.is_empty() {
+            String::new()
+        } else {
+            fields
+                .iter()
+                .map(|(k, v)| format!("{k}={v}"))
+                .collect::<Vec<_>>()
+                .join(" ")
+        };
+        let plugin = &*self.plugin;
+        let s = &self.scope;
+        let (asset, partition, run, sensor) = (
+            s.asset.as_deref().unwrap_or(""),
+            s.partition.as_deref().unwrap_or(""),
+            s.run.as_deref().unwrap_or(""),
+            s.sensor.as_deref().unwrap_or(""),
+        );
+        // One macro per level: tracing levels are compile-time constants.
+        match level {
+            host::LogLevel::Trace => {
+                tracing::trace!(target: "tessera::plugin", plugin, asset, partition, run, sensor, fields, "{message}");
+            }
+            host::LogLevel::Debug => {
+                tracing::debug!(target: "tessera::plugin", plugin, asset, partition, run, sensor, fields, "{message}");
+            }
+            host::LogLevel::Info => {
+                tracing::info!(target: "tessera::plugin", plugin, asset, partition, run, sensor, fields, "{message}");
+            }
+            host::LogLevel::Warn => {
+                tracing::warn!(target: "tessera::plugin", plugin, asset, partition, run, sensor, fields, "{message}");
+            }
+            host::LogLevel::Error => {
+                tracing::error!(target: "tessera::plugin", plugin, asset, partition, run, sensor, fields, "{message}");
+            }
+        }
+    }
+
+    fn dynamic_partition_keys(&mut self, name: String) -> Vec<String> {
+        self.dynamic.keys(&name)
+    }
+}

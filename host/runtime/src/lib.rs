@@ -1,0 +1,40 @@
+//! Tessera's plugin runtime: loads WebAssembly components that implement the
+//! `tessera:plugin` contract, runs them sandboxed, and swaps them in place when their file
+//! changes.
+//!
+//! - [`Runtime`] owns the one wasmtime [`Engine`](wasmtime::Engine) (pooling allocator, epoch
+//!   interruption, no async support), the on-disk artifact cache and the host functions.
+//! - [`Runtime::load`] turns a file into a [`Plugin`]: compiled (or loaded from the cache),
+//!   API version checked before anything runs, linked once into an `InstancePre`, its
+//!   definitions read and validated.
+//! - [`Plugin::materialize`] and [`Plugin::evaluate_sensor`] run one call in a fresh store with
+//!   memory, time and (optionally) fuel limits, and only the capabilities granted to it.
+//! - [`Registry`] keeps the current version of every plugin in a directory, reloads on change,
+//!   and keeps the old version serving when a reload fails.
+
+mod bindings;
+mod cache;
+mod call;
+mod config;
+mod convert;
+mod error;
+mod host;
+mod plugin;
+mod registry;
+mod runtime;
+
+pub use cache::ArtifactCache;
+pub use call::{
+    DynamicRequest, MaterializeRequest, MetadataValue, Output, RunRequest, Selection,
+    SensorRequest, SensorResult,
+};
+pub use config::{DirGrant, Grants, Limits, RuntimeConfig};
+pub use convert::{AssetSpec, ComputationSpec, Definitions, InputSpec, SensorSpec};
+pub use error::{CallError, LoadError, TrapKind};
+pub use host::{DynamicKeys, NoDynamicKeys};
+pub use plugin::{LoadStats, Plugin};
+pub use registry::{LoadFailure, Registry, RegistryEvent, WatchHandle};
+pub use runtime::Runtime;
+
+/// The contract version this host serves (the WIT package `tessera:plugin`).
+pub const API_VERSION: &str = "0.1.0";

@@ -1,0 +1,253 @@
+//! One loaded version of a plugin: immutable once built, shared by `Arc` so a reload never
+//! disturbs calls in flight.
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use wasmtime::component::ResourceTable;
+use wasmtime::{Store, StoreLimitsBuilder};
+use wasmtime_wasi::{FsPerms, WasiCtxBuilder};
+
+use crate::bindings;
+use crate::convert::{self, Definitions};
+use crate::error::{CallError, LoadError, TrapKind};
+use crate::host::{CallScope, HostState};
+use crate::runtime::Runtime;
+
+/// How a plugin version was loaded.
+#[derive(Debug, Clone, Copy)]
+pub struct LoadStats {
+    pub size_bytes: u64,
+    /// Loaded from the artifact cache instead of compiled.
+    pub from_cache: bool,
+    /// Compiling, or loading the cached artifact.
+    pub compile: Duration,
+    /// From bytes to validated definitions.
+    pub total: Duration,
+}
+
+/// A loaded, validated plugin version.
+pub struct Plugin {
+    runtime: Runtime,
+    name: Arc<str>,
+    path: PathBuf,
+    code_version: String,
+    api_version: String,
+    pre: bindings::PluginPre<HostState>,
+    definitions: Option<Definitions>,
+    pub(crate) stats: LoadStats,
+}
+
+impl std::fmt::Debug for Plugin {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Plugin")
+            .field("name", &self.name)
+            .field("path", &self.path)
+            .field("code_version", &self.code_version)
+            .field("api_version", &self.api_version)
+            .field("stats", &self.stats)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Plugin {
+    pub(crate) fn new(
+        runtime: Runtime,
+        name: &str,
+        path: &Path,
+        code_version: String,
+        api_version: String,
+        pre: bindings::PluginPre<HostState>,
+        stats: LoadStats,
+    ) -> Plugin {
+        Plugin {
+            runtime,
+            name: Arc::from(name),
+            path: path.to_path_buf(),
+            code_version,
+            api_version,
+            pre,
+            definitions: None,
+            stats,
+        }
+    }
+
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// The SHA-256 of the component: identifies this version.
+    pub fn code_version(&self) -> &str {
+        &self.code_version
+    }
+
+    /// The `tessera:plugin` version the component was built against.
+    pub fn api_version(&self) -> &str {
+        &self.api_version
+    }
+
+    pub(crate) fn runtime_inner(&self) -> &crate::runtime::Inner {
+        &self.runtime.inner
+    }
+
+    pub fn stats(&self) -> LoadStats {
+        self.stats
+    }
+
+    pub fn definitions(&self) -> &Definitions {
+        static EMPTY: std::sync::OnceLock<Definitions> = std::sync::OnceLock::new();
+        self.definitions.as_ref().unwrap_or_else(|| {
+            EMPTY.get_or_init(|| Definitions {
+                computations: Vec::new(),
+                sensors: Vec::new(),
+                raw: serde_json::Value::Null,
+            })
+        })
+    }
+
+    pub(crate) fn read_definitions(&mut self) -> Result<(), LoadError> {
+        let (mut store, instance) = self
+            .instantiate(CallScope::default())
+            .map_err(|e| self.definitions_error(e))?;
+        let started = Instant::now();
+        let raw = instance
+            .tessera_plugin_guest()
+            .call_definitions(&mut store)
+            .map_err(|e| self.definitions_error(self.trap(&store, &e, started)))?;
+        let defs = convert::definitions(raw).map_err(|message| LoadError::InvalidDefinitions {
+            plugin: self.name.to_string(),
+            message,
+        })?;
+        self.definitions = Some(defs);
+        Ok(())
+    }
+
+    fn definitions_error(&self, e: CallError) -> LoadError {
+        LoadError::Definitions {
+            plugin: self.name.to_string(),
+            source: Box::new(e),
+        }
+    }
+
+    /// A fresh store with this plugin's limits and grants, and an instance in it.
+    pub(crate) fn instantiate(
+        &self,
+        scope: CallScope,
+    ) -> Result<(Store<HostState>, bindings::Plugin), CallError> {
+        let inner = &self.runtime.inner;
+        let config = &inner.config;
+        let limits = config.limits_for(&self.name);
+        let grants = config.grants_for(&self.name);
+        let mut wasi = WasiCtxBuilder::new();
+        for dir in &grants.dirs {
+            wasi.preopened_dir(&dir.host, &dir.guest, FsPerms::ReadOnly)
+                .map_err(|e| CallError::Host {
+                    plugin: self.name.to_string(),
+                    message: format!("granted directory {}: {e}", dir.host.display()),
+                })?;
+        }
+        for var in &grants.env {
+            if let Ok(value) = std::env::var(var) {
+                wasi.env(var, value);
+            }
+        }
+        let state = HostState {
+            plugin: Arc::clone(&self.name),
+            scope,
+            dynamic: Arc::clone(&inner.dynamic),
+            wasi: wasi.build(),
+            table: ResourceTable::new(),
+            limits: StoreLimitsBuilder::new()
+                .memory_size(usize::try_from(limits.memory_bytes).unwrap_or(usize::MAX))
+                .trap_on_grow_failure(true)
+                .build(),
+        };
+        let mut store = Store::new(&inner.engine, state);
+        store.limiter(|s| &mut s.limits);
+        let tick = config.epoch_tick.max(Duration::from_millis(1));
+        let ticks = limits.timeout.as_millis().div_ceil(tick.as_millis()).max(1);
+        store.set_epoch_deadline(u64::try_from(ticks).unwrap_or(u64::MAX));
+        store.epoch_deadline_trap();
+        if config.fuel {
+            store
+                .set_fuel(limits.fuel.unwrap_or(u64::MAX))
+                .map_err(|e| CallError::Host {
+                    plugin: self.name.to_string(),
+                    message: e.to_string(),
+                })?;
+        }
+        let started = Instant::now();
+        let instance =
+            self.pre
+                .instantiate(&mut store)
+                .map_err(|e| match self.trap(&store, &e, started) {
+                    CallError::Trap { message, .. } => CallError::Instantiate {
+                        plugin: self.name.to_string(),
+                        message,
+                    },
+                    other => other,
+                })?;
+        Ok((store, instance))
+    }
+
+    /// Classifies a failed call: a limit that fired, a trap, or a host-side failure.
+    pub(crate) fn trap(
+        &self,
+        store: &Store<HostState>,
+        e: &wasmtime::Error,
+        started: Instant,
+    ) -> CallError {
+        let plugin = self.name.to_string();
+        let limits = self.runtime.inner.config.limits_for(&self.name);
+        let message = format!("{e:#}");
+        if let Some(trap) = e.downcast_ref::<wasmtime::Trap>() {
+            let kind = match trap {
+                wasmtime::Trap::Interrupt => {
+                    return CallError::Timeout {
+                        plugin,
+                        after: started.elapsed(),
+                        limit: limits.timeout,
+                    };
+                }
+                wasmtime::Trap::OutOfFuel => {
+                    return CallError::OutOfFuel {
+                        plugin,
+                        limit: limits.fuel.unwrap_or(u64::MAX),
+                    };
+                }
+                wasmtime::Trap::StackOverflow => TrapKind::StackOverflow,
+                wasmtime::Trap::MemoryOutOfBounds => TrapKind::MemoryOutOfBounds,
+                wasmtime::Trap::UnreachableCodeReached => TrapKind::Unreachable,
+                wasmtime::Trap::IntegerDivisionByZero => TrapKind::IntegerDivisionByZero,
+                wasmtime::Trap::IntegerOverflow => TrapKind::IntegerOverflow,
+                wasmtime::Trap::BadSignature | wasmtime::Trap::IndirectCallToNull => {
+                    TrapKind::IndirectCall
+                }
+                _ => TrapKind::Other,
+            };
+            return CallError::Trap {
+                plugin,
+                kind,
+                message,
+            };
+        }
+        // `trap_on_grow_failure` reports a refused `memory.grow` as a plain error.
+        if message.contains("forcing trap when growing memory") {
+            return CallError::OutOfMemory {
+                plugin,
+                limit_bytes: limits.memory_bytes,
+            };
+        }
+        let _ = store;
+        CallError::Trap {
+            plugin,
+            kind: TrapKind::Other,
+            message,
+        }
+    }
+}

@@ -1,0 +1,361 @@
+//! The plugins of a directory, kept current: every `*.wasm` file is a plugin named by its stem.
+//! A change is loaded off the caller's threads, validated in full and swapped in atomically;
+//! calls in flight keep the `Arc<Plugin>` they started with; a failed load keeps the previous
+//! version serving and is recorded.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, RwLock};
+use std::time::{Duration, Instant, SystemTime};
+
+use notify::RecursiveMode;
+use notify_debouncer_full::{DebounceEventResult, new_debouncer};
+use serde::Serialize;
+use sha2::{Digest, Sha256};
+use tokio::sync::broadcast;
+
+use crate::error::LoadError;
+use crate::plugin::Plugin;
+use crate::runtime::{Runtime, hex};
+
+/// What happened to a plugin file.
+#[derive(Debug, Clone, Serialize)]
+#[serde(tag = "event", rename_all = "snake_case")]
+pub enum RegistryEvent {
+    /// A plugin started serving (first load, or a new version).
+    Loaded {
+        plugin: String,
+        version: String,
+        previous_version: Option<String>,
+        path: PathBuf,
+        from_cache: bool,
+        /// Compiling or loading the cached artifact.
+        compile_ms: f64,
+        /// From noticing the change to serving the new version.
+        detected_to_serving_ms: f64,
+    },
+    /// A load failed; the previous version, if any, keeps serving.
+    Failed {
+        plugin: String,
+        path: PathBuf,
+        error: String,
+        serving_version: Option<String>,
+    },
+    /// The file was removed; the plugin no longer serves new calls.
+    Removed { plugin: String, version: String },
+}
+
+/// A recorded load failure.
+#[derive(Debug, Clone, Serialize)]
+pub struct LoadFailure {
+    pub path: PathBuf,
+    pub error: String,
+    #[serde(with = "unix_secs")]
+    pub at: SystemTime,
+}
+
+mod unix_secs {
+    use std::time::SystemTime;
+
+    use serde::Serializer;
+
+    pub(super) fn serialize<S: Serializer>(t: &SystemTime, s: S) -> Result<S::Ok, S::Error> {
+        let secs = t
+            .duration_since(SystemTime::UNIX_EPOCH)
+            .map(|d| d.as_secs_f64())
+            .unwrap_or(0.0);
+        s.serialize_f64(secs)
+    }
+}
+
+struct Inner {
+    runtime: Runtime,
+    dir: PathBuf,
+    plugins: RwLock<BTreeMap<String, Arc<Plugin>>>,
+    errors: RwLock<BTreeMap<String, LoadFailure>>,
+    events: broadcast::Sender<RegistryEvent>,
+}
+
+/// The current plugins of a directory. Cheap to clone.
+#[derive(Clone)]
+pub struct Registry {
+    inner: Arc<Inner>,
+}
+
+impl std::fmt::Debug for Registry {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Registry")
+            .field("dir", &self.inner.dir)
+            .finish_non_exhaustive()
+    }
+}
+
+/// Stops watching when dropped.
+pub struct WatchHandle {
+    _debouncer: Box<dyn std::any::Any + Send>,
+}
+
+impl std::fmt::Debug for WatchHandle {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("WatchHandle")
+    }
+}
+
+fn plugin_name(path: &Path) -> Option<String> {
+    (path.extension()? == "wasm")
+        .then(|| path.file_stem().map(|s| s.to_string_lossy().into_owned()))?
+}
+
+impl Registry {
+    pub fn new(runtime: Runtime, dir: &Path) -> Registry {
+        let (events, _) = broadcast::channel(256);
+        Registry {
+            inner: Arc::new(Inner {
+                runtime,
+                dir: dir.to_path_buf(),
+                plugins: RwLock::new(BTreeMap::new()),
+                errors: RwLock::new(BTreeMap::new()),
+                events,
+            }),
+        }
+    }
+
+    pub fn dir(&self) -> &Path {
+        &self.inner.dir
+    }
+
+    pub fn runtime(&self) -> &Runtime {
+        &self.inner.runtime
+    }
+
+    /// Events from now on (loads, failures, removals).
+    pub fn subscribe(&self) -> broadcast::Receiver<RegistryEvent> {
+        self.inner.events.subscribe()
+    }
+
+    /// The serving version of a plugin.
+    pub fn get(&self, name: &str) -> Option<Arc<Plugin>> {
+        self.inner
+            .plugins
+            .read()
+            .ok()
+            .and_then(|p| p.get(name).cloned())
+    }
+
+    /// Every serving plugin, by name.
+    pub fn plugins(&self) -> Vec<Arc<Plugin>> {
+        self.inner
+            .plugins
+            .read()
+            .map(|p| p.values().cloned().collect())
+            .unwrap_or_default()
+    }
+
+    /// The last failure of each plugin whose latest load failed.
+    pub fn errors(&self) -> BTreeMap<String, LoadFailure> {
+        self.inner
+            .errors
+            .read()
+            .map(|e| e.clone())
+            .unwrap_or_default()
+    }
+
+    /// Loads every plugin file of the directory, in name order.
+    pub fn load_all(&self) -> Result<Vec<RegistryEvent>, LoadError> {
+        let dir = &self.inner.dir;
+        let entries = std::fs::read_dir(dir).map_err(|e| LoadError::Io {
+            path: dir.clone(),
+            message: e.to_string(),
+        })?;
+        let mut paths: Vec<PathBuf> = entries
+            .filter_map(|e| e.ok().map(|e| e.path()))
+            .filter(|p| plugin_name(p).is_some() && p.is_file())
+            .collect();
+        paths.sort();
+        Ok(paths
+            .iter()
+            .filter_map(|p| self.refresh(p, Instant::now()))
+            .collect())
+    }
+
+    /// Brings one path up to date: loads it if it changed, unloads it if it is gone. Returns
+    /// the event, or `None` when nothing changed. Blocking: call off async threads.
+    pub fn refresh(&self, path: &Path, detected: Instant) -> Option<RegistryEvent> {
+        let name = plugin_name(path)?;
+        if !path.exists() {
+            let removed = self.inner.plugins.write().ok()?.remove(&name)?;
+            if let Ok(mut errors) = self.inner.errors.write() {
+                errors.remove(&name);
+            }
+            return Some(self.publish(RegistryEvent::Removed {
+                plugin: name,
+                version: removed.code_version().to_string(),
+            }));
+        }
+        let current = self.get(&name);
+        let bytes = match wait_until_stable(path) {
+            Ok(b) => b,
+            Err(e) => return Some(self.failed(&name, path, &e, current.as_deref())),
+        };
+        if current
+            .as_ref()
+            .is_some_and(|p| p.code_version() == hex(&Sha256::digest(&bytes)))
+        {
+            return None;
+        }
+        match self.inner.runtime.load_bytes(&name, path, &bytes) {
+            Ok(plugin) => {
+                let stats = plugin.stats();
+                let version = plugin.code_version().to_string();
+                let plugin = Arc::new(plugin);
+                let previous = self
+                    .inner
+                    .plugins
+                    .write()
+                    .ok()
+                    .and_then(|mut p| p.insert(name.clone(), plugin));
+                if let Ok(mut errors) = self.inner.errors.write() {
+                    errors.remove(&name);
+                }
+                Some(self.publish(RegistryEvent::Loaded {
+                    plugin: name,
+                    version,
+                    previous_version: previous.map(|p| p.code_version().to_string()),
+                    path: path.to_path_buf(),
+                    from_cache: stats.from_cache,
+                    compile_ms: stats.compile.as_secs_f64() * 1e3,
+                    detected_to_serving_ms: detected.elapsed().as_secs_f64() * 1e3,
+                }))
+            }
+            Err(e) => Some(self.failed(&name, path, &e, current.as_deref())),
+        }
+    }
+
+    fn failed(
+        &self,
+        name: &str,
+        path: &Path,
+        e: &LoadError,
+        serving: Option<&Plugin>,
+    ) -> RegistryEvent {
+        tracing::warn!(plugin = name, path = %path.display(), error = %e, "plugin load failed");
+        if let Ok(mut errors) = self.inner.errors.write() {
+            errors.insert(
+                name.to_string(),
+                LoadFailure {
+                    path: path.to_path_buf(),
+                    error: e.to_string(),
+                    at: SystemTime::now(),
+                },
+            );
+        }
+        self.publish(RegistryEvent::Failed {
+            plugin: name.to_string(),
+            path: path.to_path_buf(),
+            error: e.to_string(),
+            serving_version: serving.map(|p| p.code_version().to_string()),
+        })
+    }
+
+    fn publish(&self, event: RegistryEvent) -> RegistryEvent {
+        match &event {
+            RegistryEvent::Loaded {
+                plugin,
+                version,
+                detected_to_serving_ms,
+                from_cache,
+                ..
+            } => {
+                tracing::info!(
+                    plugin,
+                    version = &version[..12.min(version.len())],
+                    from_cache,
+                    ms = detected_to_serving_ms,
+                    "plugin serving"
+                );
+            }
+            RegistryEvent::Removed { plugin, .. } => tracing::info!(plugin, "plugin removed"),
+            RegistryEvent::Failed { .. } => {}
+        }
+        // No subscribers is fine.
+        let _ = self.inner.events.send(event.clone());
+        event
+    }
+
+    /// Watches the directory and refreshes changed plugins on a background thread until the
+    /// handle is dropped.
+    pub fn watch(&self) -> Result<WatchHandle, LoadError> {
+        let (tx, rx) = std::sync::mpsc::channel::<(PathBuf, Instant)>();
+        let mut debouncer = new_debouncer(
+            Duration::from_millis(100),
+            None,
+            move |result: DebounceEventResult| {
+                let Ok(events) = result else { return };
+                let now = Instant::now();
+                for event in events {
+                    for path in &event.paths {
+                        if plugin_name(path).is_some() {
+                            let _ = tx.send((path.clone(), now));
+                        }
+                    }
+                }
+            },
+        )
+        .map_err(|e| LoadError::Io {
+            path: self.inner.dir.clone(),
+            message: format!("cannot watch: {e}"),
+        })?;
+        debouncer
+            .watch(&self.inner.dir, RecursiveMode::NonRecursive)
+            .map_err(|e| LoadError::Io {
+                path: self.inner.dir.clone(),
+                message: format!("cannot watch: {e}"),
+            })?;
+        let registry = self.clone();
+        std::thread::Builder::new()
+            .name("tessera-reload".into())
+            .spawn(move || {
+                // Ends when the debouncer (and with it the sender) is dropped.
+                while let Ok((path, detected)) = rx.recv() {
+                    registry.refresh(&path, detected);
+                }
+            })
+            .map_err(|e| LoadError::Io {
+                path: self.inner.dir.clone(),
+                message: format!("cannot start the reload thread: {e}"),
+            })?;
+        Ok(WatchHandle {
+            _debouncer: Box::new(debouncer),
+        })
+    }
+}
+
+/// Reads a file once its size and modification time stop changing, so a half-written file is
+/// never loaded (a copy in progress, a compiler still writing).
+fn wait_until_stable(path: &Path) -> Result<Vec<u8>, LoadError> {
+    let io = |e: std::io::Error| LoadError::Io {
+        path: path.to_path_buf(),
+        message: e.to_string(),
+    };
+    let stamp = |p: &Path| -> Result<(u64, Option<SystemTime>), LoadError> {
+        let m = std::fs::metadata(p).map_err(io)?;
+        Ok((m.len(), m.modified().ok()))
+    };
+    let mut last = stamp(path)?;
+    for _ in 0..100 {
+        std::thread::sleep(Duration::from_millis(25));
+        let now = stamp(path)?;
+        if now == last {
+            let bytes = std::fs::read(path).map_err(io)?;
+            // A writer may have finished between the stamp and the read; the length tells.
+            if bytes.len() as u64 == now.0 {
+                return Ok(bytes);
+            }
+        }
+        last = now;
+    }
+    Err(LoadError::Io {
+        path: path.to_path_buf(),
+        message: "the file kept changing for 2.5 s".to_string(),
+    })
+}

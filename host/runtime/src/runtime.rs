@@ -1,0 +1,294 @@
+//! The engine, linker and artifact cache shared by every plugin.
+
+use std::path::Path;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::{Duration, Instant};
+
+use sha2::{Digest, Sha256};
+use wasmtime::component::{Component, HasSelf, Linker};
+use wasmtime::{Config, Engine, InstanceAllocationStrategy, PoolingAllocationConfig};
+
+use crate::API_VERSION;
+use crate::bindings;
+use crate::cache::ArtifactCache;
+use crate::config::RuntimeConfig;
+use crate::error::LoadError;
+use crate::host::{DynamicKeys, HostState, NoDynamicKeys};
+use crate::plugin::{LoadStats, Plugin};
+
+/// The one engine of a host process. Cheap to clone.
+#[derive(Clone)]
+pub struct Runtime {
+    pub(crate) inner: Arc<Inner>,
+}
+
+impl std::fmt::Debug for Runtime {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Runtime")
+            .field("config", &self.inner.config)
+            .field("pooling", &self.inner.pooling)
+            .finish_non_exhaustive()
+    }
+}
+
+pub(crate) struct Inner {
+    pub(crate) engine: Engine,
+    pub(crate) linker: Linker<HostState>,
+    pub(crate) cache: Option<ArtifactCache>,
+    pub(crate) config: RuntimeConfig,
+    pub(crate) dynamic: Arc<dyn DynamicKeys>,
+    pooling: bool,
+    stop_ticker: Arc<AtomicBool>,
+}
+
+impl Drop for Inner {
+    fn drop(&mut self) {
+        self.stop_ticker.store(true, Ordering::Relaxed);
+    }
+}
+
+fn engine_config(config: &RuntimeConfig, pooling: bool) -> Config {
+    let mut c = Config::new();
+    c.epoch_interruption(true);
+    // Synchronous calls only: component calls are ~3x cheaper without async support.
+    c.concurrency_support(false);
+    c.consume_fuel(config.fuel);
+    if pooling {
+        let largest = config
+            .plugin_limits
+            .values()
+            .map(|l| l.memory_bytes)
+            .chain([config.limits.memory_bytes])
+            .max()
+            .unwrap_or(config.limits.memory_bytes);
+        let n = config.max_instances.max(1);
+        let mut pool = PoolingAllocationConfig::default();
+        // Components from JS and Python hold many core instances and a few memories each.
+        pool.total_component_instances(n)
+            .total_core_instances(n.saturating_mul(16))
+            .total_memories(n.saturating_mul(4))
+            .total_tables(n.saturating_mul(16))
+            .max_memory_size(usize::try_from(largest).unwrap_or(usize::MAX));
+        c.allocation_strategy(InstanceAllocationStrategy::Pooling(pool));
+    }
+    c
+}
+
+impl Runtime {
+    /// Builds the engine (pooling allocator when the machine allows it), the linker with the
+    /// host interface and WASI, the cache, and the epoch ticker.
+    pub fn new(config: RuntimeConfig) -> Result<Runtime, LoadError> {
+        // Pooling reserves address space up front; where that is refused, allocate on demand.
+        let (engine, pooling) = match Engine::new(&engine_config(&config, true)) {
+            Ok(e) => (e, true),
+            Err(pool_err) => {
+                tracing::warn!(error = %pool_err, "pooling allocator unavailable; allocating instances on demand");
+                let e = Engine::new(&engine_config(&config, false))
+                    .map_err(|e| LoadError::Engine(e.to_string()))?;
+                (e, false)
+            }
+        };
+        let mut linker = Linker::<HostState>::new(&engine);
+        wasmtime_wasi::p2::add_to_linker_sync(&mut linker)
+            .map_err(|e| LoadError::Engine(e.to_string()))?;
+        bindings::Plugin::add_to_linker::<HostState, HasSelf<HostState>>(&mut linker, |s| s)
+            .map_err(|e| LoadError::Engine(e.to_string()))?;
+        let cache = config
+            .cache_dir
+            .as_deref()
+            .map(|dir| ArtifactCache::new(dir, &engine))
+            .transpose()?;
+        let stop_ticker = Arc::new(AtomicBool::new(false));
+        spawn_ticker(&engine, config.epoch_tick, Arc::clone(&stop_ticker));
+        Ok(Runtime {
+            inner: Arc::new(Inner {
+                engine,
+                linker,
+                cache,
+                config,
+                dynamic: Arc::new(NoDynamicKeys),
+                pooling,
+                stop_ticker,
+            }),
+        })
+    }
+
+    /// Where plugins read dynamic partition keys from. Call before loading plugins.
+    pub fn with_dynamic_keys(self, dynamic: Arc<dyn DynamicKeys>) -> Runtime {
+        match Arc::try_unwrap(self.inner) {
+            Ok(mut inner) => {
+                inner.dynamic = dynamic;
+                Runtime {
+                    inner: Arc::new(inner),
+                }
+            }
+            Err(inner) => {
+                tracing::warn!("dynamic keys set on a shared runtime are ignored");
+                Runtime { inner }
+            }
+        }
+    }
+
+    pub fn config(&self) -> &RuntimeConfig {
+        &self.inner.config
+    }
+
+    pub fn cache(&self) -> Option<&ArtifactCache> {
+        self.inner.cache.as_ref()
+    }
+
+    /// Whether instances come from the pooling allocator.
+    pub fn pooling(&self) -> bool {
+        self.inner.pooling
+    }
+
+    /// Loads a plugin file: its name is the file stem.
+    pub fn load(&self, path: &Path) -> Result<Plugin, LoadError> {
+        let bytes = std::fs::read(path).map_err(|e| LoadError::Io {
+            path: path.to_path_buf(),
+            message: e.to_string(),
+        })?;
+        let name = path
+            .file_stem()
+            .map(|s| s.to_string_lossy().into_owned())
+            .unwrap_or_else(|| "plugin".to_string());
+        self.load_bytes(&name, path, &bytes)
+    }
+
+    /// Loads a plugin from its bytes (`path` is for messages).
+    pub fn load_bytes(&self, name: &str, path: &Path, bytes: &[u8]) -> Result<Plugin, LoadError> {
+        let started = Instant::now();
+        let sha256 = hex(&Sha256::digest(bytes));
+        let inner = &self.inner;
+        let compile_started = Instant::now();
+        let (component, from_cache) = match inner
+            .cache
+            .as_ref()
+            .and_then(|c| c.load(&inner.engine, &sha256))
+        {
+            Some(c) => (c, true),
+            None => {
+                let c = Component::new(&inner.engine, bytes).map_err(|e| LoadError::Malformed {
+                    path: path.to_path_buf(),
+                    message: format!("{e:#}"),
+                })?;
+                if let Some(cache) = &inner.cache {
+                    cache.store(&sha256, &c);
+                }
+                (c, false)
+            }
+        };
+        let compile = compile_started.elapsed();
+        let api_version = api_version(&inner.engine, &component, path)?;
+        let pre = inner
+            .linker
+            .instantiate_pre(&component)
+            .map_err(|e| LoadError::Link {
+                path: path.to_path_buf(),
+                message: format!("{e:#}"),
+            })?;
+        let pre = bindings::PluginPre::new(pre).map_err(|e| LoadError::WrongWorld {
+            path: path.to_path_buf(),
+            message: format!("{e:#}"),
+        })?;
+        let mut plugin = Plugin::new(
+            self.clone(),
+            name,
+            path,
+            sha256,
+            api_version,
+            pre,
+            LoadStats {
+                size_bytes: bytes.len() as u64,
+                from_cache,
+                compile,
+                total: Duration::ZERO,
+            },
+        );
+        plugin.read_definitions()?;
+        plugin.stats.total = started.elapsed();
+        Ok(plugin)
+    }
+}
+
+/// The API version of the `tessera:plugin/guest` interface a component exports, checked
+/// against the one this host serves; read from the component's type, before instantiating.
+fn api_version(engine: &Engine, component: &Component, path: &Path) -> Result<String, LoadError> {
+    let ty = component.component_type();
+    let exports: Vec<String> = ty
+        .exports(engine)
+        .map(|(name, _)| name.to_string())
+        .collect();
+    let Some(found) = exports
+        .iter()
+        .find_map(|name| name.strip_prefix("tessera:plugin/guest@"))
+    else {
+        return Err(LoadError::WrongWorld {
+            path: path.to_path_buf(),
+            message: if exports.is_empty() {
+                "it exports nothing".to_string()
+            } else {
+                format!("its exports are {}", exports.join(", "))
+            },
+        });
+    };
+    if !compatible(found, API_VERSION) {
+        return Err(LoadError::UnsupportedApiVersion {
+            path: path.to_path_buf(),
+            found: found.to_string(),
+            supported: API_VERSION.to_string(),
+        });
+    }
+    Ok(found.to_string())
+}
+
+/// Semver: in 0.x the same minor version; from 1.0 the same major and a minor the host
+/// already serves. Patch versions never matter.
+fn compatible(found: &str, served: &str) -> bool {
+    let parts = |v: &str| -> Option<(u64, u64)> {
+        let mut it = v.split('.');
+        Some((it.next()?.parse().ok()?, it.next()?.parse().ok()?))
+    };
+    match (parts(found), parts(served)) {
+        (Some((0, a)), Some((0, b))) => a == b,
+        (Some((a, fa)), Some((b, sb))) => a == b && a != 0 && fa <= sb,
+        _ => false,
+    }
+}
+
+pub(crate) fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+fn spawn_ticker(engine: &Engine, tick: Duration, stop: Arc<AtomicBool>) {
+    let engine = engine.clone();
+    let tick = tick.max(Duration::from_millis(1));
+    let spawned = std::thread::Builder::new()
+        .name("tessera-epoch".into())
+        .spawn(move || {
+            while !stop.load(Ordering::Relaxed) {
+                std::thread::sleep(tick);
+                engine.increment_epoch();
+            }
+        });
+    if let Err(e) = spawned {
+        tracing::error!(error = %e, "cannot start the epoch ticker; plugin timeouts will not fire");
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::compatible;
+
+    #[test]
+    fn api_versions() {
+        assert!(compatible("0.1.0", "0.1.0"));
+        assert!(compatible("0.1.3", "0.1.0"));
+        assert!(!compatible("0.2.0", "0.1.0"));
+        assert!(!compatible("1.0.0", "0.1.0"));
+        assert!(compatible("1.0.0", "1.4.0"));
+        assert!(!compatible("1.4.0", "1.0.0"));
+        assert!(!compatible("x", "0.1.0"));
+    }
+}
