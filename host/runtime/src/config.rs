@@ -73,6 +73,8 @@ pub struct RuntimeConfig {
     pub plugin_limits: BTreeMap<String, Limits>,
     /// Per-plugin capabilities, by plugin name.
     pub grants: BTreeMap<String, Grants>,
+    /// Capabilities of plugins not named in `grants` (nothing, unless configured).
+    pub default_grants: Grants,
     /// Count fuel in every call (costs 20–40 % speed; needed for `Limits::fuel`).
     pub fuel: bool,
     /// Epoch tick: the granularity of timeouts.
@@ -89,6 +91,7 @@ impl Default for RuntimeConfig {
             limits: Limits::default(),
             plugin_limits: BTreeMap::new(),
             grants: BTreeMap::new(),
+            default_grants: Grants::default(),
             fuel: false,
             epoch_tick: Duration::from_millis(10),
             max_instances: 64,
@@ -107,6 +110,9 @@ impl RuntimeConfig {
 
     /// The capabilities of one plugin.
     pub fn grants_for(&self, plugin: &str) -> Grants {
-        self.grants.get(plugin).cloned().unwrap_or_default()
+        self.grants
+            .get(plugin)
+            .cloned()
+            .unwrap_or_else(|| self.default_grants.clone())
     }
 }

@@ -25,7 +25,7 @@ mod runtime;
 
 pub use cache::ArtifactCache;
 pub use call::{
-    DynamicRequest, MaterializeRequest, MetadataValue, Output, RunRequest, Selection,
+    DynamicRequest, InputData, MaterializeRequest, MetadataValue, Output, RunRequest, Selection,
     SensorRequest, SensorResult,
 };
 pub use config::{DirGrant, Grants, Limits, RuntimeConfig};

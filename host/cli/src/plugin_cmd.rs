@@ -1,0 +1,509 @@
+//! `tessera plugin …`: one plugin at a time, no state.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+use std::time::{Duration, Instant};
+
+use anyhow::{Context as _, bail};
+use chrono::{DateTime, Utc};
+use clap::Subcommand;
+use serde_json::{Value, json};
+use tessera_runtime::{
+    DirGrant, Grants, InputData, Limits, MaterializeRequest, Plugin, Registry, RegistryEvent,
+    Runtime, RuntimeConfig, Selection, SensorRequest,
+};
+
+use crate::RuntimeArgs;
+
+#[derive(Debug, Subcommand)]
+pub(crate) enum PluginCommand {
+    /// The plugin's API version, assets, sensors, partitions and mappings.
+    Inspect {
+        file: PathBuf,
+        #[arg(long)]
+        json: bool,
+        #[command(flatten)]
+        runtime: RuntimeArgs,
+    },
+    /// One materialization, without any state: prints output sizes, metadata, duration.
+    Call {
+        file: PathBuf,
+        /// An asset of the computation to run (all its assets are produced).
+        #[arg(long)]
+        asset: String,
+        /// The partition key.
+        #[arg(long, conflicts_with = "range")]
+        partition: Option<String>,
+        /// A key range, both ends included: A...B.
+        #[arg(long, value_name = "A...B")]
+        range: Option<String>,
+        /// An upstream partition's bytes: ASSET:KEY=PATH (ASSET=PATH when unpartitioned).
+        #[arg(long = "input", value_name = "ASSET:KEY=PATH")]
+        inputs: Vec<String>,
+        /// Write each output to DIR/<asset>.
+        #[arg(long, value_name = "DIR")]
+        out: Option<PathBuf>,
+        /// Evaluation time (RFC 3339); the current time by default.
+        #[arg(long)]
+        now: Option<DateTime<Utc>>,
+        #[arg(long, default_value = "cli")]
+        run_id: String,
+        #[arg(long)]
+        json: bool,
+        #[command(flatten)]
+        runtime: RuntimeArgs,
+    },
+    /// One sensor evaluation.
+    Sensor {
+        file: PathBuf,
+        #[arg(long)]
+        sensor: String,
+        #[arg(long)]
+        cursor: Option<String>,
+        /// Evaluation time (RFC 3339); the current time by default.
+        #[arg(long)]
+        now: Option<DateTime<Utc>>,
+        #[arg(long)]
+        json: bool,
+        #[command(flatten)]
+        runtime: RuntimeArgs,
+    },
+    /// Load every plugin in DIR and report each load, reload and error as it happens.
+    Watch {
+        dir: PathBuf,
+        #[arg(long)]
+        json: bool,
+        #[command(flatten)]
+        runtime: RuntimeArgs,
+    },
+}
+
+fn default_cache_dir() -> Option<PathBuf> {
+    std::env::var_os("XDG_CACHE_HOME")
+        .map(PathBuf::from)
+        .or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".cache")))
+        .map(|d| d.join("tessera").join("artifacts"))
+}
+
+fn runtime(args: &RuntimeArgs, plugin: Option<&str>) -> anyhow::Result<Runtime> {
+    let mut grants = Grants::default();
+    for g in &args.grant_dirs {
+        let (host, guest) = g
+            .split_once('=')
+            .with_context(|| format!("--grant-dir {g:?}: expected HOST=GUEST"))?;
+        grants.dirs.push(DirGrant {
+            host: PathBuf::from(host),
+            guest: guest.to_string(),
+        });
+    }
+    grants.env.clone_from(&args.grant_env);
+    let mut config = RuntimeConfig {
+        cache_dir: if args.no_cache {
+            None
+        } else {
+            args.cache_dir.clone().or_else(default_cache_dir)
+        },
+        limits: Limits {
+            memory_bytes: args.memory_mib.saturating_mul(1 << 20),
+            timeout: Duration::from_millis(args.timeout_ms),
+            fuel: None,
+        },
+        ..RuntimeConfig::default()
+    };
+    // Grants on the command line apply to the plugin(s) being run.
+    match plugin {
+        Some(name) => {
+            config.grants.insert(name.to_string(), grants);
+        }
+        None => config.default_grants = grants,
+    }
+    Ok(Runtime::new(config)?)
+}
+
+fn stem(path: &Path) -> String {
+    path.file_stem()
+        .map(|s| s.to_string_lossy().into_owned())
+        .unwrap_or_default()
+}
+
+pub(crate) fn run(cmd: PluginCommand) -> anyhow::Result<ExitCode> {
+    match cmd {
+        PluginCommand::Inspect {
+            file,
+            json,
+            runtime: r,
+        } => {
+            let plugin = runtime(&r, Some(&stem(&file)))?.load(&file)?;
+            let report = inspect(&plugin);
+            if json {
+                println!("{}", serde_json::to_string_pretty(&report)?);
+            } else {
+                print_inspect(&plugin);
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+        PluginCommand::Call {
+            file,
+            asset,
+            partition,
+            range,
+            inputs,
+            out,
+            now,
+            run_id,
+            json,
+            runtime: r,
+        } => {
+            let plugin = runtime(&r, Some(&stem(&file)))?.load(&file)?;
+            let computation = plugin
+                .definitions()
+                .computation_of(&asset)
+                .with_context(|| {
+                    let known: Vec<&str> = plugin
+                        .definitions()
+                        .assets()
+                        .map(|a| a.key.as_str())
+                        .collect();
+                    format!(
+                        "plugin {} has no asset {asset:?} (it has: {})",
+                        plugin.name(),
+                        known.join(", ")
+                    )
+                })?
+                .name
+                .clone();
+            let selection = match (partition, range) {
+                (Some(k), _) => Selection::Key(k),
+                (None, Some(r)) => {
+                    let (start, end) = r
+                        .split_once("...")
+                        .with_context(|| format!("--range {r:?}: expected A...B"))?;
+                    Selection::Range {
+                        start: start.to_string(),
+                        end: end.to_string(),
+                    }
+                }
+                (None, None) => Selection::None,
+            };
+            let request = MaterializeRequest {
+                computation,
+                assets: Vec::new(),
+                selection,
+                run_id,
+                attempt: 1,
+                now: now.unwrap_or_else(Utc::now),
+                inputs: parse_inputs(&inputs)?,
+            };
+            let started = Instant::now();
+            let outputs = plugin.materialize(&request)?;
+            let took = started.elapsed();
+            if let Some(dir) = &out {
+                std::fs::create_dir_all(dir)
+                    .with_context(|| format!("creating {}", dir.display()))?;
+                for o in &outputs {
+                    let path = dir.join(&o.asset);
+                    std::fs::write(&path, &o.data)
+                        .with_context(|| format!("writing {}", path.display()))?;
+                }
+            }
+            if json {
+                let outputs: Vec<Value> = outputs
+                    .iter()
+                    .map(|o| {
+                        json!({
+                            "asset": o.asset,
+                            "size_bytes": o.data.len(),
+                            "metadata": o.metadata,
+                            "data": std::str::from_utf8(&o.data).ok(),
+                        })
+                    })
+                    .collect();
+                let report = json!({
+                    "plugin": plugin.name(),
+                    "code_version": plugin.code_version(),
+                    "selection": request.selection,
+                    "duration_ms": took.as_secs_f64() * 1e3,
+                    "outputs": outputs,
+                });
+                println!("{}", serde_json::to_string_pretty(&report)?);
+            } else {
+                for o in &outputs {
+                    println!("{}: {} bytes", o.asset, o.data.len());
+                    for (k, v) in &o.metadata {
+                        println!(
+                            "  {k} = {}",
+                            serde_json::to_value(v)
+                                .map(|v| v["value"].to_string())
+                                .unwrap_or_default()
+                        );
+                    }
+                    if out.is_none()
+                        && let Ok(text) = std::str::from_utf8(&o.data)
+                        && text.len() <= 2000
+                    {
+                        println!("  {}", text.trim_end());
+                    }
+                }
+                println!("took {:.1} ms", took.as_secs_f64() * 1e3);
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+        PluginCommand::Sensor {
+            file,
+            sensor,
+            cursor,
+            now,
+            json,
+            runtime: r,
+        } => {
+            let plugin = runtime(&r, Some(&stem(&file)))?.load(&file)?;
+            let started = Instant::now();
+            let result = plugin.evaluate_sensor(&SensorRequest {
+                sensor,
+                cursor,
+                last_evaluation: None,
+                now: now.unwrap_or_else(Utc::now),
+            })?;
+            let took = started.elapsed();
+            if json {
+                let mut v = serde_json::to_value(&result)?;
+                v["duration_ms"] = json!(took.as_secs_f64() * 1e3);
+                println!("{}", serde_json::to_string_pretty(&v)?);
+            } else {
+                if let Some(reason) = &result.skip_reason {
+                    println!("skipped: {reason}");
+                }
+                for d in &result.dynamic_partitions {
+                    println!("dynamic {}: add {:?}, delete {:?}", d.name, d.add, d.delete);
+                }
+                for rr in &result.run_requests {
+                    let sel = match &rr.selection {
+                        Selection::None => String::new(),
+                        Selection::Key(k) => format!(" partition {k}"),
+                        Selection::Range { start, end } => format!(" range {start}...{end}"),
+                    };
+                    let key = rr
+                        .run_key
+                        .as_deref()
+                        .map(|k| format!(" (run key {k})"))
+                        .unwrap_or_default();
+                    println!("run {}{sel}{key}", rr.assets.join(", "));
+                }
+                match &result.cursor {
+                    Some(c) => println!("cursor: {c}"),
+                    None => println!("cursor: unchanged"),
+                }
+                println!("took {:.1} ms", took.as_secs_f64() * 1e3);
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+        PluginCommand::Watch {
+            dir,
+            json,
+            runtime: r,
+        } => {
+            if !dir.is_dir() {
+                bail!("{} is not a directory", dir.display());
+            }
+            let registry = Registry::new(runtime(&r, None)?, &dir);
+            let mut events = registry.subscribe();
+            let _watch = registry.watch()?;
+            for event in registry.load_all()? {
+                print_event(&event, json)?;
+            }
+            // Drain what the initial load already published; from here on, print live events.
+            while events.try_recv().is_ok() {}
+            if !json {
+                eprintln!("watching {} (Ctrl-C to stop)", dir.display());
+            }
+            loop {
+                match events.blocking_recv() {
+                    Ok(event) => print_event(&event, json)?,
+                    Err(tokio::sync::broadcast::error::RecvError::Lagged(n)) => {
+                        eprintln!("warning: {n} events were dropped");
+                    }
+                    Err(tokio::sync::broadcast::error::RecvError::Closed) => break,
+                }
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+    }
+}
+
+fn parse_inputs(specs: &[String]) -> anyhow::Result<Vec<InputData>> {
+    let mut by_asset: BTreeMap<String, Vec<(String, Vec<u8>)>> = BTreeMap::new();
+    for spec in specs {
+        let (target, path) = spec
+            .split_once('=')
+            .with_context(|| format!("--input {spec:?}: expected ASSET:KEY=PATH"))?;
+        // Asset keys never contain ':'; partition keys may ("2024-01-01-00:00").
+        let (asset, key) = target.split_once(':').unwrap_or((target, ""));
+        let data =
+            std::fs::read(path).with_context(|| format!("--input {spec:?}: reading {path}"))?;
+        by_asset
+            .entry(asset.to_string())
+            .or_default()
+            .push((key.to_string(), data));
+    }
+    Ok(by_asset
+        .into_iter()
+        .map(|(asset, partitions)| InputData { asset, partitions })
+        .collect())
+}
+
+fn print_event(event: &RegistryEvent, json: bool) -> anyhow::Result<()> {
+    if json {
+        println!("{}", serde_json::to_string(event)?);
+        return Ok(());
+    }
+    let short = |v: &str| v.chars().take(12).collect::<String>();
+    match event {
+        RegistryEvent::Loaded {
+            plugin,
+            version,
+            previous_version,
+            from_cache,
+            compile_ms,
+            detected_to_serving_ms,
+            ..
+        } => {
+            let what = match previous_version {
+                Some(prev) => format!("reloaded {plugin} {} -> {}", short(prev), short(version)),
+                None => format!("loaded {plugin} {}", short(version)),
+            };
+            let how = if *from_cache {
+                "from cache"
+            } else {
+                "compiled"
+            };
+            println!(
+                "{what}: {how} in {compile_ms:.1} ms, serving {detected_to_serving_ms:.1} ms after the change was detected"
+            );
+        }
+        RegistryEvent::Failed {
+            plugin,
+            error,
+            serving_version,
+            ..
+        } => {
+            let keeps = serving_version
+                .as_deref()
+                .map(|v| format!("; still serving {}", short(v)))
+                .unwrap_or_default();
+            println!("error {plugin}: {error}{keeps}");
+        }
+        RegistryEvent::Removed { plugin, version } => {
+            println!("removed {plugin} {}", short(version));
+        }
+    }
+    Ok(())
+}
+
+fn inspect(plugin: &Plugin) -> Value {
+    let defs = plugin.definitions();
+    let stats = plugin.stats();
+    let computations: Vec<Value> = defs
+        .computations
+        .iter()
+        .map(|c| {
+            json!({
+                "name": c.name,
+                "assets": c.assets.iter().map(|a| json!({
+                    "key": a.key,
+                    "description": a.description,
+                    "partitions": a.partitions.as_ref().map(ToString::to_string),
+                    "inputs": a.inputs.iter().map(|i| json!({
+                        "asset": i.asset,
+                        "mapping": i.mapping.as_ref().map_or_else(|| "inferred".to_string(), ToString::to_string),
+                        "allow_missing": i.allow_missing,
+                    })).collect::<Vec<_>>(),
+                    "code_version": a.code_version,
+                    "metadata": a.metadata,
+                })).collect::<Vec<_>>(),
+            })
+        })
+        .collect();
+    let sensors: Vec<Value> = defs
+        .sensors
+        .iter()
+        .map(|s| {
+            json!({
+                "name": s.name,
+                "description": s.description,
+                "minimum_interval_seconds": s.minimum_interval.as_secs(),
+                "targets": s.targets,
+            })
+        })
+        .collect();
+    json!({
+        "plugin": plugin.name(),
+        "path": plugin.path(),
+        "api_version": plugin.api_version(),
+        "code_version": plugin.code_version(),
+        "size_bytes": stats.size_bytes,
+        "from_cache": stats.from_cache,
+        "compile_ms": stats.compile.as_secs_f64() * 1e3,
+        "load_ms": stats.total.as_secs_f64() * 1e3,
+        "computations": computations,
+        "sensors": sensors,
+        "definitions": defs.raw,
+    })
+}
+
+fn print_inspect(plugin: &Plugin) {
+    let stats = plugin.stats();
+    let defs = plugin.definitions();
+    println!("plugin {} ({})", plugin.name(), plugin.path().display());
+    println!("  api version   tessera:plugin@{}", plugin.api_version());
+    println!("  code version  {}", plugin.code_version());
+    println!(
+        "  size {} bytes; {} in {:.1} ms, loaded in {:.1} ms",
+        stats.size_bytes,
+        if stats.from_cache {
+            "cached artifact"
+        } else {
+            "compiled"
+        },
+        stats.compile.as_secs_f64() * 1e3,
+        stats.total.as_secs_f64() * 1e3
+    );
+    for c in &defs.computations {
+        println!("  computation {}", c.name);
+        for a in &c.assets {
+            let desc = a
+                .description
+                .as_deref()
+                .map(|d| format!(" — {d}"))
+                .unwrap_or_default();
+            println!("    asset {}{desc}", a.key);
+            match &a.partitions {
+                Some(p) => println!("      partitions  {p}"),
+                None => println!("      partitions  none"),
+            }
+            for i in &a.inputs {
+                let mapping = i
+                    .mapping
+                    .as_ref()
+                    .map_or_else(|| "inferred mapping".to_string(), ToString::to_string);
+                let missing = if i.allow_missing {
+                    ", missing allowed"
+                } else {
+                    ""
+                };
+                println!("      input       {} ({mapping}{missing})", i.asset);
+            }
+            if let Some(v) = &a.code_version {
+                println!("      code        {v}");
+            }
+        }
+    }
+    for s in &defs.sensors {
+        println!(
+            "  sensor {} every {} s -> {}",
+            s.name,
+            s.minimum_interval.as_secs(),
+            s.targets.join(", ")
+        );
+    }
+}

@@ -1,0 +1,90 @@
+//! A plugin whose computations misbehave in every way the host must contain.
+
+wit_bindgen::generate!({ world: "plugin", path: "../../../plugin-sdk/wit" });
+
+use exports::tessera::plugin::guest::Guest;
+use tessera::plugin::host;
+use tessera::plugin::types::*;
+
+struct Misbehave;
+
+fn computation(name: &str) -> Computation {
+    Computation {
+        name: name.to_string(),
+        assets: vec![AssetDefinition {
+            key: name.to_string(),
+            description: None,
+            partitions: None,
+            inputs: vec![],
+            code_version: None,
+            metadata: vec![],
+        }],
+    }
+}
+
+fn output(asset: &str, data: &[u8]) -> Output {
+    Output { asset: asset.to_string(), data: data.to_vec(), metadata: vec![] }
+}
+
+#[inline(never)]
+fn recurse(n: u64) -> u64 {
+    if n == u64::MAX { 0 } else { recurse(std::hint::black_box(n + 1)) + 1 }
+}
+
+impl Guest for Misbehave {
+    fn definitions() -> Definitions {
+        Definitions {
+            computations: ["ok", "spin", "bomb", "overflow", "panic", "bad_output", "fail", "log"]
+                .iter()
+                .map(|n| computation(n))
+                .collect(),
+            sensors: vec![SensorDefinition {
+                name: "strays".to_string(),
+                description: None,
+                minimum_interval_seconds: 1,
+                targets: vec!["ok".to_string()],
+            }],
+        }
+    }
+
+    fn materialize(context: MaterializeContext, _inputs: Vec<Input>) -> Result<Vec<Output>, PluginError> {
+        match context.computation.as_str() {
+            "ok" => Ok(vec![output("ok", b"ok")]),
+            "spin" => loop {
+                std::hint::black_box(0);
+            },
+            "bomb" => {
+                let mut hoard: Vec<Vec<u8>> = Vec::new();
+                loop {
+                    hoard.push(vec![1u8; 1 << 20]);
+                    std::hint::black_box(&hoard);
+                }
+            }
+            "overflow" => Ok(vec![output("overflow", &recurse(0).to_le_bytes())]),
+            "panic" => panic!("on purpose"),
+            "bad_output" => Ok(vec![output("elsewhere", b"?")]),
+            "fail" => Err(PluginError::Failed("upstream API said no".to_string())),
+            "log" => {
+                host::log(host::LogLevel::Info, "hello from the guest", &[("rows".to_string(), "3".to_string())]);
+                Ok(vec![output("log", b"logged")])
+            }
+            other => Err(PluginError::InvalidInput(format!("no computation {other}"))),
+        }
+    }
+
+    fn evaluate_sensor(_context: SensorContext) -> Result<SensorResult, PluginError> {
+        Ok(SensorResult {
+            run_requests: vec![RunRequest {
+                run_key: None,
+                assets: vec!["spin".to_string()],
+                partition: PartitionSelection::None,
+                tags: vec![],
+            }],
+            skip_reason: None,
+            cursor: None,
+            dynamic_partitions: vec![],
+        })
+    }
+}
+
+export!(Misbehave);

@@ -1,0 +1,103 @@
+//! Builds the WebAssembly components the integration tests load: the example plugins
+//! (`plugins/`) and the misbehaving test guests (`tests/guests/`). Sources only are committed;
+//! the components are compiled here, once per test process, with cargo's own caching.
+
+#![allow(clippy::print_stderr, reason = "build progress for the test log")]
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::sync::OnceLock;
+
+/// Where the built components are.
+#[derive(Debug)]
+pub struct Components {
+    /// The example plugins, `<name>.wasm` (names with `_`).
+    pub plugins: PathBuf,
+    /// The test guests.
+    pub guests: PathBuf,
+}
+
+impl Components {
+    pub fn plugin(&self, name: &str) -> PathBuf {
+        self.plugins.join(format!("{name}.wasm"))
+    }
+
+    pub fn guest(&self, name: &str) -> PathBuf {
+        self.guests.join(format!("{name}.wasm"))
+    }
+}
+
+/// The repository root.
+pub fn repo_root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .map(Path::to_path_buf)
+        .unwrap_or_default()
+}
+
+/// A directory under `target/` for tests to share (artifact caches survive between runs).
+pub fn shared_dir(name: &str) -> PathBuf {
+    repo_root().join("target").join("test-shared").join(name)
+}
+
+fn ensure_wasm_target() -> Result<(), String> {
+    let out = Command::new("rustup")
+        .args(["target", "list", "--installed"])
+        .output()
+        .map_err(|e| format!("running rustup: {e}"))?;
+    if String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .any(|l| l.trim() == "wasm32-wasip2")
+    {
+        return Ok(());
+    }
+    let status = Command::new("rustup")
+        .args(["target", "add", "wasm32-wasip2"])
+        .status()
+        .map_err(|e| format!("running rustup: {e}"))?;
+    status
+        .success()
+        .then_some(())
+        .ok_or_else(|| "rustup target add wasm32-wasip2 failed".to_string())
+}
+
+fn build(manifest: &Path, target_dir: &Path) -> Result<PathBuf, String> {
+    let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".to_string());
+    eprintln!("building components of {}", manifest.display());
+    let status = Command::new(cargo)
+        .args(["build", "--release", "--locked", "--target", "wasm32-wasip2", "--manifest-path"])
+        .arg(manifest)
+        .arg("--target-dir")
+        .arg(target_dir)
+        .status()
+        .map_err(|e| format!("running cargo: {e}"))?;
+    if !status.success() {
+        return Err(format!("building {} failed", manifest.display()));
+    }
+    Ok(target_dir.join("wasm32-wasip2").join("release"))
+}
+
+/// Builds (or finds up to date) every component. Panics with the reason when it cannot: a
+/// test that needs components cannot run without them.
+pub fn components() -> &'static Components {
+    static BUILT: OnceLock<Components> = OnceLock::new();
+    BUILT.get_or_init(|| {
+        let root = repo_root();
+        let built = ensure_wasm_target().and_then(|()| {
+            Ok(Components {
+                plugins: build(
+                    &root.join("plugins").join("Cargo.toml"),
+                    &root.join("target").join("plugins-build"),
+                )?,
+                guests: build(
+                    &root.join("tests").join("guests").join("Cargo.toml"),
+                    &root.join("target").join("guests-build"),
+                )?,
+            })
+        });
+        match built {
+            Ok(c) => c,
+            Err(e) => panic!("cannot build the test components: {e}"),
+        }
+    })
+}

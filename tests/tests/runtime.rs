@@ -1,0 +1,457 @@
+//! The plugin runtime against real compiled components: the example plugins and the
+//! misbehaving test guests.
+
+#![allow(clippy::expect_used, clippy::unwrap_used, clippy::panic, reason = "test code")]
+
+use std::path::Path;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use chrono::{DateTime, TimeZone, Utc};
+use serde_json::{Value, json};
+use tessera_runtime::{
+    CallError, DirGrant, Grants, InputData, Limits, LoadError, MaterializeRequest, Registry,
+    RegistryEvent, Runtime, RuntimeConfig, Selection, SensorRequest, TrapKind,
+};
+use tessera_tests::{components, shared_dir};
+
+fn now() -> DateTime<Utc> {
+    Utc.with_ymd_and_hms(2024, 6, 1, 0, 0, 0).unwrap()
+}
+
+fn config() -> RuntimeConfig {
+    RuntimeConfig {
+        cache_dir: Some(shared_dir("artifacts")),
+        ..RuntimeConfig::default()
+    }
+}
+
+fn runtime() -> Runtime {
+    Runtime::new(config()).unwrap()
+}
+
+fn request(computation: &str, selection: Selection) -> MaterializeRequest {
+    MaterializeRequest {
+        computation: computation.to_string(),
+        assets: Vec::new(),
+        selection,
+        run_id: "test-run".to_string(),
+        attempt: 1,
+        now: now(),
+        inputs: Vec::new(),
+    }
+}
+
+fn key(k: &str) -> Selection {
+    Selection::Key(k.to_string())
+}
+
+fn json_of(data: &[u8]) -> Value {
+    serde_json::from_slice(data).unwrap()
+}
+
+#[test]
+fn example_plugins_declare_the_seed_assets() {
+    let c = components();
+    let rt = runtime();
+    let daily = rt.load(&c.plugin("daily_sales")).unwrap();
+    assert_eq!(daily.api_version(), "0.1.0");
+    assert_eq!(daily.code_version().len(), 64);
+    let asset = daily.definitions().asset("daily_sales").unwrap();
+    assert_eq!(
+        asset.partitions.as_ref().unwrap().to_string(),
+        "daily partitions from 2024-01-01 (UTC)"
+    );
+
+    let processed = rt.load(&c.plugin("processed_events")).unwrap();
+    let input = &processed.definitions().asset("processed_events").unwrap().inputs[0];
+    assert_eq!(input.asset, "raw_events");
+    assert!(input.mapping.as_ref().unwrap().to_string().contains("start_offset -1"));
+
+    let combine = rt.load(&c.plugin("combine_metrics")).unwrap();
+    let both = combine
+        .definitions()
+        .computations
+        .iter()
+        .find(|c| c.assets.len() == 2)
+        .expect("a multi-asset computation");
+    let keys: Vec<&str> = both.assets.iter().map(|a| a.key.as_str()).collect();
+    assert_eq!(keys, ["combined_metrics", "daily_summary"]);
+
+    let customers = rt.load(&c.plugin("customer_metrics")).unwrap();
+    assert!(customers.definitions().sensor("customer_sensor").is_some());
+    let sensor = rt.load(&c.plugin("new_data_sensor")).unwrap();
+    assert_eq!(
+        sensor.definitions().sensor("new_data_sensor").unwrap().targets,
+        ["processed_events"]
+    );
+}
+
+#[test]
+fn materializes_a_partition_with_its_time_window() {
+    let c = components();
+    let plugin = runtime().load(&c.plugin("daily_sales")).unwrap();
+    let out = plugin.materialize(&request("daily_sales", key("2024-01-15"))).unwrap();
+    assert_eq!(out.len(), 1);
+    assert_eq!(out[0].asset, "daily_sales");
+    let value = json_of(&out[0].data);
+    assert_eq!(value["date"], "2024-01-15");
+    assert!(value["sales"].as_u64().unwrap() >= 1000);
+    // Partitions that do not exist yet, or never, are refused before the guest runs.
+    let err = plugin.materialize(&request("daily_sales", key("2024-06-01"))).unwrap_err();
+    assert!(matches!(err, CallError::Host { .. }), "{err}");
+    let err = plugin.materialize(&request("daily_sales", key("2023-12-31"))).unwrap_err();
+    assert!(err.to_string().contains("2023-12-31"), "{err}");
+    let err = plugin.materialize(&request("daily_sales", Selection::None)).unwrap_err();
+    assert!(err.to_string().contains("partitioned"), "{err}");
+    // A range arrives as its keys.
+    let out = plugin
+        .materialize(&request(
+            "daily_sales",
+            Selection::Range {
+                start: "2024-01-01".into(),
+                end: "2024-01-03".into(),
+            },
+        ))
+        .map(|o| o.len());
+    assert!(out.is_ok() || matches!(out, Err(CallError::InvalidInput { .. })), "{out:?}");
+}
+
+#[test]
+fn inputs_arrive_as_lists_of_keyed_bytes() {
+    let c = components();
+    let plugin = runtime().load(&c.plugin("processed_events")).unwrap();
+    let raw = |k: &str| {
+        let out = plugin.materialize(&request("raw_events", key(k))).unwrap();
+        out.into_iter().next().unwrap().data
+    };
+    let mut req = request("processed_events", key("2024-01-15"));
+    req.inputs = vec![InputData {
+        asset: "raw_events".to_string(),
+        partitions: vec![
+            ("2024-01-14".to_string(), raw("2024-01-14")),
+            ("2024-01-15".to_string(), raw("2024-01-15")),
+        ],
+    }];
+    let out = plugin.materialize(&req).unwrap();
+    let value = json_of(&out[0].data);
+    assert_eq!(value["date"], "2024-01-15");
+    assert_eq!(value["input_partitions"], json!(["2024-01-14", "2024-01-15"]));
+    // Deterministic: the same inputs give the same bytes.
+    assert_eq!(plugin.materialize(&req).unwrap()[0].data, out[0].data);
+}
+
+#[test]
+fn one_call_produces_every_asset_of_a_multi_asset() {
+    let c = components();
+    let plugin = runtime().load(&c.plugin("combine_metrics")).unwrap();
+    let defs = plugin.definitions();
+    let multi = defs.computations.iter().find(|c| c.assets.len() == 2).unwrap();
+    let mut req = request(&multi.name, key("2024-01-15"));
+    // Produce the upstream partitions the plugin itself defines.
+    for input in &multi.assets[0].inputs {
+        let up = defs.computation_of(&input.asset).expect("inputs defined in the plugin");
+        let data = plugin.materialize(&request(&up.name, key("2024-01-15"))).unwrap();
+        req.inputs.push(InputData {
+            asset: input.asset.clone(),
+            partitions: vec![("2024-01-15".to_string(), data[0].data.clone())],
+        });
+    }
+    let out = plugin.materialize(&req).unwrap();
+    let assets: Vec<&str> = out.iter().map(|o| o.asset.as_str()).collect();
+    assert_eq!(assets, ["combined_metrics", "daily_summary"]);
+}
+
+fn guest_runtime(limits: Limits) -> Runtime {
+    Runtime::new(RuntimeConfig {
+        limits,
+        ..config()
+    })
+    .unwrap()
+}
+
+#[test]
+fn limits_stop_runaway_guests() {
+    let c = components();
+    let rt = guest_runtime(Limits {
+        memory_bytes: 64 << 20,
+        timeout: Duration::from_millis(300),
+        fuel: None,
+    });
+    let plugin = rt.load(&c.guest("misbehave")).unwrap();
+    let none = |name: &str| plugin.materialize(&request(name, Selection::None));
+
+    assert_eq!(none("ok").unwrap()[0].data, b"ok");
+
+    let started = Instant::now();
+    let err = none("spin").unwrap_err();
+    let took = started.elapsed();
+    assert!(matches!(err, CallError::Timeout { .. }), "{err}");
+    assert!(took >= Duration::from_millis(300) && took < Duration::from_secs(5), "{took:?}");
+    assert!(err.is_retryable());
+
+    let err = none("bomb").unwrap_err();
+    assert!(matches!(err, CallError::OutOfMemory { limit_bytes, .. } if limit_bytes == 64 << 20), "{err}");
+
+    let err = none("overflow").unwrap_err();
+    assert!(matches!(err, CallError::Trap { kind: TrapKind::StackOverflow, .. }), "{err}");
+
+    let err = none("panic").unwrap_err();
+    assert!(matches!(err, CallError::Trap { kind: TrapKind::Unreachable, .. }), "{err}");
+
+    let err = none("bad_output").unwrap_err();
+    assert!(matches!(err, CallError::InvalidResult { .. }), "{err}");
+    assert!(err.to_string().contains("elsewhere"), "{err}");
+
+    let err = none("fail").unwrap_err();
+    assert!(matches!(err, CallError::Failed { .. }) && err.is_retryable(), "{err}");
+
+    let err = plugin
+        .evaluate_sensor(&SensorRequest {
+            sensor: "strays".into(),
+            cursor: None,
+            last_evaluation: None,
+            now: now(),
+        })
+        .unwrap_err();
+    assert!(matches!(err, CallError::InvalidResult { .. }), "{err}");
+    assert!(err.to_string().contains("not among its targets"), "{err}");
+
+    let err = none("nothing-like-this").unwrap_err();
+    assert!(matches!(err, CallError::UnknownComputation { .. }), "{err}");
+
+    // After all that, the same plugin still serves: every call had its own store.
+    assert_eq!(none("ok").unwrap()[0].data, b"ok");
+}
+
+#[test]
+fn fuel_limits_when_enabled() {
+    let c = components();
+    let rt = Runtime::new(RuntimeConfig {
+        fuel: true,
+        limits: Limits {
+            fuel: Some(50_000_000),
+            ..Limits::default()
+        },
+        ..config()
+    })
+    .unwrap();
+    let plugin = rt.load(&c.guest("misbehave")).unwrap();
+    let err = plugin.materialize(&request("spin", Selection::None)).unwrap_err();
+    assert!(matches!(err, CallError::OutOfFuel { limit: 50_000_000, .. }), "{err}");
+}
+
+#[test]
+fn bad_components_are_refused_with_typed_errors() {
+    let c = components();
+    let rt = runtime();
+    let err = rt.load(&c.guest("future_api")).unwrap_err();
+    assert!(
+        matches!(&err, LoadError::UnsupportedApiVersion { found, .. } if found == "0.2.0"),
+        "{err}"
+    );
+    let err = rt.load(&c.guest("wrong_world")).unwrap_err();
+    assert!(matches!(err, LoadError::WrongWorld { .. }), "{err}");
+    assert!(err.to_string().contains("other:thing/api"), "{err}");
+    let err = rt.load(&c.guest("bad_definitions")).unwrap_err();
+    assert!(matches!(err, LoadError::InvalidDefinitions { .. }), "{err}");
+    assert!(err.to_string().contains("every tuesday"), "{err}");
+
+    let dir = tempfile::tempdir().unwrap();
+    let garbage = dir.path().join("garbage.wasm");
+    std::fs::write(&garbage, b"this is not wasm").unwrap();
+    assert!(matches!(rt.load(&garbage).unwrap_err(), LoadError::Malformed { .. }));
+    // A valid core module is still not a component.
+    let core = dir.path().join("core.wasm");
+    std::fs::write(&core, b"\0asm\x01\0\0\0").unwrap();
+    let err = rt.load(&core).unwrap_err();
+    assert!(matches!(err, LoadError::Malformed { .. }), "{err}");
+    let missing = rt.load(&dir.path().join("missing.wasm")).unwrap_err();
+    assert!(matches!(missing, LoadError::Io { .. }), "{missing}");
+}
+
+#[test]
+fn compiled_artifacts_are_cached_by_content() {
+    let c = components();
+    let dir = tempfile::tempdir().unwrap();
+    let rt = Runtime::new(RuntimeConfig {
+        cache_dir: Some(dir.path().to_path_buf()),
+        ..RuntimeConfig::default()
+    })
+    .unwrap();
+    let first = rt.load(&c.plugin("daily_sales")).unwrap();
+    assert!(!first.stats().from_cache);
+    let second = rt.load(&c.plugin("daily_sales")).unwrap();
+    assert!(second.stats().from_cache);
+    assert_eq!(first.code_version(), second.code_version());
+    let files: Vec<_> = std::fs::read_dir(dir.path()).unwrap().collect();
+    assert_eq!(files.len(), 1, "one artifact, no temporary files left");
+    // A second engine with the same settings reads the same artifact.
+    let other = Runtime::new(RuntimeConfig {
+        cache_dir: Some(dir.path().to_path_buf()),
+        ..RuntimeConfig::default()
+    })
+    .unwrap();
+    assert!(other.load(&c.plugin("daily_sales")).unwrap().stats().from_cache);
+    // A corrupt artifact is ignored, not trusted. (Replaced by rename, as anything writing
+    // into a cache must: loaded artifacts are mapped, and truncating one in place would pull
+    // pages from under the running code.)
+    drop((first, second));
+    let artifact = std::fs::read_dir(dir.path()).unwrap().next().unwrap().unwrap().path();
+    let tmp = dir.path().join("corrupt.tmp");
+    std::fs::write(&tmp, b"corrupt").unwrap();
+    std::fs::rename(&tmp, &artifact).unwrap();
+    let reloaded = other.load(&c.plugin("daily_sales")).unwrap();
+    assert!(!reloaded.stats().from_cache);
+}
+
+#[test]
+fn nothing_is_granted_unless_configured() {
+    let c = components();
+    let incoming = tempfile::tempdir().unwrap();
+    std::fs::write(incoming.path().join("2024-01-15.json"), b"{}").unwrap();
+    let sensor = |grants: Option<Grants>| {
+        let mut cfg = config();
+        if let Some(g) = grants {
+            cfg.grants.insert("new_data_sensor".to_string(), g);
+        }
+        let plugin = Runtime::new(cfg).unwrap().load(&c.plugin("new_data_sensor")).unwrap();
+        plugin
+            .evaluate_sensor(&SensorRequest {
+                sensor: "new_data_sensor".into(),
+                cursor: None,
+                last_evaluation: None,
+                now: now(),
+            })
+            .unwrap()
+    };
+    let denied = sensor(None);
+    assert!(denied.run_requests.is_empty());
+    assert!(denied.skip_reason.is_some());
+    let granted = sensor(Some(Grants {
+        dirs: vec![DirGrant {
+            host: incoming.path().to_path_buf(),
+            guest: "/data/incoming".to_string(),
+        }],
+        env: Vec::new(),
+    }));
+    assert_eq!(granted.run_requests.len(), 1, "{granted:?}");
+    assert_eq!(granted.run_requests[0].assets, ["processed_events"]);
+    assert!(granted.run_requests[0].run_key.is_some());
+    assert!(granted.cursor.is_some());
+}
+
+/// Collects formatted log output.
+#[derive(Clone, Default)]
+struct Captured(Arc<Mutex<Vec<u8>>>);
+
+impl std::io::Write for Captured {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.0.lock().unwrap().extend_from_slice(buf);
+        Ok(buf.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+#[test]
+fn guest_logs_become_tracing_events_with_their_scope() {
+    let c = components();
+    let captured = Captured::default();
+    let writer = captured.clone();
+    let subscriber = tracing_subscriber::fmt()
+        .with_writer(move || writer.clone())
+        .with_ansi(false)
+        .finish();
+    let plugin = runtime().load(&c.guest("misbehave")).unwrap();
+    tracing::subscriber::with_default(subscriber, || {
+        plugin.materialize(&request("log", Selection::None)).unwrap();
+    });
+    let text = String::from_utf8(captured.0.lock().unwrap().clone()).unwrap();
+    assert!(text.contains("hello from the guest"), "{text}");
+    assert!(text.contains("plugin=\"misbehave\"") || text.contains("plugin=misbehave"), "{text}");
+    assert!(text.contains("run=\"test-run\"") || text.contains("run=test-run"), "{text}");
+    assert!(text.contains("rows=3"), "{text}");
+}
+
+fn wait_for(
+    events: &mut tokio::sync::broadcast::Receiver<RegistryEvent>,
+    pred: impl Fn(&RegistryEvent) -> bool,
+) -> RegistryEvent {
+    let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        match events.try_recv() {
+            Ok(e) if pred(&e) => return e,
+            Ok(_) => {}
+            Err(tokio::sync::broadcast::error::TryRecvError::Empty) => {
+                assert!(Instant::now() < deadline, "no matching registry event within 60 s");
+                std::thread::sleep(Duration::from_millis(20));
+            }
+            Err(e) => panic!("registry events: {e}"),
+        }
+    }
+}
+
+fn copy_atomically(from: &Path, to: &Path) {
+    let tmp = to.with_extension("partial");
+    std::fs::copy(from, &tmp).unwrap();
+    std::fs::rename(&tmp, to).unwrap();
+}
+
+#[test]
+fn registry_hot_reloads_in_place() {
+    let c = components();
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("sales.wasm");
+    std::fs::copy(c.plugin("daily_sales"), &file).unwrap();
+    let registry = Registry::new(runtime(), dir.path());
+    let mut events = registry.subscribe();
+    let loaded = registry.load_all().unwrap();
+    assert!(matches!(&loaded[..], [RegistryEvent::Loaded { plugin, .. }] if plugin == "sales"));
+    while events.try_recv().is_ok() {}
+    let _watch = registry.watch().unwrap();
+    let v1 = registry.get("sales").unwrap();
+
+    // A new version: the file is replaced by another plugin.
+    copy_atomically(&c.plugin("customer_metrics"), &file);
+    let event = wait_for(&mut events, |e| matches!(e, RegistryEvent::Loaded { .. }));
+    let RegistryEvent::Loaded {
+        previous_version,
+        version,
+        detected_to_serving_ms,
+        ..
+    } = event
+    else {
+        unreachable!()
+    };
+    assert_eq!(previous_version.as_deref(), Some(v1.code_version()));
+    assert!(detected_to_serving_ms < 10_000.0);
+    let v2 = registry.get("sales").unwrap();
+    assert_eq!(v2.code_version(), version);
+    assert!(v2.definitions().asset("customer_metrics").is_some());
+    // A call that started on v1 keeps v1: the Arc it holds is the old version.
+    let out = v1.materialize(&request("daily_sales", key("2024-01-15"))).unwrap();
+    assert_eq!(out[0].asset, "daily_sales");
+
+    // A broken file: the error is recorded, v2 keeps serving.
+    std::fs::write(&file, b"not a component").unwrap();
+    let failed = wait_for(&mut events, |e| matches!(e, RegistryEvent::Failed { .. }));
+    assert!(
+        matches!(&failed, RegistryEvent::Failed { serving_version: Some(v), .. } if *v == v2.code_version()),
+        "{failed:?}"
+    );
+    assert_eq!(registry.get("sales").unwrap().code_version(), v2.code_version());
+    assert!(registry.errors().contains_key("sales"));
+
+    // Fixed again: serving, error cleared.
+    copy_atomically(&c.plugin("daily_sales"), &file);
+    wait_for(&mut events, |e| matches!(e, RegistryEvent::Loaded { .. }));
+    assert_eq!(registry.get("sales").unwrap().code_version(), v1.code_version());
+    assert!(registry.errors().is_empty());
+
+    // Removed: no longer served.
+    std::fs::remove_file(&file).unwrap();
+    wait_for(&mut events, |e| matches!(e, RegistryEvent::Removed { .. }));
+    assert!(registry.get("sales").is_none());
+}
