@@ -1,7 +1,12 @@
 //! The plugin runtime against real compiled components: the example plugins and the
 //! misbehaving test guests.
 
-#![allow(clippy::expect_used, clippy::unwrap_used, clippy::panic, reason = "test code")]
+#![allow(
+    clippy::expect_used,
+    clippy::unwrap_used,
+    clippy::panic,
+    reason = "test code"
+)]
 
 use std::path::Path;
 use std::sync::{Arc, Mutex};
@@ -64,9 +69,20 @@ fn example_plugins_declare_the_seed_assets() {
     );
 
     let processed = rt.load(&c.plugin("processed_events")).unwrap();
-    let input = &processed.definitions().asset("processed_events").unwrap().inputs[0];
+    let input = &processed
+        .definitions()
+        .asset("processed_events")
+        .unwrap()
+        .inputs[0];
     assert_eq!(input.asset, "raw_events");
-    assert!(input.mapping.as_ref().unwrap().to_string().contains("start_offset -1"));
+    assert!(
+        input
+            .mapping
+            .as_ref()
+            .unwrap()
+            .to_string()
+            .contains("start_offset -1")
+    );
 
     let combine = rt.load(&c.plugin("combine_metrics")).unwrap();
     let both = combine
@@ -82,7 +98,11 @@ fn example_plugins_declare_the_seed_assets() {
     assert!(customers.definitions().sensor("customer_sensor").is_some());
     let sensor = rt.load(&c.plugin("new_data_sensor")).unwrap();
     assert_eq!(
-        sensor.definitions().sensor("new_data_sensor").unwrap().targets,
+        sensor
+            .definitions()
+            .sensor("new_data_sensor")
+            .unwrap()
+            .targets,
         ["processed_events"]
     );
 }
@@ -91,18 +111,26 @@ fn example_plugins_declare_the_seed_assets() {
 fn materializes_a_partition_with_its_time_window() {
     let c = components();
     let plugin = runtime().load(&c.plugin("daily_sales")).unwrap();
-    let out = plugin.materialize(&request("daily_sales", key("2024-01-15"))).unwrap();
+    let out = plugin
+        .materialize(&request("daily_sales", key("2024-01-15")))
+        .unwrap();
     assert_eq!(out.len(), 1);
     assert_eq!(out[0].asset, "daily_sales");
     let value = json_of(&out[0].data);
     assert_eq!(value["date"], "2024-01-15");
     assert!(value["sales"].as_u64().unwrap() >= 1000);
     // Partitions that do not exist yet, or never, are refused before the guest runs.
-    let err = plugin.materialize(&request("daily_sales", key("2024-06-01"))).unwrap_err();
+    let err = plugin
+        .materialize(&request("daily_sales", key("2024-06-01")))
+        .unwrap_err();
     assert!(matches!(err, CallError::Host { .. }), "{err}");
-    let err = plugin.materialize(&request("daily_sales", key("2023-12-31"))).unwrap_err();
+    let err = plugin
+        .materialize(&request("daily_sales", key("2023-12-31")))
+        .unwrap_err();
     assert!(err.to_string().contains("2023-12-31"), "{err}");
-    let err = plugin.materialize(&request("daily_sales", Selection::None)).unwrap_err();
+    let err = plugin
+        .materialize(&request("daily_sales", Selection::None))
+        .unwrap_err();
     assert!(err.to_string().contains("partitioned"), "{err}");
     // A range arrives as its keys.
     let out = plugin
@@ -114,7 +142,10 @@ fn materializes_a_partition_with_its_time_window() {
             },
         ))
         .map(|o| o.len());
-    assert!(out.is_ok() || matches!(out, Err(CallError::InvalidInput { .. })), "{out:?}");
+    assert!(
+        out.is_ok() || matches!(out, Err(CallError::InvalidInput { .. })),
+        "{out:?}"
+    );
 }
 
 #[test]
@@ -136,7 +167,10 @@ fn inputs_arrive_as_lists_of_keyed_bytes() {
     let out = plugin.materialize(&req).unwrap();
     let value = json_of(&out[0].data);
     assert_eq!(value["date"], "2024-01-15");
-    assert_eq!(value["input_partitions"], json!(["2024-01-14", "2024-01-15"]));
+    assert_eq!(
+        value["input_partitions"],
+        json!(["2024-01-14", "2024-01-15"])
+    );
     // Deterministic: the same inputs give the same bytes.
     assert_eq!(plugin.materialize(&req).unwrap()[0].data, out[0].data);
 }
@@ -146,12 +180,20 @@ fn one_call_produces_every_asset_of_a_multi_asset() {
     let c = components();
     let plugin = runtime().load(&c.plugin("combine_metrics")).unwrap();
     let defs = plugin.definitions();
-    let multi = defs.computations.iter().find(|c| c.assets.len() == 2).unwrap();
+    let multi = defs
+        .computations
+        .iter()
+        .find(|c| c.assets.len() == 2)
+        .unwrap();
     let mut req = request(&multi.name, key("2024-01-15"));
     // Produce the upstream partitions the plugin itself defines.
     for input in &multi.assets[0].inputs {
-        let up = defs.computation_of(&input.asset).expect("inputs defined in the plugin");
-        let data = plugin.materialize(&request(&up.name, key("2024-01-15"))).unwrap();
+        let up = defs
+            .computation_of(&input.asset)
+            .expect("inputs defined in the plugin");
+        let data = plugin
+            .materialize(&request(&up.name, key("2024-01-15")))
+            .unwrap();
         req.inputs.push(InputData {
             asset: input.asset.clone(),
             partitions: vec![("2024-01-15".to_string(), data[0].data.clone())],
@@ -163,11 +205,7 @@ fn one_call_produces_every_asset_of_a_multi_asset() {
 }
 
 fn guest_runtime(limits: Limits) -> Runtime {
-    Runtime::new(RuntimeConfig {
-        limits,
-        ..config()
-    })
-    .unwrap()
+    Runtime::new(RuntimeConfig { limits, ..config() }).unwrap()
 }
 
 #[test]
@@ -187,24 +225,51 @@ fn limits_stop_runaway_guests() {
     let err = none("spin").unwrap_err();
     let took = started.elapsed();
     assert!(matches!(err, CallError::Timeout { .. }), "{err}");
-    assert!(took >= Duration::from_millis(300) && took < Duration::from_secs(5), "{took:?}");
+    assert!(
+        took >= Duration::from_millis(300) && took < Duration::from_secs(5),
+        "{took:?}"
+    );
     assert!(err.is_retryable());
 
     let err = none("bomb").unwrap_err();
-    assert!(matches!(err, CallError::OutOfMemory { limit_bytes, .. } if limit_bytes == 64 << 20), "{err}");
+    assert!(
+        matches!(err, CallError::OutOfMemory { limit_bytes, .. } if limit_bytes == 64 << 20),
+        "{err}"
+    );
 
     let err = none("overflow").unwrap_err();
-    assert!(matches!(err, CallError::Trap { kind: TrapKind::StackOverflow, .. }), "{err}");
+    assert!(
+        matches!(
+            err,
+            CallError::Trap {
+                kind: TrapKind::StackOverflow,
+                ..
+            }
+        ),
+        "{err}"
+    );
 
     let err = none("panic").unwrap_err();
-    assert!(matches!(err, CallError::Trap { kind: TrapKind::Unreachable, .. }), "{err}");
+    assert!(
+        matches!(
+            err,
+            CallError::Trap {
+                kind: TrapKind::Unreachable,
+                ..
+            }
+        ),
+        "{err}"
+    );
 
     let err = none("bad_output").unwrap_err();
     assert!(matches!(err, CallError::InvalidResult { .. }), "{err}");
     assert!(err.to_string().contains("elsewhere"), "{err}");
 
     let err = none("fail").unwrap_err();
-    assert!(matches!(err, CallError::Failed { .. }) && err.is_retryable(), "{err}");
+    assert!(
+        matches!(err, CallError::Failed { .. }) && err.is_retryable(),
+        "{err}"
+    );
 
     let err = plugin
         .evaluate_sensor(&SensorRequest {
@@ -237,8 +302,19 @@ fn fuel_limits_when_enabled() {
     })
     .unwrap();
     let plugin = rt.load(&c.guest("misbehave")).unwrap();
-    let err = plugin.materialize(&request("spin", Selection::None)).unwrap_err();
-    assert!(matches!(err, CallError::OutOfFuel { limit: 50_000_000, .. }), "{err}");
+    let err = plugin
+        .materialize(&request("spin", Selection::None))
+        .unwrap_err();
+    assert!(
+        matches!(
+            err,
+            CallError::OutOfFuel {
+                limit: 50_000_000,
+                ..
+            }
+        ),
+        "{err}"
+    );
 }
 
 #[test]
@@ -260,7 +336,10 @@ fn bad_components_are_refused_with_typed_errors() {
     let dir = tempfile::tempdir().unwrap();
     let garbage = dir.path().join("garbage.wasm");
     std::fs::write(&garbage, b"this is not wasm").unwrap();
-    assert!(matches!(rt.load(&garbage).unwrap_err(), LoadError::Malformed { .. }));
+    assert!(matches!(
+        rt.load(&garbage).unwrap_err(),
+        LoadError::Malformed { .. }
+    ));
     // A valid core module is still not a component.
     let core = dir.path().join("core.wasm");
     std::fs::write(&core, b"\0asm\x01\0\0\0").unwrap();
@@ -292,12 +371,23 @@ fn compiled_artifacts_are_cached_by_content() {
         ..RuntimeConfig::default()
     })
     .unwrap();
-    assert!(other.load(&c.plugin("daily_sales")).unwrap().stats().from_cache);
+    assert!(
+        other
+            .load(&c.plugin("daily_sales"))
+            .unwrap()
+            .stats()
+            .from_cache
+    );
     // A corrupt artifact is ignored, not trusted. (Replaced by rename, as anything writing
     // into a cache must: loaded artifacts are mapped, and truncating one in place would pull
     // pages from under the running code.)
     drop((first, second));
-    let artifact = std::fs::read_dir(dir.path()).unwrap().next().unwrap().unwrap().path();
+    let artifact = std::fs::read_dir(dir.path())
+        .unwrap()
+        .next()
+        .unwrap()
+        .unwrap()
+        .path();
     let tmp = dir.path().join("corrupt.tmp");
     std::fs::write(&tmp, b"corrupt").unwrap();
     std::fs::rename(&tmp, &artifact).unwrap();
@@ -315,7 +405,10 @@ fn nothing_is_granted_unless_configured() {
         if let Some(g) = grants {
             cfg.grants.insert("new_data_sensor".to_string(), g);
         }
-        let plugin = Runtime::new(cfg).unwrap().load(&c.plugin("new_data_sensor")).unwrap();
+        let plugin = Runtime::new(cfg)
+            .unwrap()
+            .load(&c.plugin("new_data_sensor"))
+            .unwrap();
         plugin
             .evaluate_sensor(&SensorRequest {
                 sensor: "new_data_sensor".into(),
@@ -366,12 +459,20 @@ fn guest_logs_become_tracing_events_with_their_scope() {
         .finish();
     let plugin = runtime().load(&c.guest("misbehave")).unwrap();
     tracing::subscriber::with_default(subscriber, || {
-        plugin.materialize(&request("log", Selection::None)).unwrap();
+        plugin
+            .materialize(&request("log", Selection::None))
+            .unwrap();
     });
     let text = String::from_utf8(captured.0.lock().unwrap().clone()).unwrap();
     assert!(text.contains("hello from the guest"), "{text}");
-    assert!(text.contains("plugin=\"misbehave\"") || text.contains("plugin=misbehave"), "{text}");
-    assert!(text.contains("run=\"test-run\"") || text.contains("run=test-run"), "{text}");
+    assert!(
+        text.contains("plugin=\"misbehave\"") || text.contains("plugin=misbehave"),
+        "{text}"
+    );
+    assert!(
+        text.contains("run=\"test-run\"") || text.contains("run=test-run"),
+        "{text}"
+    );
     assert!(text.contains("rows=3"), "{text}");
 }
 
@@ -385,7 +486,10 @@ fn wait_for(
             Ok(e) if pred(&e) => return e,
             Ok(_) => {}
             Err(tokio::sync::broadcast::error::TryRecvError::Empty) => {
-                assert!(Instant::now() < deadline, "no matching registry event within 60 s");
+                assert!(
+                    Instant::now() < deadline,
+                    "no matching registry event within 60 s"
+                );
                 std::thread::sleep(Duration::from_millis(20));
             }
             Err(e) => panic!("registry events: {e}"),
@@ -431,7 +535,9 @@ fn registry_hot_reloads_in_place() {
     assert_eq!(v2.code_version(), version);
     assert!(v2.definitions().asset("customer_metrics").is_some());
     // A call that started on v1 keeps v1: the Arc it holds is the old version.
-    let out = v1.materialize(&request("daily_sales", key("2024-01-15"))).unwrap();
+    let out = v1
+        .materialize(&request("daily_sales", key("2024-01-15")))
+        .unwrap();
     assert_eq!(out[0].asset, "daily_sales");
 
     // A broken file: the error is recorded, v2 keeps serving.
@@ -441,13 +547,19 @@ fn registry_hot_reloads_in_place() {
         matches!(&failed, RegistryEvent::Failed { serving_version: Some(v), .. } if *v == v2.code_version()),
         "{failed:?}"
     );
-    assert_eq!(registry.get("sales").unwrap().code_version(), v2.code_version());
+    assert_eq!(
+        registry.get("sales").unwrap().code_version(),
+        v2.code_version()
+    );
     assert!(registry.errors().contains_key("sales"));
 
     // Fixed again: serving, error cleared.
     copy_atomically(&c.plugin("daily_sales"), &file);
     wait_for(&mut events, |e| matches!(e, RegistryEvent::Loaded { .. }));
-    assert_eq!(registry.get("sales").unwrap().code_version(), v1.code_version());
+    assert_eq!(
+        registry.get("sales").unwrap().code_version(),
+        v1.code_version()
+    );
     assert!(registry.errors().is_empty());
 
     // Removed: no longer served.

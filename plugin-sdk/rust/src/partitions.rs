@@ -1,0 +1,508 @@
+//! Partitions definitions and partition mappings, in Rust terms. They mirror the WIT types one
+//! to one; the host turns them into its partition model.
+
+/// Hourly, daily, weekly or monthly.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Cadence {
+    Hourly,
+    Daily,
+    Weekly,
+    Monthly,
+}
+
+/// Partitions of a plain cadence with Dagster's defaults: keys `%Y-%m-%d` (`%Y-%m-%d-%H:%M`
+/// hourly), UTC, weeks from Sunday, months from the 1st. Made by [`Partitions::daily`] and
+/// friends.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CadencePartitions {
+    pub cadence: Cadence,
+    /// Written in `fmt`.
+    pub start: String,
+    /// Exclusive.
+    pub end: Option<String>,
+    /// IANA name; UTC when absent.
+    pub timezone: Option<String>,
+    /// Python `strftime` format of the keys.
+    pub fmt: Option<String>,
+    pub end_offset: i64,
+    pub minute_offset: u32,
+    pub hour_offset: u32,
+    /// Weekly: 0 = Sunday … 6 = Saturday. Monthly: day of the month.
+    pub day_offset: Option<u32>,
+}
+
+impl CadencePartitions {
+    pub fn new(cadence: Cadence, start: impl Into<String>) -> Self {
+        CadencePartitions {
+            cadence,
+            start: start.into(),
+            end: None,
+            timezone: None,
+            fmt: None,
+            end_offset: 0,
+            minute_offset: 0,
+            hour_offset: 0,
+            day_offset: None,
+        }
+    }
+
+    /// Windows that would end after `end` do not exist.
+    pub fn end(mut self, end: impl Into<String>) -> Self {
+        self.end = Some(end.into());
+        self
+    }
+
+    /// An IANA time zone name: `"America/New_York"`.
+    pub fn timezone(mut self, timezone: impl Into<String>) -> Self {
+        self.timezone = Some(timezone.into());
+        self
+    }
+
+    /// Python `strftime` format of the keys (and of `start` and `end`).
+    pub fn fmt(mut self, fmt: impl Into<String>) -> Self {
+        self.fmt = Some(fmt.into());
+        self
+    }
+
+    /// `1` adds the window in progress; a negative offset holds back complete windows.
+    pub fn end_offset(mut self, offset: i64) -> Self {
+        self.end_offset = offset;
+        self
+    }
+
+    pub fn minute_offset(mut self, minute: u32) -> Self {
+        self.minute_offset = minute;
+        self
+    }
+
+    pub fn hour_offset(mut self, hour: u32) -> Self {
+        self.hour_offset = hour;
+        self
+    }
+
+    /// Weekly: 0 = Sunday … 6 = Saturday. Monthly: day of the month.
+    pub fn day_offset(mut self, day: u32) -> Self {
+        self.day_offset = Some(day);
+        self
+    }
+}
+
+/// Windows between the ticks of any 5-field cron schedule. Made by [`Partitions::cron`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CronPartitions {
+    pub cron_schedule: String,
+    pub start: String,
+    pub end: Option<String>,
+    pub timezone: Option<String>,
+    pub fmt: String,
+    pub end_offset: i64,
+}
+
+impl CronPartitions {
+    pub fn new(
+        cron_schedule: impl Into<String>,
+        start: impl Into<String>,
+        fmt: impl Into<String>,
+    ) -> Self {
+        CronPartitions {
+            cron_schedule: cron_schedule.into(),
+            start: start.into(),
+            end: None,
+            timezone: None,
+            fmt: fmt.into(),
+            end_offset: 0,
+        }
+    }
+
+    pub fn end(mut self, end: impl Into<String>) -> Self {
+        self.end = Some(end.into());
+        self
+    }
+
+    pub fn timezone(mut self, timezone: impl Into<String>) -> Self {
+        self.timezone = Some(timezone.into());
+        self
+    }
+
+    pub fn end_offset(mut self, offset: i64) -> Self {
+        self.end_offset = offset;
+        self
+    }
+}
+
+/// One-dimensional partitions: an asset's partitions, or one dimension of multi partitions.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum DimensionPartitions {
+    /// Fixed keys, in this order.
+    Static(Vec<String>),
+    Cadence(CadencePartitions),
+    Cron(CronPartitions),
+    /// Keys added and removed at run time; the name of the set.
+    Dynamic(String),
+}
+
+impl DimensionPartitions {
+    pub fn static_keys<I, K>(keys: I) -> Self
+    where
+        I: IntoIterator<Item = K>,
+        K: Into<String>,
+    {
+        DimensionPartitions::Static(keys.into_iter().map(Into::into).collect())
+    }
+
+    pub fn dynamic(name: impl Into<String>) -> Self {
+        DimensionPartitions::Dynamic(name.into())
+    }
+}
+
+impl From<CadencePartitions> for DimensionPartitions {
+    fn from(p: CadencePartitions) -> Self {
+        DimensionPartitions::Cadence(p)
+    }
+}
+
+impl From<CronPartitions> for DimensionPartitions {
+    fn from(p: CronPartitions) -> Self {
+        DimensionPartitions::Cron(p)
+    }
+}
+
+/// A named dimension of multi partitions.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Dimension {
+    pub name: String,
+    pub partitions: DimensionPartitions,
+}
+
+impl Dimension {
+    pub fn new(name: impl Into<String>, partitions: impl Into<DimensionPartitions>) -> Self {
+        Dimension {
+            name: name.into(),
+            partitions: partitions.into(),
+        }
+    }
+}
+
+/// Which partitions an asset has.
+///
+/// ```
+/// use tessera_sdk::prelude::*;
+///
+/// let daily: Partitions = Partitions::daily("2024-01-01").timezone("America/New_York").into();
+/// let every_4h: Partitions = Partitions::cron("0 */4 * * *", "2024-01-01-00:00", "%Y-%m-%d-%H:%M").into();
+/// let regions = Partitions::static_keys(["us", "eu"]);
+/// let customers = Partitions::dynamic("customers");
+/// let grid = Partitions::multi([
+///     Dimension::new("date", Partitions::daily("2024-01-01")),
+///     Dimension::new("region", DimensionPartitions::static_keys(["us", "eu"])),
+/// ]);
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Partitions {
+    Static(Vec<String>),
+    Cadence(CadencePartitions),
+    Cron(CronPartitions),
+    Dynamic(String),
+    /// The product of named dimensions (two today); keys join the dimension keys with `|`
+    /// in dimension-name order.
+    Multi(Vec<Dimension>),
+}
+
+impl Partitions {
+    pub fn hourly(start: impl Into<String>) -> CadencePartitions {
+        CadencePartitions::new(Cadence::Hourly, start)
+    }
+
+    pub fn daily(start: impl Into<String>) -> CadencePartitions {
+        CadencePartitions::new(Cadence::Daily, start)
+    }
+
+    pub fn weekly(start: impl Into<String>) -> CadencePartitions {
+        CadencePartitions::new(Cadence::Weekly, start)
+    }
+
+    pub fn monthly(start: impl Into<String>) -> CadencePartitions {
+        CadencePartitions::new(Cadence::Monthly, start)
+    }
+
+    /// Windows between the ticks of `cron_schedule`, keyed in `fmt`.
+    pub fn cron(
+        cron_schedule: impl Into<String>,
+        start: impl Into<String>,
+        fmt: impl Into<String>,
+    ) -> CronPartitions {
+        CronPartitions::new(cron_schedule, start, fmt)
+    }
+
+    pub fn static_keys<I, K>(keys: I) -> Self
+    where
+        I: IntoIterator<Item = K>,
+        K: Into<String>,
+    {
+        Partitions::Static(keys.into_iter().map(Into::into).collect())
+    }
+
+    pub fn dynamic(name: impl Into<String>) -> Self {
+        Partitions::Dynamic(name.into())
+    }
+
+    pub fn multi(dimensions: impl IntoIterator<Item = Dimension>) -> Self {
+        Partitions::Multi(dimensions.into_iter().collect())
+    }
+
+    /// Dimension names sorted as in keys; empty unless multi.
+    pub(crate) fn dimension_names(&self) -> Vec<String> {
+        match self {
+            Partitions::Multi(dims) => {
+                let mut names: Vec<String> = dims.iter().map(|d| d.name.clone()).collect();
+                names.sort();
+                names
+            }
+            _ => Vec::new(),
+        }
+    }
+
+    #[cfg(not(target_family = "wasm"))]
+    pub(crate) fn has_time(&self) -> bool {
+        match self {
+            Partitions::Cadence(_) | Partitions::Cron(_) => true,
+            Partitions::Multi(dims) => dims.iter().any(|d| {
+                matches!(
+                    d.partitions,
+                    DimensionPartitions::Cadence(_) | DimensionPartitions::Cron(_)
+                )
+            }),
+            Partitions::Static(_) | Partitions::Dynamic(_) => false,
+        }
+    }
+}
+
+impl From<CadencePartitions> for Partitions {
+    fn from(p: CadencePartitions) -> Self {
+        Partitions::Cadence(p)
+    }
+}
+
+impl From<CronPartitions> for Partitions {
+    fn from(p: CronPartitions) -> Self {
+        Partitions::Cron(p)
+    }
+}
+
+impl From<DimensionPartitions> for Partitions {
+    fn from(p: DimensionPartitions) -> Self {
+        match p {
+            DimensionPartitions::Static(keys) => Partitions::Static(keys),
+            DimensionPartitions::Cadence(p) => Partitions::Cadence(p),
+            DimensionPartitions::Cron(p) => Partitions::Cron(p),
+            DimensionPartitions::Dynamic(name) => Partitions::Dynamic(name),
+        }
+    }
+}
+
+/// Overlapping time windows, widened by offsets counted in downstream partitions:
+/// `Mapping::time_window(-1, 0)` needs today's and yesterday's windows.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct TimeWindowMapping {
+    pub start_offset: i64,
+    pub end_offset: i64,
+    pub allow_nonexistent_upstream_partitions: bool,
+}
+
+impl TimeWindowMapping {
+    /// Run even when some of the windows do not exist upstream (before its start, say).
+    pub fn allow_nonexistent_upstream_partitions(mut self, allow: bool) -> Self {
+        self.allow_nonexistent_upstream_partitions = allow;
+        self
+    }
+}
+
+/// A mapping between two one-dimensional definitions (one dimension of a [`Mapping::multi`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum DimensionMappingKind {
+    Identity,
+    All,
+    Last,
+    Specific(Vec<String>),
+    /// Upstream key → the downstream keys that depend on it.
+    StaticMap(Vec<(String, Vec<String>)>),
+    TimeWindow(TimeWindowMapping),
+}
+
+impl From<TimeWindowMapping> for DimensionMappingKind {
+    fn from(m: TimeWindowMapping) -> Self {
+        DimensionMappingKind::TimeWindow(m)
+    }
+}
+
+/// Maps one dimension of a multi-partitioned upstream to one of the downstream.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DimensionMapping {
+    pub upstream_dimension: String,
+    pub downstream_dimension: String,
+    pub mapping: DimensionMappingKind,
+}
+
+impl DimensionMapping {
+    pub fn new(
+        upstream_dimension: impl Into<String>,
+        downstream_dimension: impl Into<String>,
+        mapping: impl Into<DimensionMappingKind>,
+    ) -> Self {
+        DimensionMapping {
+            upstream_dimension: upstream_dimension.into(),
+            downstream_dimension: downstream_dimension.into(),
+            mapping: mapping.into(),
+        }
+    }
+}
+
+/// How the partitions of a downstream asset depend on those of an input.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Mapping {
+    /// The same key.
+    Identity,
+    /// Every upstream partition.
+    All,
+    /// The newest upstream partition.
+    Last,
+    /// These upstream keys.
+    Specific(Vec<String>),
+    /// Upstream key → the downstream keys that depend on it.
+    StaticMap(Vec<(String, Vec<String>)>),
+    TimeWindow(TimeWindowMapping),
+    /// One side is multi-dimensional, the other matches one of its dimensions (named, or
+    /// inferred when `None`).
+    MultiToSingle(Option<String>),
+    /// Per-dimension mappings between two multi-dimensional definitions; dimensions not
+    /// listed depend on every partition.
+    Multi(Vec<DimensionMapping>),
+}
+
+impl Mapping {
+    pub fn identity() -> Self {
+        Mapping::Identity
+    }
+
+    pub fn all() -> Self {
+        Mapping::All
+    }
+
+    pub fn last() -> Self {
+        Mapping::Last
+    }
+
+    pub fn specific<I, K>(keys: I) -> Self
+    where
+        I: IntoIterator<Item = K>,
+        K: Into<String>,
+    {
+        Mapping::Specific(keys.into_iter().map(Into::into).collect())
+    }
+
+    /// `[(upstream, [downstream, …]), …]`.
+    pub fn static_map<I, U, D, K>(pairs: I) -> Self
+    where
+        I: IntoIterator<Item = (U, D)>,
+        U: Into<String>,
+        D: IntoIterator<Item = K>,
+        K: Into<String>,
+    {
+        Mapping::StaticMap(
+            pairs
+                .into_iter()
+                .map(|(u, d)| (u.into(), d.into_iter().map(Into::into).collect()))
+                .collect(),
+        )
+    }
+
+    /// Windows from `start_offset` to `end_offset` partitions around the downstream one.
+    pub fn time_window(start_offset: i64, end_offset: i64) -> TimeWindowMapping {
+        TimeWindowMapping {
+            start_offset,
+            end_offset,
+            allow_nonexistent_upstream_partitions: false,
+        }
+    }
+
+    /// One dimension of a multi definition, inferred.
+    pub fn multi_to_single() -> Self {
+        Mapping::MultiToSingle(None)
+    }
+
+    /// One dimension of a multi definition, named.
+    pub fn multi_to_single_dimension(dimension: impl Into<String>) -> Self {
+        Mapping::MultiToSingle(Some(dimension.into()))
+    }
+
+    pub fn multi(dimensions: impl IntoIterator<Item = DimensionMapping>) -> Self {
+        Mapping::Multi(dimensions.into_iter().collect())
+    }
+}
+
+impl From<TimeWindowMapping> for Mapping {
+    fn from(m: TimeWindowMapping) -> Self {
+        Mapping::TimeWindow(m)
+    }
+}
+
+impl From<DimensionMappingKind> for Mapping {
+    fn from(m: DimensionMappingKind) -> Self {
+        match m {
+            DimensionMappingKind::Identity => Mapping::Identity,
+            DimensionMappingKind::All => Mapping::All,
+            DimensionMappingKind::Last => Mapping::Last,
+            DimensionMappingKind::Specific(keys) => Mapping::Specific(keys),
+            DimensionMappingKind::StaticMap(pairs) => Mapping::StaticMap(pairs),
+            DimensionMappingKind::TimeWindow(m) => Mapping::TimeWindow(m),
+        }
+    }
+}
+
+/// An upstream asset a computation reads.
+///
+/// ```
+/// use tessera_sdk::prelude::*;
+///
+/// let input = AssetInput::new("raw_events").mapping(Mapping::time_window(-1, 0));
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AssetInput {
+    pub asset: String,
+    /// `None`: inferred as Dagster does.
+    pub mapping: Option<Mapping>,
+    /// Run even when some mapped upstream partitions are missing.
+    pub allow_missing: bool,
+}
+
+impl AssetInput {
+    pub fn new(asset: impl Into<String>) -> Self {
+        AssetInput {
+            asset: asset.into(),
+            mapping: None,
+            allow_missing: false,
+        }
+    }
+
+    pub fn mapping(mut self, mapping: impl Into<Mapping>) -> Self {
+        self.mapping = Some(mapping.into());
+        self
+    }
+
+    pub fn allow_missing(mut self) -> Self {
+        self.allow_missing = true;
+        self
+    }
+}
+
+impl From<&str> for AssetInput {
+    fn from(asset: &str) -> Self {
+        AssetInput::new(asset)
+    }
+}
+
+impl From<String> for AssetInput {
+    fn from(asset: String) -> Self {
+        AssetInput::new(asset)
+    }
+}

@@ -1,0 +1,230 @@
+//! Project tasks: `cargo xtask <task>`.
+//!
+//! `plugins [--out DIR]`: builds the example plugins (`plugins/`, a workspace of its own) for
+//! `wasm32-wasip2` and copies each component to `DIR/<name>.wasm` (default `target/plugins`).
+
+use std::fs;
+use std::path::{Path, PathBuf};
+use std::process::{Command, ExitCode};
+
+const TARGET: &str = "wasm32-wasip2";
+
+const USAGE: &str = "usage: cargo xtask plugins [--out DIR]
+
+  plugins   build every plugin in plugins/ for wasm32-wasip2 and copy the components
+            to target/plugins/<name>.wasm (or DIR/<name>.wasm)";
+
+fn main() -> ExitCode {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let result = match args.first().map(String::as_str) {
+        Some("plugins") => parse_out(&args[1..]).and_then(|out| plugins(out.as_deref())),
+        Some("-h" | "--help" | "help") => {
+            eprintln!("{USAGE}");
+            return ExitCode::SUCCESS;
+        }
+        Some(other) => Err(format!("unknown task {other:?}\n\n{USAGE}")),
+        None => Err(USAGE.to_string()),
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(message) => {
+            eprintln!("error: {message}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn parse_out(args: &[String]) -> Result<Option<PathBuf>, String> {
+    match args {
+        [] => Ok(None),
+        [flag, dir] if flag == "--out" => Ok(Some(PathBuf::from(dir))),
+        [flag] if flag == "--out" => Err("--out needs a directory".to_string()),
+        [arg, ..] => match arg.strip_prefix("--out=") {
+            Some(dir) if args.len() == 1 && !dir.is_empty() => Ok(Some(PathBuf::from(dir))),
+            _ => Err(format!("unexpected argument {arg:?}\n\n{USAGE}")),
+        },
+    }
+}
+
+/// The repository root: the parent of this crate's directory.
+fn root() -> Result<PathBuf, String> {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .map(Path::to_path_buf)
+        .ok_or_else(|| "cannot find the repository root".to_string())
+}
+
+// One line per plugin on stdout is the command's output.
+#[allow(clippy::print_stdout)]
+fn plugins(out: Option<&Path>) -> Result<(), String> {
+    let root = root()?;
+    let manifest = root.join("plugins").join("Cargo.toml");
+    let names = plugin_names(&manifest)?;
+    ensure_target()?;
+
+    let build_dir = root.join("target").join("plugins-build");
+    run(Command::new(cargo())
+        .current_dir(&root)
+        .args(["build", "--release", "--target", TARGET, "--manifest-path"])
+        .arg(&manifest)
+        .arg("--target-dir")
+        .arg(&build_dir))?;
+
+    // `--out` is relative to where the command runs, like any path argument.
+    let out = match out {
+        Some(dir) => std::env::current_dir()
+            .map_err(|e| format!("cannot read the current directory: {e}"))?
+            .join(dir),
+        None => root.join("target").join("plugins"),
+    };
+    fs::create_dir_all(&out).map_err(|e| format!("cannot create {}: {e}", out.display()))?;
+    let built = build_dir.join(TARGET).join("release");
+    let mut copied = Vec::new();
+    for name in names {
+        let file = format!("{}.wasm", name.replace('-', "_"));
+        let from = built.join(&file);
+        let to = out.join(&file);
+        fs::copy(&from, &to)
+            .map_err(|e| format!("cannot copy {} to {}: {e}", from.display(), to.display()))?;
+        let size = fs::metadata(&to).map(|m| m.len()).unwrap_or_default();
+        let shown = to.strip_prefix(&root).unwrap_or(&to).display().to_string();
+        copied.push((shown, size));
+    }
+    let width = copied.iter().map(|(p, _)| p.len()).max().unwrap_or(0);
+    for (path, size) in copied {
+        println!("{path:<width$}  {size:>9} bytes");
+    }
+    Ok(())
+}
+
+/// The package names of the plugins workspace's members.
+fn plugin_names(manifest: &Path) -> Result<Vec<String>, String> {
+    let text = read(manifest)?;
+    let members = members(&text)
+        .ok_or_else(|| format!("{}: no `members = [...]` list", manifest.display()))?;
+    let dir = manifest.parent().unwrap_or(Path::new("."));
+    members
+        .iter()
+        .map(|member| {
+            let path = dir.join(member).join("Cargo.toml");
+            package_name(&read(&path)?)
+                .ok_or_else(|| format!("{}: no package name", path.display()))
+        })
+        .collect()
+}
+
+fn read(path: &Path) -> Result<String, String> {
+    fs::read_to_string(path).map_err(|e| format!("cannot read {}: {e}", path.display()))
+}
+
+/// The strings of the `members = [...]` array (which may span lines).
+fn members(manifest: &str) -> Option<Vec<String>> {
+    let mut offset = 0;
+    let mut start = None;
+    for line in manifest.split_inclusive('\n') {
+        let trimmed = line.trim_start();
+        if trimmed.starts_with("members") && trimmed.contains('=') {
+            start = Some(offset + line.len() - trimmed.len());
+            break;
+        }
+        offset += line.len();
+    }
+    let rest = &manifest[start?..];
+    let open = rest.find('[')?;
+    let close = rest.find(']')?;
+    let list = rest.get(open + 1..close)?;
+    Some(
+        list.lines()
+            .map(|l| l.split('#').next().unwrap_or_default())
+            .flat_map(|l| l.split(','))
+            .map(|s| s.trim().trim_matches('"').to_string())
+            .filter(|s| !s.is_empty())
+            .collect(),
+    )
+}
+
+/// `name = "..."` of the `[package]` table.
+fn package_name(manifest: &str) -> Option<String> {
+    let mut in_package = false;
+    for line in manifest.lines().map(str::trim) {
+        if line.starts_with('[') {
+            in_package = line == "[package]";
+        } else if in_package && let Some(value) = line.strip_prefix("name") {
+            let value = value.trim_start().strip_prefix('=')?.trim();
+            return Some(value.trim_matches('"').to_string());
+        }
+    }
+    None
+}
+
+fn ensure_target() -> Result<(), String> {
+    let installed = Command::new("rustup")
+        .args(["target", "list", "--installed"])
+        .output()
+        .map_err(|e| format!("cannot run rustup (needed for the {TARGET} target): {e}"))?;
+    if !installed.status.success() {
+        return Err(format!(
+            "`rustup target list --installed` failed: {}",
+            String::from_utf8_lossy(&installed.stderr).trim()
+        ));
+    }
+    if String::from_utf8_lossy(&installed.stdout)
+        .lines()
+        .any(|l| l.trim() == TARGET)
+    {
+        return Ok(());
+    }
+    eprintln!("installing the {TARGET} target");
+    run(Command::new("rustup").args(["target", "add", TARGET]))
+}
+
+fn cargo() -> String {
+    std::env::var("CARGO").unwrap_or_else(|_| "cargo".to_string())
+}
+
+fn run(command: &mut Command) -> Result<(), String> {
+    let status = command
+        .status()
+        .map_err(|e| format!("cannot run {:?}: {e}", command.get_program()))?;
+    if status.success() {
+        Ok(())
+    } else {
+        let args: Vec<_> = command.get_args().map(|a| a.to_string_lossy()).collect();
+        Err(format!(
+            "`{} {}` failed ({status})",
+            command.get_program().to_string_lossy(),
+            args.join(" ")
+        ))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn reads_members_and_names() {
+        let ws = "# members of\n[workspace]\nresolver = \"3\"\nmembers = [\n    \"a\", # first\n    \"b_c\",\n]\n";
+        assert_eq!(members(ws).unwrap(), ["a", "b_c"]);
+        assert_eq!(members("members = [\"x\"]").unwrap(), ["x"]);
+        let pkg = "[package]\nname = \"daily-sales\"\n[lib]\nname = \"other\"\n";
+        assert_eq!(package_name(pkg).as_deref(), Some("daily-sales"));
+        assert_eq!(package_name("[lib]\nname = \"x\"\n"), None);
+    }
+
+    #[test]
+    fn parses_out() {
+        let args = |a: &[&str]| a.iter().map(|s| (*s).to_string()).collect::<Vec<_>>();
+        assert_eq!(parse_out(&[]).unwrap(), None);
+        assert_eq!(
+            parse_out(&args(&["--out", "dist"])).unwrap(),
+            Some(PathBuf::from("dist"))
+        );
+        assert_eq!(
+            parse_out(&args(&["--out=dist"])).unwrap(),
+            Some(PathBuf::from("dist"))
+        );
+        assert!(parse_out(&args(&["--out"])).is_err());
+        assert!(parse_out(&args(&["--bogus"])).is_err());
+    }
+}
