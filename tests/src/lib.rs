@@ -2,7 +2,11 @@
 //! (`plugins/`) and the misbehaving test guests (`tests/guests/`). Sources only are committed;
 //! the components are compiled here, once per test process, with cargo's own caching.
 
-#![allow(clippy::print_stderr, reason = "build progress for the test log")]
+#![allow(
+    clippy::print_stderr,
+    clippy::panic,
+    reason = "a test helper: progress goes to the test log, and a test without its components must fail"
+)]
 
 use std::path::{Path, PathBuf};
 use std::process::Command;

@@ -1,5 +1,11 @@
 //! The `tessera` command.
 
+#![allow(
+    clippy::print_stdout,
+    clippy::print_stderr,
+    reason = "a command-line tool prints its results"
+)]
+
 mod plugin_cmd;
 
 use std::path::PathBuf;

@@ -23,21 +23,38 @@ fn computation(name: &str) -> Computation {
 }
 
 fn output(asset: &str, data: &[u8]) -> Output {
-    Output { asset: asset.to_string(), data: data.to_vec(), metadata: vec![] }
+    Output {
+        asset: asset.to_string(),
+        data: data.to_vec(),
+        metadata: vec![],
+    }
 }
 
 #[inline(never)]
 fn recurse(n: u64) -> u64 {
-    if n == u64::MAX { 0 } else { recurse(std::hint::black_box(n + 1)) + 1 }
+    if n == u64::MAX {
+        0
+    } else {
+        recurse(std::hint::black_box(n + 1)) + 1
+    }
 }
 
 impl Guest for Misbehave {
     fn definitions() -> Definitions {
         Definitions {
-            computations: ["ok", "spin", "bomb", "overflow", "panic", "bad_output", "fail", "log"]
-                .iter()
-                .map(|n| computation(n))
-                .collect(),
+            computations: [
+                "ok",
+                "spin",
+                "bomb",
+                "overflow",
+                "panic",
+                "bad_output",
+                "fail",
+                "log",
+            ]
+            .iter()
+            .map(|n| computation(n))
+            .collect(),
             sensors: vec![SensorDefinition {
                 name: "strays".to_string(),
                 description: None,
@@ -47,7 +64,10 @@ impl Guest for Misbehave {
         }
     }
 
-    fn materialize(context: MaterializeContext, _inputs: Vec<Input>) -> Result<Vec<Output>, PluginError> {
+    fn materialize(
+        context: MaterializeContext,
+        _inputs: Vec<Input>,
+    ) -> Result<Vec<Output>, PluginError> {
         match context.computation.as_str() {
             "ok" => Ok(vec![output("ok", b"ok")]),
             "spin" => loop {
@@ -65,7 +85,11 @@ impl Guest for Misbehave {
             "bad_output" => Ok(vec![output("elsewhere", b"?")]),
             "fail" => Err(PluginError::Failed("upstream API said no".to_string())),
             "log" => {
-                host::log(host::LogLevel::Info, "hello from the guest", &[("rows".to_string(), "3".to_string())]);
+                host::log(
+                    host::LogLevel::Info,
+                    "hello from the guest",
+                    &[("rows".to_string(), "3".to_string())],
+                );
                 Ok(vec![output("log", b"logged")])
             }
             other => Err(PluginError::InvalidInput(format!("no computation {other}"))),
