@@ -10,14 +10,17 @@ use std::process::{Command, ExitCode};
 const TARGET: &str = "wasm32-wasip2";
 
 const USAGE: &str = "usage: cargo xtask plugins [--out DIR]
+       cargo xtask demo
 
   plugins   build every plugin in plugins/ for wasm32-wasip2 and copy the components
-            to target/plugins/<name>.wasm (or DIR/<name>.wasm)";
+            to target/plugins/<name>.wasm (or DIR/<name>.wasm)
+  demo      the partition tour, then the example plugins driven by the tessera CLI";
 
 fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
     let result = match args.first().map(String::as_str) {
         Some("plugins") => parse_out(&args[1..]).and_then(|out| plugins(out.as_deref())),
+        Some("demo") if args.len() == 1 => demo(),
         Some("-h" | "--help" | "help") => {
             eprintln!("{USAGE}");
             return ExitCode::SUCCESS;
@@ -94,6 +97,134 @@ fn plugins(out: Option<&Path>) -> Result<(), String> {
     for (path, size) in copied {
         println!("{path:<width$}  {size:>9} bytes");
     }
+    Ok(())
+}
+
+/// The partition tour, then the seed's plugins through `tessera plugin …`: inspect, a day of
+/// raw events, the processed events that need two of them, and a sensor reading a directory
+/// granted to it.
+#[allow(clippy::print_stdout, reason = "the demo narrates")]
+fn demo() -> Result<(), String> {
+    let root = root()?;
+    println!("== The partition domain\n");
+    run(Command::new(cargo()).current_dir(&root).args([
+        "run",
+        "--quiet",
+        "--release",
+        "-p",
+        "tessera-partitions",
+        "--example",
+        "tour",
+    ]))?;
+
+    println!("\n== Building the example plugins (wasm32-wasip2)\n");
+    plugins(None)?;
+    let plugins_dir = root.join("target").join("plugins");
+    let work = root.join("target").join("demo");
+    let incoming = work.join("incoming");
+    fs::create_dir_all(&incoming)
+        .map_err(|e| format!("cannot create {}: {e}", incoming.display()))?;
+    for day in ["2024-01-15", "2024-01-16"] {
+        let file = incoming.join(format!("{day}.json"));
+        fs::write(&file, format!("{{\"day\": \"{day}\"}}\n"))
+            .map_err(|e| format!("cannot write {}: {e}", file.display()))?;
+    }
+    let plugin = |name: &str| {
+        plugins_dir
+            .join(format!("{name}.wasm"))
+            .display()
+            .to_string()
+    };
+    let cache = work.join("artifacts").display().to_string();
+    let now = "2024-02-01T00:00:00Z";
+    let tessera = |title: &str, args: &[String]| -> Result<(), String> {
+        println!("\n== {title}\n$ tessera {}\n", args.join(" "));
+        run(Command::new(cargo())
+            .current_dir(&root)
+            .args([
+                "run",
+                "--quiet",
+                "-p",
+                "tessera-cli",
+                "--bin",
+                "tessera",
+                "--",
+            ])
+            .args(args)
+            .env("TESSERA_CACHE_DIR", &cache))
+    };
+    let s = |v: &[&str]| v.iter().map(|a| (*a).to_string()).collect::<Vec<_>>();
+    tessera(
+        "What a plugin declares",
+        &s(&["plugin", "inspect", &plugin("processed_events")]),
+    )?;
+    let day_dir = |d: &str| work.join(d).display().to_string();
+    for day in ["2024-01-14", "2024-01-15"] {
+        tessera(
+            &format!("Raw events of {day}"),
+            &s(&[
+                "plugin",
+                "call",
+                &plugin("processed_events"),
+                "--asset",
+                "raw_events",
+                "--partition",
+                day,
+                "--now",
+                now,
+                "--out",
+                &day_dir(day),
+            ]),
+        )?;
+    }
+    let input = |d: &str| {
+        format!(
+            "raw_events:{d}={}",
+            work.join(d).join("raw_events").display()
+        )
+    };
+    tessera(
+        "Processed events of 2024-01-15 (needs 2024-01-14 and 2024-01-15: start_offset -1)",
+        &s(&[
+            "plugin",
+            "call",
+            &plugin("processed_events"),
+            "--asset",
+            "processed_events",
+            "--partition",
+            "2024-01-15",
+            "--input",
+            &input("2024-01-14"),
+            "--input",
+            &input("2024-01-15"),
+            "--now",
+            now,
+        ]),
+    )?;
+    tessera(
+        "A sensor that may read only the directory granted to it",
+        &s(&[
+            "plugin",
+            "sensor",
+            &plugin("new_data_sensor"),
+            "--sensor",
+            "new_data_sensor",
+            "--grant-dir",
+            &format!("{}=/data/incoming", incoming.display()),
+        ]),
+    )?;
+    tessera(
+        "The same sensor with nothing granted",
+        &s(&[
+            "plugin",
+            "sensor",
+            &plugin("new_data_sensor"),
+            "--sensor",
+            "new_data_sensor",
+        ]),
+    )?;
+    println!("\nWatch a directory and edit or replace a plugin in it to see hot reload:");
+    println!("  cargo run -p tessera-cli -- plugin watch target/plugins");
     Ok(())
 }
 
