@@ -567,3 +567,52 @@ fn registry_hot_reloads_in_place() {
     wait_for(&mut events, |e| matches!(e, RegistryEvent::Removed { .. }));
     assert!(registry.get("sales").is_none());
 }
+
+/// Dynamic partition keys as the engine's store would hold them.
+struct Known(Vec<String>);
+
+impl tessera_runtime::DynamicKeys for Known {
+    fn keys(&self, name: &str) -> Vec<String> {
+        if name == "customers" {
+            self.0.clone()
+        } else {
+            Vec::new()
+        }
+    }
+}
+
+#[test]
+fn dynamic_partitions_come_from_the_host() {
+    let c = components();
+    let rt = Runtime::with_dynamic_keys(
+        config(),
+        Arc::new(Known(vec!["acme".to_string(), "globex".to_string()])),
+    )
+    .unwrap();
+    let plugin = rt.load(&c.plugin("customer_metrics")).unwrap();
+    let out = plugin
+        .materialize(&request("customer_metrics", key("acme")))
+        .unwrap();
+    assert_eq!(json_of(&out[0].data)["customer"], "acme");
+    let err = plugin
+        .materialize(&request("customer_metrics", key("initech")))
+        .unwrap_err();
+    assert!(err.to_string().contains("initech"), "{err}");
+    // The sensor asks the host which customers exist and adds only the others.
+    let result = plugin
+        .evaluate_sensor(&SensorRequest {
+            sensor: "customer_sensor".into(),
+            cursor: None,
+            last_evaluation: None,
+            now: now(),
+        })
+        .unwrap();
+    let added: Vec<&str> = result
+        .dynamic_partitions
+        .iter()
+        .flat_map(|d| d.add.iter().map(String::as_str))
+        .collect();
+    assert_eq!(added, ["initech"], "{result:?}");
+    assert_eq!(result.run_requests.len(), 1);
+    assert_eq!(result.run_requests[0].selection, key("initech"));
+}

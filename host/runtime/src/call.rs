@@ -314,7 +314,7 @@ impl Plugin {
         let result = instance
             .tessera_plugin_guest()
             .call_materialize(&mut store, &context, &inputs)
-            .map_err(|e| self.trap(&store, &e, started))?;
+            .map_err(|e| self.trap(&e, started))?;
         let outputs = match result {
             Ok(outputs) => outputs,
             Err(e) => return Err(self.plugin_error(e)),
@@ -372,7 +372,7 @@ impl Plugin {
         let result = instance
             .tessera_plugin_guest()
             .call_evaluate_sensor(&mut store, &context)
-            .map_err(|e| self.trap(&store, &e, started))?;
+            .map_err(|e| self.trap(&e, started))?;
         let r = result.map_err(|e| self.plugin_error(e))?;
         let mut run_requests = Vec::new();
         for rr in r.run_requests {

@@ -13,7 +13,7 @@ use tessera_partitions::{
 use crate::bindings::types as wit;
 
 /// Everything a plugin declares, in the domain's terms.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, Default)]
 pub struct Definitions {
     pub computations: Vec<ComputationSpec>,
     pub sensors: Vec<SensorSpec>,

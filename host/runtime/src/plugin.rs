@@ -35,7 +35,8 @@ pub struct Plugin {
     code_version: String,
     api_version: String,
     pre: bindings::PluginPre<HostState>,
-    definitions: Option<Definitions>,
+    /// Filled by `read_definitions` before the plugin is handed out.
+    definitions: Definitions,
     pub(crate) stats: LoadStats,
 }
 
@@ -68,7 +69,7 @@ impl Plugin {
             code_version,
             api_version,
             pre,
-            definitions: None,
+            definitions: Definitions::default(),
             stats,
         }
     }
@@ -100,14 +101,7 @@ impl Plugin {
     }
 
     pub fn definitions(&self) -> &Definitions {
-        static EMPTY: std::sync::OnceLock<Definitions> = std::sync::OnceLock::new();
-        self.definitions.as_ref().unwrap_or_else(|| {
-            EMPTY.get_or_init(|| Definitions {
-                computations: Vec::new(),
-                sensors: Vec::new(),
-                raw: serde_json::Value::Null,
-            })
-        })
+        &self.definitions
     }
 
     pub(crate) fn read_definitions(&mut self) -> Result<(), LoadError> {
@@ -118,12 +112,12 @@ impl Plugin {
         let raw = instance
             .tessera_plugin_guest()
             .call_definitions(&mut store)
-            .map_err(|e| self.definitions_error(self.trap(&store, &e, started)))?;
+            .map_err(|e| self.definitions_error(self.trap(&e, started)))?;
         let defs = convert::definitions(raw).map_err(|message| LoadError::InvalidDefinitions {
             plugin: self.name.to_string(),
             message,
         })?;
-        self.definitions = Some(defs);
+        self.definitions = defs;
         Ok(())
     }
 
@@ -185,7 +179,7 @@ impl Plugin {
         let instance =
             self.pre
                 .instantiate(&mut store)
-                .map_err(|e| match self.trap(&store, &e, started) {
+                .map_err(|e| match self.trap(&e, started) {
                     CallError::Trap { message, .. } => CallError::Instantiate {
                         plugin: self.name.to_string(),
                         message,
@@ -196,12 +190,7 @@ impl Plugin {
     }
 
     /// Classifies a failed call: a limit that fired, a trap, or a host-side failure.
-    pub(crate) fn trap(
-        &self,
-        store: &Store<HostState>,
-        e: &wasmtime::Error,
-        started: Instant,
-    ) -> CallError {
+    pub(crate) fn trap(&self, e: &wasmtime::Error, started: Instant) -> CallError {
         let plugin = self.name.to_string();
         let limits = self.runtime.inner.config.limits_for(&self.name);
         let message = format!("{e:#}");
@@ -243,7 +232,6 @@ impl Plugin {
                 limit_bytes: limits.memory_bytes,
             };
         }
-        let _ = store;
         CallError::Trap {
             plugin,
             kind: TrapKind::Other,

@@ -79,6 +79,14 @@ impl Runtime {
     /// Builds the engine (pooling allocator when the machine allows it), the linker with the
     /// host interface and WASI, the cache, and the epoch ticker.
     pub fn new(config: RuntimeConfig) -> Result<Runtime, LoadError> {
+        Runtime::with_dynamic_keys(config, Arc::new(NoDynamicKeys))
+    }
+
+    /// [`Runtime::new`], with the store plugins read dynamic partition keys from.
+    pub fn with_dynamic_keys(
+        config: RuntimeConfig,
+        dynamic: Arc<dyn DynamicKeys>,
+    ) -> Result<Runtime, LoadError> {
         // Pooling reserves address space up front; where that is refused, allocate on demand.
         let (engine, pooling) = match Engine::new(&engine_config(&config, true)) {
             Ok(e) => (e, true),
@@ -107,27 +115,11 @@ impl Runtime {
                 linker,
                 cache,
                 config,
-                dynamic: Arc::new(NoDynamicKeys),
+                dynamic,
                 pooling,
                 stop_ticker,
             }),
         })
-    }
-
-    /// Where plugins read dynamic partition keys from. Call before loading plugins.
-    pub fn with_dynamic_keys(self, dynamic: Arc<dyn DynamicKeys>) -> Runtime {
-        match Arc::try_unwrap(self.inner) {
-            Ok(mut inner) => {
-                inner.dynamic = dynamic;
-                Runtime {
-                    inner: Arc::new(inner),
-                }
-            }
-            Err(inner) => {
-                tracing::warn!("dynamic keys set on a shared runtime are ignored");
-                Runtime { inner }
-            }
-        }
     }
 
     pub fn config(&self) -> &RuntimeConfig {
