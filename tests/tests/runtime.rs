@@ -9,7 +9,7 @@
 )]
 
 use std::path::Path;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use chrono::{DateTime, TimeZone, Utc};
@@ -215,6 +215,7 @@ fn limits_stop_runaway_guests() {
         memory_bytes: 64 << 20,
         timeout: Duration::from_millis(300),
         fuel: None,
+        max_output_bytes: 1 << 20,
     });
     let plugin = rt.load(&c.guest("misbehave")).unwrap();
     let none = |name: &str| plugin.materialize(&request(name, Selection::None));
@@ -264,6 +265,10 @@ fn limits_stop_runaway_guests() {
     let err = none("bad_output").unwrap_err();
     assert!(matches!(err, CallError::InvalidResult { .. }), "{err}");
     assert!(err.to_string().contains("elsewhere"), "{err}");
+
+    let err = none("big_output").unwrap_err();
+    assert!(matches!(err, CallError::InvalidResult { .. }), "{err}");
+    assert!(err.to_string().contains("max_output_bytes"), "{err}");
 
     let err = none("fail").unwrap_err();
     assert!(
@@ -434,48 +439,6 @@ fn nothing_is_granted_unless_configured() {
     assert!(granted.cursor.is_some());
 }
 
-/// Collects formatted log output.
-#[derive(Clone, Default)]
-struct Captured(Arc<Mutex<Vec<u8>>>);
-
-impl std::io::Write for Captured {
-    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-        self.0.lock().unwrap().extend_from_slice(buf);
-        Ok(buf.len())
-    }
-    fn flush(&mut self) -> std::io::Result<()> {
-        Ok(())
-    }
-}
-
-#[test]
-fn guest_logs_become_tracing_events_with_their_scope() {
-    let c = components();
-    let captured = Captured::default();
-    let writer = captured.clone();
-    let subscriber = tracing_subscriber::fmt()
-        .with_writer(move || writer.clone())
-        .with_ansi(false)
-        .finish();
-    let plugin = runtime().load(&c.guest("misbehave")).unwrap();
-    tracing::subscriber::with_default(subscriber, || {
-        plugin
-            .materialize(&request("log", Selection::None))
-            .unwrap();
-    });
-    let text = String::from_utf8(captured.0.lock().unwrap().clone()).unwrap();
-    assert!(text.contains("hello from the guest"), "{text}");
-    assert!(
-        text.contains("plugin=\"misbehave\"") || text.contains("plugin=misbehave"),
-        "{text}"
-    );
-    assert!(
-        text.contains("run=\"test-run\"") || text.contains("run=test-run"),
-        "{text}"
-    );
-    assert!(text.contains("rows=3"), "{text}");
-}
-
 fn wait_for(
     events: &mut tokio::sync::broadcast::Receiver<RegistryEvent>,
     pred: impl Fn(&RegistryEvent) -> bool,
@@ -615,4 +578,177 @@ fn dynamic_partitions_come_from_the_host() {
     assert_eq!(added, ["initech"], "{result:?}");
     assert_eq!(result.run_requests.len(), 1);
     assert_eq!(result.run_requests[0].selection, key("initech"));
+}
+
+#[test]
+fn the_sandbox_holds_outside_the_grant() {
+    let c = components();
+    let granted = tempfile::tempdir().unwrap();
+    let outside = tempfile::tempdir().unwrap();
+    std::fs::write(granted.path().join("inside.txt"), b"inside").unwrap();
+    let secret = outside.path().join("secret.txt");
+    std::fs::write(&secret, b"secret").unwrap();
+    std::os::unix::fs::symlink(&secret, granted.path().join("escape")).unwrap();
+    std::os::unix::fs::symlink(outside.path(), granted.path().join("door")).unwrap();
+    let mut cfg = config();
+    cfg.grants.insert(
+        "misbehave".to_string(),
+        Grants {
+            dirs: vec![DirGrant {
+                host: granted.path().to_path_buf(),
+                guest: "/data".to_string(),
+            }],
+            env: Vec::new(),
+        },
+    );
+    let plugin = Runtime::new(cfg)
+        .unwrap()
+        .load(&c.guest("misbehave"))
+        .unwrap();
+    let read = |path: &str| {
+        let mut req = request("read", Selection::None);
+        req.inputs = vec![InputData {
+            asset: "path".to_string(),
+            partitions: vec![(String::new(), path.as_bytes().to_vec())],
+        }];
+        plugin.materialize(&req)
+    };
+    assert_eq!(read("/data/inside.txt").unwrap()[0].data, b"inside");
+    let secret_text = secret.display().to_string();
+    let outside_name = outside
+        .path()
+        .file_name()
+        .unwrap()
+        .to_string_lossy()
+        .into_owned();
+    for path in [
+        "/data/../secret.txt".to_string(),
+        format!("/data/../{outside_name}/secret.txt"),
+        secret_text,
+        "/etc/passwd".to_string(),
+        "/data/escape".to_string(),
+        "/data/door/secret.txt".to_string(),
+    ] {
+        let err = read(&path).unwrap_err();
+        assert!(
+            matches!(err, CallError::InvalidInput { .. }),
+            "{path}: {err}"
+        );
+    }
+}
+
+#[test]
+fn a_file_written_in_two_halves_never_serves_half() {
+    let c = components();
+    let dir = tempfile::tempdir().unwrap();
+    let registry = Registry::new(runtime(), dir.path());
+    let mut events = registry.subscribe();
+    let _watch = registry.watch().unwrap();
+    let bytes = std::fs::read(c.plugin("daily_sales")).unwrap();
+    let (first, second) = bytes.split_at(bytes.len() / 2);
+    let file = dir.path().join("halves.wasm");
+    {
+        use std::io::Write;
+        let mut f = std::fs::File::create(&file).unwrap();
+        f.write_all(first).unwrap();
+        f.flush().unwrap();
+        std::thread::sleep(Duration::from_millis(400));
+        f.write_all(second).unwrap();
+    }
+    let loaded = wait_for(&mut events, |e| matches!(e, RegistryEvent::Loaded { .. }));
+    let RegistryEvent::Loaded { version, .. } = loaded else {
+        unreachable!()
+    };
+    let whole = runtime().load(&c.plugin("daily_sales")).unwrap();
+    assert_eq!(version, whole.code_version(), "the whole file, not a half");
+    assert_eq!(
+        registry.get("halves").unwrap().code_version(),
+        whole.code_version()
+    );
+}
+
+/// A component with a custom section appended: the same code under a new content hash.
+fn variant(bytes: &[u8], n: u32) -> Vec<u8> {
+    let name = b"tessera-test-variant";
+    let payload = n.to_le_bytes();
+    let mut section = vec![name.len() as u8];
+    section.extend_from_slice(name);
+    section.extend_from_slice(&payload);
+    let mut out = bytes.to_vec();
+    out.push(0); // custom section id
+    out.push(section.len() as u8); // LEB128, < 128
+    out.extend_from_slice(&section);
+    out
+}
+
+#[test]
+fn fifty_reloads_under_continuous_calls_lose_nothing() {
+    let c = components();
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("sales.wasm");
+    let bytes = std::fs::read(c.plugin("daily_sales")).unwrap();
+    std::fs::write(&file, variant(&bytes, 0)).unwrap();
+    let registry = Registry::new(runtime(), dir.path());
+    registry.load_all().unwrap();
+    let mut events = registry.subscribe();
+    let _watch = registry.watch().unwrap();
+
+    let stop = Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let caller = {
+        let registry = registry.clone();
+        let stop = Arc::clone(&stop);
+        std::thread::spawn(move || {
+            let mut calls = 0u32;
+            let mut versions = std::collections::BTreeSet::new();
+            let req = request("daily_sales", key("2024-01-15"));
+            while !stop.load(std::sync::atomic::Ordering::Relaxed) {
+                let plugin = registry.get("sales").expect("always a version serving");
+                let out = plugin.materialize(&req).expect("no failed call");
+                assert_eq!(json_of(&out[0].data)["date"], "2024-01-15");
+                versions.insert(plugin.code_version().to_string());
+                calls += 1;
+            }
+            (calls, versions.len())
+        })
+    };
+    for n in 1..=50 {
+        let tmp = dir.path().join("sales.partial");
+        std::fs::write(&tmp, variant(&bytes, n)).unwrap();
+        std::fs::rename(&tmp, &file).unwrap();
+        let event = wait_for(&mut events, |e| {
+            matches!(
+                e,
+                RegistryEvent::Loaded { .. } | RegistryEvent::Failed { .. }
+            )
+        });
+        assert!(
+            matches!(event, RegistryEvent::Loaded { .. }),
+            "reload {n}: {event:?}"
+        );
+    }
+    stop.store(true, std::sync::atomic::Ordering::Relaxed);
+    let (calls, versions) = caller.join().unwrap();
+    assert!(calls > 50, "{calls} calls");
+    assert!(versions > 1, "calls saw {versions} versions");
+
+    // A broken replacement: the last good version keeps answering, the error is reported.
+    let good = registry.get("sales").unwrap().code_version().to_string();
+    std::fs::write(dir.path().join("sales.partial"), b"\0asm broken").unwrap();
+    std::fs::rename(dir.path().join("sales.partial"), &file).unwrap();
+    let failed = wait_for(&mut events, |e| matches!(e, RegistryEvent::Failed { .. }));
+    assert!(
+        matches!(failed, RegistryEvent::Failed { serving_version: Some(ref v), .. } if *v == good)
+    );
+    let still = registry.get("sales").unwrap();
+    assert_eq!(still.code_version(), good);
+    assert!(
+        still
+            .materialize(&request("daily_sales", key("2024-01-15")))
+            .is_ok()
+    );
+    assert!(
+        registry.errors()["sales"]
+            .error
+            .contains("not a valid WebAssembly component")
+    );
 }

@@ -108,6 +108,7 @@ fn runtime(args: &RuntimeArgs, plugin: Option<&str>) -> anyhow::Result<Runtime> 
             memory_bytes: args.memory_mib.saturating_mul(1 << 20),
             timeout: Duration::from_millis(args.timeout_ms),
             fuel: None,
+            ..Limits::default()
         },
         ..RuntimeConfig::default()
     };

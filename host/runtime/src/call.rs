@@ -319,6 +319,17 @@ impl Plugin {
             Ok(outputs) => outputs,
             Err(e) => return Err(self.plugin_error(e)),
         };
+        let limit = self
+            .runtime_inner()
+            .config
+            .limits_for(self.name())
+            .max_output_bytes;
+        let total: u64 = outputs.iter().map(|o| o.data.len() as u64).sum();
+        if total > limit {
+            return Err(self.invalid(format!(
+                "it returned {total} bytes; the limit is {limit} (max_output_bytes)"
+            )));
+        }
         let mut seen = BTreeSet::new();
         let mut out = Vec::with_capacity(outputs.len());
         for o in outputs {

@@ -17,6 +17,8 @@ pub struct Limits {
     pub timeout: Duration,
     /// Instructions-ish budget; only honoured when the runtime was built with fuel enabled.
     pub fuel: Option<u64>,
+    /// The most bytes one call may return, all outputs together.
+    pub max_output_bytes: u64,
 }
 
 impl Default for Limits {
@@ -25,6 +27,7 @@ impl Default for Limits {
             memory_bytes: 256 << 20,
             timeout: Duration::from_secs(60),
             fuel: None,
+            max_output_bytes: 64 << 20,
         }
     }
 }

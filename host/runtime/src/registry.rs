@@ -330,32 +330,41 @@ impl Registry {
     }
 }
 
-/// Reads a file once its size and modification time stop changing, so a half-written file is
-/// never loaded (a copy in progress, a compiler still writing).
+/// How long a file must go unmodified before it is read: long enough for a copy or a linker
+/// to finish writing, short beside a compile.
+const SETTLE: Duration = Duration::from_millis(50);
+
+/// Reads a file once it has settled: unmodified for [`SETTLE`] and the same size, so a
+/// half-written file is never loaded (a copy in progress, a linker still writing). A file
+/// already settled when the change is noticed (the usual case, behind the debouncer) is read
+/// at once.
 fn wait_until_stable(path: &Path) -> Result<Vec<u8>, LoadError> {
     let io = |e: std::io::Error| LoadError::Io {
         path: path.to_path_buf(),
         message: e.to_string(),
     };
-    let stamp = |p: &Path| -> Result<(u64, Option<SystemTime>), LoadError> {
-        let m = std::fs::metadata(p).map_err(io)?;
-        Ok((m.len(), m.modified().ok()))
-    };
-    let mut last = stamp(path)?;
-    for _ in 0..100 {
-        std::thread::sleep(Duration::from_millis(25));
-        let now = stamp(path)?;
-        if now == last {
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        let meta = std::fs::metadata(path).map_err(io)?;
+        let age = meta
+            .modified()
+            .ok()
+            .and_then(|m| SystemTime::now().duration_since(m).ok())
+            .unwrap_or(SETTLE);
+        if age >= SETTLE {
             let bytes = std::fs::read(path).map_err(io)?;
-            // A writer may have finished between the stamp and the read; the length tells.
-            if bytes.len() as u64 == now.0 {
+            // A writer may have started again between the stamp and the read.
+            let after = std::fs::metadata(path).map_err(io)?;
+            if bytes.len() as u64 == after.len() && after.modified().ok() == meta.modified().ok() {
                 return Ok(bytes);
             }
         }
-        last = now;
+        if Instant::now() >= deadline {
+            return Err(LoadError::Io {
+                path: path.to_path_buf(),
+                message: "the file kept changing for 10 s".to_string(),
+            });
+        }
+        std::thread::sleep(SETTLE.saturating_sub(age).max(Duration::from_millis(5)));
     }
-    Err(LoadError::Io {
-        path: path.to_path_buf(),
-        message: "the file kept changing for 2.5 s".to_string(),
-    })
 }

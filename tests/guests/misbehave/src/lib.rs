@@ -51,6 +51,8 @@ impl Guest for Misbehave {
                 "bad_output",
                 "fail",
                 "log",
+                "big_output",
+                "read",
             ]
             .iter()
             .map(|n| computation(n))
@@ -84,6 +86,19 @@ impl Guest for Misbehave {
             "panic" => panic!("on purpose"),
             "bad_output" => Ok(vec![output("elsewhere", b"?")]),
             "fail" => Err(PluginError::Failed("upstream API said no".to_string())),
+            "big_output" => Ok(vec![output("big_output", &vec![7u8; 2 << 20])]),
+            // Reads the path given as its input's bytes: the sandbox tests aim it outside
+            // what was granted.
+            "read" => {
+                let path = _inputs
+                    .first()
+                    .and_then(|i| i.partitions.first())
+                    .map(|p| String::from_utf8_lossy(&p.data).into_owned())
+                    .unwrap_or_default();
+                std::fs::read(&path)
+                    .map(|data| vec![output("read", &data)])
+                    .map_err(|e| PluginError::InvalidInput(format!("{path}: {e}")))
+            }
             "log" => {
                 host::log(
                     host::LogLevel::Info,

@@ -1,0 +1,49 @@
+//! A plugin of about a megabyte (it carries a regex engine): what reload benchmarks compile.
+
+wit_bindgen::generate!({ world: "plugin", path: "../../../plugin-sdk/wit" });
+
+use exports::tessera::plugin::guest::Guest;
+use tessera::plugin::types::*;
+
+struct Heavy;
+
+impl Guest for Heavy {
+    fn definitions() -> Definitions {
+        Definitions {
+            computations: vec![Computation {
+                name: "matches".to_string(),
+                assets: vec![AssetDefinition {
+                    key: "matches".to_string(),
+                    description: Some("Lines of the input that look like dates.".to_string()),
+                    partitions: None,
+                    inputs: vec![],
+                    code_version: None,
+                    metadata: vec![],
+                }],
+            }],
+            sensors: vec![],
+        }
+    }
+
+    fn materialize(_c: MaterializeContext, inputs: Vec<Input>) -> Result<Vec<Output>, PluginError> {
+        let re = regex::Regex::new(r"(?m)^\d{4}-\d{2}-\d{2}\b.*$")
+            .map_err(|e| PluginError::Failed(e.to_string()))?;
+        let text: String = inputs
+            .iter()
+            .flat_map(|i| &i.partitions)
+            .map(|p| String::from_utf8_lossy(&p.data).into_owned())
+            .collect();
+        let found: Vec<&str> = re.find_iter(&text).map(|m| m.as_str()).collect();
+        Ok(vec![Output {
+            asset: "matches".to_string(),
+            data: found.join("\n").into_bytes(),
+            metadata: vec![],
+        }])
+    }
+
+    fn evaluate_sensor(_c: SensorContext) -> Result<SensorResult, PluginError> {
+        Err(PluginError::Failed("no sensors".to_string()))
+    }
+}
+
+export!(Heavy);
