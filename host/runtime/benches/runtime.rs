@@ -1,43 +1,63 @@
-//! Plugin runtime costs on the example plugins. Run:
+//! Plugin runtime costs. Run:
 //! `cargo bench -p tessera-runtime --bench runtime -- --output-format bencher`
+//!
+//! - `instantiate_call`: a pooled instance from the plugin's `InstancePre` in a fresh store,
+//!   and one trivial materialization of the example `daily_sales` (target ≤ 15 µs).
+//! - `reload_cold`: a settled plugin file (the ~1.3 MB `heavy` test guest, with a regex
+//!   engine) → its new version serving, with nothing cached (target ≤ 500 ms).
+//! - `reload_cached`: the same, for an artifact seen before (target ≤ 20 ms).
 
 #![allow(clippy::unwrap_used, clippy::expect_used, reason = "benchmark set-up")]
 
 use std::hint::black_box;
+use std::path::Path;
+use std::time::{Duration, Instant, SystemTime};
 
 use chrono::{TimeZone, Utc};
 use criterion::{Criterion, criterion_group, criterion_main};
-use tessera_runtime::{MaterializeRequest, Runtime, RuntimeConfig, Selection, SensorRequest};
+use tessera_runtime::{
+    MaterializeRequest, Registry, RegistryEvent, Runtime, RuntimeConfig, Selection,
+};
 use tessera_tests::components;
+
+/// The same component under a new content hash (a custom section appended).
+fn variant(bytes: &[u8], n: u32) -> Vec<u8> {
+    let name = b"tessera-bench-variant";
+    let mut section = vec![name.len() as u8];
+    section.extend_from_slice(name);
+    section.extend_from_slice(&n.to_le_bytes());
+    let mut out = bytes.to_vec();
+    out.push(0);
+    out.push(section.len() as u8);
+    out.extend_from_slice(&section);
+    out
+}
+
+/// Writes a plugin file that has already settled (modified a second ago).
+fn write_settled(path: &Path, bytes: &[u8]) {
+    std::fs::write(path, bytes).unwrap();
+    let file = std::fs::File::options().write(true).open(path).unwrap();
+    file.set_modified(SystemTime::now() - Duration::from_secs(1))
+        .unwrap();
+}
+
+fn reload(registry: &Registry, path: &Path) -> Duration {
+    let started = Instant::now();
+    let event = registry.refresh(path, started);
+    let took = started.elapsed();
+    assert!(
+        matches!(event, Some(RegistryEvent::Loaded { .. })),
+        "{event:?}"
+    );
+    took
+}
 
 fn bench(c: &mut Criterion) {
     let comps = components();
-    let file = comps.plugin("daily_sales");
-    let cache = tempfile::tempdir().unwrap();
-    let cached = Runtime::new(RuntimeConfig {
-        cache_dir: Some(cache.path().to_path_buf()),
-        ..RuntimeConfig::default()
-    })
-    .unwrap();
-    let uncached = Runtime::new(RuntimeConfig::default()).unwrap();
-    let plugin = cached.load(&file).unwrap();
-    eprintln!(
-        "daily_sales.wasm: {} bytes, pooling allocator: {}",
-        plugin.stats().size_bytes,
-        cached.pooling()
-    );
 
-    let mut slow = c.benchmark_group("slow");
-    slow.sample_size(10);
-    slow.bench_function("load_compile", |b| {
-        b.iter(|| black_box(uncached.load(&file).unwrap()));
-    });
-    slow.finish();
-
-    c.bench_function("load_cached", |b| {
-        b.iter(|| black_box(cached.load(&file).unwrap()));
-    });
-
+    let rt = Runtime::new(RuntimeConfig::default()).unwrap();
+    let plugin = rt.load(&comps.plugin("daily_sales")).unwrap();
+    eprintln!("pooling allocator: {}", rt.pooling());
     let request = MaterializeRequest {
         computation: "daily_sales".into(),
         assets: Vec::new(),
@@ -47,19 +67,59 @@ fn bench(c: &mut Criterion) {
         now: Utc.with_ymd_and_hms(2024, 6, 1, 0, 0, 0).unwrap(),
         inputs: Vec::new(),
     };
-    c.bench_function("materialize_fresh_instance", |b| {
+    c.bench_function("instantiate_call", |b| {
         b.iter(|| black_box(plugin.materialize(&request).unwrap()));
     });
 
-    let sensor = cached.load(&comps.plugin("new_data_sensor")).unwrap();
-    let req = SensorRequest {
-        sensor: "new_data_sensor".into(),
-        cursor: None,
-        last_evaluation: None,
-        now: Utc.with_ymd_and_hms(2024, 6, 1, 0, 0, 0).unwrap(),
-    };
-    c.bench_function("sensor_fresh_instance", |b| {
-        b.iter(|| black_box(sensor.evaluate_sensor(&req).unwrap()));
+    let heavy = std::fs::read(comps.guest("heavy")).unwrap();
+    eprintln!("heavy.wasm: {} bytes", heavy.len());
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("heavy.wasm");
+
+    let mut group = c.benchmark_group("reload");
+    group.sample_size(10);
+    // Nothing cached: every version compiles.
+    let cold = Registry::new(Runtime::new(RuntimeConfig::default()).unwrap(), dir.path());
+    let mut n = 0;
+    group.bench_function("reload_cold", |b| {
+        b.iter_custom(|iters| {
+            let mut total = Duration::ZERO;
+            for _ in 0..iters {
+                n += 1;
+                write_settled(&path, &variant(&heavy, n));
+                total += reload(&cold, &path);
+            }
+            total
+        });
+    });
+    group.finish();
+
+    // Two versions whose artifacts are cached: switching between them compiles nothing.
+    let cache = tempfile::tempdir().unwrap();
+    let warm = Registry::new(
+        Runtime::new(RuntimeConfig {
+            cache_dir: Some(cache.path().to_path_buf()),
+            ..RuntimeConfig::default()
+        })
+        .unwrap(),
+        dir.path(),
+    );
+    let versions = [variant(&heavy, 1_000_001), variant(&heavy, 1_000_002)];
+    for v in &versions {
+        write_settled(&path, v);
+        reload(&warm, &path);
+    }
+    let mut i = 0;
+    c.bench_function("reload_cached", |b| {
+        b.iter_custom(|iters| {
+            let mut total = Duration::ZERO;
+            for _ in 0..iters {
+                i += 1;
+                write_settled(&path, &versions[i % 2]);
+                total += reload(&warm, &path);
+            }
+            total
+        });
     });
 }
 
