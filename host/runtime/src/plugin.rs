@@ -164,7 +164,9 @@ impl Plugin {
         let mut store = Store::new(&inner.engine, state);
         store.limiter(|s| &mut s.limits);
         let tick = config.epoch_tick.max(Duration::from_millis(1));
-        let ticks = limits.timeout.as_millis().div_ceil(tick.as_millis()).max(1);
+        // One tick more than the timeout holds: the first tick may come at once, and a call
+        // must get at least its whole limit.
+        let ticks = limits.timeout.as_millis().div_ceil(tick.as_millis()) + 1;
         store.set_epoch_deadline(u64::try_from(ticks).unwrap_or(u64::MAX));
         store.epoch_deadline_trap();
         if config.fuel {

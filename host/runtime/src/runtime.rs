@@ -69,7 +69,16 @@ fn engine_config(config: &RuntimeConfig, pooling: bool) -> Config {
             .total_core_instances(n.saturating_mul(16))
             .total_memories(n.saturating_mul(4))
             .total_tables(n.saturating_mul(16))
-            .max_memory_size(usize::try_from(largest).unwrap_or(usize::MAX));
+            .max_memory_size(usize::try_from(largest).unwrap_or(usize::MAX))
+            // Every call gets a fresh instance: reset the first pages of a slot by hand and
+            // keep them mapped, and return the rest to the OS in batches, instead of one
+            // `madvise` (and TLB shootdown) per instance.
+            // Measured on the example plugins (2 cores, Linux 6.18): 512 KiB resident with
+            // pagemap scanning roughly halves instantiate + call against the defaults.
+            .linear_memory_keep_resident(512 << 10)
+            .table_keep_resident(64 << 10)
+            .decommit_batch_size(32)
+            .pagemap_scan(wasmtime::Enabled::Auto);
         c.allocation_strategy(InstanceAllocationStrategy::Pooling(pool));
     }
     c
