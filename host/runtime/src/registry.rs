@@ -11,12 +11,11 @@ use std::time::{Duration, Instant, SystemTime};
 use notify::RecursiveMode;
 use notify_debouncer_full::{DebounceEventResult, new_debouncer};
 use serde::Serialize;
-use sha2::{Digest, Sha256};
 use tokio::sync::broadcast;
 
 use crate::error::LoadError;
 use crate::plugin::Plugin;
-use crate::runtime::{Runtime, hex};
+use crate::runtime::{Runtime, content_hash};
 
 /// What happened to a plugin file.
 #[derive(Debug, Clone, Serialize)]
@@ -197,13 +196,11 @@ impl Registry {
             Ok(b) => b,
             Err(e) => return Some(self.failed(&name, path, &e, current.as_deref())),
         };
-        if current
-            .as_ref()
-            .is_some_and(|p| p.code_version() == hex(&Sha256::digest(&bytes)))
-        {
+        let hash = content_hash(&bytes);
+        if current.as_ref().is_some_and(|p| p.code_version() == hash) {
             return None;
         }
-        match self.inner.runtime.load_bytes(&name, path, &bytes) {
+        match self.inner.runtime.load_hashed(&name, path, &bytes, hash) {
             Ok(plugin) => {
                 let stats = plugin.stats();
                 let version = plugin.code_version().to_string();

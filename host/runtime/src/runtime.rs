@@ -159,8 +159,18 @@ impl Runtime {
 
     /// Loads a plugin from its bytes (`path` is for messages).
     pub fn load_bytes(&self, name: &str, path: &Path, bytes: &[u8]) -> Result<Plugin, LoadError> {
+        self.load_hashed(name, path, bytes, content_hash(bytes))
+    }
+
+    /// [`Runtime::load_bytes`] for bytes whose [`content_hash`] the caller already has.
+    pub(crate) fn load_hashed(
+        &self,
+        name: &str,
+        path: &Path,
+        bytes: &[u8],
+        sha256: String,
+    ) -> Result<Plugin, LoadError> {
         let started = Instant::now();
-        let sha256 = hex(&Sha256::digest(bytes));
         let inner = &self.inner;
         let compile_started = Instant::now();
         let (component, from_cache) = match inner
@@ -258,8 +268,12 @@ fn compatible(found: &str, served: &str) -> bool {
     }
 }
 
-pub(crate) fn hex(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
+/// The SHA-256 of a component, in hex: its code version and cache key.
+pub(crate) fn content_hash(bytes: &[u8]) -> String {
+    Sha256::digest(bytes)
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
 }
 
 fn spawn_ticker(engine: &Engine, tick: Duration, stop: Arc<AtomicBool>) {
