@@ -334,6 +334,12 @@ fn bad_components_are_refused_with_typed_errors() {
     let err = rt.load(&c.guest("wrong_world")).unwrap_err();
     assert!(matches!(err, LoadError::WrongWorld { .. }), "{err}");
     assert!(err.to_string().contains("other:thing/api"), "{err}");
+    let err = rt.load(&c.guest("unknown_import")).unwrap_err();
+    assert!(matches!(err, LoadError::Link { .. }), "{err}");
+    assert!(err.to_string().contains("vault"), "{err}");
+    let err = rt.load(&c.guest("bad_signature")).unwrap_err();
+    assert!(matches!(err, LoadError::WrongWorld { .. }), "{err}");
+    assert!(err.to_string().contains("definitions"), "{err}");
     let err = rt.load(&c.guest("bad_definitions")).unwrap_err();
     assert!(matches!(err, LoadError::InvalidDefinitions { .. }), "{err}");
     assert!(err.to_string().contains("every tuesday"), "{err}");

@@ -310,10 +310,13 @@ impl Plugin {
             sensor: None,
         };
         let (mut store, instance) = self.instantiate(scope)?;
+        let func = self
+            .exports()
+            .materialize(&mut store, &instance)
+            .ok_or_else(|| self.missing_export("materialize"))?;
         let started = Instant::now();
-        let result = instance
-            .tessera_plugin_guest()
-            .call_materialize(&mut store, &context, &inputs)
+        let (result,) = func
+            .call(&mut store, (&context, &inputs))
             .map_err(|e| self.trap(&e, started))?;
         let outputs = match result {
             Ok(outputs) => outputs,
@@ -379,10 +382,13 @@ impl Plugin {
             ..CallScope::default()
         };
         let (mut store, instance) = self.instantiate(scope)?;
+        let func = self
+            .exports()
+            .evaluate_sensor(&mut store, &instance)
+            .ok_or_else(|| self.missing_export("evaluate-sensor"))?;
         let started = Instant::now();
-        let result = instance
-            .tessera_plugin_guest()
-            .call_evaluate_sensor(&mut store, &context)
+        let (result,) = func
+            .call(&mut store, (&context,))
             .map_err(|e| self.trap(&e, started))?;
         let r = result.map_err(|e| self.plugin_error(e))?;
         let mut run_requests = Vec::new();

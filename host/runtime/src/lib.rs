@@ -18,6 +18,7 @@ mod call;
 mod config;
 mod convert;
 mod error;
+mod exports;
 mod host;
 mod plugin;
 mod registry;

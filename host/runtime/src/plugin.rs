@@ -9,9 +9,11 @@ use wasmtime::component::ResourceTable;
 use wasmtime::{Store, StoreLimitsBuilder};
 use wasmtime_wasi::{FsPerms, WasiCtxBuilder};
 
-use crate::bindings;
+use wasmtime::component::Instance;
+
 use crate::convert::{self, Definitions};
 use crate::error::{CallError, LoadError, TrapKind};
+use crate::exports::GuestExports;
 use crate::host::{CallScope, HostState};
 use crate::runtime::Runtime;
 
@@ -34,7 +36,7 @@ pub struct Plugin {
     path: PathBuf,
     code_version: String,
     api_version: String,
-    pre: bindings::PluginPre<HostState>,
+    exports: GuestExports,
     /// Filled by `read_definitions` before the plugin is handed out.
     definitions: Definitions,
     pub(crate) stats: LoadStats,
@@ -59,7 +61,7 @@ impl Plugin {
         path: &Path,
         code_version: String,
         api_version: String,
-        pre: bindings::PluginPre<HostState>,
+        exports: GuestExports,
         stats: LoadStats,
     ) -> Plugin {
         Plugin {
@@ -68,7 +70,7 @@ impl Plugin {
             path: path.to_path_buf(),
             code_version,
             api_version,
-            pre,
+            exports,
             definitions: Definitions::default(),
             stats,
         }
@@ -108,10 +110,19 @@ impl Plugin {
         let (mut store, instance) = self
             .instantiate(CallScope::default())
             .map_err(|e| self.definitions_error(e))?;
+        self.exports
+            .check(&mut store, &instance)
+            .map_err(|message| LoadError::WrongWorld {
+                path: self.path.clone(),
+                message,
+            })?;
+        let func = self
+            .exports
+            .definitions(&mut store, &instance)
+            .ok_or_else(|| self.definitions_error(self.missing_export("definitions")))?;
         let started = Instant::now();
-        let raw = instance
-            .tessera_plugin_guest()
-            .call_definitions(&mut store)
+        let (raw,) = func
+            .call(&mut store, ())
             .map_err(|e| self.definitions_error(self.trap(&e, started)))?;
         let defs = convert::definitions(raw).map_err(|message| LoadError::InvalidDefinitions {
             plugin: self.name.to_string(),
@@ -128,11 +139,23 @@ impl Plugin {
         }
     }
 
+    /// An export checked at load is gone from an instance: only a host bug gets here.
+    pub(crate) fn missing_export(&self, name: &str) -> CallError {
+        CallError::Host {
+            plugin: self.name.to_string(),
+            message: format!("the instance lacks its {name:?} export"),
+        }
+    }
+
+    pub(crate) fn exports(&self) -> &GuestExports {
+        &self.exports
+    }
+
     /// A fresh store with this plugin's limits and grants, and an instance in it.
     pub(crate) fn instantiate(
         &self,
         scope: CallScope,
-    ) -> Result<(Store<HostState>, bindings::Plugin), CallError> {
+    ) -> Result<(Store<HostState>, Instance), CallError> {
         let inner = &self.runtime.inner;
         let config = &inner.config;
         let limits = config.limits_for(&self.name);
@@ -179,7 +202,7 @@ impl Plugin {
         }
         let started = Instant::now();
         let instance =
-            self.pre
+            self.exports
                 .instantiate(&mut store)
                 .map_err(|e| match self.trap(&e, started) {
                     CallError::Trap { message, .. } => CallError::Instantiate {

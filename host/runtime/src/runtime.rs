@@ -14,6 +14,7 @@ use crate::bindings;
 use crate::cache::ArtifactCache;
 use crate::config::RuntimeConfig;
 use crate::error::LoadError;
+use crate::exports::GuestExports;
 use crate::host::{DynamicKeys, HostState, NoDynamicKeys};
 use crate::plugin::{LoadStats, Plugin};
 
@@ -199,17 +200,18 @@ impl Runtime {
                 path: path.to_path_buf(),
                 message: format!("{e:#}"),
             })?;
-        let pre = bindings::PluginPre::new(pre).map_err(|e| LoadError::WrongWorld {
-            path: path.to_path_buf(),
-            message: format!("{e:#}"),
-        })?;
+        let exports =
+            GuestExports::find(pre, &api_version).map_err(|message| LoadError::WrongWorld {
+                path: path.to_path_buf(),
+                message,
+            })?;
         let mut plugin = Plugin::new(
             self.clone(),
             name,
             path,
             sha256,
             api_version,
-            pre,
+            exports,
             LoadStats {
                 size_bytes: bytes.len() as u64,
                 from_cache,
