@@ -33,6 +33,8 @@ pub enum LoadError {
     },
     #[error("plugin {plugin} declares invalid definitions: {message}")]
     InvalidDefinitions { plugin: String, message: String },
+    #[error("plugin {plugin} was not swapped in: {message}")]
+    Rejected { plugin: String, message: String },
     #[error("artifact cache {path}: {message}")]
     Cache { path: PathBuf, message: String },
     #[error("cannot set up the WebAssembly engine: {0}")]

@@ -34,7 +34,7 @@ pub use convert::{AssetSpec, ComputationSpec, Definitions, InputSpec, SensorSpec
 pub use error::{CallError, LoadError, TrapKind};
 pub use host::{DynamicKeys, NoDynamicKeys};
 pub use plugin::{LoadStats, Plugin};
-pub use registry::{LoadFailure, Registry, RegistryEvent, WatchHandle};
+pub use registry::{LoadFailure, Registry, RegistryEvent, Validator, WatchHandle};
 pub use runtime::Runtime;
 
 /// The contract version this host serves (the WIT package `tessera:plugin`).

@@ -67,8 +67,12 @@ mod unix_secs {
     }
 }
 
+/// Checks a proposed set of plugins (by name) before a new version goes live.
+pub type Validator = dyn Fn(&BTreeMap<String, Arc<Plugin>>) -> Result<(), String> + Send + Sync;
+
 struct Inner {
     runtime: Runtime,
+    validator: RwLock<Option<Arc<Validator>>>,
     dir: PathBuf,
     plugins: RwLock<BTreeMap<String, Arc<Plugin>>>,
     errors: RwLock<BTreeMap<String, LoadFailure>>,
@@ -111,12 +115,34 @@ impl Registry {
         Registry {
             inner: Arc::new(Inner {
                 runtime,
+                validator: RwLock::new(None),
                 dir: dir.to_path_buf(),
                 plugins: RwLock::new(BTreeMap::new()),
                 errors: RwLock::new(BTreeMap::new()),
                 events,
             }),
         }
+    }
+
+    /// Installs a check every reload must pass (the engine's asset graph): a new version that
+    /// would turn a valid set of plugins into an invalid one is refused, and the old version
+    /// keeps serving. A set that is already invalid does not block reloads (they may fix it).
+    pub fn set_validator(&self, validator: Arc<Validator>) {
+        if let Ok(mut v) = self.inner.validator.write() {
+            *v = Some(validator);
+        }
+    }
+
+    /// Runs the validator over the current set, e.g. after `load_all`.
+    pub fn validate(&self) -> Result<(), String> {
+        let validator = self.inner.validator.read().ok().and_then(|v| v.clone());
+        let plugins = self
+            .inner
+            .plugins
+            .read()
+            .map(|p| p.clone())
+            .unwrap_or_default();
+        validator.map_or(Ok(()), |v| v(&plugins))
     }
 
     pub fn dir(&self) -> &Path {
@@ -205,6 +231,13 @@ impl Registry {
                 let stats = plugin.stats();
                 let version = plugin.code_version().to_string();
                 let plugin = Arc::new(plugin);
+                if let Err(message) = self.check_swap(&name, &plugin) {
+                    let e = LoadError::Rejected {
+                        plugin: name.clone(),
+                        message,
+                    };
+                    return Some(self.failed(&name, path, &e, current.as_deref()));
+                }
                 let previous = self
                     .inner
                     .plugins
@@ -225,6 +258,25 @@ impl Registry {
                 }))
             }
             Err(e) => Some(self.failed(&name, path, &e, current.as_deref())),
+        }
+    }
+
+    fn check_swap(&self, name: &str, plugin: &Arc<Plugin>) -> Result<(), String> {
+        let Some(validator) = self.inner.validator.read().ok().and_then(|v| v.clone()) else {
+            return Ok(());
+        };
+        let current = self
+            .inner
+            .plugins
+            .read()
+            .map(|p| p.clone())
+            .unwrap_or_default();
+        let mut proposed = current.clone();
+        proposed.insert(name.to_string(), Arc::clone(plugin));
+        match validator(&proposed) {
+            Ok(()) => Ok(()),
+            Err(e) if validator(&current).is_ok() => Err(e),
+            Err(_) => Ok(()),
         }
     }
 

@@ -1,0 +1,1358 @@
+//! The engine: the asset graph of the loaded plugins over the state store and the IO store.
+//! Everything a CLI command or the daemon does goes through here.
+
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::path::Path;
+use std::sync::{Arc, Condvar, Mutex};
+use std::time::Duration;
+
+use chrono::{DateTime, Utc};
+use serde::Serialize;
+use tessera_partitions::{
+    Context, MemoryDynamicStore, PartitionKey, PartitionSubset, PartitionsDefinition,
+};
+use tessera_runtime::{CallError, DynamicKeys, InputData, MaterializeRequest, Registry, Selection};
+
+use crate::error::EngineError;
+use crate::graph::{AssetGraph, AssetNode};
+use crate::io::IoStore;
+use crate::state::{
+    NewMaterialization, NewRun, PartitionRecord, PartitionState, RunRecord, RunSelection, State,
+};
+
+/// How work is split into runs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum RunPolicy {
+    /// One run per partition.
+    PerPartition,
+    /// Up to N partitions per run, one call each (non-contiguous selections too).
+    MaxPerRun(u64),
+    /// One run and one call per contiguous range.
+    SingleRun,
+}
+
+/// Engine settings (`[execution]` in `tessera.toml`).
+#[derive(Debug, Clone)]
+pub struct EngineConfig {
+    /// Runs executing at once.
+    pub concurrency: usize,
+    /// Attempts per run before it fails for good.
+    pub max_attempts: u32,
+    /// First retry delay; doubles per attempt.
+    pub retry_backoff: Duration,
+}
+
+impl Default for EngineConfig {
+    fn default() -> Self {
+        EngineConfig {
+            concurrency: 2,
+            max_attempts: 3,
+            retry_backoff: Duration::from_millis(500),
+        }
+    }
+}
+
+/// Which partitions of the target assets.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum PartitionSelection {
+    All,
+    Keys(Vec<String>),
+    Range { start: String, end: String },
+}
+
+/// Narrows a selection to partitions in some state.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Filter {
+    #[default]
+    Any,
+    Missing,
+    Failed,
+    Stale,
+}
+
+/// Reads dynamic partition keys from the state store (for plugins, through the runtime).
+#[derive(Debug, Clone)]
+pub struct StateDynamicKeys(pub Arc<State>);
+
+impl DynamicKeys for StateDynamicKeys {
+    fn keys(&self, name: &str) -> Vec<String> {
+        self.0.dynamic_keys(name).unwrap_or_default()
+    }
+}
+
+/// A run planned but not stored yet.
+#[derive(Debug, Clone)]
+struct Unit {
+    id: String,
+    node_key: String,
+    assets: Vec<String>,
+    selection: RunSelection,
+    indices: Vec<(i64, i64)>,
+    keys: Vec<String>,
+}
+
+/// The health of one asset's partitions.
+#[derive(Debug, Clone, Serialize)]
+pub struct AssetStatus {
+    pub asset: String,
+    pub plugin: String,
+    pub partitions_kind: String,
+    pub total: u64,
+    pub materialized: u64,
+    pub failed: u64,
+    pub missing: u64,
+    pub stale: u64,
+    /// One character per bucket of partitions, in key order: `█` all materialized, `▓` some,
+    /// `x` any failed, `·` none (missing); at most `width` buckets.
+    pub bar: String,
+}
+
+/// One partition's state, for listings.
+#[derive(Debug, Clone, Serialize)]
+pub struct PartitionView {
+    pub key: String,
+    pub state: &'static str,
+    pub run_id: Option<String>,
+    pub data_version: Option<String>,
+    pub code_version: Option<String>,
+    pub error: Option<String>,
+}
+
+/// What a call to [`Engine::run_queue`] did.
+#[derive(Debug, Clone, Copy, Default, Serialize)]
+pub struct QueueSummary {
+    pub runs_succeeded: u64,
+    pub runs_failed: u64,
+    pub runs_retried: u64,
+    pub partitions: u64,
+}
+
+/// Progress reported while the queue runs.
+#[derive(Debug, Clone)]
+pub enum Progress {
+    RunStarted {
+        run: String,
+        assets: Vec<String>,
+        selection: String,
+    },
+    RunFinished {
+        run: String,
+        ok: bool,
+        partitions: u64,
+        error: Option<String>,
+    },
+}
+
+pub struct Engine {
+    state: Arc<State>,
+    io: IoStore,
+    registry: Registry,
+    config: EngineConfig,
+    owner: String,
+    /// Signalled whenever a run of this process ends (wakes idle workers).
+    wake: (Mutex<u64>, Condvar),
+}
+
+impl std::fmt::Debug for Engine {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Engine")
+            .field("state", &self.state.path())
+            .field("io", &self.io.root())
+            .finish_non_exhaustive()
+    }
+}
+
+/// This process, as a run owner: pid and start time, so a reused pid is not mistaken for it.
+fn process_identity(pid: u32) -> Option<String> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    // Field 22 (start time) counted after the command name, which may hold spaces.
+    let after = stat.rsplit_once(')')?.1;
+    let start = after.split_whitespace().nth(19)?;
+    Some(format!("{pid}:{start}"))
+}
+
+fn owner_alive(owner: &str) -> bool {
+    let Some(pid) = owner.split(':').next().and_then(|p| p.parse::<u32>().ok()) else {
+        return false;
+    };
+    match process_identity(pid) {
+        Some(id) => id == owner,
+        // No /proc (not Linux): trust the owner field only when it is this process.
+        None => pid == std::process::id() || !Path::new("/proc").exists(),
+    }
+}
+
+pub(crate) fn new_id(prefix: &str) -> String {
+    use std::sync::atomic::{AtomicU64, Ordering};
+    static N: AtomicU64 = AtomicU64::new(0);
+    let n = N.fetch_add(1, Ordering::Relaxed);
+    let t = Utc::now().timestamp_micros();
+    // Time-ordered, unique per process; the pid separates processes.
+    format!("{prefix}{:x}{:04x}{:x}", t, std::process::id() & 0xffff, n)
+}
+
+impl Engine {
+    /// The state database and IO store under `storage` (`state.db`, `data/`).
+    pub fn open_state(storage: &Path) -> Result<Arc<State>, EngineError> {
+        Ok(Arc::new(State::open(&storage.join("state.db"))?))
+    }
+
+    /// An engine over an open state, the storage's IO store and a plugin registry (whose
+    /// runtime should read dynamic keys through [`StateDynamicKeys`]).
+    pub fn new(
+        state: Arc<State>,
+        storage: &Path,
+        registry: Registry,
+        config: EngineConfig,
+    ) -> Engine {
+        let owner = process_identity(std::process::id())
+            .unwrap_or_else(|| format!("{}:0", std::process::id()));
+        let engine = Engine {
+            state,
+            io: IoStore::new(&storage.join("data")),
+            registry,
+            config,
+            owner,
+            wake: (Mutex::new(0), Condvar::new()),
+        };
+        engine
+            .registry
+            .set_validator(Arc::new(|plugins| AssetGraph::build(plugins).map(|_| ())));
+        engine
+    }
+
+    pub fn state(&self) -> &State {
+        &self.state
+    }
+
+    pub fn registry(&self) -> &Registry {
+        &self.registry
+    }
+
+    pub fn io(&self) -> &IoStore {
+        &self.io
+    }
+
+    /// The graph of the plugins serving now.
+    pub fn graph(&self) -> Result<AssetGraph, EngineError> {
+        let plugins: BTreeMap<String, Arc<tessera_runtime::Plugin>> = self
+            .registry
+            .plugins()
+            .into_iter()
+            .map(|p| (p.name().to_string(), p))
+            .collect();
+        AssetGraph::build(&plugins).map_err(EngineError::Graph)
+    }
+
+    /// Every dynamic partition set, for partition arithmetic.
+    pub fn dynamic_snapshot(&self) -> Result<MemoryDynamicStore, EngineError> {
+        let mut store = MemoryDynamicStore::new();
+        for (name, _) in self.state.dynamic_names()? {
+            let keys = self.state.dynamic_keys(&name)?;
+            store.add(&name, keys);
+        }
+        Ok(store)
+    }
+
+    fn node<'g>(&self, graph: &'g AssetGraph, asset: &str) -> Result<&'g AssetNode, EngineError> {
+        graph
+            .asset(asset)
+            .ok_or_else(|| EngineError::UnknownAsset(asset.to_string()))
+    }
+
+    // ---- selections ----------------------------------------------------------------------
+
+    /// The partitions of `asset` a selection and filter name, as a subset of its definition.
+    pub fn select(
+        &self,
+        graph: &AssetGraph,
+        asset: &str,
+        selection: &PartitionSelection,
+        filter: Filter,
+        now: DateTime<Utc>,
+        dynamic: &MemoryDynamicStore,
+    ) -> Result<PartitionSubset, EngineError> {
+        let node = self.node(graph, asset)?;
+        let bad = |message: String| EngineError::Selection {
+            asset: asset.to_string(),
+            message,
+        };
+        let Some(def) = &node.partitions else {
+            return Err(bad("the asset is not partitioned".into()));
+        };
+        let cx = Context::new(now).with_dynamic(dynamic);
+        let count = def.count(&cx)?;
+        let subset = match selection {
+            PartitionSelection::All => def.all(&cx)?,
+            PartitionSelection::Keys(keys) => def.subset_of_keys(&cx, keys)?,
+            PartitionSelection::Range { start, end } => {
+                let s = def.range(&cx, start, end)?;
+                let (existing, missing) = s.split_existing(count);
+                if !missing.is_empty() {
+                    return Err(bad(format!(
+                        "the range {start}...{end} reaches {} partitions that do not exist yet as of {now}",
+                        missing.len()
+                    )));
+                }
+                existing
+            }
+        };
+        if filter == Filter::Any {
+            return Ok(subset);
+        }
+        let records = self.state.partitions(asset)?;
+        let stale: BTreeSet<String> = if filter == Filter::Stale {
+            self.stale_keys(graph, node, &records, &cx)?
+        } else {
+            BTreeSet::new()
+        };
+        let mut chosen = PartitionSubset::empty();
+        match filter {
+            Filter::Missing => {
+                let mut done = PartitionSubset::empty();
+                for r in &records {
+                    if r.materialization.is_some()
+                        && let Some(i) = def.index_of(&cx, &r.partition)?
+                    {
+                        done.insert_index(i);
+                    }
+                }
+                chosen = subset.difference(&done);
+            }
+            Filter::Failed | Filter::Stale => {
+                for r in &records {
+                    let hit = match filter {
+                        Filter::Failed => r.status == PartitionState::Failed,
+                        _ => stale.contains(&r.partition),
+                    };
+                    if hit && let Some(i) = def.index_of(&cx, &r.partition)? {
+                        chosen.insert_index(i);
+                    }
+                }
+                chosen = subset.intersection(&chosen);
+            }
+            Filter::Any => {}
+        }
+        Ok(chosen)
+    }
+
+    /// Materialized partitions of `node` that are stale: their asset's code version changed,
+    /// or an upstream partition they map to was materialized after them.
+    fn stale_keys(
+        &self,
+        graph: &AssetGraph,
+        node: &AssetNode,
+        records: &[PartitionRecord],
+        cx: &Context<'_>,
+    ) -> Result<BTreeSet<String>, EngineError> {
+        let mut upstream: Vec<(
+            &crate::graph::Edge,
+            Option<&PartitionsDefinition>,
+            HashMap<String, i64>,
+        )> = Vec::new();
+        for e in &node.inputs {
+            let up = self.node(graph, &e.upstream)?;
+            let latest: HashMap<String, i64> = self
+                .state
+                .partitions(&e.upstream)?
+                .into_iter()
+                .filter_map(|r| r.materialization.map(|m| (r.partition, m.id)))
+                .collect();
+            upstream.push((e, up.partitions.as_ref(), latest));
+        }
+        let mut stale = BTreeSet::new();
+        for r in records {
+            let Some(m) = &r.materialization else {
+                continue;
+            };
+            if m.code_version != node.code_version {
+                stale.insert(r.partition.clone());
+                continue;
+            }
+            for (edge, up_def, latest) in &upstream {
+                let keys = self.upstream_keys(
+                    cx,
+                    node,
+                    edge,
+                    *up_def,
+                    std::slice::from_ref(&r.partition),
+                )?;
+                if keys
+                    .0
+                    .iter()
+                    .any(|k| latest.get(k).is_some_and(|id| *id > m.id))
+                {
+                    stale.insert(r.partition.clone());
+                    break;
+                }
+            }
+        }
+        Ok(stale)
+    }
+
+    /// The upstream keys a set of downstream keys reads through an edge, and the ones it
+    /// needs that do not exist.
+    fn upstream_keys(
+        &self,
+        cx: &Context<'_>,
+        node: &AssetNode,
+        edge: &crate::graph::Edge,
+        up_def: Option<&PartitionsDefinition>,
+        keys: &[String],
+    ) -> Result<(Vec<String>, Vec<String>), EngineError> {
+        let Some(up_def) = up_def else {
+            // An unpartitioned upstream has one blob.
+            return Ok((vec![String::new()], Vec::new()));
+        };
+        let down_subset = match &node.partitions {
+            Some(d) => d.subset_of_keys(cx, keys)?,
+            None => PartitionSubset::empty(),
+        };
+        let up = edge
+            .mapping
+            .to_upstream(cx, &down_subset, node.partitions.as_ref(), up_def)?;
+        let existing: Vec<String> = up_def
+            .subset_keys(cx, &up.partitions)?
+            .map(PartitionKey::into_string)
+            .collect();
+        let nonexistent: Vec<String> = up
+            .required_but_nonexistent
+            .indices()
+            .iter()
+            .take(5)
+            .map(|i| {
+                up_def
+                    .key_at(cx, i)
+                    .ok()
+                    .flatten()
+                    .map_or_else(|| format!("#{i}"), PartitionKey::into_string)
+            })
+            .chain(
+                up.required_but_nonexistent
+                    .unindexed()
+                    .iter()
+                    .map(|k| k.to_string()),
+            )
+            .collect();
+        Ok((existing, nonexistent))
+    }
+
+    // ---- planning ------------------------------------------------------------------------
+
+    /// Plans and stores runs for target assets × a selection, in dependency order: a run
+    /// waits for the runs of the same request that produce the upstream partitions it reads.
+    /// Returns the backfill id (when `backfill` is set) and the runs.
+    #[allow(clippy::too_many_arguments)]
+    pub fn submit(
+        &self,
+        assets: &[String],
+        selection: &PartitionSelection,
+        filter: Filter,
+        policy: RunPolicy,
+        backfill: bool,
+        trigger: &str,
+        now: DateTime<Utc>,
+    ) -> Result<Submitted, EngineError> {
+        let graph = self.graph()?;
+        let dynamic = self.dynamic_snapshot()?;
+        let cx = Context::new(now).with_dynamic(&dynamic);
+        for a in assets {
+            self.node(&graph, a)?;
+        }
+        let backfill_id = backfill.then(|| new_id("b"));
+        // Group targets by computation (siblings of a multi-asset run together), upstream first.
+        let mut targets: Vec<&AssetNode> = assets.iter().filter_map(|a| graph.asset(a)).collect();
+        targets.sort_by_key(|n| graph.rank(&n.key));
+        let mut groups: Vec<(&AssetNode, Vec<String>)> = Vec::new();
+        for n in targets {
+            if let Some(g) = groups
+                .iter_mut()
+                .find(|(first, _)| first.plugin == n.plugin && first.computation == n.computation)
+            {
+                if !g.1.contains(&n.key) {
+                    g.1.push(n.key.clone());
+                }
+            } else {
+                groups.push((n, vec![n.key.clone()]));
+            }
+        }
+        let mut units_by_asset: HashMap<String, Vec<usize>> = HashMap::new();
+        let mut units: Vec<Unit> = Vec::new();
+        let mut total = 0u64;
+        for (node, group_assets) in &groups {
+            let subset = match &node.partitions {
+                None => None,
+                Some(_) => {
+                    // A union over the group's assets: a sibling may be missing where another is not.
+                    let mut s = PartitionSubset::empty();
+                    for a in group_assets {
+                        s = s.union(&self.select(&graph, a, selection, filter, now, &dynamic)?);
+                    }
+                    Some(s)
+                }
+            };
+            let new_units = split(node, group_assets, subset.as_ref(), policy, &cx)?;
+            for u in new_units {
+                total += u.keys.len().max(1) as u64;
+                let idx = units.len();
+                for a in &u.assets {
+                    units_by_asset.entry(a.clone()).or_default().push(idx);
+                }
+                units.push(u);
+            }
+        }
+        // Dependencies within the request.
+        let mut deps: Vec<Vec<String>> = vec![Vec::new(); units.len()];
+        for (i, u) in units.iter().enumerate() {
+            let node = self.node(&graph, &u.node_key)?;
+            let mut seen = BTreeSet::new();
+            for a in &u.assets {
+                let n = self.node(&graph, a)?;
+                for e in &n.inputs {
+                    let Some(up_units) = units_by_asset.get(&e.upstream) else {
+                        continue;
+                    };
+                    let up = self.node(&graph, &e.upstream)?;
+                    let (Some(up_def), Some(_)) = (&up.partitions, &node.partitions) else {
+                        // Unpartitioned on either side: wait for all of them.
+                        for j in up_units {
+                            if seen.insert(*j) {
+                                deps[i].push(units[*j].id.clone());
+                            }
+                        }
+                        continue;
+                    };
+                    let down = PartitionSubset::from_indices(
+                        tessera_partitions::RangeSet::from_ranges(u.indices.iter().copied()),
+                    );
+                    let needed = e
+                        .mapping
+                        .to_upstream(&cx, &down, node.partitions.as_ref(), up_def)?
+                        .partitions;
+                    for j in up_units {
+                        let overlaps = units[*j]
+                            .indices
+                            .iter()
+                            .any(|&(a, b)| !needed.indices().clamp(a, b).is_empty());
+                        if overlaps && seen.insert(*j) {
+                            deps[i].push(units[*j].id.clone());
+                        }
+                    }
+                }
+            }
+        }
+        let runs: Vec<NewRun> = units
+            .iter()
+            .zip(deps)
+            .map(|(u, depends_on)| {
+                let n = graph.asset(&u.node_key);
+                NewRun {
+                    id: u.id.clone(),
+                    plugin: n.map(|n| n.plugin.clone()).unwrap_or_default(),
+                    computation: n.map(|n| n.computation.clone()).unwrap_or_default(),
+                    assets: u.assets.clone(),
+                    selection: u.selection.clone(),
+                    partitions: u.keys.len().max(1) as u64,
+                    backfill_id: backfill_id.clone(),
+                    run_key: None,
+                    trigger: trigger.to_string(),
+                    tags: Vec::new(),
+                    max_attempts: self.config.max_attempts,
+                    depends_on,
+                }
+            })
+            .collect();
+        let record = backfill_id.as_ref().map(|id| crate::state::BackfillRecord {
+            id: id.clone(),
+            status: "running".into(),
+            assets: assets.to_vec(),
+            description: describe_selection(selection, filter),
+            partitions: total,
+            created_at: crate::state::now_ms(),
+            ended_at: None,
+        });
+        self.state.insert_runs(record.as_ref(), &runs)?;
+        Ok(Submitted {
+            backfill_id,
+            runs: runs.iter().map(|r| r.id.clone()).collect(),
+            partitions: total,
+        })
+    }
+
+    // ---- execution -----------------------------------------------------------------------
+
+    /// Executes queued runs with `concurrency` workers until none is left (only the given
+    /// backfill's, when set). Other processes may run the same queue at the same time.
+    pub fn run_queue(
+        &self,
+        backfill: Option<&str>,
+        progress: &(dyn Fn(&Progress) + Sync),
+    ) -> Result<QueueSummary, EngineError> {
+        self.state.requeue_orphans(owner_alive)?;
+        let summary = Mutex::new(QueueSummary::default());
+        let first_error: Mutex<Option<EngineError>> = Mutex::new(None);
+        let workers = self.config.concurrency.max(1);
+        std::thread::scope(|s| {
+            for _ in 0..workers {
+                s.spawn(|| {
+                    if let Err(e) = self.worker(backfill, progress, &summary) {
+                        let mut f = first_error.lock().unwrap_or_else(|p| p.into_inner());
+                        f.get_or_insert(e);
+                        self.notify();
+                    }
+                });
+            }
+        });
+        if let Some(e) = first_error.into_inner().unwrap_or_else(|p| p.into_inner()) {
+            return Err(e);
+        }
+        if let Some(id) = backfill {
+            self.settle_backfill(id)?;
+        }
+        Ok(summary.into_inner().unwrap_or_else(|p| p.into_inner()))
+    }
+
+    fn notify(&self) {
+        let mut n = self.wake.0.lock().unwrap_or_else(|p| p.into_inner());
+        *n += 1;
+        self.wake.1.notify_all();
+    }
+
+    fn worker(
+        &self,
+        backfill: Option<&str>,
+        progress: &(dyn Fn(&Progress) + Sync),
+        summary: &Mutex<QueueSummary>,
+    ) -> Result<(), EngineError> {
+        loop {
+            let seen = *self.wake.0.lock().unwrap_or_else(|p| p.into_inner());
+            if let Some(run) = self.state.claim_next(&self.owner, backfill)? {
+                progress(&Progress::RunStarted {
+                    run: run.id.clone(),
+                    assets: run.assets.clone(),
+                    selection: run.selection.describe(),
+                });
+                let outcome = self.execute(&run)?;
+                {
+                    let mut s = summary.lock().unwrap_or_else(|p| p.into_inner());
+                    match &outcome {
+                        Outcome::Success { partitions } => {
+                            s.runs_succeeded += 1;
+                            s.partitions += partitions;
+                        }
+                        Outcome::Retry { .. } => s.runs_retried += 1,
+                        Outcome::Failed { .. } => s.runs_failed += 1,
+                        Outcome::Canceled => {}
+                    }
+                }
+                let (ok, partitions, error) = match outcome {
+                    Outcome::Success { partitions } => (true, partitions, None),
+                    Outcome::Retry { error } | Outcome::Failed { error } => (false, 0, Some(error)),
+                    Outcome::Canceled => (false, 0, Some("canceled".into())),
+                };
+                progress(&Progress::RunFinished {
+                    run: run.id,
+                    ok,
+                    partitions,
+                    error,
+                });
+                self.notify();
+                continue;
+            }
+            let pending = self.state.pending(backfill)?;
+            if pending.queued == 0 && pending.running == 0 {
+                self.notify();
+                return Ok(());
+            }
+            // Nothing claimable: wait for a run of ours to end (it may unblock dependents), a
+            // retry delay to pass, or — for runs another process holds — a short while.
+            let wait = match pending.next_retry_at {
+                Some(at) if pending.running == 0 => {
+                    Duration::from_millis((at - crate::state::now_ms()).clamp(1, 60_000) as u64)
+                }
+                _ => Duration::from_millis(200),
+            };
+            let guard = self.wake.0.lock().unwrap_or_else(|p| p.into_inner());
+            if *guard == seen {
+                let _ = self
+                    .wake
+                    .1
+                    .wait_timeout(guard, wait)
+                    .unwrap_or_else(|p| p.into_inner());
+            }
+        }
+    }
+
+    /// Marks a backfill completed or failed once none of its runs is left to do.
+    fn settle_backfill(&self, id: &str) -> Result<(), EngineError> {
+        let p = self.state.backfill_progress(id)?;
+        if p.runs_queued == 0 && p.runs_running == 0 {
+            let current = self.state.backfill(id)?.map(|b| b.status);
+            if current.as_deref() == Some("running") {
+                let status = if p.runs_failed > 0 || p.runs_canceled > 0 {
+                    "failed"
+                } else {
+                    "completed"
+                };
+                self.state.set_backfill_status(id, status)?;
+            }
+        }
+        Ok(())
+    }
+
+    /// Runs one claimed run to its end (or its next retry).
+    fn execute(&self, run: &RunRecord) -> Result<Outcome, EngineError> {
+        let _span = tracing::info_span!("run", run = %run.id, assets = ?run.assets).entered();
+        match self.try_execute(run) {
+            Ok(Outcome::Success { partitions }) => Ok(Outcome::Success { partitions }),
+            Ok(other) => Ok(other),
+            Err(failure) => {
+                let retry = failure.retryable && run.attempts < run.max_attempts;
+                let failed_partitions: Vec<(String, String)> = if retry {
+                    Vec::new()
+                } else {
+                    let done: BTreeSet<(String, String)> =
+                        self.state.done_in_run(&run.id)?.into_iter().collect();
+                    run_keys(&run.selection)
+                        .into_iter()
+                        .flat_map(|k| run.assets.iter().map(move |a| (a.clone(), k.clone())))
+                        .filter(|p| !done.contains(p))
+                        .collect()
+                };
+                let delay = retry.then(|| {
+                    let base = self.config.retry_backoff.as_millis() as i64;
+                    base.saturating_mul(1 << (run.attempts.saturating_sub(1)).min(10))
+                });
+                tracing::warn!(error = %failure.message, retry, "run attempt failed");
+                self.state
+                    .finish_failure(run, &failure.message, &failed_partitions, delay)?;
+                Ok(if retry {
+                    Outcome::Retry {
+                        error: failure.message,
+                    }
+                } else {
+                    Outcome::Failed {
+                        error: failure.message,
+                    }
+                })
+            }
+        }
+    }
+
+    fn try_execute(&self, run: &RunRecord) -> Result<Outcome, Failure> {
+        let fatal = |message: String| Failure {
+            message,
+            retryable: false,
+        };
+        let plugin = self
+            .registry
+            .get(&run.plugin)
+            .ok_or_else(|| fatal(format!("plugin {:?} is not loaded", run.plugin)))?;
+        let graph = self.graph().map_err(|e| fatal(e.to_string()))?;
+        let node = graph
+            .asset(run.assets.first().map_or("", String::as_str))
+            .ok_or_else(|| fatal(format!("asset {:?} is no longer declared", run.assets)))?
+            .clone();
+        let dynamic = self.dynamic_snapshot().map_err(|e| fatal(e.to_string()))?;
+        let now = Utc::now();
+        let cx = Context::new(now).with_dynamic(&dynamic);
+        let done: BTreeSet<String> = self
+            .state
+            .done_in_run(&run.id)
+            .map_err(|e| fatal(e.to_string()))?
+            .into_iter()
+            .map(|(_, k)| k)
+            .collect();
+        let calls: Vec<(Selection, Vec<String>, String)> = match &run.selection {
+            RunSelection::None => vec![(Selection::None, vec![String::new()], String::new())],
+            RunSelection::Keys { keys } => keys
+                .iter()
+                .filter(|k| !done.contains(*k))
+                .map(|k| (Selection::Key(k.clone()), vec![k.clone()], k.clone()))
+                .collect(),
+            RunSelection::Range { start, end } => {
+                let def = node
+                    .partitions
+                    .as_ref()
+                    .ok_or_else(|| fatal("a range of an unpartitioned asset".into()))?;
+                let keys: Vec<String> = def
+                    .subset_keys(
+                        &cx,
+                        &def.range(&cx, start, end)
+                            .map_err(|e| fatal(e.to_string()))?,
+                    )
+                    .map_err(|e| fatal(e.to_string()))?
+                    .map(PartitionKey::into_string)
+                    .collect();
+                if keys.iter().all(|k| done.contains(k)) {
+                    Vec::new()
+                } else {
+                    vec![(
+                        Selection::Range {
+                            start: start.clone(),
+                            end: end.clone(),
+                        },
+                        keys,
+                        format!("{start}...{end}"),
+                    )]
+                }
+            }
+        };
+        let mut pending: Vec<NewMaterialization> = Vec::new();
+        let mut count = 0u64;
+        for (i, (selection, keys, label)) in calls.into_iter().enumerate() {
+            if i > 0 && i % 64 == 0 {
+                // Checkpoint long runs: a resumed run skips what is recorded, and cancel is
+                // noticed between partitions.
+                self.state
+                    .record_progress(&run.id, &run.plugin, &pending)
+                    .map_err(|e| fatal(e.to_string()))?;
+                pending.clear();
+                if self
+                    .state
+                    .is_canceled(run)
+                    .map_err(|e| fatal(e.to_string()))?
+                {
+                    self.state
+                        .finish_canceled(&run.id)
+                        .map_err(|e| fatal(e.to_string()))?;
+                    return Ok(Outcome::Canceled);
+                }
+            }
+            let inputs = self.gather_inputs(&graph, &node, run, &keys, &cx)?;
+            let started = crate::state::now_ms();
+            let outputs = plugin
+                .materialize(&MaterializeRequest {
+                    computation: run.computation.clone(),
+                    assets: run.assets.clone(),
+                    selection,
+                    run_id: run.id.clone(),
+                    attempt: run.attempts,
+                    now,
+                    inputs,
+                })
+                .map_err(|e| Failure {
+                    retryable: retryable(&e),
+                    message: e.to_string(),
+                })?;
+            let ended = crate::state::now_ms();
+            for o in outputs {
+                let code_version = graph.asset(&o.asset).map_or_else(
+                    || plugin.code_version().to_string(),
+                    |n| n.code_version.clone(),
+                );
+                let blob = IoStore::blob_name(&o.asset, &label);
+                let data_version = self.io.write(&blob, &o.data).map_err(|e| Failure {
+                    message: e.to_string(),
+                    retryable: true,
+                })?;
+                let metadata = serde_json::to_value(&o.metadata).unwrap_or_default();
+                for k in &keys {
+                    pending.push(NewMaterialization {
+                        asset: o.asset.clone(),
+                        partition: k.clone(),
+                        code_version: code_version.clone(),
+                        data_version: data_version.clone(),
+                        blob: blob.clone(),
+                        metadata: metadata.clone(),
+                        started_at: started,
+                        ended_at: ended,
+                    });
+                }
+            }
+            count += keys.len() as u64;
+        }
+        self.state
+            .finish_success(&run.id, &run.plugin, &pending)
+            .map_err(|e| fatal(e.to_string()))?;
+        Ok(Outcome::Success { partitions: count })
+    }
+
+    /// The inputs of one call: for each upstream asset, the (key, bytes) of every upstream
+    /// partition the call's keys map to.
+    fn gather_inputs(
+        &self,
+        graph: &AssetGraph,
+        node: &AssetNode,
+        run: &RunRecord,
+        keys: &[String],
+        cx: &Context<'_>,
+    ) -> Result<Vec<InputData>, Failure> {
+        let fatal = |message: String| Failure {
+            message,
+            retryable: false,
+        };
+        let keys: Vec<String> = keys.iter().filter(|k| !k.is_empty()).cloned().collect();
+        let mut inputs: Vec<InputData> = Vec::new();
+        for asset in &run.assets {
+            let Some(n) = graph.asset(asset) else {
+                continue;
+            };
+            for edge in &n.inputs {
+                if inputs.iter().any(|i| i.asset == edge.upstream) {
+                    continue;
+                }
+                let up = graph
+                    .asset(&edge.upstream)
+                    .ok_or_else(|| fatal(format!("upstream {:?} vanished", edge.upstream)))?;
+                let (wanted, nonexistent) = self
+                    .upstream_keys(cx, node, edge, up.partitions.as_ref(), &keys)
+                    .map_err(|e| fatal(e.to_string()))?;
+                if !nonexistent.is_empty() && !edge.allow_missing {
+                    return Err(fatal(format!(
+                        "input {:?} needs partitions that do not exist: {}",
+                        edge.upstream,
+                        nonexistent.join(", ")
+                    )));
+                }
+                let records = self
+                    .state
+                    .partitions_of(&edge.upstream, &wanted)
+                    .map_err(|e| fatal(e.to_string()))?;
+                let by_key: HashMap<&str, &PartitionRecord> =
+                    records.iter().map(|r| (r.partition.as_str(), r)).collect();
+                let mut partitions = Vec::new();
+                let mut blobs_seen = BTreeSet::new();
+                for k in &wanted {
+                    let Some(m) = by_key
+                        .get(k.as_str())
+                        .and_then(|r| r.materialization.as_ref())
+                    else {
+                        if edge.allow_missing {
+                            continue;
+                        }
+                        let shown = if k.is_empty() { "(unpartitioned)" } else { k };
+                        return Err(Failure {
+                            message: format!(
+                                "upstream partition {}[{shown}] has not been materialized",
+                                edge.upstream
+                            ),
+                            // Another run may produce it (e.g. outside this backfill).
+                            retryable: true,
+                        });
+                    };
+                    // A range run stores one blob for all its keys: deliver it once, labelled
+                    // with the range.
+                    if !blobs_seen.insert(m.blob.clone()) {
+                        continue;
+                    }
+                    let data = self.io.read(&m.blob).map_err(|e| Failure {
+                        message: e.to_string(),
+                        retryable: true,
+                    })?;
+                    let label = m
+                        .blob
+                        .split_once('/')
+                        .map_or_else(|| k.clone(), |(_, f)| crate::io::unescape_key(f));
+                    partitions.push((label, data));
+                }
+                inputs.push(InputData {
+                    asset: edge.upstream.clone(),
+                    partitions,
+                });
+            }
+        }
+        Ok(inputs)
+    }
+
+    // ---- status --------------------------------------------------------------------------
+
+    /// Counts and a health bar of `width` buckets for one asset; the listing when `list`.
+    pub fn asset_status(
+        &self,
+        graph: &AssetGraph,
+        asset: &str,
+        width: usize,
+        now: DateTime<Utc>,
+    ) -> Result<(AssetStatus, Vec<PartitionView>), EngineError> {
+        let node = self.node(graph, asset)?;
+        let dynamic = self.dynamic_snapshot()?;
+        let cx = Context::new(now).with_dynamic(&dynamic);
+        let records = self.state.partitions(asset)?;
+        let stale = self.stale_keys(graph, node, &records, &cx)?;
+        let (total, kind) = match &node.partitions {
+            Some(d) => (d.count(&cx)?, d.kind().to_string()),
+            None => (1, "unpartitioned".to_string()),
+        };
+        let width = width.max(1).min(total.max(1) as usize);
+        let mut buckets = vec![(0u64, 0u64); width];
+        let mut materialized = 0;
+        let mut failed = 0;
+        let mut views = Vec::with_capacity(records.len());
+        for r in &records {
+            let index = match &node.partitions {
+                Some(d) => d.index_of(&cx, &r.partition)?,
+                None => Some(0),
+            };
+            let Some(i) = index.filter(|i| (0..total as i64).contains(i)) else {
+                continue;
+            };
+            let b = ((i as u128 * width as u128) / total.max(1) as u128) as usize;
+            let bucket = &mut buckets[b.min(width - 1)];
+            match r.status {
+                PartitionState::Materialized => {
+                    materialized += 1;
+                    bucket.0 += 1;
+                }
+                PartitionState::Failed => {
+                    failed += 1;
+                    bucket.1 += 1;
+                }
+            }
+            views.push(PartitionView {
+                key: r.partition.clone(),
+                state: match r.status {
+                    PartitionState::Failed => "failed",
+                    PartitionState::Materialized if stale.contains(&r.partition) => "stale",
+                    PartitionState::Materialized => "materialized",
+                },
+                run_id: r.materialization.as_ref().map(|m| m.run_id.clone()),
+                data_version: r.materialization.as_ref().map(|m| m.data_version.clone()),
+                code_version: r.materialization.as_ref().map(|m| m.code_version.clone()),
+                error: r.error.clone(),
+            });
+        }
+        let bar: String = buckets
+            .iter()
+            .enumerate()
+            .map(|(b, &(ok, bad))| {
+                let lo = (b as u128 * total as u128 / width as u128) as u64;
+                let hi = ((b as u128 + 1) * total as u128 / width as u128) as u64;
+                let size = hi.saturating_sub(lo).max(1);
+                if bad > 0 {
+                    'x'
+                } else if ok >= size {
+                    '█'
+                } else if ok > 0 {
+                    '▓'
+                } else {
+                    '·'
+                }
+            })
+            .collect();
+        Ok((
+            AssetStatus {
+                asset: asset.to_string(),
+                plugin: node.plugin.clone(),
+                partitions_kind: kind,
+                total,
+                materialized,
+                failed,
+                missing: total.saturating_sub(materialized + failed),
+                stale: stale.len() as u64,
+                bar,
+            },
+            views,
+        ))
+    }
+
+    // ---- sensors -------------------------------------------------------------------------
+
+    /// Evaluates one sensor now: applies its dynamic-partition requests, then validates and
+    /// queues its run requests (a run key seen before is skipped), and stores the new cursor;
+    /// all in one transaction.
+    pub fn tick_sensor(&self, name: &str, now: DateTime<Utc>) -> Result<SensorOutcome, EngineError> {
+        let graph = self.graph()?;
+        let sensor = graph
+            .sensors()
+            .get(name)
+            .ok_or_else(|| EngineError::UnknownSensor(name.to_string()))?
+            .clone();
+        let plugin = self
+            .registry
+            .get(&sensor.plugin)
+            .ok_or_else(|| EngineError::UnknownPlugin(sensor.plugin.clone()))?;
+        let state = self.state.sensor_state(name)?;
+        let at = now.timestamp_millis();
+        let request = tessera_runtime::SensorRequest {
+            sensor: name.to_string(),
+            cursor: state.cursor.clone(),
+            last_evaluation: state
+                .last_evaluation
+                .and_then(DateTime::<Utc>::from_timestamp_millis),
+            now,
+        };
+        let mut tick = crate::state::SensorTick {
+            sensor: name.to_string(),
+            at,
+            cursor: state.cursor.clone(),
+            skip_reason: None,
+            error: None,
+            dynamic: Vec::new(),
+            runs: Vec::new(),
+        };
+        let result = match plugin.evaluate_sensor(&request) {
+            Ok(r) => r,
+            Err(e) => {
+                // The cursor stays; the error is shown by `tessera sensor list`.
+                tick.error = Some(e.to_string());
+                self.state.record_sensor_tick(&tick)?;
+                return Err(EngineError::Invalid(format!("sensor {name:?}: {e}")));
+            }
+        };
+        tick.skip_reason = result.skip_reason.clone();
+        tick.dynamic = result
+            .dynamic_partitions
+            .iter()
+            .map(|d| (d.name.clone(), d.add.clone(), d.delete.clone()))
+            .collect();
+        for d in &result.dynamic_partitions {
+            if let Err(e) = check_dynamic_keys(&d.add) {
+                tick.error = Some(e.to_string());
+                tick.dynamic.clear();
+                self.state.record_sensor_tick(&tick)?;
+                return Err(EngineError::Invalid(format!("sensor {name:?}: {e}")));
+            }
+        }
+        // Validate run requests against the dynamic sets as they will be after this tick.
+        let mut sets: BTreeMap<String, Vec<String>> = BTreeMap::new();
+        for (set, _) in self.state.dynamic_names()? {
+            let keys = self.state.dynamic_keys(&set)?;
+            sets.insert(set, keys);
+        }
+        for d in &result.dynamic_partitions {
+            let keys = sets.entry(d.name.clone()).or_default();
+            keys.retain(|k| !d.delete.contains(k));
+            for k in &d.add {
+                if !keys.contains(k) {
+                    keys.push(k.clone());
+                }
+            }
+        }
+        let mut dynamic = MemoryDynamicStore::new();
+        for (set, keys) in sets {
+            dynamic.add(&set, keys);
+        }
+        let cx = Context::new(now).with_dynamic(&dynamic);
+        let mut skipped = 0;
+        for rr in &result.run_requests {
+            if let Some(key) = &rr.run_key
+                && self.state.sensor_run_key_seen(name, key)?
+            {
+                skipped += 1;
+                continue;
+            }
+            let Some(first) = rr.assets.first().and_then(|a| graph.asset(a)) else {
+                continue;
+            };
+            let selection = match &rr.selection {
+                Selection::None => RunSelection::None,
+                Selection::Key(k) => RunSelection::Keys {
+                    keys: vec![k.clone()],
+                },
+                Selection::Range { start, end } => RunSelection::Range {
+                    start: start.clone(),
+                    end: end.clone(),
+                },
+            };
+            if let Some(def) = &first.partitions {
+                match &rr.selection {
+                    Selection::Key(k) if !def.has_key(&cx, k)? => {
+                        return Err(EngineError::Invalid(format!(
+                            "sensor {name:?} requested partition {k:?} of {:?}, which does not exist",
+                            first.key
+                        )));
+                    }
+                    Selection::Range { start, end } => {
+                        def.range(&cx, start, end)?;
+                    }
+                    _ => {}
+                }
+            }
+            tick.runs.push(NewRun {
+                id: new_id("r"),
+                plugin: first.plugin.clone(),
+                computation: first.computation.clone(),
+                assets: rr.assets.clone(),
+                partitions: match &selection {
+                    RunSelection::Keys { keys } => keys.len() as u64,
+                    _ => 1,
+                },
+                selection,
+                backfill_id: None,
+                run_key: rr.run_key.clone(),
+                trigger: format!("sensor:{name}"),
+                tags: rr.tags.clone(),
+                max_attempts: self.config.max_attempts,
+                depends_on: Vec::new(),
+            });
+        }
+        tick.cursor = result.cursor.clone().or(state.cursor);
+        let launched = self.state.record_sensor_tick(&tick)?;
+        let run_keys_skipped = skipped + (tick.runs.len() - launched.len()) as u64;
+        Ok(SensorOutcome {
+            sensor: name.to_string(),
+            runs_queued: launched,
+            // Duplicates within this one evaluation are dropped in the transaction.
+            run_keys_skipped,
+            skip_reason: result.skip_reason,
+            cursor: tick.cursor,
+            dynamic_partitions: result
+                .dynamic_partitions
+                .iter()
+                .map(|d| (d.name.clone(), d.add.len() as u64, d.delete.len() as u64))
+                .collect(),
+        })
+    }
+
+    // ---- dynamic partitions --------------------------------------------------------------
+
+    pub fn dynamic_add(&self, name: &str, keys: &[String]) -> Result<u64, EngineError> {
+        check_dynamic_keys(keys)?;
+        self.state.dynamic_add(name, keys)
+    }
+}
+
+/// Dynamic keys end up in multi-partition keys (joined by `|`) and in listings.
+fn check_dynamic_keys(keys: &[String]) -> Result<(), EngineError> {
+    match keys
+        .iter()
+        .find(|k| k.is_empty() || k.contains(['|', '\n', '\r']))
+    {
+        Some(k) => Err(EngineError::Invalid(format!(
+            "dynamic partition key {k:?} is empty or holds '|' or a line break"
+        ))),
+        None => Ok(()),
+    }
+}
+
+/// What one sensor evaluation did.
+#[derive(Debug, Clone, Serialize)]
+pub struct SensorOutcome {
+    pub sensor: String,
+    pub runs_queued: Vec<String>,
+    pub run_keys_skipped: u64,
+    pub skip_reason: Option<String>,
+    pub cursor: Option<String>,
+    /// (set, keys added, keys deleted)
+    pub dynamic_partitions: Vec<(String, u64, u64)>,
+}
+
+/// What `submit` stored.
+#[derive(Debug, Clone, Serialize)]
+pub struct Submitted {
+    pub backfill_id: Option<String>,
+    pub runs: Vec<String>,
+    pub partitions: u64,
+}
+
+enum Outcome {
+    Success { partitions: u64 },
+    Retry { error: String },
+    Failed { error: String },
+    Canceled,
+}
+
+struct Failure {
+    message: String,
+    retryable: bool,
+}
+
+/// A failure the plugin reported, a timeout, a trap or a host hiccup may pass on a retry
+/// (late data, a flaky source); a contract violation or a missing function will not.
+fn retryable(e: &CallError) -> bool {
+    !matches!(
+        e,
+        CallError::UnknownComputation { .. }
+            | CallError::UnknownSensor { .. }
+            | CallError::InvalidInput { .. }
+            | CallError::InvalidResult { .. }
+    )
+}
+
+fn run_keys(selection: &RunSelection) -> Vec<String> {
+    match selection {
+        RunSelection::None => vec![String::new()],
+        RunSelection::Keys { keys } => keys.clone(),
+        RunSelection::Range { start, end } => vec![format!("{start}...{end}")],
+    }
+}
+
+fn describe_selection(selection: &PartitionSelection, filter: Filter) -> String {
+    let s = match selection {
+        PartitionSelection::All => "all partitions".to_string(),
+        PartitionSelection::Keys(k) if k.len() == 1 => k[0].clone(),
+        PartitionSelection::Keys(k) => format!("{} keys", k.len()),
+        PartitionSelection::Range { start, end } => format!("{start}...{end}"),
+    };
+    match filter {
+        Filter::Any => s,
+        Filter::Missing => format!("{s}, missing only"),
+        Filter::Failed => format!("{s}, failed only"),
+        Filter::Stale => format!("{s}, stale only"),
+    }
+}
+
+/// Splits a computation's selected partitions into runs.
+fn split(
+    node: &AssetNode,
+    assets: &[String],
+    subset: Option<&PartitionSubset>,
+    policy: RunPolicy,
+    cx: &Context<'_>,
+) -> Result<Vec<Unit>, EngineError> {
+    let (Some(def), Some(subset)) = (&node.partitions, subset) else {
+        return Ok(vec![Unit {
+            id: new_id("r"),
+            node_key: node.key.clone(),
+            assets: assets.to_vec(),
+            selection: RunSelection::None,
+            indices: Vec::new(),
+            keys: Vec::new(),
+        }]);
+    };
+    let mut units = Vec::new();
+    let unit = |selection: RunSelection, indices: Vec<(i64, i64)>, keys: Vec<String>| Unit {
+        id: new_id("r"),
+        node_key: node.key.clone(),
+        assets: assets.to_vec(),
+        selection,
+        indices,
+        keys,
+    };
+    match policy {
+        RunPolicy::SingleRun => {
+            for &(a, b) in subset.indices().ranges() {
+                let piece = PartitionSubset::from_range(a, b);
+                let keys: Vec<String> = def
+                    .subset_keys(cx, &piece)?
+                    .map(PartitionKey::into_string)
+                    .collect();
+                let (Some(first), Some(last)) = (keys.first(), keys.last()) else {
+                    continue;
+                };
+                let selection = if keys.len() == 1 {
+                    RunSelection::Keys { keys: keys.clone() }
+                } else {
+                    RunSelection::Range {
+                        start: first.clone(),
+                        end: last.clone(),
+                    }
+                };
+                units.push(unit(selection, vec![(a, b)], keys));
+            }
+        }
+        RunPolicy::PerPartition | RunPolicy::MaxPerRun(_) => {
+            let per = match policy {
+                RunPolicy::MaxPerRun(n) => n.max(1) as usize,
+                _ => 1,
+            };
+            let indices: Vec<i64> = subset.indices().iter().collect();
+            let keys: Vec<String> = def
+                .subset_keys(cx, subset)?
+                .map(PartitionKey::into_string)
+                .collect();
+            for (ks, is) in keys.chunks(per).zip(indices.chunks(per)) {
+                let ranges = tessera_partitions::RangeSet::from_values(is.iter().copied());
+                units.push(unit(
+                    RunSelection::Keys { keys: ks.to_vec() },
+                    ranges.ranges().to_vec(),
+                    ks.to_vec(),
+                ));
+            }
+        }
+    }
+    Ok(units)
+}

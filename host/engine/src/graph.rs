@@ -1,0 +1,262 @@
+//! The asset graph across every loaded plugin: who produces each asset, what it reads and
+//! through which mapping, and an order in which upstream comes first.
+
+use std::collections::{BTreeMap, BTreeSet, VecDeque};
+use std::sync::Arc;
+
+use tessera_partitions::{PartitionMapping, PartitionsDefinition, infer_mapping};
+use tessera_runtime::{AssetSpec, Plugin, SensorSpec};
+
+/// One asset and where it comes from.
+#[derive(Debug, Clone)]
+pub struct AssetNode {
+    pub key: String,
+    pub plugin: String,
+    pub computation: String,
+    pub description: Option<String>,
+    pub partitions: Option<PartitionsDefinition>,
+    pub inputs: Vec<Edge>,
+    /// The declared code version, else the plugin's content hash.
+    pub code_version: String,
+    /// Re-materialize when upstream partitions are re-materialized (late data).
+    pub eager: bool,
+    /// Sibling assets of the same computation (one call produces them all), itself included.
+    pub siblings: Vec<String>,
+}
+
+/// One input of an asset.
+#[derive(Debug, Clone)]
+pub struct Edge {
+    pub upstream: String,
+    pub mapping: PartitionMapping,
+    pub allow_missing: bool,
+}
+
+#[derive(Debug, Clone)]
+pub struct SensorNode {
+    pub plugin: String,
+    pub spec: SensorSpec,
+}
+
+#[derive(Debug, Clone, Default)]
+pub struct AssetGraph {
+    nodes: BTreeMap<String, AssetNode>,
+    /// Topological order: every asset after all of its inputs.
+    order: Vec<String>,
+    sensors: BTreeMap<String, SensorNode>,
+}
+
+/// An asset is eager when its metadata says `policy = "eager"` (the contract has no field
+/// for automation policies yet; metadata carries it without a WIT change).
+fn is_eager(spec: &AssetSpec) -> bool {
+    spec.metadata.iter().any(|(k, v)| {
+        k == "policy"
+            && matches!(v, tessera_runtime::MetadataValue::Text(t) if t.eq_ignore_ascii_case("eager"))
+    })
+}
+
+impl AssetGraph {
+    /// Builds and validates the graph of a set of plugins (keyed by plugin name).
+    pub fn build(plugins: &BTreeMap<String, Arc<Plugin>>) -> Result<AssetGraph, String> {
+        let mut nodes: BTreeMap<String, AssetNode> = BTreeMap::new();
+        let mut problems = Vec::new();
+        let mut raw_inputs: BTreeMap<String, Vec<tessera_runtime::InputSpec>> = BTreeMap::new();
+        let mut sensors: BTreeMap<String, SensorNode> = BTreeMap::new();
+        for (name, plugin) in plugins {
+            let defs = plugin.definitions();
+            for c in &defs.computations {
+                let siblings: Vec<String> = c.assets.iter().map(|a| a.key.clone()).collect();
+                for a in &c.assets {
+                    if let Some(other) = nodes.get(&a.key) {
+                        problems.push(format!(
+                            "asset {:?} is declared by both plugin {:?} and plugin {name:?}",
+                            a.key, other.plugin
+                        ));
+                        continue;
+                    }
+                    raw_inputs.insert(a.key.clone(), a.inputs.clone());
+                    nodes.insert(
+                        a.key.clone(),
+                        AssetNode {
+                            key: a.key.clone(),
+                            plugin: name.clone(),
+                            computation: c.name.clone(),
+                            description: a.description.clone(),
+                            partitions: a.partitions.clone(),
+                            inputs: Vec::new(),
+                            code_version: a
+                                .code_version
+                                .clone()
+                                .unwrap_or_else(|| plugin.code_version().to_string()),
+                            eager: is_eager(a),
+                            siblings: siblings.clone(),
+                        },
+                    );
+                }
+            }
+            for s in &defs.sensors {
+                if let Some(other) = sensors.get(&s.name) {
+                    problems.push(format!(
+                        "sensor {:?} is declared by both plugin {:?} and plugin {name:?}",
+                        s.name, other.plugin
+                    ));
+                    continue;
+                }
+                sensors.insert(
+                    s.name.clone(),
+                    SensorNode {
+                        plugin: name.clone(),
+                        spec: s.clone(),
+                    },
+                );
+            }
+        }
+        // Resolve inputs now that every asset is known.
+        for (key, inputs) in &raw_inputs {
+            let (plugin, partitions, siblings) = match nodes.get(key) {
+                Some(n) => (n.plugin.clone(), n.partitions.clone(), n.siblings.clone()),
+                None => continue,
+            };
+            let mut edges = Vec::new();
+            for input in inputs {
+                let Some(up) = nodes.get(&input.asset) else {
+                    problems.push(format!(
+                        "asset {key:?} (plugin {plugin:?}) reads {:?}, which no loaded plugin declares",
+                        input.asset
+                    ));
+                    continue;
+                };
+                if siblings.contains(&input.asset) {
+                    problems.push(format!(
+                        "asset {key:?} (plugin {plugin:?}) reads {:?}, which the same call produces",
+                        input.asset
+                    ));
+                    continue;
+                }
+                let mapping = input
+                    .mapping
+                    .clone()
+                    .unwrap_or_else(|| infer_mapping(up.partitions.as_ref(), partitions.as_ref()));
+                if let Some(up_def) = &up.partitions
+                    && let Err(e) = mapping.validate(up_def, partitions.as_ref())
+                {
+                    problems.push(format!(
+                        "asset {key:?} (plugin {plugin:?}) reads {:?} (plugin {:?}): {e}",
+                        input.asset, up.plugin
+                    ));
+                    continue;
+                }
+                edges.push(Edge {
+                    upstream: input.asset.clone(),
+                    mapping,
+                    allow_missing: input.allow_missing,
+                });
+            }
+            if let Some(n) = nodes.get_mut(key) {
+                n.inputs = edges;
+            }
+        }
+        for (name, s) in &sensors {
+            for t in &s.spec.targets {
+                if !nodes.contains_key(t) {
+                    problems.push(format!(
+                        "sensor {name:?} (plugin {:?}) targets {t:?}, which no loaded plugin declares",
+                        s.plugin
+                    ));
+                }
+            }
+        }
+        let order = match topological_order(&nodes) {
+            Ok(o) => o,
+            Err(cycle) => {
+                let names: Vec<String> = cycle
+                    .iter()
+                    .map(|k| {
+                        let p = nodes.get(k).map_or("?", |n| n.plugin.as_str());
+                        format!("{k} (plugin {p})")
+                    })
+                    .collect();
+                problems.push(format!("a dependency cycle joins {}", names.join(", ")));
+                Vec::new()
+            }
+        };
+        if problems.is_empty() {
+            Ok(AssetGraph {
+                nodes,
+                order,
+                sensors,
+            })
+        } else {
+            Err(problems.join("; "))
+        }
+    }
+
+    pub fn asset(&self, key: &str) -> Option<&AssetNode> {
+        self.nodes.get(key)
+    }
+
+    /// Every asset, upstream first.
+    pub fn assets(&self) -> impl Iterator<Item = &AssetNode> {
+        self.order.iter().filter_map(|k| self.nodes.get(k))
+    }
+
+    pub fn sensors(&self) -> &BTreeMap<String, SensorNode> {
+        &self.sensors
+    }
+
+    /// Position of an asset in the topological order.
+    pub fn rank(&self, key: &str) -> usize {
+        self.order
+            .iter()
+            .position(|k| k == key)
+            .unwrap_or(usize::MAX)
+    }
+
+    /// The assets that read `key` directly.
+    pub fn downstream_of(&self, key: &str) -> Vec<&AssetNode> {
+        self.nodes
+            .values()
+            .filter(|n| n.inputs.iter().any(|e| e.upstream == key))
+            .collect()
+    }
+}
+
+/// Kahn's algorithm; on a cycle, the assets left over (every one on or behind a cycle).
+fn topological_order(nodes: &BTreeMap<String, AssetNode>) -> Result<Vec<String>, Vec<String>> {
+    let mut indegree: BTreeMap<&str, usize> = nodes.keys().map(|k| (k.as_str(), 0)).collect();
+    let mut readers: BTreeMap<&str, Vec<&str>> = BTreeMap::new();
+    for n in nodes.values() {
+        let ups: BTreeSet<&str> = n.inputs.iter().map(|e| e.upstream.as_str()).collect();
+        for up in ups {
+            *indegree.entry(n.key.as_str()).or_default() += 1;
+            readers.entry(up).or_default().push(n.key.as_str());
+        }
+    }
+    let mut ready: VecDeque<&str> = indegree
+        .iter()
+        .filter(|(_, d)| **d == 0)
+        .map(|(k, _)| *k)
+        .collect();
+    let mut order = Vec::with_capacity(nodes.len());
+    while let Some(k) = ready.pop_front() {
+        order.push(k.to_string());
+        for r in readers.get(k).into_iter().flatten() {
+            if let Some(d) = indegree.get_mut(r) {
+                *d -= 1;
+                if *d == 0 {
+                    ready.push_back(r);
+                }
+            }
+        }
+    }
+    if order.len() == nodes.len() {
+        Ok(order)
+    } else {
+        let placed: BTreeSet<&str> = order.iter().map(String::as_str).collect();
+        Err(nodes
+            .keys()
+            .filter(|k| !placed.contains(k.as_str()))
+            .cloned()
+            .collect())
+    }
+}

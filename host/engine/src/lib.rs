@@ -1,0 +1,20 @@
+//! Tessera's engine: what was materialized (SQLite), where the bytes are (the IO store), how
+//! the assets of all loaded plugins depend on each other, and the machinery that plans and
+//! runs work in dependency order — materializations, backfills, sensors, schedules.
+//!
+//! Nothing above this crate touches SQL; nothing in it touches wasmtime types.
+
+mod engine;
+mod error;
+pub mod graph;
+pub mod io;
+pub mod state;
+
+pub use engine::{
+    AssetStatus, Engine, EngineConfig, Filter, PartitionSelection, PartitionView, Progress,
+    QueueSummary, RunPolicy, StateDynamicKeys, Submitted,
+};
+pub use error::EngineError;
+pub use graph::{AssetGraph, AssetNode, Edge};
+pub use io::IoStore;
+pub use state::{RunRecord, RunSelection, RunStatus, State};

@@ -1,0 +1,1211 @@
+//! The state store: one SQLite file in WAL mode. Every change that belongs together commits in
+//! one transaction, so a crash (even `kill -9`) leaves either all of it or none of it.
+
+use std::path::{Path, PathBuf};
+use std::sync::{Mutex, MutexGuard};
+
+use rusqlite::{Connection, OptionalExtension, Transaction, params};
+use serde::{Deserialize, Serialize};
+
+use crate::error::EngineError;
+
+/// Schema migrations, applied in order; `PRAGMA user_version` counts the applied ones.
+/// Never edit one that has shipped: append a new one.
+const MIGRATIONS: &[&str] = &[r"
+CREATE TABLE runs (
+    id            TEXT PRIMARY KEY,
+    seq           INTEGER NOT NULL UNIQUE,
+    status        TEXT NOT NULL,
+    plugin        TEXT NOT NULL,
+    computation   TEXT NOT NULL,
+    assets        TEXT NOT NULL,
+    selection     TEXT NOT NULL,
+    partitions    INTEGER NOT NULL,
+    backfill_id   TEXT,
+    run_key       TEXT,
+    trigger       TEXT NOT NULL,
+    tags          TEXT NOT NULL,
+    attempts      INTEGER NOT NULL DEFAULT 0,
+    max_attempts  INTEGER NOT NULL,
+    not_before    INTEGER NOT NULL DEFAULT 0,
+    owner         TEXT,
+    created_at    INTEGER NOT NULL,
+    started_at    INTEGER,
+    ended_at      INTEGER,
+    error         TEXT
+);
+CREATE INDEX runs_by_status ON runs(status, seq);
+CREATE INDEX runs_by_backfill ON runs(backfill_id, status);
+CREATE TABLE run_deps (
+    run_id      TEXT NOT NULL,
+    depends_on  TEXT NOT NULL,
+    PRIMARY KEY (run_id, depends_on)
+) WITHOUT ROWID;
+CREATE INDEX run_deps_by_dependency ON run_deps(depends_on);
+CREATE TABLE run_events (
+    run_id   TEXT NOT NULL,
+    seq      INTEGER NOT NULL,
+    at       INTEGER NOT NULL,
+    level    TEXT NOT NULL,
+    message  TEXT NOT NULL,
+    PRIMARY KEY (run_id, seq)
+) WITHOUT ROWID;
+CREATE TABLE materializations (
+    id            INTEGER PRIMARY KEY,
+    asset         TEXT NOT NULL,
+    partition     TEXT NOT NULL,
+    run_id        TEXT NOT NULL,
+    plugin        TEXT NOT NULL,
+    code_version  TEXT NOT NULL,
+    data_version  TEXT NOT NULL,
+    blob          TEXT NOT NULL,
+    metadata      TEXT NOT NULL,
+    started_at    INTEGER NOT NULL,
+    ended_at      INTEGER NOT NULL,
+    UNIQUE (run_id, asset, partition)
+);
+CREATE INDEX materializations_by_partition ON materializations(asset, partition, id);
+CREATE TABLE partition_status (
+    asset             TEXT NOT NULL,
+    partition         TEXT NOT NULL,
+    status            TEXT NOT NULL,
+    materialization   INTEGER,
+    failed_run        TEXT,
+    error             TEXT,
+    updated_at        INTEGER NOT NULL,
+    PRIMARY KEY (asset, partition)
+) WITHOUT ROWID;
+CREATE TABLE dynamic_partitions (
+    name  TEXT NOT NULL,
+    key   TEXT NOT NULL,
+    seq   INTEGER NOT NULL,
+    PRIMARY KEY (name, key)
+) WITHOUT ROWID;
+CREATE UNIQUE INDEX dynamic_partitions_order ON dynamic_partitions(name, seq);
+CREATE TABLE sensor_state (
+    name             TEXT PRIMARY KEY,
+    cursor           TEXT,
+    last_evaluation  INTEGER,
+    last_skip_reason TEXT,
+    last_error       TEXT,
+    evaluations      INTEGER NOT NULL DEFAULT 0
+);
+CREATE TABLE sensor_run_keys (
+    sensor   TEXT NOT NULL,
+    run_key  TEXT NOT NULL,
+    run_id   TEXT NOT NULL,
+    PRIMARY KEY (sensor, run_key)
+) WITHOUT ROWID;
+CREATE TABLE schedule_ticks (
+    schedule   TEXT NOT NULL,
+    tick       INTEGER NOT NULL,
+    partition  TEXT,
+    run_id     TEXT,
+    status     TEXT NOT NULL,
+    PRIMARY KEY (schedule, tick)
+) WITHOUT ROWID;
+CREATE TABLE backfills (
+    id           TEXT PRIMARY KEY,
+    seq          INTEGER NOT NULL UNIQUE,
+    status       TEXT NOT NULL,
+    assets       TEXT NOT NULL,
+    description  TEXT NOT NULL,
+    partitions   INTEGER NOT NULL,
+    created_at   INTEGER NOT NULL,
+    ended_at     INTEGER
+);
+"];
+
+/// The partitions one run covers.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case", tag = "kind")]
+pub enum RunSelection {
+    /// An unpartitioned asset.
+    #[default]
+    None,
+    /// One call per key.
+    Keys { keys: Vec<String> },
+    /// One call over the whole range (both ends included).
+    Range { start: String, end: String },
+}
+
+impl RunSelection {
+    pub fn describe(&self) -> String {
+        match self {
+            RunSelection::None => "-".to_string(),
+            RunSelection::Keys { keys } => match keys.as_slice() {
+                [one] => one.clone(),
+                [first, .., last] => format!("{first} … {last} ({} keys)", keys.len()),
+                [] => "(none)".to_string(),
+            },
+            RunSelection::Range { start, end } => format!("{start}...{end}"),
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum RunStatus {
+    Queued,
+    Running,
+    Success,
+    Failed,
+    Canceled,
+}
+
+impl RunStatus {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            RunStatus::Queued => "queued",
+            RunStatus::Running => "running",
+            RunStatus::Success => "success",
+            RunStatus::Failed => "failed",
+            RunStatus::Canceled => "canceled",
+        }
+    }
+
+    fn parse(s: &str) -> RunStatus {
+        match s {
+            "running" => RunStatus::Running,
+            "success" => RunStatus::Success,
+            "failed" => RunStatus::Failed,
+            "canceled" => RunStatus::Canceled,
+            _ => RunStatus::Queued,
+        }
+    }
+
+    pub fn is_final(self) -> bool {
+        matches!(
+            self,
+            RunStatus::Success | RunStatus::Failed | RunStatus::Canceled
+        )
+    }
+}
+
+/// A run to create.
+#[derive(Debug, Clone)]
+pub struct NewRun {
+    pub id: String,
+    pub plugin: String,
+    pub computation: String,
+    pub assets: Vec<String>,
+    pub selection: RunSelection,
+    pub partitions: u64,
+    pub backfill_id: Option<String>,
+    pub run_key: Option<String>,
+    pub trigger: String,
+    pub tags: Vec<(String, String)>,
+    pub max_attempts: u32,
+    /// Runs (already stored or in the same batch) that must succeed first.
+    pub depends_on: Vec<String>,
+}
+
+/// A stored run.
+#[derive(Debug, Clone, Serialize)]
+pub struct RunRecord {
+    pub id: String,
+    pub status: RunStatus,
+    pub plugin: String,
+    pub computation: String,
+    pub assets: Vec<String>,
+    pub selection: RunSelection,
+    pub partitions: u64,
+    pub backfill_id: Option<String>,
+    pub run_key: Option<String>,
+    pub trigger: String,
+    pub tags: Vec<(String, String)>,
+    pub attempts: u32,
+    pub max_attempts: u32,
+    pub created_at: i64,
+    pub started_at: Option<i64>,
+    pub ended_at: Option<i64>,
+    pub error: Option<String>,
+}
+
+/// One asset partition produced by a run.
+#[derive(Debug, Clone)]
+pub struct NewMaterialization {
+    pub asset: String,
+    pub partition: String,
+    pub code_version: String,
+    pub data_version: String,
+    pub blob: String,
+    pub metadata: serde_json::Value,
+    pub started_at: i64,
+    pub ended_at: i64,
+}
+
+/// The latest state of one partition.
+#[derive(Debug, Clone, Serialize)]
+pub struct PartitionRecord {
+    pub partition: String,
+    pub status: PartitionState,
+    /// The latest successful materialization, if any (kept when a later attempt failed).
+    pub materialization: Option<MaterializationRecord>,
+    pub failed_run: Option<String>,
+    pub error: Option<String>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum PartitionState {
+    Materialized,
+    Failed,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct MaterializationRecord {
+    /// Grows with every materialization: orders them without trusting clocks.
+    pub id: i64,
+    pub run_id: String,
+    pub plugin: String,
+    pub code_version: String,
+    pub data_version: String,
+    pub blob: String,
+    pub metadata: serde_json::Value,
+    pub started_at: i64,
+    pub ended_at: i64,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct RunEvent {
+    pub seq: i64,
+    pub at: i64,
+    pub level: String,
+    pub message: String,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct BackfillRecord {
+    pub id: String,
+    pub status: String,
+    pub assets: Vec<String>,
+    pub description: String,
+    pub partitions: u64,
+    pub created_at: i64,
+    pub ended_at: Option<i64>,
+}
+
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct SensorState {
+    pub cursor: Option<String>,
+    pub last_evaluation: Option<i64>,
+    pub last_skip_reason: Option<String>,
+    pub last_error: Option<String>,
+    pub evaluations: u64,
+}
+
+/// The database. One connection behind a lock: SQLite has one writer anyway, and WAL lets
+/// other processes (a CLI beside the daemon) read and queue work at the same time.
+#[derive(Debug)]
+pub struct State {
+    path: PathBuf,
+    conn: Mutex<Connection>,
+}
+
+pub fn now_ms() -> i64 {
+    chrono::Utc::now().timestamp_millis()
+}
+
+fn json<T: Serialize>(v: &T) -> String {
+    serde_json::to_string(v).unwrap_or_else(|_| "null".to_string())
+}
+
+fn from_json<T: for<'de> Deserialize<'de> + Default>(s: &str) -> T {
+    serde_json::from_str(s).unwrap_or_default()
+}
+
+const RUN_COLUMNS: &str = "id, status, plugin, computation, assets, selection, partitions, backfill_id, run_key, trigger, tags, attempts, max_attempts, created_at, started_at, ended_at, error";
+
+fn run_from_row(row: &rusqlite::Row<'_>) -> rusqlite::Result<RunRecord> {
+    let status: String = row.get(1)?;
+    let assets: String = row.get(4)?;
+    let selection: String = row.get(5)?;
+    let tags: String = row.get(10)?;
+    Ok(RunRecord {
+        id: row.get(0)?,
+        status: RunStatus::parse(&status),
+        plugin: row.get(2)?,
+        computation: row.get(3)?,
+        assets: from_json(&assets),
+        selection: from_json(&selection),
+        partitions: row.get::<_, i64>(6)?.try_into().unwrap_or(0),
+        backfill_id: row.get(7)?,
+        run_key: row.get(8)?,
+        trigger: row.get(9)?,
+        tags: from_json(&tags),
+        attempts: row.get::<_, i64>(11)?.try_into().unwrap_or(0),
+        max_attempts: row.get::<_, i64>(12)?.try_into().unwrap_or(1),
+        created_at: row.get(13)?,
+        started_at: row.get(14)?,
+        ended_at: row.get(15)?,
+        error: row.get(16)?,
+    })
+}
+
+impl State {
+    /// Opens (creating when needed) the database and brings its schema up to date.
+    pub fn open(path: &Path) -> Result<State, EngineError> {
+        if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+            std::fs::create_dir_all(dir).map_err(|e| EngineError::db(path, e))?;
+        }
+        let mut conn = Connection::open(path).map_err(|e| EngineError::db(path, e))?;
+        conn.busy_timeout(std::time::Duration::from_secs(30))
+            .map_err(|e| EngineError::db(path, e))?;
+        // WAL: readers never block the writer; NORMAL sync is durable across process crashes
+        // (a power loss may drop the last commits, never corrupt).
+        conn.execute_batch("PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL;")
+            .map_err(|e| EngineError::db(path, e))?;
+        migrate(&mut conn, path)?;
+        Ok(State {
+            path: path.to_path_buf(),
+            conn: Mutex::new(conn),
+        })
+    }
+
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    fn conn(&self) -> MutexGuard<'_, Connection> {
+        // A panic while holding the lock leaves SQLite consistent (transactions roll back on
+        // drop), so a poisoned lock is still usable.
+        self.conn.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    fn err(&self, e: impl std::fmt::Display) -> EngineError {
+        EngineError::db(&self.path, e)
+    }
+
+    /// Runs `f` in one write transaction.
+    pub(crate) fn write<T>(
+        &self,
+        f: impl FnOnce(&Transaction<'_>) -> rusqlite::Result<T>,
+    ) -> Result<T, EngineError> {
+        let mut conn = self.conn();
+        let tx = conn
+            .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)
+            .map_err(|e| self.err(e))?;
+        let out = f(&tx).map_err(|e| self.err(e))?;
+        tx.commit().map_err(|e| self.err(e))?;
+        Ok(out)
+    }
+
+    pub(crate) fn read<T>(
+        &self,
+        f: impl FnOnce(&Connection) -> rusqlite::Result<T>,
+    ) -> Result<T, EngineError> {
+        let conn = self.conn();
+        f(&conn).map_err(|e| self.err(e))
+    }
+
+    // ---- runs ----------------------------------------------------------------------------
+
+    /// Stores runs (and a backfill, when given) in one transaction.
+    pub fn insert_runs(
+        &self,
+        backfill: Option<&BackfillRecord>,
+        runs: &[NewRun],
+    ) -> Result<(), EngineError> {
+        let now = now_ms();
+        self.write(|tx| {
+            if let Some(b) = backfill {
+                tx.execute(
+                    "INSERT INTO backfills (id, seq, status, assets, description, partitions, created_at)
+                     VALUES (?1, (SELECT COALESCE(MAX(seq), 0) + 1 FROM backfills), ?2, ?3, ?4, ?5, ?6)",
+                    params![b.id, b.status, json(&b.assets), b.description, b.partitions as i64, b.created_at],
+                )?;
+            }
+            let mut seq: i64 =
+                tx.query_row("SELECT COALESCE(MAX(seq), 0) FROM runs", [], |r| r.get(0))?;
+            let mut insert = tx.prepare_cached(
+                "INSERT INTO runs (id, seq, status, plugin, computation, assets, selection, partitions,
+                                   backfill_id, run_key, trigger, tags, max_attempts, created_at)
+                 VALUES (?1, ?2, 'queued', ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13)",
+            )?;
+            let mut dep = tx.prepare_cached(
+                "INSERT OR IGNORE INTO run_deps (run_id, depends_on) VALUES (?1, ?2)",
+            )?;
+            for r in runs {
+                seq += 1;
+                insert.execute(params![
+                    r.id,
+                    seq,
+                    r.plugin,
+                    r.computation,
+                    json(&r.assets),
+                    json(&r.selection),
+                    r.partitions as i64,
+                    r.backfill_id,
+                    r.run_key,
+                    r.trigger,
+                    json(&r.tags),
+                    i64::from(r.max_attempts.max(1)),
+                    now,
+                ])?;
+                for d in &r.depends_on {
+                    dep.execute(params![r.id, d])?;
+                }
+            }
+            Ok(())
+        })
+    }
+
+    /// Claims the oldest queued run whose dependencies all succeeded and whose retry delay has
+    /// passed, optionally only among one backfill's runs.
+    pub fn claim_next(
+        &self,
+        owner: &str,
+        backfill: Option<&str>,
+    ) -> Result<Option<RunRecord>, EngineError> {
+        let now = now_ms();
+        self.write(|tx| {
+            let sql = format!(
+                "SELECT {RUN_COLUMNS} FROM runs r
+                 WHERE r.status = 'queued' AND r.not_before <= ?1 AND (?2 IS NULL OR r.backfill_id = ?2)
+                   AND NOT EXISTS (SELECT 1 FROM run_deps d JOIN runs u ON u.id = d.depends_on
+                                   WHERE d.run_id = r.id AND u.status != 'success')
+                 ORDER BY r.seq LIMIT 1"
+            );
+            let run = tx
+                .query_row(&sql, params![now, backfill], run_from_row)
+                .optional()?;
+            let Some(mut run) = run else { return Ok(None) };
+            tx.execute(
+                "UPDATE runs SET status = 'running', owner = ?2, attempts = attempts + 1,
+                        started_at = COALESCE(started_at, ?3) WHERE id = ?1",
+                params![run.id, owner, now],
+            )?;
+            run.status = RunStatus::Running;
+            run.attempts += 1;
+            Ok(Some(run))
+        })
+    }
+
+    /// When nothing is claimable: the earliest time a queued run's retry delay ends, and
+    /// whether any run is queued or running at all (within the backfill, when given).
+    pub fn pending(&self, backfill: Option<&str>) -> Result<Pending, EngineError> {
+        self.read(|c| {
+            c.query_row(
+                "SELECT
+                    COALESCE(SUM(status = 'queued'), 0),
+                    COALESCE(SUM(status = 'running'), 0),
+                    MIN(CASE WHEN status = 'queued' THEN not_before END)
+                 FROM runs WHERE status IN ('queued', 'running') AND (?1 IS NULL OR backfill_id = ?1)",
+                params![backfill],
+                |r| {
+                    Ok(Pending {
+                        queued: r.get::<_, i64>(0)? as u64,
+                        running: r.get::<_, i64>(1)? as u64,
+                        next_retry_at: r.get(2)?,
+                    })
+                },
+            )
+        })
+    }
+
+    /// Records a run's successful end together with its materializations.
+    pub fn finish_success(
+        &self,
+        run_id: &str,
+        plugin: &str,
+        materializations: &[NewMaterialization],
+    ) -> Result<(), EngineError> {
+        let now = now_ms();
+        self.write(|tx| {
+            record_materializations(tx, run_id, plugin, materializations, now)?;
+            tx.execute(
+                "UPDATE runs SET status = 'success', ended_at = ?2, error = NULL, owner = NULL WHERE id = ?1",
+                params![run_id, now],
+            )?;
+            event(tx, run_id, "info", "run succeeded", now)?;
+            Ok(())
+        })
+    }
+
+    /// Records materializations of a run that is still going (a batch of keys).
+    pub fn record_progress(
+        &self,
+        run_id: &str,
+        plugin: &str,
+        materializations: &[NewMaterialization],
+    ) -> Result<(), EngineError> {
+        let now = now_ms();
+        self.write(|tx| record_materializations(tx, run_id, plugin, materializations, now))
+    }
+
+    /// Records a failed attempt: queued again after `retry_after_ms`, or failed for good
+    /// (its partitions marked failed, its dependents canceled).
+    pub fn finish_failure(
+        &self,
+        run: &RunRecord,
+        error: &str,
+        failed_partitions: &[(String, String)],
+        retry_after_ms: Option<i64>,
+    ) -> Result<(), EngineError> {
+        let now = now_ms();
+        self.write(|tx| {
+            if let Some(delay) = retry_after_ms {
+                tx.execute(
+                    "UPDATE runs SET status = 'queued', owner = NULL, not_before = ?2, error = ?3 WHERE id = ?1",
+                    params![run.id, now + delay, error],
+                )?;
+                event(
+                    tx,
+                    &run.id,
+                    "warn",
+                    &format!("attempt {} failed, retrying in {delay} ms: {error}", run.attempts),
+                    now,
+                )?;
+                return Ok(());
+            }
+            tx.execute(
+                "UPDATE runs SET status = 'failed', owner = NULL, ended_at = ?2, error = ?3 WHERE id = ?1",
+                params![run.id, now, error],
+            )?;
+            let mut mark = tx.prepare_cached(
+                "INSERT INTO partition_status (asset, partition, status, failed_run, error, updated_at)
+                 VALUES (?1, ?2, 'failed', ?3, ?4, ?5)
+                 ON CONFLICT (asset, partition) DO UPDATE SET
+                    status = 'failed', failed_run = ?3, error = ?4, updated_at = ?5",
+            )?;
+            for (asset, partition) in failed_partitions {
+                mark.execute(params![asset, partition, run.id, error, now])?;
+            }
+            event(tx, &run.id, "error", &format!("run failed: {error}"), now)?;
+            cancel_dependents(tx, &run.id, now)?;
+            Ok(())
+        })
+    }
+
+    /// Puts runs left `running` by a dead owner back in the queue.
+    pub fn requeue_orphans(&self, is_alive: impl Fn(&str) -> bool) -> Result<u64, EngineError> {
+        let now = now_ms();
+        self.write(|tx| {
+            let owners: Vec<(String, Option<String>)> = {
+                let mut s = tx.prepare("SELECT id, owner FROM runs WHERE status = 'running'")?;
+                s.query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?
+                    .collect::<Result<_, _>>()?
+            };
+            let mut n = 0;
+            for (id, owner) in owners {
+                if owner.as_deref().is_some_and(&is_alive) {
+                    continue;
+                }
+                tx.execute(
+                    "UPDATE runs SET status = 'queued', owner = NULL, attempts = MAX(attempts - 1, 0) WHERE id = ?1",
+                    params![id],
+                )?;
+                event(tx, &id, "warn", "its host stopped mid-run; queued again", now)?;
+                n += 1;
+            }
+            Ok(n)
+        })
+    }
+
+    pub fn run(&self, id: &str) -> Result<Option<RunRecord>, EngineError> {
+        self.read(|c| {
+            c.query_row(
+                &format!("SELECT {RUN_COLUMNS} FROM runs WHERE id = ?1"),
+                params![id],
+                run_from_row,
+            )
+            .optional()
+        })
+    }
+
+    pub fn run_status(&self, id: &str) -> Result<Option<RunStatus>, EngineError> {
+        self.read(|c| {
+            c.query_row("SELECT status FROM runs WHERE id = ?1", params![id], |r| {
+                r.get::<_, String>(0)
+            })
+            .optional()
+            .map(|s| s.map(|s| RunStatus::parse(&s)))
+        })
+    }
+
+    /// The newest runs first.
+    pub fn runs(&self, limit: u32, backfill: Option<&str>) -> Result<Vec<RunRecord>, EngineError> {
+        self.read(|c| {
+            let mut s = c.prepare(&format!(
+                "SELECT {RUN_COLUMNS} FROM runs WHERE (?2 IS NULL OR backfill_id = ?2) ORDER BY seq DESC LIMIT ?1"
+            ))?;
+            s.query_map(params![limit, backfill], run_from_row)?
+                .collect()
+        })
+    }
+
+    pub fn run_events(&self, id: &str) -> Result<Vec<RunEvent>, EngineError> {
+        self.read(|c| {
+            let mut s = c.prepare(
+                "SELECT seq, at, level, message FROM run_events WHERE run_id = ?1 ORDER BY seq",
+            )?;
+            s.query_map(params![id], |r| {
+                Ok(RunEvent {
+                    seq: r.get(0)?,
+                    at: r.get(1)?,
+                    level: r.get(2)?,
+                    message: r.get(3)?,
+                })
+            })?
+            .collect()
+        })
+    }
+
+    pub fn log(&self, run_id: &str, level: &str, message: &str) -> Result<(), EngineError> {
+        let now = now_ms();
+        self.write(|tx| event(tx, run_id, level, message, now))
+    }
+
+    /// Keys of a run already materialized by it (a resumed run skips them).
+    pub fn done_in_run(&self, run_id: &str) -> Result<Vec<(String, String)>, EngineError> {
+        self.read(|c| {
+            let mut s =
+                c.prepare("SELECT asset, partition FROM materializations WHERE run_id = ?1")?;
+            s.query_map(params![run_id], |r| Ok((r.get(0)?, r.get(1)?)))?
+                .collect()
+        })
+    }
+
+    // ---- partitions ----------------------------------------------------------------------
+
+    /// The latest state of every recorded partition of an asset.
+    pub fn partitions(&self, asset: &str) -> Result<Vec<PartitionRecord>, EngineError> {
+        self.read(|c| {
+            let mut s = c.prepare_cached(
+                "SELECT p.partition, p.status, p.failed_run, p.error,
+                        m.id, m.run_id, m.plugin, m.code_version, m.data_version, m.blob, m.metadata,
+                        m.started_at, m.ended_at
+                 FROM partition_status p LEFT JOIN materializations m ON m.id = p.materialization
+                 WHERE p.asset = ?1",
+            )?;
+            s.query_map(params![asset], partition_from_row)?.collect()
+        })
+    }
+
+    /// The latest state of some partitions of an asset (absent ones are left out).
+    pub fn partitions_of(
+        &self,
+        asset: &str,
+        keys: &[String],
+    ) -> Result<Vec<PartitionRecord>, EngineError> {
+        self.read(|c| {
+            let mut s = c.prepare_cached(
+                "SELECT p.partition, p.status, p.failed_run, p.error,
+                        m.id, m.run_id, m.plugin, m.code_version, m.data_version, m.blob, m.metadata,
+                        m.started_at, m.ended_at
+                 FROM partition_status p LEFT JOIN materializations m ON m.id = p.materialization
+                 WHERE p.asset = ?1 AND p.partition = ?2",
+            )?;
+            let mut out = Vec::with_capacity(keys.len());
+            for k in keys {
+                if let Some(p) = s
+                    .query_row(params![asset, k], partition_from_row)
+                    .optional()?
+                {
+                    out.push(p);
+                }
+            }
+            Ok(out)
+        })
+    }
+
+    /// How many partitions of an asset are materialized and failed (without listing them).
+    pub fn partition_counts(&self, asset: &str) -> Result<(u64, u64), EngineError> {
+        self.read(|c| {
+            c.query_row(
+                "SELECT COALESCE(SUM(status = 'materialized'), 0), COALESCE(SUM(status = 'failed'), 0)
+                 FROM partition_status WHERE asset = ?1",
+                params![asset],
+                |r| Ok((r.get::<_, i64>(0)? as u64, r.get::<_, i64>(1)? as u64)),
+            )
+        })
+    }
+
+    // ---- dynamic partitions ---------------------------------------------------------------
+
+    /// Adds keys to a dynamic set, in order; keys already present are left where they are.
+    /// Returns how many were new.
+    pub fn dynamic_add(&self, name: &str, keys: &[String]) -> Result<u64, EngineError> {
+        self.write(|tx| dynamic_add(tx, name, keys))
+    }
+
+    /// Removes keys; returns how many existed.
+    pub fn dynamic_remove(&self, name: &str, keys: &[String]) -> Result<u64, EngineError> {
+        self.write(|tx| dynamic_remove(tx, name, keys))
+    }
+
+    /// The keys of a set in insertion order.
+    pub fn dynamic_keys(&self, name: &str) -> Result<Vec<String>, EngineError> {
+        self.read(|c| {
+            let mut s = c.prepare_cached(
+                "SELECT key FROM dynamic_partitions WHERE name = ?1 ORDER BY seq",
+            )?;
+            s.query_map(params![name], |r| r.get(0))?.collect()
+        })
+    }
+
+    pub fn dynamic_names(&self) -> Result<Vec<(String, u64)>, EngineError> {
+        self.read(|c| {
+            let mut s = c.prepare(
+                "SELECT name, COUNT(*) FROM dynamic_partitions GROUP BY name ORDER BY name",
+            )?;
+            s.query_map([], |r| Ok((r.get(0)?, r.get::<_, i64>(1)? as u64)))?
+                .collect()
+        })
+    }
+
+    // ---- sensors -------------------------------------------------------------------------
+
+    pub fn sensor_state(&self, name: &str) -> Result<SensorState, EngineError> {
+        self.read(|c| {
+            c.query_row(
+                "SELECT cursor, last_evaluation, last_skip_reason, last_error, evaluations
+                 FROM sensor_state WHERE name = ?1",
+                params![name],
+                |r| {
+                    Ok(SensorState {
+                        cursor: r.get(0)?,
+                        last_evaluation: r.get(1)?,
+                        last_skip_reason: r.get(2)?,
+                        last_error: r.get(3)?,
+                        evaluations: r.get::<_, i64>(4)? as u64,
+                    })
+                },
+            )
+            .optional()
+            .map(Option::unwrap_or_default)
+        })
+    }
+
+    /// Records one sensor evaluation in one transaction: dynamic-partition changes first,
+    /// then the runs (deduplicated by run key), then the cursor.
+    pub fn record_sensor_tick(&self, tick: &SensorTick) -> Result<Vec<String>, EngineError> {
+        self.write(|tx| {
+            for (name, add, delete) in &tick.dynamic {
+                dynamic_add(tx, name, add)?;
+                dynamic_remove(tx, name, delete)?;
+            }
+            let mut launched = Vec::new();
+            let mut seq: i64 =
+                tx.query_row("SELECT COALESCE(MAX(seq), 0) FROM runs", [], |r| r.get(0))?;
+            for r in &tick.runs {
+                if let Some(key) = &r.run_key {
+                    let seen: Option<String> = tx
+                        .query_row(
+                            "SELECT run_id FROM sensor_run_keys WHERE sensor = ?1 AND run_key = ?2",
+                            params![tick.sensor, key],
+                            |row| row.get(0),
+                        )
+                        .optional()?;
+                    if seen.is_some() {
+                        continue;
+                    }
+                    tx.execute(
+                        "INSERT INTO sensor_run_keys (sensor, run_key, run_id) VALUES (?1, ?2, ?3)",
+                        params![tick.sensor, key, r.id],
+                    )?;
+                }
+                seq += 1;
+                tx.execute(
+                    "INSERT INTO runs (id, seq, status, plugin, computation, assets, selection, partitions,
+                                       backfill_id, run_key, trigger, tags, max_attempts, created_at)
+                     VALUES (?1, ?2, 'queued', ?3, ?4, ?5, ?6, ?7, NULL, ?8, ?9, ?10, ?11, ?12)",
+                    params![
+                        r.id,
+                        seq,
+                        r.plugin,
+                        r.computation,
+                        json(&r.assets),
+                        json(&r.selection),
+                        r.partitions as i64,
+                        r.run_key,
+                        r.trigger,
+                        json(&r.tags),
+                        i64::from(r.max_attempts.max(1)),
+                        tick.at,
+                    ],
+                )?;
+                launched.push(r.id.clone());
+            }
+            tx.execute(
+                "INSERT INTO sensor_state (name, cursor, last_evaluation, last_skip_reason, last_error, evaluations)
+                 VALUES (?1, ?2, ?3, ?4, ?5, 1)
+                 ON CONFLICT (name) DO UPDATE SET cursor = ?2, last_evaluation = ?3,
+                    last_skip_reason = ?4, last_error = ?5, evaluations = evaluations + 1",
+                params![tick.sensor, tick.cursor, tick.at, tick.skip_reason, tick.error],
+            )?;
+            Ok(launched)
+        })
+    }
+
+    /// Whether a sensor already launched a run for this key.
+    pub fn sensor_run_key_seen(&self, sensor: &str, run_key: &str) -> Result<bool, EngineError> {
+        self.read(|c| {
+            c.query_row(
+                "SELECT 1 FROM sensor_run_keys WHERE sensor = ?1 AND run_key = ?2",
+                params![sensor, run_key],
+                |_| Ok(()),
+            )
+            .optional()
+            .map(|o| o.is_some())
+        })
+    }
+
+    // ---- backfills -----------------------------------------------------------------------
+
+    pub fn backfills(&self) -> Result<Vec<BackfillRecord>, EngineError> {
+        self.read(|c| {
+            let mut s = c.prepare(
+                "SELECT id, status, assets, description, partitions, created_at, ended_at
+                 FROM backfills ORDER BY seq DESC",
+            )?;
+            s.query_map([], backfill_from_row)?.collect()
+        })
+    }
+
+    pub fn backfill(&self, id: &str) -> Result<Option<BackfillRecord>, EngineError> {
+        self.read(|c| {
+            c.query_row(
+                "SELECT id, status, assets, description, partitions, created_at, ended_at
+                 FROM backfills WHERE id = ?1",
+                params![id],
+                backfill_from_row,
+            )
+            .optional()
+        })
+    }
+
+    /// Run counts by status, and partitions materialized, for one backfill.
+    pub fn backfill_progress(&self, id: &str) -> Result<BackfillProgress, EngineError> {
+        self.read(|c| {
+            let mut p = BackfillProgress::default();
+            let mut s = c.prepare_cached(
+                "SELECT status, COUNT(*), COALESCE(SUM(partitions), 0) FROM runs WHERE backfill_id = ?1 GROUP BY status",
+            )?;
+            let rows = s.query_map(params![id], |r| {
+                Ok((
+                    r.get::<_, String>(0)?,
+                    r.get::<_, i64>(1)? as u64,
+                    r.get::<_, i64>(2)? as u64,
+                ))
+            })?;
+            for row in rows {
+                let (status, runs, partitions) = row?;
+                p.runs_total += runs;
+                p.partitions_total += partitions;
+                match RunStatus::parse(&status) {
+                    RunStatus::Queued => p.runs_queued += runs,
+                    RunStatus::Running => p.runs_running += runs,
+                    RunStatus::Success => {
+                        p.runs_succeeded += runs;
+                        p.partitions_done += partitions;
+                    }
+                    RunStatus::Failed => {
+                        p.runs_failed += runs;
+                        p.partitions_failed += partitions;
+                    }
+                    RunStatus::Canceled => p.runs_canceled += runs,
+                }
+            }
+            Ok(p)
+        })
+    }
+
+    pub fn set_backfill_status(&self, id: &str, status: &str) -> Result<(), EngineError> {
+        let now = now_ms();
+        self.write(|tx| {
+            let ended = matches!(status, "completed" | "failed" | "canceled").then_some(now);
+            tx.execute(
+                "UPDATE backfills SET status = ?2, ended_at = ?3 WHERE id = ?1",
+                params![id, status, ended],
+            )?;
+            Ok(())
+        })
+    }
+
+    /// Cancels a backfill: its queued runs are canceled; running ones finish their current
+    /// partition and stop.
+    pub fn cancel_backfill(&self, id: &str) -> Result<u64, EngineError> {
+        let now = now_ms();
+        self.write(|tx| {
+            let n = tx.execute(
+                "UPDATE runs SET status = 'canceled', ended_at = ?2 WHERE backfill_id = ?1 AND status = 'queued'",
+                params![id, now],
+            )?;
+            tx.execute(
+                "UPDATE backfills SET status = 'canceled', ended_at = ?2 WHERE id = ?1",
+                params![id, now],
+            )?;
+            Ok(n as u64)
+        })
+    }
+
+    /// Re-queues a canceled or failed backfill's unfinished runs.
+    pub fn reopen_backfill(&self, id: &str) -> Result<u64, EngineError> {
+        self.write(|tx| {
+            let n = tx.execute(
+                "UPDATE runs SET status = 'queued', ended_at = NULL, error = NULL, attempts = 0, not_before = 0
+                 WHERE backfill_id = ?1 AND status IN ('canceled', 'failed')",
+                params![id],
+            )?;
+            tx.execute(
+                "UPDATE backfills SET status = 'running', ended_at = NULL WHERE id = ?1",
+                params![id],
+            )?;
+            Ok(n as u64)
+        })
+    }
+
+    /// Whether a run was canceled while it ran (checked between partitions).
+    pub fn is_canceled(&self, run: &RunRecord) -> Result<bool, EngineError> {
+        let Some(b) = &run.backfill_id else {
+            return Ok(false);
+        };
+        self.read(|c| {
+            c.query_row(
+                "SELECT status = 'canceled' FROM backfills WHERE id = ?1",
+                params![b],
+                |r| r.get(0),
+            )
+        })
+    }
+
+    /// Marks a canceled run's end (it stopped between partitions).
+    pub fn finish_canceled(&self, run_id: &str) -> Result<(), EngineError> {
+        let now = now_ms();
+        self.write(|tx| {
+            tx.execute(
+                "UPDATE runs SET status = 'canceled', owner = NULL, ended_at = ?2 WHERE id = ?1",
+                params![run_id, now],
+            )?;
+            event(tx, run_id, "warn", "canceled", now)
+        })
+    }
+
+    /// Counts of runs by status, across everything.
+    pub fn run_counts(&self) -> Result<Vec<(String, u64)>, EngineError> {
+        self.read(|c| {
+            let mut s = c.prepare("SELECT status, COUNT(*) FROM runs GROUP BY status")?;
+            s.query_map([], |r| Ok((r.get(0)?, r.get::<_, i64>(1)? as u64)))?
+                .collect()
+        })
+    }
+}
+
+/// What is left to do.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Pending {
+    pub queued: u64,
+    pub running: u64,
+    pub next_retry_at: Option<i64>,
+}
+
+#[derive(Debug, Clone, Copy, Default, Serialize)]
+pub struct BackfillProgress {
+    pub runs_total: u64,
+    pub runs_queued: u64,
+    pub runs_running: u64,
+    pub runs_succeeded: u64,
+    pub runs_failed: u64,
+    pub runs_canceled: u64,
+    pub partitions_total: u64,
+    pub partitions_done: u64,
+    pub partitions_failed: u64,
+}
+
+/// One sensor evaluation's effects, recorded together.
+#[derive(Debug, Clone)]
+pub struct SensorTick {
+    pub sensor: String,
+    pub at: i64,
+    pub cursor: Option<String>,
+    pub skip_reason: Option<String>,
+    pub error: Option<String>,
+    /// (set name, keys to add, keys to delete)
+    pub dynamic: Vec<(String, Vec<String>, Vec<String>)>,
+    pub runs: Vec<NewRun>,
+}
+
+fn migrate(conn: &mut Connection, path: &Path) -> Result<(), EngineError> {
+    let version: i64 = conn
+        .query_row("PRAGMA user_version", [], |r| r.get(0))
+        .map_err(|e| EngineError::db(path, e))?;
+    let known = MIGRATIONS.len() as i64;
+    if version > known {
+        return Err(EngineError::SchemaTooNew {
+            path: path.to_path_buf(),
+            found: version,
+            known,
+        });
+    }
+    for (i, sql) in MIGRATIONS.iter().enumerate().skip(version as usize) {
+        let tx = conn
+            .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)
+            .map_err(|e| EngineError::db(path, e))?;
+        // Another process may have migrated between our read and the lock.
+        let now: i64 = tx
+            .query_row("PRAGMA user_version", [], |r| r.get(0))
+            .map_err(|e| EngineError::db(path, e))?;
+        if now > i as i64 {
+            continue;
+        }
+        tx.execute_batch(sql)
+            .and_then(|()| tx.execute_batch(&format!("PRAGMA user_version = {}", i + 1)))
+            .and_then(|()| tx.commit())
+            .map_err(|e| EngineError::db(path, format!("migration {}: {e}", i + 1)))?;
+    }
+    Ok(())
+}
+
+fn event(
+    tx: &Transaction<'_>,
+    run_id: &str,
+    level: &str,
+    message: &str,
+    at: i64,
+) -> rusqlite::Result<()> {
+    tx.execute(
+        "INSERT INTO run_events (run_id, seq, at, level, message)
+         VALUES (?1, (SELECT COALESCE(MAX(seq), 0) + 1 FROM run_events WHERE run_id = ?1), ?2, ?3, ?4)",
+        params![run_id, at, level, message],
+    )?;
+    Ok(())
+}
+
+fn record_materializations(
+    tx: &Transaction<'_>,
+    run_id: &str,
+    plugin: &str,
+    materializations: &[NewMaterialization],
+    now: i64,
+) -> rusqlite::Result<()> {
+    let mut insert = tx.prepare_cached(
+        "INSERT INTO materializations (asset, partition, run_id, plugin, code_version, data_version, blob, metadata, started_at, ended_at)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)
+         ON CONFLICT (run_id, asset, partition) DO NOTHING",
+    )?;
+    let mut status = tx.prepare_cached(
+        "INSERT INTO partition_status (asset, partition, status, materialization, updated_at)
+         VALUES (?1, ?2, 'materialized', ?3, ?4)
+         ON CONFLICT (asset, partition) DO UPDATE SET
+            status = 'materialized', materialization = ?3, failed_run = NULL, error = NULL, updated_at = ?4",
+    )?;
+    for m in materializations {
+        let inserted = insert.execute(params![
+            m.asset,
+            m.partition,
+            run_id,
+            plugin,
+            m.code_version,
+            m.data_version,
+            m.blob,
+            json(&m.metadata),
+            m.started_at,
+            m.ended_at,
+        ])?;
+        if inserted == 0 {
+            // Recorded before (a resumed run): never twice.
+            continue;
+        }
+        status.execute(params![m.asset, m.partition, tx.last_insert_rowid(), now])?;
+    }
+    Ok(())
+}
+
+fn cancel_dependents(tx: &Transaction<'_>, run_id: &str, now: i64) -> rusqlite::Result<()> {
+    // Breadth-first over the dependency edges: everything downstream of a failed run can
+    // never start.
+    let mut frontier = vec![run_id.to_string()];
+    while let Some(id) = frontier.pop() {
+        let dependents: Vec<String> = {
+            let mut s = tx.prepare_cached(
+                "SELECT d.run_id FROM run_deps d JOIN runs r ON r.id = d.run_id
+                 WHERE d.depends_on = ?1 AND r.status = 'queued'",
+            )?;
+            s.query_map(params![id], |r| r.get(0))?
+                .collect::<Result<_, _>>()?
+        };
+        for d in dependents {
+            tx.execute(
+                "UPDATE runs SET status = 'canceled', ended_at = ?2, error = ?3 WHERE id = ?1",
+                params![d, now, format!("upstream run {run_id} failed")],
+            )?;
+            frontier.push(d);
+        }
+    }
+    Ok(())
+}
+
+fn dynamic_add(tx: &Transaction<'_>, name: &str, keys: &[String]) -> rusqlite::Result<u64> {
+    let mut seq: i64 = tx.query_row(
+        "SELECT COALESCE(MAX(seq), 0) FROM dynamic_partitions WHERE name = ?1",
+        params![name],
+        |r| r.get(0),
+    )?;
+    let mut insert = tx.prepare_cached(
+        "INSERT OR IGNORE INTO dynamic_partitions (name, key, seq) VALUES (?1, ?2, ?3)",
+    )?;
+    let mut added = 0;
+    for k in keys {
+        seq += 1;
+        added += insert.execute(params![name, k, seq])? as u64;
+    }
+    Ok(added)
+}
+
+fn dynamic_remove(tx: &Transaction<'_>, name: &str, keys: &[String]) -> rusqlite::Result<u64> {
+    let mut delete =
+        tx.prepare_cached("DELETE FROM dynamic_partitions WHERE name = ?1 AND key = ?2")?;
+    let mut removed = 0;
+    for k in keys {
+        removed += delete.execute(params![name, k])? as u64;
+    }
+    Ok(removed)
+}
+
+fn partition_from_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<PartitionRecord> {
+    let status: String = r.get(1)?;
+    let id: Option<i64> = r.get(4)?;
+    let materialization = match id {
+        Some(id) => {
+            let metadata: String = r.get(10)?;
+            Some(MaterializationRecord {
+                id,
+                run_id: r.get(5)?,
+                plugin: r.get(6)?,
+                code_version: r.get(7)?,
+                data_version: r.get(8)?,
+                blob: r.get(9)?,
+                metadata: serde_json::from_str(&metadata).unwrap_or(serde_json::Value::Null),
+                started_at: r.get(11)?,
+                ended_at: r.get(12)?,
+            })
+        }
+        None => None,
+    };
+    Ok(PartitionRecord {
+        partition: r.get(0)?,
+        status: if status == "failed" {
+            PartitionState::Failed
+        } else {
+            PartitionState::Materialized
+        },
+        materialization,
+        failed_run: r.get(2)?,
+        error: r.get(3)?,
+    })
+}
+
+fn backfill_from_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<BackfillRecord> {
+    let assets: String = r.get(2)?;
+    Ok(BackfillRecord {
+        id: r.get(0)?,
+        status: r.get(1)?,
+        assets: serde_json::from_str(&assets).unwrap_or_default(),
+        description: r.get(3)?,
+        partitions: r.get::<_, i64>(4)? as u64,
+        created_at: r.get(5)?,
+        ended_at: r.get(6)?,
+    })
+}
