@@ -6,6 +6,9 @@
     reason = "a command-line tool prints its results"
 )]
 
+mod config;
+mod dev;
+mod engine_cmd;
 mod plugin_cmd;
 
 use std::path::PathBuf;
@@ -20,6 +23,12 @@ struct Cli {
     /// Log filter (tracing's EnvFilter syntax), e.g. `info` or `tessera=debug`.
     #[arg(long, global = true, env = "TESSERA_LOG", default_value = "warn")]
     log: String,
+    /// The configuration file (default: `tessera.toml` in the working directory, if any).
+    #[arg(long, global = true, env = "TESSERA_CONFIG")]
+    config: Option<PathBuf>,
+    /// The current time for partition arithmetic (RFC 3339), instead of the clock.
+    #[arg(long, global = true, value_name = "RFC3339")]
+    now: Option<chrono::DateTime<chrono::Utc>>,
     #[command(subcommand)]
     command: Command,
 }
@@ -29,6 +38,119 @@ enum Command {
     /// Inspect, call and watch plugins without any state.
     #[command(subcommand)]
     Plugin(plugin_cmd::PluginCommand),
+    /// The daemon: load and watch plugins, evaluate sensors and schedules, run the queue.
+    Dev {
+        /// Print events as JSON lines.
+        #[arg(long)]
+        json: bool,
+    },
+    /// The assets of every loaded plugin, their partitions and inputs.
+    Assets {
+        #[arg(long)]
+        json: bool,
+    },
+    /// An asset's partitions: counts and a health bar; `--status` lists every recorded one.
+    Partitions {
+        asset: String,
+        #[arg(long)]
+        status: bool,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Plugins and versions, load errors, asset health, the queue, recent failures.
+    Status {
+        #[arg(long)]
+        json: bool,
+    },
+    /// Materialize assets now (one run per partition).
+    Materialize {
+        #[arg(required = true)]
+        assets: Vec<String>,
+        /// A partition key (repeatable).
+        #[arg(long)]
+        partition: Vec<String>,
+        /// An inclusive key range START...END.
+        #[arg(long, conflicts_with = "partition")]
+        range: Option<String>,
+        /// Every partition that exists now.
+        #[arg(long, conflicts_with_all = ["partition", "range"])]
+        all: bool,
+        /// One run (and one call) per contiguous range instead of one per partition.
+        #[arg(long)]
+        single_run: bool,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Backfill assets over a partition selection, in dependency order:
+    /// `tessera backfill ASSET... [--from A --to B] [--missing|--failed|--stale]`, or
+    /// `tessera backfill list | status ID | cancel ID | resume ID`.
+    Backfill {
+        #[arg(
+            required = true,
+            value_name = "ASSET... | list | status ID | cancel ID | resume ID"
+        )]
+        args: Vec<String>,
+        #[arg(long, requires = "to")]
+        from: Option<String>,
+        #[arg(long, requires = "from")]
+        to: Option<String>,
+        /// Only partitions never materialized.
+        #[arg(long, group = "filter")]
+        missing: bool,
+        /// Only partitions whose latest attempt failed.
+        #[arg(long, group = "filter")]
+        failed: bool,
+        /// Only stale partitions (upstream newer, or the code version changed).
+        #[arg(long, group = "filter")]
+        stale: bool,
+        /// At most N partitions per run (default 1).
+        #[arg(long, value_name = "N", conflicts_with = "single_run")]
+        max_per_run: Option<u64>,
+        /// One run per contiguous range.
+        #[arg(long)]
+        single_run: bool,
+        /// Queue the runs and return (a running `tessera dev` executes them).
+        #[arg(long)]
+        no_wait: bool,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Dynamic partitions: `add NAME KEY...`, `remove NAME KEY...`, `list NAME`.
+    Dynamic {
+        #[arg(value_parser = ["add", "remove", "list"])]
+        action: String,
+        name: String,
+        keys: Vec<String>,
+        /// Read keys from a file, one per line.
+        #[arg(long)]
+        file: Option<PathBuf>,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Sensors: `list`, or `tick NAME` to evaluate one now.
+    Sensor {
+        #[arg(value_parser = ["list", "tick"])]
+        action: String,
+        name: Option<String>,
+        /// After the tick, execute the runs it queued.
+        #[arg(long)]
+        run: bool,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Recent runs, newest first.
+    Runs {
+        #[arg(long, default_value_t = 50)]
+        limit: u32,
+        #[arg(long)]
+        json: bool,
+    },
+    /// One run's events and logs.
+    Logs {
+        run: String,
+        #[arg(long)]
+        json: bool,
+    },
 }
 
 /// Options shared by the commands that load plugins.
@@ -54,6 +176,110 @@ pub(crate) struct RuntimeArgs {
     memory_mib: u64,
 }
 
+fn run_engine_command(
+    config: &config::Config,
+    command: Command,
+    now: chrono::DateTime<chrono::Utc>,
+) -> anyhow::Result<ExitCode> {
+    use tessera_engine::{Filter, RunPolicy};
+    match command {
+        Command::Plugin(_) => unreachable_command(),
+        Command::Dev { json } => dev::run(config, json),
+        Command::Assets { json } => engine_cmd::assets(config, json, now),
+        Command::Partitions {
+            asset,
+            status,
+            json,
+        } => engine_cmd::partitions(config, &asset, status, json, now),
+        Command::Status { json } => engine_cmd::status(config, json, now),
+        Command::Materialize {
+            assets,
+            partition,
+            range,
+            all,
+            single_run,
+            json,
+        } => {
+            let selection = engine_cmd::selection(&partition, range.as_deref(), None, None)?;
+            let policy = if single_run {
+                RunPolicy::SingleRun
+            } else {
+                RunPolicy::PerPartition
+            };
+            let explicit = all || range.is_some() || !partition.is_empty();
+            engine_cmd::materialize_now(config, &assets, &selection, explicit, policy, json, now)
+        }
+        Command::Backfill {
+            args,
+            from,
+            to,
+            missing,
+            failed,
+            stale,
+            max_per_run,
+            single_run,
+            no_wait,
+            json,
+        } => {
+            let id = || {
+                args.get(1)
+                    .map(String::as_str)
+                    .ok_or_else(|| anyhow::anyhow!("give the backfill id"))
+            };
+            match args.first().map(String::as_str) {
+                Some("list") => engine_cmd::backfill_list(config, json),
+                Some("status") => engine_cmd::backfill_status(config, id()?, json),
+                Some("cancel") => engine_cmd::backfill_cancel(config, id()?, json),
+                Some("resume") => engine_cmd::backfill_resume(config, id()?, json),
+                _ => {
+                    let filter = if missing {
+                        Filter::Missing
+                    } else if failed {
+                        Filter::Failed
+                    } else if stale {
+                        Filter::Stale
+                    } else {
+                        Filter::Any
+                    };
+                    let policy = match (single_run, max_per_run) {
+                        (true, _) => RunPolicy::SingleRun,
+                        (false, Some(n)) if n > 1 => RunPolicy::MaxPerRun(n),
+                        _ => RunPolicy::PerPartition,
+                    };
+                    let selection =
+                        engine_cmd::selection(&[], None, from.as_deref(), to.as_deref())?;
+                    engine_cmd::materialize(
+                        config, &args, &selection, filter, policy, true, !no_wait, json, now,
+                    )
+                }
+            }
+        }
+        Command::Dynamic {
+            action,
+            name,
+            keys,
+            file,
+            json,
+        } => engine_cmd::dynamic(config, &action, &name, &keys, file.as_deref(), json),
+        Command::Sensor {
+            action,
+            name,
+            run,
+            json,
+        } => match (action.as_str(), name) {
+            ("list", _) => engine_cmd::sensor_list(config, json),
+            (_, Some(name)) => engine_cmd::sensor_tick(config, &name, run, json, now),
+            (_, None) => anyhow::bail!("give the sensor's name: `tessera sensor tick NAME`"),
+        },
+        Command::Runs { limit, json } => engine_cmd::runs(config, limit, json),
+        Command::Logs { run, json } => engine_cmd::logs(config, &run, json),
+    }
+}
+
+fn unreachable_command() -> anyhow::Result<ExitCode> {
+    anyhow::bail!("internal: plugin commands are dispatched before the config loads")
+}
+
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let filter = tracing_subscriber::EnvFilter::try_new(&cli.log)
@@ -62,8 +288,11 @@ fn main() -> ExitCode {
         .with_env_filter(filter)
         .with_writer(std::io::stderr)
         .init();
+    let now = cli.now.unwrap_or_else(chrono::Utc::now);
     let result = match cli.command {
         Command::Plugin(cmd) => plugin_cmd::run(cmd),
+        other => config::Config::load(cli.config.as_deref())
+            .and_then(|config| run_engine_command(&config, other, now)),
     };
     match result {
         Ok(code) => code,

@@ -153,6 +153,10 @@ pub struct Engine {
     owner: String,
     /// Signalled whenever a run of this process ends (wakes idle workers).
     wake: (Mutex<u64>, Condvar),
+    /// The newest materialization the eager policies have looked at.
+    eager_seen: Mutex<i64>,
+    /// Set by [`Engine::stop`]: workers finish their run and claim no more.
+    stopping: std::sync::atomic::AtomicBool,
 }
 
 impl std::fmt::Debug for Engine {
@@ -216,11 +220,29 @@ impl Engine {
             config,
             owner,
             wake: (Mutex::new(0), Condvar::new()),
+            stopping: std::sync::atomic::AtomicBool::new(false),
+            eager_seen: Mutex::new(-1),
         };
         engine
             .registry
             .set_validator(Arc::new(|plugins| AssetGraph::build(plugins).map(|_| ())));
         engine
+    }
+
+    /// Asks running [`Engine::run_queue`] calls to return once their current runs end.
+    pub fn stop(&self) {
+        self.stopping
+            .store(true, std::sync::atomic::Ordering::SeqCst);
+        self.notify();
+    }
+
+    pub fn is_stopping(&self) -> bool {
+        self.stopping.load(std::sync::atomic::Ordering::SeqCst)
+    }
+
+    /// The shared state store.
+    pub fn state_arc(&self) -> Arc<State> {
+        Arc::clone(&self.state)
     }
 
     pub fn state(&self) -> &State {
@@ -627,6 +649,9 @@ impl Engine {
         summary: &Mutex<QueueSummary>,
     ) -> Result<(), EngineError> {
         loop {
+            if self.is_stopping() {
+                return Ok(());
+            }
             let seen = *self.wake.0.lock().unwrap_or_else(|p| p.into_inner());
             if let Some(run) = self.state.claim_next(&self.owner, backfill)? {
                 progress(&Progress::RunStarted {
@@ -1053,7 +1078,11 @@ impl Engine {
     /// Evaluates one sensor now: applies its dynamic-partition requests, then validates and
     /// queues its run requests (a run key seen before is skipped), and stores the new cursor;
     /// all in one transaction.
-    pub fn tick_sensor(&self, name: &str, now: DateTime<Utc>) -> Result<SensorOutcome, EngineError> {
+    pub fn tick_sensor(
+        &self,
+        name: &str,
+        now: DateTime<Utc>,
+    ) -> Result<SensorOutcome, EngineError> {
         let graph = self.graph()?;
         let sensor = graph
             .sensors()
@@ -1197,6 +1226,177 @@ impl Engine {
         })
     }
 
+    // ---- eager policies ------------------------------------------------------------------
+
+    /// For every asset with the eager policy: queues its materialized partitions whose
+    /// upstream partitions were re-materialized since (late-arriving data). Cheap when nothing
+    /// was materialized since the last call. A partition is queued once per upstream change
+    /// (the run key names the newest upstream materialization).
+    pub fn queue_eager(&self, now: DateTime<Utc>) -> Result<Vec<String>, EngineError> {
+        let newest = self.state.last_materialization()?;
+        {
+            let seen = self.eager_seen.lock().unwrap_or_else(|p| p.into_inner());
+            if *seen == newest {
+                return Ok(Vec::new());
+            }
+        }
+        let graph = self.graph()?;
+        let dynamic = self.dynamic_snapshot()?;
+        let cx = Context::new(now).with_dynamic(&dynamic);
+        let mut queued = Vec::new();
+        for node in graph.assets().filter(|n| n.eager && !n.inputs.is_empty()) {
+            let records = self.state.partitions(&node.key)?;
+            let stale = self.upstream_newer(&graph, node, &records, &cx)?;
+            let mut tick = crate::state::SensorTick {
+                sensor: format!("eager:{}", node.key),
+                at: now.timestamp_millis(),
+                cursor: None,
+                skip_reason: None,
+                error: None,
+                dynamic: Vec::new(),
+                runs: Vec::new(),
+            };
+            for (key, upstream_id) in stale {
+                tick.runs.push(NewRun {
+                    id: new_id("r"),
+                    plugin: node.plugin.clone(),
+                    computation: node.computation.clone(),
+                    assets: vec![node.key.clone()],
+                    selection: RunSelection::Keys {
+                        keys: vec![key.clone()],
+                    },
+                    partitions: 1,
+                    backfill_id: None,
+                    run_key: Some(format!("{key}@{upstream_id}")),
+                    trigger: "eager".into(),
+                    tags: Vec::new(),
+                    max_attempts: self.config.max_attempts,
+                    depends_on: Vec::new(),
+                });
+            }
+            if !tick.runs.is_empty() {
+                queued.extend(self.state.record_sensor_tick(&tick)?);
+            }
+        }
+        *self.eager_seen.lock().unwrap_or_else(|p| p.into_inner()) = newest;
+        Ok(queued)
+    }
+
+    /// Materialized partitions of `node` with an upstream partition materialized after them,
+    /// and the newest such upstream materialization.
+    fn upstream_newer(
+        &self,
+        graph: &AssetGraph,
+        node: &AssetNode,
+        records: &[PartitionRecord],
+        cx: &Context<'_>,
+    ) -> Result<Vec<(String, i64)>, EngineError> {
+        let mut out = Vec::new();
+        let mut upstream = Vec::new();
+        for e in &node.inputs {
+            let up = self.node(graph, &e.upstream)?;
+            let latest: HashMap<String, i64> = self
+                .state
+                .partitions(&e.upstream)?
+                .into_iter()
+                .filter_map(|r| r.materialization.map(|m| (r.partition, m.id)))
+                .collect();
+            upstream.push((e, up.partitions.as_ref(), latest));
+        }
+        for r in records {
+            let Some(m) = &r.materialization else {
+                continue;
+            };
+            let mut newest = None;
+            for (edge, up_def, latest) in &upstream {
+                let (keys, _) = self.upstream_keys(
+                    cx,
+                    node,
+                    edge,
+                    *up_def,
+                    std::slice::from_ref(&r.partition),
+                )?;
+                for k in keys {
+                    if let Some(id) = latest.get(&k).filter(|id| **id > m.id) {
+                        newest = newest.max(Some(*id));
+                    }
+                }
+            }
+            if let Some(id) = newest {
+                out.push((r.partition.clone(), id));
+            }
+        }
+        Ok(out)
+    }
+
+    // ---- schedules -----------------------------------------------------------------------
+
+    /// Requests the latest complete partition of the schedule's asset for every cron tick
+    /// since the last recorded one (at most `catch_up` of them, newest kept), with the
+    /// partition key as run key. On the first call only the latest tick counts.
+    pub fn tick_schedule(
+        &self,
+        spec: &ScheduleSpec,
+        now: DateTime<Utc>,
+    ) -> Result<Vec<String>, EngineError> {
+        let bad = |m: String| EngineError::Invalid(format!("schedule {:?}: {m}", spec.name));
+        let cron = tessera_partitions::cron::Cron::parse(&spec.cron)
+            .map_err(|e| bad(format!("cron {:?}: {e}", spec.cron)))?;
+        let zone = tessera_partitions::Zone::new(&spec.timezone)?;
+        let schedule = tessera_partitions::Schedule::new(cron, zone)?;
+        let graph = self.graph()?;
+        let node = self.node(&graph, &spec.asset)?;
+        let def = node
+            .partitions
+            .as_ref()
+            .ok_or_else(|| bad(format!("asset {:?} is not partitioned", spec.asset)))?;
+        let now_s = now.timestamp();
+        let mut ticks: Vec<i64> = Vec::new();
+        match self.state.last_schedule_tick(&spec.name)? {
+            Some(last) => {
+                for t in schedule.iter_from(last + 1) {
+                    if t > now_s {
+                        break;
+                    }
+                    ticks.push(t);
+                    if ticks.len() > spec.catch_up.max(1) as usize {
+                        ticks.remove(0);
+                    }
+                }
+            }
+            None => {
+                if let Some(t) = schedule.prev(now_s + 1) {
+                    ticks.push(t);
+                }
+            }
+        }
+        let dynamic = self.dynamic_snapshot()?;
+        let mut rows = Vec::new();
+        for t in ticks {
+            let at = DateTime::<Utc>::from_timestamp(t, 0).unwrap_or(now);
+            let cx = Context::new(at).with_dynamic(&dynamic);
+            let key = def.last_key(&cx)?.map(PartitionKey::into_string);
+            let run = key.as_ref().map(|k| NewRun {
+                id: new_id("r"),
+                plugin: node.plugin.clone(),
+                computation: node.computation.clone(),
+                assets: vec![node.key.clone()],
+                selection: RunSelection::Keys {
+                    keys: vec![k.clone()],
+                },
+                partitions: 1,
+                backfill_id: None,
+                run_key: Some(k.clone()),
+                trigger: format!("schedule:{}", spec.name),
+                tags: vec![("schedule".into(), spec.name.clone())],
+                max_attempts: self.config.max_attempts,
+                depends_on: Vec::new(),
+            });
+            rows.push((t, key, run));
+        }
+        self.state.record_schedule_ticks(&spec.name, &rows)
+    }
+
     // ---- dynamic partitions --------------------------------------------------------------
 
     pub fn dynamic_add(&self, name: &str, keys: &[String]) -> Result<u64, EngineError> {
@@ -1216,6 +1416,16 @@ fn check_dynamic_keys(keys: &[String]) -> Result<(), EngineError> {
         ))),
         None => Ok(()),
     }
+}
+
+/// A cron schedule over a partitioned asset.
+#[derive(Debug, Clone)]
+pub struct ScheduleSpec {
+    pub name: String,
+    pub asset: String,
+    pub cron: String,
+    pub timezone: String,
+    pub catch_up: u32,
 }
 
 /// What one sensor evaluation did.

@@ -12,7 +12,7 @@ pub mod state;
 
 pub use engine::{
     AssetStatus, Engine, EngineConfig, Filter, PartitionSelection, PartitionView, Progress,
-    QueueSummary, RunPolicy, StateDynamicKeys, Submitted,
+    QueueSummary, RunPolicy, ScheduleSpec, SensorOutcome, StateDynamicKeys, Submitted,
 };
 pub use error::EngineError;
 pub use graph::{AssetGraph, AssetNode, Edge};

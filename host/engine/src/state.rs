@@ -418,34 +418,9 @@ impl State {
             }
             let mut seq: i64 =
                 tx.query_row("SELECT COALESCE(MAX(seq), 0) FROM runs", [], |r| r.get(0))?;
-            let mut insert = tx.prepare_cached(
-                "INSERT INTO runs (id, seq, status, plugin, computation, assets, selection, partitions,
-                                   backfill_id, run_key, trigger, tags, max_attempts, created_at)
-                 VALUES (?1, ?2, 'queued', ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13)",
-            )?;
-            let mut dep = tx.prepare_cached(
-                "INSERT OR IGNORE INTO run_deps (run_id, depends_on) VALUES (?1, ?2)",
-            )?;
             for r in runs {
                 seq += 1;
-                insert.execute(params![
-                    r.id,
-                    seq,
-                    r.plugin,
-                    r.computation,
-                    json(&r.assets),
-                    json(&r.selection),
-                    r.partitions as i64,
-                    r.backfill_id,
-                    r.run_key,
-                    r.trigger,
-                    json(&r.tags),
-                    i64::from(r.max_attempts.max(1)),
-                    now,
-                ])?;
-                for d in &r.depends_on {
-                    dep.execute(params![r.id, d])?;
-                }
+                insert_run(tx, seq, r, now)?;
             }
             Ok(())
         })
@@ -722,6 +697,17 @@ impl State {
         })
     }
 
+    /// The newest materialization id (0 when none): a cheap "anything new?" check.
+    pub fn last_materialization(&self) -> Result<i64, EngineError> {
+        self.read(|c| {
+            c.query_row(
+                "SELECT COALESCE(MAX(id), 0) FROM materializations",
+                [],
+                |r| r.get(0),
+            )
+        })
+    }
+
     // ---- dynamic partitions ---------------------------------------------------------------
 
     /// Adds keys to a dynamic set, in order; keys already present are left where they are.
@@ -807,25 +793,7 @@ impl State {
                     )?;
                 }
                 seq += 1;
-                tx.execute(
-                    "INSERT INTO runs (id, seq, status, plugin, computation, assets, selection, partitions,
-                                       backfill_id, run_key, trigger, tags, max_attempts, created_at)
-                     VALUES (?1, ?2, 'queued', ?3, ?4, ?5, ?6, ?7, NULL, ?8, ?9, ?10, ?11, ?12)",
-                    params![
-                        r.id,
-                        seq,
-                        r.plugin,
-                        r.computation,
-                        json(&r.assets),
-                        json(&r.selection),
-                        r.partitions as i64,
-                        r.run_key,
-                        r.trigger,
-                        json(&r.tags),
-                        i64::from(r.max_attempts.max(1)),
-                        tick.at,
-                    ],
-                )?;
+                insert_run(tx, seq, r, tick.at)?;
                 launched.push(r.id.clone());
             }
             tx.execute(
@@ -849,6 +817,51 @@ impl State {
             )
             .optional()
             .map(|o| o.is_some())
+        })
+    }
+
+    // ---- schedules -----------------------------------------------------------------------
+
+    /// The newest recorded tick of a schedule (unix seconds).
+    pub fn last_schedule_tick(&self, schedule: &str) -> Result<Option<i64>, EngineError> {
+        self.read(|c| {
+            c.query_row(
+                "SELECT MAX(tick) FROM schedule_ticks WHERE schedule = ?1",
+                params![schedule],
+                |r| r.get(0),
+            )
+        })
+    }
+
+    /// Records schedule ticks and their runs in one transaction; a tick recorded before (by
+    /// another process) is skipped with its run. Returns the runs queued.
+    pub fn record_schedule_ticks(
+        &self,
+        schedule: &str,
+        ticks: &[(i64, Option<String>, Option<NewRun>)],
+    ) -> Result<Vec<String>, EngineError> {
+        let now = now_ms();
+        self.write(|tx| {
+            let mut seq: i64 =
+                tx.query_row("SELECT COALESCE(MAX(seq), 0) FROM runs", [], |r| r.get(0))?;
+            let mut queued = Vec::new();
+            for (tick, partition, run) in ticks {
+                let status = if run.is_some() { "requested" } else { "skipped" };
+                let inserted = tx.execute(
+                    "INSERT OR IGNORE INTO schedule_ticks (schedule, tick, partition, run_id, status)
+                     VALUES (?1, ?2, ?3, ?4, ?5)",
+                    params![schedule, tick, partition, run.as_ref().map(|r| r.id.clone()), status],
+                )?;
+                if inserted == 0 {
+                    continue;
+                }
+                if let Some(r) = run {
+                    seq += 1;
+                    insert_run(tx, seq, r, now)?;
+                    queued.push(r.id.clone());
+                }
+            }
+            Ok(queued)
         })
     }
 
@@ -1054,6 +1067,35 @@ fn migrate(conn: &mut Connection, path: &Path) -> Result<(), EngineError> {
             .and_then(|()| tx.execute_batch(&format!("PRAGMA user_version = {}", i + 1)))
             .and_then(|()| tx.commit())
             .map_err(|e| EngineError::db(path, format!("migration {}: {e}", i + 1)))?;
+    }
+    Ok(())
+}
+
+fn insert_run(tx: &Transaction<'_>, seq: i64, r: &NewRun, created_at: i64) -> rusqlite::Result<()> {
+    let mut insert = tx.prepare_cached(
+        "INSERT INTO runs (id, seq, status, plugin, computation, assets, selection, partitions,
+                           backfill_id, run_key, trigger, tags, max_attempts, created_at)
+         VALUES (?1, ?2, 'queued', ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13)",
+    )?;
+    insert.execute(params![
+        r.id,
+        seq,
+        r.plugin,
+        r.computation,
+        json(&r.assets),
+        json(&r.selection),
+        r.partitions as i64,
+        r.backfill_id,
+        r.run_key,
+        r.trigger,
+        json(&r.tags),
+        i64::from(r.max_attempts.max(1)),
+        created_at,
+    ])?;
+    let mut dep =
+        tx.prepare_cached("INSERT OR IGNORE INTO run_deps (run_id, depends_on) VALUES (?1, ?2)")?;
+    for d in &r.depends_on {
+        dep.execute(params![r.id, d])?;
     }
     Ok(())
 }

@@ -1,0 +1,144 @@
+//! `tessera.toml`: where the plugins and the state live, execution settings, runtime limits
+//! and grants, schedules. Relative paths are relative to the file's directory.
+
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use anyhow::Context as _;
+use serde::Deserialize;
+use tessera_engine::EngineConfig;
+use tessera_runtime::RuntimeConfig;
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct File {
+    #[serde(default)]
+    plugins: Option<PathBuf>,
+    #[serde(default)]
+    storage: Option<PathBuf>,
+    #[serde(default)]
+    execution: Execution,
+    #[serde(default)]
+    runtime: Option<RuntimeConfig>,
+    #[serde(default)]
+    schedules: Vec<Schedule>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+struct Execution {
+    concurrency: usize,
+    max_attempts: u32,
+    retry_backoff_ms: u64,
+}
+
+impl Default for Execution {
+    fn default() -> Self {
+        let d = EngineConfig::default();
+        Execution {
+            concurrency: d.concurrency,
+            max_attempts: d.max_attempts,
+            retry_backoff_ms: u64::try_from(d.retry_backoff.as_millis()).unwrap_or(500),
+        }
+    }
+}
+
+/// A cron schedule for a partitioned asset: each tick requests the latest complete partition.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct Schedule {
+    pub(crate) name: String,
+    pub(crate) asset: String,
+    pub(crate) cron: String,
+    #[serde(default = "utc")]
+    pub(crate) timezone: String,
+    /// Missed ticks run on start-up, at most this many (newest first).
+    #[serde(default = "one")]
+    pub(crate) catch_up: u32,
+}
+
+fn utc() -> String {
+    "UTC".to_string()
+}
+
+fn one() -> u32 {
+    1
+}
+
+/// The resolved configuration.
+#[derive(Debug, Clone)]
+pub(crate) struct Config {
+    /// The file it came from, if any.
+    pub(crate) file: Option<PathBuf>,
+    pub(crate) plugins: PathBuf,
+    pub(crate) storage: PathBuf,
+    pub(crate) engine: EngineConfig,
+    pub(crate) runtime: RuntimeConfig,
+    pub(crate) schedules: Vec<Schedule>,
+}
+
+fn default_cache_dir() -> Option<PathBuf> {
+    std::env::var_os("XDG_CACHE_HOME")
+        .map(PathBuf::from)
+        .or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".cache")))
+        .map(|d| d.join("tessera").join("artifacts"))
+}
+
+impl Config {
+    /// `--config FILE`, else `tessera.toml` in the working directory, else defaults
+    /// (`plugins/` and `.tessera/` in the working directory).
+    pub(crate) fn load(explicit: Option<&Path>) -> anyhow::Result<Config> {
+        let (file, base) = match explicit {
+            Some(p) => (Some(p.to_path_buf()), p.parent().map(Path::to_path_buf)),
+            None => {
+                let p = PathBuf::from("tessera.toml");
+                (p.is_file().then_some(p), None)
+            }
+        };
+        let base = base
+            .filter(|b| !b.as_os_str().is_empty())
+            .unwrap_or_else(|| PathBuf::from("."));
+        let parsed: File = match &file {
+            Some(p) => {
+                let text = std::fs::read_to_string(p)
+                    .with_context(|| format!("cannot read config {}", p.display()))?;
+                toml::from_str(&text).with_context(|| format!("config {}", p.display()))?
+            }
+            None => toml::from_str("").context("default config")?,
+        };
+        let resolve = |p: PathBuf| if p.is_absolute() { p } else { base.join(p) };
+        let mut runtime = parsed.runtime.unwrap_or_default();
+        if runtime.cache_dir.is_none() {
+            runtime.cache_dir = std::env::var_os("TESSERA_CACHE_DIR")
+                .map(PathBuf::from)
+                .or_else(default_cache_dir);
+        } else {
+            runtime.cache_dir = runtime.cache_dir.map(resolve);
+        }
+        for g in runtime
+            .grants
+            .values_mut()
+            .chain(std::iter::once(&mut runtime.default_grants))
+        {
+            for d in &mut g.dirs {
+                d.host = resolve(std::mem::take(&mut d.host));
+            }
+        }
+        let e = parsed.execution;
+        if e.concurrency == 0 {
+            anyhow::bail!("[execution] concurrency must be at least 1");
+        }
+        Ok(Config {
+            file,
+            plugins: resolve(parsed.plugins.unwrap_or_else(|| PathBuf::from("plugins"))),
+            storage: resolve(parsed.storage.unwrap_or_else(|| PathBuf::from(".tessera"))),
+            engine: EngineConfig {
+                concurrency: e.concurrency,
+                max_attempts: e.max_attempts.max(1),
+                retry_backoff: Duration::from_millis(e.retry_backoff_ms),
+            },
+            runtime,
+            schedules: parsed.schedules,
+        })
+    }
+}

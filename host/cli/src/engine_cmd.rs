@@ -1,0 +1,798 @@
+//! The commands that work on state: assets, partitions, status, materialize, backfill,
+//! dynamic, sensor, runs, logs. They run in-process against the same database a daemon
+//! (`tessera dev`) uses, and may run beside it.
+
+use std::io::IsTerminal;
+use std::path::Path;
+use std::process::ExitCode;
+use std::sync::Arc;
+
+use anyhow::{Context as _, bail};
+use chrono::{DateTime, Utc};
+use serde::Serialize;
+use tessera_engine::{
+    Engine, Filter, PartitionSelection, Progress, QueueSummary, RunPolicy, StateDynamicKeys,
+};
+use tessera_runtime::{Registry, RegistryEvent, Runtime};
+
+use crate::config::Config;
+
+fn print_json<T: Serialize>(v: &T) -> anyhow::Result<()> {
+    println!("{}", serde_json::to_string_pretty(v)?);
+    Ok(())
+}
+
+/// Opens the state, loads every plugin of the plugin directory, and builds the engine.
+pub(crate) fn open(config: &Config) -> anyhow::Result<Engine> {
+    let state = Engine::open_state(&config.storage)?;
+    let runtime = Runtime::with_dynamic_keys(
+        config.runtime.clone(),
+        Arc::new(StateDynamicKeys(Arc::clone(&state))),
+    )?;
+    if !config.plugins.is_dir() {
+        bail!(
+            "plugin directory {} does not exist (set `plugins` in tessera.toml, or build the examples with `cargo xtask plugins`)",
+            config.plugins.display()
+        );
+    }
+    let registry = Registry::new(runtime, &config.plugins);
+    for event in registry.load_all()? {
+        if let RegistryEvent::Failed { plugin, error, .. } = event {
+            tracing::warn!(plugin, error, "plugin not loaded");
+        }
+    }
+    let engine = Engine::new(state, &config.storage, registry, config.engine.clone());
+    Ok(engine)
+}
+
+fn parse_range(r: &str) -> anyhow::Result<(String, String)> {
+    let (a, b) = r
+        .split_once("...")
+        .with_context(|| format!("range {r:?}: expected START...END"))?;
+    Ok((a.to_string(), b.to_string()))
+}
+
+/// `--partition`, `--range`, `--all` (and `--from/--to` for backfills) as a selection.
+pub(crate) fn selection(
+    partition: &[String],
+    range: Option<&str>,
+    from: Option<&str>,
+    to: Option<&str>,
+) -> anyhow::Result<PartitionSelection> {
+    if let Some(r) = range {
+        let (start, end) = parse_range(r)?;
+        return Ok(PartitionSelection::Range { start, end });
+    }
+    match (from, to) {
+        (Some(a), Some(b)) => {
+            return Ok(PartitionSelection::Range {
+                start: a.to_string(),
+                end: b.to_string(),
+            });
+        }
+        (Some(_), None) | (None, Some(_)) => bail!("give both --from and --to"),
+        (None, None) => {}
+    }
+    if !partition.is_empty() {
+        return Ok(PartitionSelection::Keys(partition.to_vec()));
+    }
+    Ok(PartitionSelection::All)
+}
+
+/// Prints progress of runs on a terminal (one updating line), and nothing otherwise.
+struct ProgressLine {
+    tty: bool,
+    total: u64,
+    done: std::sync::atomic::AtomicU64,
+    failed: std::sync::atomic::AtomicU64,
+}
+
+impl ProgressLine {
+    fn new(total: u64, quiet: bool) -> ProgressLine {
+        ProgressLine {
+            tty: !quiet && std::io::stderr().is_terminal(),
+            total,
+            done: 0.into(),
+            failed: 0.into(),
+        }
+    }
+
+    fn report(&self, p: &Progress) {
+        use std::sync::atomic::Ordering::Relaxed;
+        match p {
+            Progress::RunFinished {
+                ok: true,
+                partitions,
+                ..
+            } => {
+                self.done.fetch_add(*partitions, Relaxed);
+            }
+            Progress::RunFinished {
+                ok: false,
+                run,
+                error,
+                ..
+            } => {
+                self.failed.fetch_add(1, Relaxed);
+                if self.tty {
+                    eprintln!(
+                        "\r\x1b[2Krun {run}: {}",
+                        error.as_deref().unwrap_or("failed")
+                    );
+                }
+            }
+            Progress::RunStarted { .. } => {}
+        }
+        if self.tty {
+            let done = self.done.load(Relaxed);
+            let width = 30u64;
+            let filled = (done * width)
+                .checked_div(self.total)
+                .unwrap_or(width)
+                .min(width);
+            eprint!(
+                "\r\x1b[2K[{}{}] {done}/{} partitions, {} failed attempts",
+                "#".repeat(filled as usize),
+                "-".repeat((width - filled) as usize),
+                self.total,
+                self.failed.load(Relaxed)
+            );
+        }
+    }
+
+    fn finish(&self) {
+        if self.tty {
+            eprintln!();
+        }
+    }
+}
+
+#[derive(Serialize)]
+struct RunOutcome {
+    backfill_id: Option<String>,
+    runs: usize,
+    partitions: u64,
+    summary: QueueSummary,
+}
+
+/// `tessera materialize`: a partitioned asset needs an explicit selection.
+pub(crate) fn materialize_now(
+    config: &Config,
+    assets: &[String],
+    selection: &PartitionSelection,
+    explicit: bool,
+    policy: RunPolicy,
+    json: bool,
+    now: DateTime<Utc>,
+) -> anyhow::Result<ExitCode> {
+    if !explicit {
+        let engine = open(config)?;
+        let graph = engine.graph()?;
+        for a in assets {
+            let node = graph
+                .asset(a)
+                .with_context(|| format!("no asset {a:?} (see `tessera assets`)"))?;
+            if node.partitions.is_some() {
+                bail!("{a} is partitioned: name --partition KEY, --range START...END or --all");
+            }
+        }
+    }
+    materialize(
+        config,
+        assets,
+        selection,
+        Filter::Any,
+        policy,
+        false,
+        true,
+        json,
+        now,
+    )
+}
+
+/// Submits work, then executes the queue for it until it is done.
+#[allow(clippy::too_many_arguments)]
+pub(crate) fn materialize(
+    config: &Config,
+    assets: &[String],
+    selection: &PartitionSelection,
+    filter: Filter,
+    policy: RunPolicy,
+    backfill: bool,
+    wait: bool,
+    json: bool,
+    now: DateTime<Utc>,
+) -> anyhow::Result<ExitCode> {
+    let engine = open(config)?;
+    let submitted = engine.submit(
+        assets,
+        selection,
+        filter,
+        policy,
+        backfill,
+        if backfill { "backfill" } else { "manual" },
+        now,
+    )?;
+    if !wait {
+        if json {
+            print_json(&submitted)?;
+        } else {
+            println!(
+                "queued {} runs ({} partitions){}",
+                submitted.runs.len(),
+                submitted.partitions,
+                submitted
+                    .backfill_id
+                    .as_ref()
+                    .map(|b| format!(" as backfill {b}"))
+                    .unwrap_or_default()
+            );
+        }
+        return Ok(ExitCode::SUCCESS);
+    }
+    if let Some(b) = &submitted.backfill_id
+        && !json
+    {
+        eprintln!(
+            "backfill {b}: {} partitions in {} runs",
+            submitted.partitions,
+            submitted.runs.len()
+        );
+    }
+    let line = ProgressLine::new(submitted.partitions, json);
+    let summary = run_submitted(&engine, &submitted, &|p| line.report(p))?;
+    line.finish();
+    report_outcome(
+        &engine,
+        &RunOutcome {
+            backfill_id: submitted.backfill_id.clone(),
+            runs: submitted.runs.len(),
+            partitions: submitted.partitions,
+            summary,
+        },
+        json,
+    )
+}
+
+fn run_submitted(
+    engine: &Engine,
+    submitted: &tessera_engine::Submitted,
+    progress: &(dyn Fn(&Progress) + Sync),
+) -> anyhow::Result<QueueSummary> {
+    match &submitted.backfill_id {
+        Some(b) => Ok(engine.run_queue(Some(b), progress)?),
+        None => {
+            // Not a backfill: run the queue until these runs are final (others queued
+            // meanwhile are run too: the queue is shared).
+            let mut total = QueueSummary::default();
+            loop {
+                let s = engine.run_queue(None, progress)?;
+                total.runs_succeeded += s.runs_succeeded;
+                total.runs_failed += s.runs_failed;
+                total.runs_retried += s.runs_retried;
+                total.partitions += s.partitions;
+                let open = submitted.runs.iter().try_fold(false, |acc, id| {
+                    engine
+                        .state()
+                        .run_status(id)
+                        .map(|s| acc || s.is_some_and(|s| !s.is_final()))
+                })?;
+                if !open {
+                    return Ok(total);
+                }
+            }
+        }
+    }
+}
+
+fn report_outcome(engine: &Engine, outcome: &RunOutcome, json: bool) -> anyhow::Result<ExitCode> {
+    let s = outcome.summary;
+    if json {
+        print_json(outcome)?;
+    } else {
+        println!(
+            "{} runs succeeded, {} failed ({} partitions materialized)",
+            s.runs_succeeded, s.runs_failed, s.partitions
+        );
+        if let Some(b) = &outcome.backfill_id
+            && let Some(rec) = engine.state().backfill(b)?
+        {
+            println!("backfill {b}: {}", rec.status);
+        }
+    }
+    Ok(if s.runs_failed > 0 {
+        ExitCode::FAILURE
+    } else {
+        ExitCode::SUCCESS
+    })
+}
+
+// ---- backfill management -----------------------------------------------------------------
+
+pub(crate) fn backfill_list(config: &Config, json: bool) -> anyhow::Result<ExitCode> {
+    let state = open_state_only(config)?;
+    let mut rows = Vec::new();
+    for b in state.backfills()? {
+        let p = state.backfill_progress(&b.id)?;
+        rows.push(serde_json::json!({ "backfill": b, "progress": p }));
+    }
+    if json {
+        print_json(&rows)?;
+    } else if rows.is_empty() {
+        println!("no backfills");
+    } else {
+        for b in state.backfills()? {
+            let p = state.backfill_progress(&b.id)?;
+            println!(
+                "{}  {:<9}  {}  [{}]  {}/{} partitions, {} failed runs",
+                b.id,
+                b.status,
+                b.assets.join(","),
+                b.description,
+                p.partitions_done,
+                p.partitions_total,
+                p.runs_failed
+            );
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+pub(crate) fn backfill_status(config: &Config, id: &str, json: bool) -> anyhow::Result<ExitCode> {
+    let state = open_state_only(config)?;
+    let b = state
+        .backfill(id)?
+        .with_context(|| format!("no backfill {id:?} (see `tessera backfill list`)"))?;
+    let p = state.backfill_progress(id)?;
+    if json {
+        print_json(&serde_json::json!({ "backfill": b, "progress": p }))?;
+    } else {
+        println!("backfill {}: {}", b.id, b.status);
+        println!("  assets:     {}", b.assets.join(", "));
+        println!("  selection:  {}", b.description);
+        println!(
+            "  partitions: {} done, {} failed, {} total",
+            p.partitions_done, p.partitions_failed, p.partitions_total
+        );
+        println!(
+            "  runs:       {} succeeded, {} failed, {} canceled, {} queued, {} running",
+            p.runs_succeeded, p.runs_failed, p.runs_canceled, p.runs_queued, p.runs_running
+        );
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+pub(crate) fn backfill_cancel(config: &Config, id: &str, json: bool) -> anyhow::Result<ExitCode> {
+    let state = open_state_only(config)?;
+    state
+        .backfill(id)?
+        .with_context(|| format!("no backfill {id:?} (see `tessera backfill list`)"))?;
+    let n = state.cancel_backfill(id)?;
+    if json {
+        print_json(&serde_json::json!({ "backfill": id, "runs_canceled": n }))?;
+    } else {
+        println!(
+            "backfill {id} canceled ({n} queued runs canceled; running runs stop after their current partition)"
+        );
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+pub(crate) fn backfill_resume(config: &Config, id: &str, json: bool) -> anyhow::Result<ExitCode> {
+    let engine = open(config)?;
+    let b = engine
+        .state()
+        .backfill(id)?
+        .with_context(|| format!("no backfill {id:?} (see `tessera backfill list`)"))?;
+    if b.status != "running" {
+        engine.state().reopen_backfill(id)?;
+    }
+    let p = engine.state().backfill_progress(id)?;
+    let line = ProgressLine::new(p.partitions_total, json);
+    line.done
+        .store(p.partitions_done, std::sync::atomic::Ordering::Relaxed);
+    let summary = engine.run_queue(Some(id), &|p| line.report(p))?;
+    line.finish();
+    report_outcome(
+        &engine,
+        &RunOutcome {
+            backfill_id: Some(id.to_string()),
+            runs: p.runs_total as usize,
+            partitions: p.partitions_total,
+            summary,
+        },
+        json,
+    )
+}
+
+fn open_state_only(config: &Config) -> anyhow::Result<Arc<tessera_engine::State>> {
+    Ok(Engine::open_state(&config.storage)?)
+}
+
+// ---- listings -------------------------------------------------------------------------------
+
+pub(crate) fn assets(config: &Config, json: bool, now: DateTime<Utc>) -> anyhow::Result<ExitCode> {
+    let engine = open(config)?;
+    let graph = engine.graph()?;
+    let mut rows = Vec::new();
+    for n in graph.assets() {
+        let (status, _) = engine.asset_status(&graph, &n.key, 40, now)?;
+        rows.push(serde_json::json!({
+            "asset": n.key,
+            "plugin": n.plugin,
+            "computation": n.computation,
+            "description": n.description,
+            "partitions": n.partitions.as_ref().map(ToString::to_string),
+            "inputs": n.inputs.iter().map(|e| serde_json::json!({
+                "asset": e.upstream, "mapping": e.mapping.to_string(), "allow_missing": e.allow_missing
+            })).collect::<Vec<_>>(),
+            "code_version": n.code_version,
+            "eager": n.eager,
+            "status": status,
+        }));
+    }
+    if json {
+        print_json(&rows)?;
+        return Ok(ExitCode::SUCCESS);
+    }
+    for n in graph.assets() {
+        let parts = n
+            .partitions
+            .as_ref()
+            .map_or_else(|| "unpartitioned".to_string(), ToString::to_string);
+        println!("{}  ({}, plugin {})", n.key, parts, n.plugin);
+        for e in &n.inputs {
+            println!("    ← {} via {}", e.upstream, e.mapping);
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+fn coloured_bar(bar: &str) -> String {
+    if !std::io::stdout().is_terminal() {
+        return bar.to_string();
+    }
+    bar.chars()
+        .map(|c| match c {
+            '█' => format!("\x1b[32m{c}\x1b[0m"),
+            '▓' => format!("\x1b[33m{c}\x1b[0m"),
+            'x' => format!("\x1b[31m{c}\x1b[0m"),
+            _ => format!("\x1b[90m{c}\x1b[0m"),
+        })
+        .collect()
+}
+
+pub(crate) fn partitions(
+    config: &Config,
+    asset: &str,
+    status: bool,
+    json: bool,
+    now: DateTime<Utc>,
+) -> anyhow::Result<ExitCode> {
+    let engine = open(config)?;
+    let graph = engine.graph()?;
+    let (summary, views) = engine.asset_status(&graph, asset, 60, now)?;
+    if json {
+        print_json(&serde_json::json!({ "status": summary, "partitions": views }))?;
+        return Ok(ExitCode::SUCCESS);
+    }
+    println!(
+        "{asset}: {} partitions ({}) — {} materialized, {} failed, {} missing, {} stale",
+        summary.total,
+        summary.partitions_kind,
+        summary.materialized,
+        summary.failed,
+        summary.missing,
+        summary.stale
+    );
+    println!("  {}", coloured_bar(&summary.bar));
+    if status {
+        for v in &views {
+            println!(
+                "  {:<24} {:<12} {}",
+                v.key,
+                v.state,
+                v.error.as_deref().unwrap_or("")
+            );
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+pub(crate) fn status(config: &Config, json: bool, now: DateTime<Utc>) -> anyhow::Result<ExitCode> {
+    let engine = open(config)?;
+    let plugins: Vec<serde_json::Value> = engine
+        .registry()
+        .plugins()
+        .iter()
+        .map(|p| {
+            serde_json::json!({
+                "plugin": p.name(),
+                "version": p.code_version(),
+                "api_version": p.api_version(),
+                "path": p.path(),
+            })
+        })
+        .collect();
+    let errors = engine.registry().errors();
+    let graph = engine.graph();
+    let mut assets = Vec::new();
+    if let Ok(g) = &graph {
+        for n in g.assets() {
+            assets.push(engine.asset_status(g, &n.key, 40, now)?.0);
+        }
+    }
+    let counts = engine.state().run_counts()?;
+    let failures: Vec<_> = engine
+        .state()
+        .runs(200, None)?
+        .into_iter()
+        .filter(|r| r.status == tessera_engine::RunStatus::Failed)
+        .take(5)
+        .collect();
+    if json {
+        print_json(&serde_json::json!({
+            "plugins": plugins,
+            "plugin_errors": errors,
+            "graph_error": graph.as_ref().err().map(ToString::to_string),
+            "assets": assets,
+            "runs": counts.iter().map(|(s, n)| (s.clone(), *n)).collect::<std::collections::BTreeMap<_, _>>(),
+            "recent_failures": failures,
+        }))?;
+        return Ok(ExitCode::SUCCESS);
+    }
+    if let Some(f) = &config.file {
+        println!("config: {}", f.display());
+    }
+    println!("plugins ({}):", config.plugins.display());
+    for p in engine.registry().plugins() {
+        println!(
+            "  {:<22} {}  (api {})",
+            p.name(),
+            &p.code_version()[..12.min(p.code_version().len())],
+            p.api_version()
+        );
+    }
+    for (name, e) in &errors {
+        println!("  {name:<22} NOT LOADED: {}", e.error);
+    }
+    if let Err(e) = &graph {
+        println!("graph error: {e}");
+    }
+    println!("assets:");
+    for a in &assets {
+        println!(
+            "  {:<22} {}  {}/{} materialized, {} failed, {} stale",
+            a.asset,
+            coloured_bar(&a.bar),
+            a.materialized,
+            a.total,
+            a.failed,
+            a.stale
+        );
+    }
+    let queue: Vec<String> = counts.iter().map(|(s, n)| format!("{n} {s}")).collect();
+    println!(
+        "runs: {}",
+        if queue.is_empty() {
+            "none".to_string()
+        } else {
+            queue.join(", ")
+        }
+    );
+    if !failures.is_empty() {
+        println!("recent failures:");
+        for r in &failures {
+            println!(
+                "  {} {} [{}]: {}",
+                r.id,
+                r.assets.join(","),
+                r.selection.describe(),
+                r.error.as_deref().unwrap_or("")
+            );
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+pub(crate) fn runs(config: &Config, limit: u32, json: bool) -> anyhow::Result<ExitCode> {
+    let state = open_state_only(config)?;
+    let runs = state.runs(limit, None)?;
+    if json {
+        print_json(&runs)?;
+        return Ok(ExitCode::SUCCESS);
+    }
+    for r in &runs {
+        println!(
+            "{}  {:<8}  {:<24}  {:<28}  {}{}",
+            r.id,
+            r.status.as_str(),
+            r.assets.join(","),
+            r.selection.describe(),
+            r.trigger,
+            r.error
+                .as_ref()
+                .map(|e| format!("  error: {e}"))
+                .unwrap_or_default()
+        );
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+pub(crate) fn logs(config: &Config, run: &str, json: bool) -> anyhow::Result<ExitCode> {
+    let state = open_state_only(config)?;
+    let record = state
+        .run(run)?
+        .with_context(|| format!("no run {run:?} (see `tessera runs`)"))?;
+    let events = state.run_events(run)?;
+    if json {
+        print_json(&serde_json::json!({ "run": record, "events": events }))?;
+        return Ok(ExitCode::SUCCESS);
+    }
+    println!(
+        "run {} ({}): {} [{}], attempt {}/{}",
+        record.id,
+        record.status.as_str(),
+        record.assets.join(","),
+        record.selection.describe(),
+        record.attempts,
+        record.max_attempts
+    );
+    for e in &events {
+        let at = DateTime::<Utc>::from_timestamp_millis(e.at)
+            .map(|t| t.format("%Y-%m-%dT%H:%M:%S%.3fZ").to_string())
+            .unwrap_or_default();
+        println!("  {at} {:<5} {}", e.level, e.message);
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+// ---- dynamic partitions and sensors ----------------------------------------------------------
+
+pub(crate) fn dynamic(
+    config: &Config,
+    action: &str,
+    name: &str,
+    keys: &[String],
+    file: Option<&Path>,
+    json: bool,
+) -> anyhow::Result<ExitCode> {
+    let mut keys = keys.to_vec();
+    if let Some(f) = file {
+        let text = std::fs::read_to_string(f)
+            .with_context(|| format!("cannot read keys from {}", f.display()))?;
+        keys.extend(
+            text.lines()
+                .map(str::trim)
+                .filter(|l| !l.is_empty())
+                .map(String::from),
+        );
+    }
+    let state = open_state_only(config)?;
+    match action {
+        "add" => {
+            if keys.is_empty() {
+                bail!("give keys to add (arguments or --file)");
+            }
+            // Same validation as the engine, without loading plugins.
+            if let Some(k) = keys
+                .iter()
+                .find(|k| k.is_empty() || k.contains(['|', '\n', '\r']))
+            {
+                bail!("dynamic partition key {k:?} is empty or holds '|' or a line break");
+            }
+            let n = state.dynamic_add(name, &keys)?;
+            if json {
+                print_json(&serde_json::json!({ "name": name, "added": n, "given": keys.len() }))?;
+            } else {
+                println!("{name}: added {n} of {} keys", keys.len());
+            }
+        }
+        "remove" => {
+            let n = state.dynamic_remove(name, &keys)?;
+            if json {
+                print_json(&serde_json::json!({ "name": name, "removed": n }))?;
+            } else {
+                println!("{name}: removed {n} keys");
+            }
+        }
+        "list" => {
+            let keys = state.dynamic_keys(name)?;
+            if json {
+                print_json(&serde_json::json!({ "name": name, "keys": keys }))?;
+            } else {
+                for k in &keys {
+                    println!("{k}");
+                }
+            }
+        }
+        other => bail!("unknown action {other:?}: use add, remove or list"),
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+pub(crate) fn sensor_list(config: &Config, json: bool) -> anyhow::Result<ExitCode> {
+    let engine = open(config)?;
+    let graph = engine.graph()?;
+    let mut rows = Vec::new();
+    for (name, s) in graph.sensors() {
+        let st = engine.state().sensor_state(name)?;
+        rows.push(serde_json::json!({
+            "sensor": name,
+            "plugin": s.plugin,
+            "targets": s.spec.targets,
+            "minimum_interval_secs": s.spec.minimum_interval.as_secs_f64(),
+            "state": st,
+        }));
+    }
+    if json {
+        print_json(&rows)?;
+        return Ok(ExitCode::SUCCESS);
+    }
+    for (name, s) in graph.sensors() {
+        let st = engine.state().sensor_state(name)?;
+        println!(
+            "{name}  (plugin {}, every {}s, targets {})  evaluations {}, cursor {}{}{}",
+            s.plugin,
+            s.spec.minimum_interval.as_secs(),
+            s.spec.targets.join(","),
+            st.evaluations,
+            st.cursor.as_deref().unwrap_or("-"),
+            st.last_skip_reason
+                .map(|r| format!(", skipped: {r}"))
+                .unwrap_or_default(),
+            st.last_error
+                .map(|e| format!(", error: {e}"))
+                .unwrap_or_default()
+        );
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+pub(crate) fn sensor_tick(
+    config: &Config,
+    name: &str,
+    run: bool,
+    json: bool,
+    now: DateTime<Utc>,
+) -> anyhow::Result<ExitCode> {
+    let engine = open(config)?;
+    let outcome = engine.tick_sensor(name, now)?;
+    let summary = if run && !outcome.runs_queued.is_empty() {
+        let submitted = tessera_engine::Submitted {
+            backfill_id: None,
+            runs: outcome.runs_queued.clone(),
+            partitions: outcome.runs_queued.len() as u64,
+        };
+        Some(run_submitted(&engine, &submitted, &|_| {})?)
+    } else {
+        None
+    };
+    if json {
+        print_json(&serde_json::json!({ "tick": outcome, "executed": summary }))?;
+    } else {
+        for (set, added, deleted) in &outcome.dynamic_partitions {
+            println!("dynamic partitions {set}: +{added} -{deleted}");
+        }
+        if let Some(r) = &outcome.skip_reason {
+            println!("skipped: {r}");
+        }
+        println!(
+            "{} runs queued, {} run keys already seen; cursor {}",
+            outcome.runs_queued.len(),
+            outcome.run_keys_skipped,
+            outcome.cursor.as_deref().unwrap_or("-")
+        );
+        if let Some(s) = summary {
+            println!(
+                "{} runs succeeded, {} failed",
+                s.runs_succeeded, s.runs_failed
+            );
+        }
+    }
+    Ok(if summary.is_some_and(|s| s.runs_failed > 0) {
+        ExitCode::FAILURE
+    } else {
+        ExitCode::SUCCESS
+    })
+}
