@@ -697,6 +697,18 @@ impl State {
         })
     }
 
+    /// How many materializations of an asset were ever recorded (every run, every attempt).
+    pub fn materialization_count(&self, asset: &str) -> Result<u64, EngineError> {
+        self.read(|c| {
+            c.query_row(
+                "SELECT COUNT(*) FROM materializations WHERE asset = ?1",
+                params![asset],
+                |r| r.get::<_, i64>(0),
+            )
+            .map(|n| n as u64)
+        })
+    }
+
     /// The newest materialization id (0 when none): a cheap "anything new?" check.
     pub fn last_materialization(&self) -> Result<i64, EngineError> {
         self.read(|c| {
@@ -1004,6 +1016,13 @@ impl State {
                 .collect()
         })
     }
+}
+
+/// Overwrites the schema version of a database file (tests of the newer-schema refusal).
+#[doc(hidden)]
+pub fn set_schema_version_for_tests(path: &Path, version: i64) -> rusqlite::Result<()> {
+    let conn = Connection::open(path)?;
+    conn.execute_batch(&format!("PRAGMA user_version = {version}"))
 }
 
 /// What is left to do.

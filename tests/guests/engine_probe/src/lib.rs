@@ -1,0 +1,97 @@
+//! Assets and a sensor for the engine's tests and benchmarks: a trivial daily asset and a
+//! chain reading it with `start_offset -1`, one that fails its first attempt, one that always
+//! fails, a slow one, an eager one, and a sensor that repeats its run key.
+
+use tessera_sdk::prelude::*;
+
+/// The partition key, or `first...last` for a range call.
+fn label(ctx: &Context) -> String {
+    match ctx.partition_keys() {
+        [one] => one.clone(),
+        [first, .., last] => format!("{first}...{last}"),
+        [] => String::new(),
+    }
+}
+
+/// Output: the partition (or range), so tests can check what went where.
+fn echo(ctx: &Context, _inputs: &Inputs) -> Result<Output, PluginError> {
+    Ok(Output::bytes(label(ctx).into_bytes()))
+}
+
+/// Lists the upstream keys it received, e.g. `2024-01-02<-2024-01-01,2024-01-02`.
+fn chained(ctx: &Context, inputs: &Inputs) -> Result<Output, PluginError> {
+    let keys: Vec<String> = inputs
+        .get("up")
+        .map(|parts| parts.iter().map(|p| p.key.clone()).collect())
+        .unwrap_or_default();
+    Ok(Output::bytes(
+        format!("{}<-{}", label(ctx), keys.join(",")).into_bytes(),
+    ))
+}
+
+fn flaky(ctx: &Context, inputs: &Inputs) -> Result<Output, PluginError> {
+    if ctx.attempt() < 2 {
+        return Err(PluginError::failed(format!(
+            "attempt {} fails on purpose",
+            ctx.attempt()
+        )));
+    }
+    echo(ctx, inputs)
+}
+
+fn broken(_ctx: &Context, _inputs: &Inputs) -> Result<Output, PluginError> {
+    Err(PluginError::failed("this asset always fails"))
+}
+
+/// Spins for a few milliseconds: long enough to kill a backfill in the middle.
+fn slow(ctx: &Context, inputs: &Inputs) -> Result<Output, PluginError> {
+    let mut x: u64 = 0x9e37_79b9_7f4a_7c15;
+    for i in 0..3_000_000u64 {
+        x = (x ^ i).wrapping_mul(0x0100_0000_01b3).rotate_left(5);
+    }
+    std::hint::black_box(x);
+    echo(ctx, inputs)
+}
+
+fn repeat_sensor(ctx: &SensorContext) -> Result<SensorResult, PluginError> {
+    let n: u64 = ctx.cursor().and_then(|c| c.parse().ok()).unwrap_or(0) + 1;
+    Ok(SensorResult::new()
+        .run_request(
+            RunRequest::new()
+                .run_key("only-once")
+                .asset("up")
+                .partition("2024-01-01"),
+        )
+        .run_request(
+            RunRequest::new()
+                .run_key(format!("tick-{n}"))
+                .asset("up")
+                .partition("2024-01-02"),
+        )
+        .cursor(n.to_string()))
+}
+
+tessera_sdk::plugin! {
+    assets: [
+        Asset::new("up", echo).partitions(Partitions::daily("2024-01-01")),
+        Asset::new("down", chained)
+            .partitions(Partitions::daily("2024-01-01"))
+            .input_mapped(
+                "up",
+                Mapping::time_window(-1, 0).allow_nonexistent_upstream_partitions(true),
+            ),
+        Asset::new("eager_down", chained)
+            .partitions(Partitions::daily("2024-01-01"))
+            .input("up")
+            .metadata("policy", "eager"),
+        Asset::new("flaky", flaky).partitions(Partitions::daily("2024-01-01")),
+        Asset::new("broken", broken).partitions(Partitions::daily("2024-01-01")),
+        Asset::new("after_broken", chained)
+            .partitions(Partitions::daily("2024-01-01"))
+            .input("broken"),
+        Asset::new("slow", slow).partitions(Partitions::daily("2024-01-01")),
+    ],
+    sensors: [
+        Sensor::new("repeat_sensor", repeat_sensor).minimum_interval(1).targets(["up"]),
+    ],
+}

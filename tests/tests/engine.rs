@@ -1,0 +1,610 @@
+//! The engine against real SQLite files and real compiled plugins: the seed's pipeline,
+//! dependency order, retries, failures, sensors across restarts, staleness and eager
+//! policies, graph validation, and a reload in the middle of a backfill.
+
+#![allow(
+    clippy::expect_used,
+    clippy::unwrap_used,
+    clippy::panic,
+    reason = "test code"
+)]
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use chrono::{DateTime, TimeZone, Utc};
+use serde_json::Value;
+use tessera_engine::state::PartitionState;
+use tessera_engine::{
+    Engine, EngineConfig, Filter, PartitionSelection, RunPolicy, RunStatus, StateDynamicKeys,
+};
+use tessera_runtime::{Registry, RegistryEvent, Runtime, RuntimeConfig};
+use tessera_tests::{components, shared_dir};
+
+fn now() -> DateTime<Utc> {
+    Utc.with_ymd_and_hms(2024, 6, 1, 0, 0, 0).unwrap()
+}
+
+struct Setup {
+    dir: tempfile::TempDir,
+}
+
+impl Setup {
+    /// A plugin directory holding the engine probe and the named example plugins.
+    fn new(examples: &[&str]) -> Setup {
+        let c = components();
+        let dir = tempfile::tempdir().unwrap();
+        let plugins = dir.path().join("plugins");
+        std::fs::create_dir_all(&plugins).unwrap();
+        std::fs::copy(c.guest("engine_probe"), plugins.join("engine_probe.wasm")).unwrap();
+        for e in examples {
+            std::fs::copy(c.plugin(e), plugins.join(format!("{e}.wasm"))).unwrap();
+        }
+        Setup { dir }
+    }
+
+    fn plugins(&self) -> PathBuf {
+        self.dir.path().join("plugins")
+    }
+
+    fn storage(&self) -> PathBuf {
+        self.dir.path().join("state")
+    }
+
+    fn engine(&self) -> Engine {
+        self.engine_with(EngineConfig {
+            concurrency: 2,
+            max_attempts: 3,
+            retry_backoff: Duration::from_millis(5),
+        })
+    }
+
+    fn engine_with(&self, config: EngineConfig) -> Engine {
+        let state = Engine::open_state(&self.storage()).unwrap();
+        let runtime = Runtime::with_dynamic_keys(
+            RuntimeConfig {
+                cache_dir: Some(shared_dir("artifacts")),
+                ..RuntimeConfig::default()
+            },
+            Arc::new(StateDynamicKeys(Arc::clone(&state))),
+        )
+        .unwrap();
+        let registry = Registry::new(runtime, &self.plugins());
+        for e in registry.load_all().unwrap() {
+            assert!(matches!(e, RegistryEvent::Loaded { .. }), "{e:?}");
+        }
+        Engine::new(state, &self.storage(), registry, config)
+    }
+}
+
+fn range(a: &str, b: &str) -> PartitionSelection {
+    PartitionSelection::Range {
+        start: a.into(),
+        end: b.into(),
+    }
+}
+
+fn strings(v: &[&str]) -> Vec<String> {
+    v.iter().map(|s| (*s).to_string()).collect()
+}
+
+fn backfill(
+    engine: &Engine,
+    assets: &[&str],
+    sel: &PartitionSelection,
+    policy: RunPolicy,
+) -> String {
+    let s = engine
+        .submit(
+            &strings(assets),
+            sel,
+            Filter::Any,
+            policy,
+            true,
+            "backfill",
+            now(),
+        )
+        .unwrap();
+    let id = s.backfill_id.unwrap();
+    engine.run_queue(Some(&id), &|_| {}).unwrap();
+    id
+}
+
+/// Partition key → latest materialization id, for materialized partitions.
+fn materialized(engine: &Engine, asset: &str) -> BTreeMap<String, i64> {
+    engine
+        .state()
+        .partitions(asset)
+        .unwrap()
+        .into_iter()
+        .filter_map(|p| p.materialization.map(|m| (p.partition, m.id)))
+        .collect()
+}
+
+fn blob(engine: &Engine, asset: &str, key: &str) -> Vec<u8> {
+    let p = engine
+        .state()
+        .partitions_of(asset, &[key.to_string()])
+        .unwrap();
+    let m = p[0].materialization.as_ref().unwrap();
+    engine.io().read(&m.blob).unwrap()
+}
+
+#[test]
+fn the_seed_pipeline_backfills_in_dependency_order() {
+    let setup = Setup::new(&[
+        "daily_sales",
+        "processed_events",
+        "late_data_processor",
+        "combine_metrics",
+    ]);
+    let engine = setup.engine();
+    let assets = [
+        "daily_summary",
+        "combined_metrics",
+        "late_data_processor",
+        "processed_events",
+        "raw_events",
+        "daily_sales",
+        "user_events",
+        "sales_data",
+    ];
+    let id = backfill(
+        &engine,
+        &assets,
+        &range("2024-01-01", "2024-01-31"),
+        RunPolicy::PerPartition,
+    );
+    let p = engine.state().backfill_progress(&id).unwrap();
+    assert_eq!((p.runs_succeeded, p.runs_failed), (31 * 7, 0), "{p:?}");
+    assert_eq!(
+        engine.state().backfill(&id).unwrap().unwrap().status,
+        "completed"
+    );
+    for a in assets {
+        assert_eq!(materialized(&engine, a).len(), 31, "{a}");
+    }
+    // Every downstream partition was materialized after the upstream partitions it reads.
+    let raw = materialized(&engine, "raw_events");
+    for (key, id) in materialized(&engine, "processed_events") {
+        let day: u32 = key[8..].parse().unwrap();
+        assert!(id > raw[&key], "{key}");
+        if day > 1 {
+            let prev = format!("2024-01-{:02}", day - 1);
+            assert!(id > raw[&prev], "{key} after {prev}");
+        }
+    }
+    // The mapped inputs arrived as lists of (key, bytes).
+    let v: Value =
+        serde_json::from_slice(&blob(&engine, "processed_events", "2024-01-02")).unwrap();
+    assert_eq!(
+        v["input_partitions"],
+        serde_json::json!(["2024-01-01", "2024-01-02"])
+    );
+    let v: Value =
+        serde_json::from_slice(&blob(&engine, "processed_events", "2024-01-01")).unwrap();
+    assert_eq!(v["input_partitions"], serde_json::json!(["2024-01-01"]));
+    // The multi-asset computation produced both outputs in one run per partition.
+    let runs = engine.state().runs(1000, Some(&id)).unwrap();
+    assert!(runs.iter().any(
+        |r| r.assets == strings(&["combined_metrics", "daily_summary"])
+            || r.assets == strings(&["daily_summary", "combined_metrics"])
+    ));
+    // Nothing is missing, failed or stale.
+    let graph = engine.graph().unwrap();
+    let (status, _) = engine
+        .asset_status(&graph, "combined_metrics", 10, now())
+        .unwrap();
+    assert_eq!(
+        (status.materialized, status.failed, status.stale),
+        (31, 0, 0)
+    );
+    let missing = engine
+        .select(
+            &graph,
+            "daily_sales",
+            &range("2024-01-01", "2024-02-29"),
+            Filter::Missing,
+            now(),
+            &engine.dynamic_snapshot().unwrap(),
+        )
+        .unwrap();
+    assert_eq!(missing.len(), 29);
+}
+
+#[test]
+fn dynamic_partitions_come_from_the_database_and_the_sensor() {
+    let setup = Setup::new(&["customer_metrics"]);
+    let engine = setup.engine();
+    assert_eq!(
+        engine
+            .dynamic_add("customers", &strings(&["acme", "globex"]))
+            .unwrap(),
+        2
+    );
+    assert!(engine.dynamic_add("customers", &strings(&["a|b"])).is_err());
+    let s = engine
+        .submit(
+            &strings(&["customer_metrics"]),
+            &PartitionSelection::All,
+            Filter::Any,
+            RunPolicy::PerPartition,
+            false,
+            "manual",
+            now(),
+        )
+        .unwrap();
+    assert_eq!(s.runs.len(), 2);
+    engine.run_queue(None, &|_| {}).unwrap();
+    assert_eq!(materialized(&engine, "customer_metrics").len(), 2);
+    // The seed's sensor adds the customers it finds, then requests their runs.
+    let tick = engine.tick_sensor("customer_sensor", now()).unwrap();
+    assert!(!tick.dynamic_partitions.is_empty(), "{tick:?}");
+    assert!(!tick.runs_queued.is_empty());
+    engine.run_queue(None, &|_| {}).unwrap();
+    let keys = engine.state().dynamic_keys("customers").unwrap();
+    assert_eq!(&keys[..2], ["acme", "globex"], "insertion order kept");
+    assert_eq!(materialized(&engine, "customer_metrics").len(), keys.len());
+}
+
+#[test]
+fn failed_attempts_are_retried_with_backoff() {
+    let setup = Setup::new(&[]);
+    let engine = setup.engine();
+    let id = backfill(
+        &engine,
+        &["flaky"],
+        &range("2024-01-01", "2024-01-03"),
+        RunPolicy::PerPartition,
+    );
+    let runs = engine.state().runs(10, Some(&id)).unwrap();
+    assert_eq!(runs.len(), 3);
+    for r in &runs {
+        assert_eq!(r.status, RunStatus::Success, "{r:?}");
+        assert_eq!(r.attempts, 2);
+        let events = engine.state().run_events(&r.id).unwrap();
+        assert!(
+            events.iter().any(|e| e.message.contains("retrying")),
+            "{events:?}"
+        );
+    }
+    assert_eq!(materialized(&engine, "flaky").len(), 3);
+}
+
+#[test]
+fn a_failure_marks_partitions_and_cancels_what_depends_on_it() {
+    let setup = Setup::new(&[]);
+    let engine = setup.engine_with(EngineConfig {
+        concurrency: 2,
+        max_attempts: 2,
+        retry_backoff: Duration::from_millis(1),
+    });
+    let id = backfill(
+        &engine,
+        &["broken", "after_broken", "up"],
+        &range("2024-01-01", "2024-01-02"),
+        RunPolicy::PerPartition,
+    );
+    let p = engine.state().backfill_progress(&id).unwrap();
+    assert_eq!(
+        (p.runs_succeeded, p.runs_failed, p.runs_canceled),
+        (2, 2, 2),
+        "{p:?}"
+    );
+    assert_eq!(
+        engine.state().backfill(&id).unwrap().unwrap().status,
+        "failed"
+    );
+    let broken = engine.state().partitions("broken").unwrap();
+    assert_eq!(broken.len(), 2);
+    assert!(broken.iter().all(|p| p.status == PartitionState::Failed
+        && p.error.as_deref().unwrap_or("").contains("always fails")));
+    // `--failed` selects exactly those.
+    let graph = engine.graph().unwrap();
+    let failed = engine
+        .select(
+            &graph,
+            "broken",
+            &PartitionSelection::All,
+            Filter::Failed,
+            now(),
+            &engine.dynamic_snapshot().unwrap(),
+        )
+        .unwrap();
+    assert_eq!(failed.len(), 2);
+}
+
+#[test]
+fn sensor_cursors_and_run_keys_survive_a_restart() {
+    let setup = Setup::new(&[]);
+    {
+        let engine = setup.engine();
+        let t1 = engine.tick_sensor("repeat_sensor", now()).unwrap();
+        assert_eq!(t1.runs_queued.len(), 2);
+        assert_eq!(t1.cursor.as_deref(), Some("1"));
+        let t2 = engine.tick_sensor("repeat_sensor", now()).unwrap();
+        assert_eq!(t2.runs_queued.len(), 1, "only-once is not requested again");
+        assert_eq!(t2.run_keys_skipped, 1);
+        engine.run_queue(None, &|_| {}).unwrap();
+    }
+    // A new process on the same database.
+    let engine = setup.engine();
+    let t3 = engine.tick_sensor("repeat_sensor", now()).unwrap();
+    assert_eq!(t3.cursor.as_deref(), Some("3"));
+    assert_eq!(t3.runs_queued.len(), 1);
+    assert_eq!(t3.run_keys_skipped, 1);
+    let state = engine.state().sensor_state("repeat_sensor").unwrap();
+    assert_eq!(state.evaluations, 3);
+}
+
+#[test]
+fn late_upstream_data_makes_downstream_stale_and_eager_assets_catch_up() {
+    let setup = Setup::new(&[]);
+    let engine = setup.engine();
+    backfill(
+        &engine,
+        &["up", "down", "eager_down"],
+        &range("2024-01-01", "2024-01-05"),
+        RunPolicy::PerPartition,
+    );
+    let graph = engine.graph().unwrap();
+    assert_eq!(
+        engine
+            .asset_status(&graph, "down", 5, now())
+            .unwrap()
+            .0
+            .stale,
+        0
+    );
+    assert!(
+        engine.queue_eager(now()).unwrap().is_empty(),
+        "nothing is late yet"
+    );
+    // Late data: 2024-01-03 of `up` again.
+    let s = engine
+        .submit(
+            &strings(&["up"]),
+            &PartitionSelection::Keys(strings(&["2024-01-03"])),
+            Filter::Any,
+            RunPolicy::PerPartition,
+            false,
+            "manual",
+            now(),
+        )
+        .unwrap();
+    engine.run_queue(None, &|_| {}).unwrap();
+    assert_eq!(
+        engine.state().run_status(&s.runs[0]).unwrap(),
+        Some(RunStatus::Success)
+    );
+    let (status, views) = engine.asset_status(&graph, "down", 5, now()).unwrap();
+    let stale: Vec<&str> = views
+        .iter()
+        .filter(|v| v.state == "stale")
+        .map(|v| v.key.as_str())
+        .collect();
+    assert_eq!(
+        stale,
+        ["2024-01-03", "2024-01-04"],
+        "offset -1 reads the day before"
+    );
+    assert_eq!(status.stale, 2);
+    // `--stale` picks them; re-running them clears it.
+    let id = {
+        let s = engine
+            .submit(
+                &strings(&["down"]),
+                &range("2024-01-01", "2024-01-05"),
+                Filter::Stale,
+                RunPolicy::PerPartition,
+                true,
+                "backfill",
+                now(),
+            )
+            .unwrap();
+        assert_eq!(s.partitions, 2);
+        s.backfill_id.unwrap()
+    };
+    engine.run_queue(Some(&id), &|_| {}).unwrap();
+    assert_eq!(
+        engine
+            .asset_status(&graph, "down", 5, now())
+            .unwrap()
+            .0
+            .stale,
+        0
+    );
+    // The eager asset is queued once for the late partition, not again.
+    let queued = engine.queue_eager(now()).unwrap();
+    assert_eq!(queued.len(), 1);
+    assert!(engine.queue_eager(now()).unwrap().is_empty());
+    engine.run_queue(None, &|_| {}).unwrap();
+    assert_eq!(
+        engine
+            .asset_status(&graph, "eager_down", 5, now())
+            .unwrap()
+            .0
+            .stale,
+        0
+    );
+}
+
+#[test]
+fn batched_runs_cover_ranges_and_chunks() {
+    let setup = Setup::new(&[]);
+    let engine = setup.engine();
+    let s = engine
+        .submit(
+            &strings(&["up", "down"]),
+            &range("2024-01-01", "2024-01-10"),
+            Filter::Any,
+            RunPolicy::SingleRun,
+            true,
+            "backfill",
+            now(),
+        )
+        .unwrap();
+    assert_eq!(s.runs.len(), 2, "one range run per asset");
+    engine.run_queue(s.backfill_id.as_deref(), &|_| {}).unwrap();
+    assert_eq!(materialized(&engine, "down").len(), 10);
+    // The range blob arrives once, labelled with its range.
+    let down = String::from_utf8(blob(&engine, "down", "2024-01-05")).unwrap();
+    assert!(down.contains("2024-01-01...2024-01-10"), "{down}");
+
+    let s = engine
+        .submit(
+            &strings(&["up"]),
+            &PartitionSelection::Keys(strings(&[
+                "2024-02-01",
+                "2024-02-02",
+                "2024-02-05",
+                "2024-02-09",
+                "2024-02-10",
+            ])),
+            Filter::Any,
+            RunPolicy::MaxPerRun(2),
+            true,
+            "backfill",
+            now(),
+        )
+        .unwrap();
+    assert_eq!(s.runs.len(), 3, "non-contiguous keys, two per run");
+    engine.run_queue(s.backfill_id.as_deref(), &|_| {}).unwrap();
+    assert_eq!(materialized(&engine, "up").len(), 15);
+}
+
+#[test]
+fn a_reload_that_breaks_the_graph_is_refused() {
+    let setup = Setup::new(&[]);
+    let engine = setup.engine();
+    // A second plugin declaring the same assets would make `up` ambiguous.
+    let copy = setup.plugins().join("probe_copy.wasm");
+    std::fs::copy(setup.plugins().join("engine_probe.wasm"), &copy).unwrap();
+    let event = engine.registry().refresh(&copy, Instant::now()).unwrap();
+    match event {
+        RegistryEvent::Failed { error, .. } => {
+            assert!(error.contains("declared by both"), "{error}");
+            assert!(error.contains("probe_copy"), "{error}");
+        }
+        other => panic!("{other:?}"),
+    }
+    assert!(engine.registry().get("probe_copy").is_none());
+    assert!(engine.graph().is_ok());
+}
+
+/// The same component under a new content hash (a custom section appended).
+fn variant(bytes: &[u8], n: u8) -> Vec<u8> {
+    let mut out = bytes.to_vec();
+    out.extend_from_slice(&[0, 9, 7]);
+    out.extend_from_slice(b"variant");
+    out.push(n);
+    out
+}
+
+#[test]
+fn a_reload_in_the_middle_of_a_backfill_harms_nothing() {
+    let setup = Setup::new(&[]);
+    let engine = Arc::new(setup.engine());
+    let path = setup.plugins().join("engine_probe.wasm");
+    let next = variant(&std::fs::read(&path).unwrap(), 1);
+    // Compile the next version up front (into the artifact cache), so the swap below is
+    // quick and lands while the backfill is still going.
+    engine
+        .registry()
+        .runtime()
+        .load_bytes("engine_probe", &path, &next)
+        .unwrap();
+    let s = engine
+        .submit(
+            &strings(&["slow"]),
+            &range("2024-01-01", "2024-04-29"),
+            Filter::Any,
+            RunPolicy::PerPartition,
+            true,
+            "backfill",
+            now(),
+        )
+        .unwrap();
+    let id = s.backfill_id.unwrap();
+    let old = engine
+        .registry()
+        .get("engine_probe")
+        .unwrap()
+        .code_version()
+        .to_string();
+    let worker = {
+        let engine = Arc::clone(&engine);
+        let id = id.clone();
+        std::thread::spawn(move || engine.run_queue(Some(&id), &|_| {}).unwrap())
+    };
+    // Wait until some partitions are done, then swap the plugin file.
+    let t0 = Instant::now();
+    while materialized(&engine, "slow").len() < 3 {
+        assert!(t0.elapsed() < Duration::from_secs(60));
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    let tmp = setup.plugins().join("engine_probe.wasm.tmp");
+    std::fs::write(&tmp, &next).unwrap();
+    std::fs::rename(&tmp, &path).unwrap();
+    let event = engine.registry().refresh(&path, Instant::now()).unwrap();
+    assert!(matches!(event, RegistryEvent::Loaded { .. }), "{event:?}");
+    let summary = worker.join().unwrap();
+    assert_eq!(summary.runs_failed, 0);
+    let p = engine.state().backfill_progress(&id).unwrap();
+    assert_eq!(p.runs_succeeded, 120, "{p:?}");
+    let new = engine
+        .registry()
+        .get("engine_probe")
+        .unwrap()
+        .code_version()
+        .to_string();
+    assert_ne!(old, new);
+    // Both versions served partitions, and the older ones now count as stale (code changed).
+    let versions: std::collections::BTreeSet<String> = engine
+        .state()
+        .partitions("slow")
+        .unwrap()
+        .into_iter()
+        .map(|p| p.materialization.unwrap().code_version)
+        .collect();
+    assert!(
+        versions.contains(&old) && versions.contains(&new),
+        "{versions:?}"
+    );
+    let graph = engine.graph().unwrap();
+    let stale = engine
+        .asset_status(&graph, "slow", 10, now())
+        .unwrap()
+        .0
+        .stale;
+    assert!(stale > 0 && stale < 120, "{stale}");
+}
+
+#[test]
+fn the_state_file_reopens_and_refuses_a_newer_schema() {
+    let setup = Setup::new(&[]);
+    {
+        let engine = setup.engine();
+        backfill(
+            &engine,
+            &["up"],
+            &range("2024-01-01", "2024-01-02"),
+            RunPolicy::PerPartition,
+        );
+    }
+    let engine = setup.engine();
+    assert_eq!(materialized(&engine, "up").len(), 2);
+    drop(engine);
+    let db = setup.storage().join("state.db");
+    let conn = rusqlite_set_version(&db, 999);
+    assert!(conn);
+    let err = Engine::open_state(&setup.storage()).unwrap_err();
+    assert!(err.to_string().contains("schema version 999"), "{err}");
+}
+
+/// Sets `PRAGMA user_version` through the state module's own SQL access.
+fn rusqlite_set_version(db: &Path, v: i64) -> bool {
+    tessera_engine::state::set_schema_version_for_tests(db, v).is_ok()
+}
