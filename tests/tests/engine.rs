@@ -18,7 +18,7 @@ use chrono::{DateTime, TimeZone, Utc};
 use serde_json::Value;
 use tessera_engine::state::PartitionState;
 use tessera_engine::{
-    Engine, EngineConfig, Filter, PartitionSelection, RunPolicy, RunStatus, StateDynamicKeys,
+    Clock, Engine, EngineConfig, Filter, PartitionSelection, RunPolicy, RunStatus, StateDynamicKeys,
 };
 use tessera_runtime::{Registry, RegistryEvent, Runtime, RuntimeConfig};
 use tessera_tests::{components, shared_dir};
@@ -55,6 +55,7 @@ impl Setup {
 
     fn engine(&self) -> Engine {
         self.engine_with(EngineConfig {
+            clock: Clock::Fixed(now()),
             concurrency: 2,
             max_attempts: 3,
             retry_backoff: Duration::from_millis(5),
@@ -129,7 +130,7 @@ fn blob(engine: &Engine, asset: &str, key: &str) -> Vec<u8> {
         .partitions_of(asset, &[key.to_string()])
         .unwrap();
     let m = p[0].materialization.as_ref().unwrap();
-    engine.io().read(&m.blob).unwrap()
+    engine.read_blob(&m.blob).unwrap()
 }
 
 #[test]
@@ -277,6 +278,7 @@ fn failed_attempts_are_retried_with_backoff() {
 fn a_failure_marks_partitions_and_cancels_what_depends_on_it() {
     let setup = Setup::new(&[]);
     let engine = setup.engine_with(EngineConfig {
+        clock: Clock::Fixed(now()),
         concurrency: 2,
         max_attempts: 2,
         retry_backoff: Duration::from_millis(1),

@@ -133,6 +133,7 @@ impl Config {
             plugins: resolve(parsed.plugins.unwrap_or_else(|| PathBuf::from("plugins"))),
             storage: resolve(parsed.storage.unwrap_or_else(|| PathBuf::from(".tessera"))),
             engine: EngineConfig {
+                clock: tessera_engine::Clock::System,
                 concurrency: e.concurrency,
                 max_attempts: e.max_attempts.max(1),
                 retry_backoff: Duration::from_millis(e.retry_backoff_ms),

@@ -17,9 +17,9 @@ use crate::engine_cmd;
 
 fn emit(json: bool, value: &serde_json::Value, text: &str) {
     if json {
-        println!("{value}");
+        outln!("{value}");
     } else {
-        println!("{text}");
+        outln!("{text}");
     }
 }
 

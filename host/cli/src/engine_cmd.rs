@@ -18,7 +18,7 @@ use tessera_runtime::{Registry, RegistryEvent, Runtime};
 use crate::config::Config;
 
 fn print_json<T: Serialize>(v: &T) -> anyhow::Result<()> {
-    println!("{}", serde_json::to_string_pretty(v)?);
+    outln!("{}", serde_json::to_string_pretty(v)?);
     Ok(())
 }
 
@@ -217,7 +217,7 @@ pub(crate) fn materialize(
         if json {
             print_json(&submitted)?;
         } else {
-            println!(
+            outln!(
                 "queued {} runs ({} partitions){}",
                 submitted.runs.len(),
                 submitted.partitions,
@@ -290,14 +290,16 @@ fn report_outcome(engine: &Engine, outcome: &RunOutcome, json: bool) -> anyhow::
     if json {
         print_json(outcome)?;
     } else {
-        println!(
+        outln!(
             "{} runs succeeded, {} failed ({} partitions materialized)",
-            s.runs_succeeded, s.runs_failed, s.partitions
+            s.runs_succeeded,
+            s.runs_failed,
+            s.partitions
         );
         if let Some(b) = &outcome.backfill_id
             && let Some(rec) = engine.state().backfill(b)?
         {
-            println!("backfill {b}: {}", rec.status);
+            outln!("backfill {b}: {}", rec.status);
         }
     }
     Ok(if s.runs_failed > 0 {
@@ -319,11 +321,11 @@ pub(crate) fn backfill_list(config: &Config, json: bool) -> anyhow::Result<ExitC
     if json {
         print_json(&rows)?;
     } else if rows.is_empty() {
-        println!("no backfills");
+        outln!("no backfills");
     } else {
         for b in state.backfills()? {
             let p = state.backfill_progress(&b.id)?;
-            println!(
+            outln!(
                 "{}  {:<9}  {}  [{}]  {}/{} partitions, {} failed runs",
                 b.id,
                 b.status,
@@ -347,16 +349,22 @@ pub(crate) fn backfill_status(config: &Config, id: &str, json: bool) -> anyhow::
     if json {
         print_json(&serde_json::json!({ "backfill": b, "progress": p }))?;
     } else {
-        println!("backfill {}: {}", b.id, b.status);
-        println!("  assets:     {}", b.assets.join(", "));
-        println!("  selection:  {}", b.description);
-        println!(
+        outln!("backfill {}: {}", b.id, b.status);
+        outln!("  assets:     {}", b.assets.join(", "));
+        outln!("  selection:  {}", b.description);
+        outln!(
             "  partitions: {} done, {} failed, {} total",
-            p.partitions_done, p.partitions_failed, p.partitions_total
+            p.partitions_done,
+            p.partitions_failed,
+            p.partitions_total
         );
-        println!(
+        outln!(
             "  runs:       {} succeeded, {} failed, {} canceled, {} queued, {} running",
-            p.runs_succeeded, p.runs_failed, p.runs_canceled, p.runs_queued, p.runs_running
+            p.runs_succeeded,
+            p.runs_failed,
+            p.runs_canceled,
+            p.runs_queued,
+            p.runs_running
         );
     }
     Ok(ExitCode::SUCCESS)
@@ -371,7 +379,7 @@ pub(crate) fn backfill_cancel(config: &Config, id: &str, json: bool) -> anyhow::
     if json {
         print_json(&serde_json::json!({ "backfill": id, "runs_canceled": n }))?;
     } else {
-        println!(
+        outln!(
             "backfill {id} canceled ({n} queued runs canceled; running runs stop after their current partition)"
         );
     }
@@ -440,9 +448,9 @@ pub(crate) fn assets(config: &Config, json: bool, now: DateTime<Utc>) -> anyhow:
             .partitions
             .as_ref()
             .map_or_else(|| "unpartitioned".to_string(), ToString::to_string);
-        println!("{}  ({}, plugin {})", n.key, parts, n.plugin);
+        outln!("{}  ({}, plugin {})", n.key, parts, n.plugin);
         for e in &n.inputs {
-            println!("    ← {} via {}", e.upstream, e.mapping);
+            outln!("    ← {} via {}", e.upstream, e.mapping);
         }
     }
     Ok(ExitCode::SUCCESS)
@@ -476,7 +484,7 @@ pub(crate) fn partitions(
         print_json(&serde_json::json!({ "status": summary, "partitions": views }))?;
         return Ok(ExitCode::SUCCESS);
     }
-    println!(
+    outln!(
         "{asset}: {} partitions ({}) — {} materialized, {} failed, {} missing, {} stale",
         summary.total,
         summary.partitions_kind,
@@ -485,10 +493,10 @@ pub(crate) fn partitions(
         summary.missing,
         summary.stale
     );
-    println!("  {}", coloured_bar(&summary.bar));
+    outln!("  {}", coloured_bar(&summary.bar));
     if status {
         for v in &views {
-            println!(
+            outln!(
                 "  {:<24} {:<12} {}",
                 v.key,
                 v.state,
@@ -542,11 +550,11 @@ pub(crate) fn status(config: &Config, json: bool, now: DateTime<Utc>) -> anyhow:
         return Ok(ExitCode::SUCCESS);
     }
     if let Some(f) = &config.file {
-        println!("config: {}", f.display());
+        outln!("config: {}", f.display());
     }
-    println!("plugins ({}):", config.plugins.display());
+    outln!("plugins ({}):", config.plugins.display());
     for p in engine.registry().plugins() {
-        println!(
+        outln!(
             "  {:<22} {}  (api {})",
             p.name(),
             &p.code_version()[..12.min(p.code_version().len())],
@@ -554,14 +562,14 @@ pub(crate) fn status(config: &Config, json: bool, now: DateTime<Utc>) -> anyhow:
         );
     }
     for (name, e) in &errors {
-        println!("  {name:<22} NOT LOADED: {}", e.error);
+        outln!("  {name:<22} NOT LOADED: {}", e.error);
     }
     if let Err(e) = &graph {
-        println!("graph error: {e}");
+        outln!("graph error: {e}");
     }
-    println!("assets:");
+    outln!("assets:");
     for a in &assets {
-        println!(
+        outln!(
             "  {:<22} {}  {}/{} materialized, {} failed, {} stale",
             a.asset,
             coloured_bar(&a.bar),
@@ -572,7 +580,7 @@ pub(crate) fn status(config: &Config, json: bool, now: DateTime<Utc>) -> anyhow:
         );
     }
     let queue: Vec<String> = counts.iter().map(|(s, n)| format!("{n} {s}")).collect();
-    println!(
+    outln!(
         "runs: {}",
         if queue.is_empty() {
             "none".to_string()
@@ -581,9 +589,9 @@ pub(crate) fn status(config: &Config, json: bool, now: DateTime<Utc>) -> anyhow:
         }
     );
     if !failures.is_empty() {
-        println!("recent failures:");
+        outln!("recent failures:");
         for r in &failures {
-            println!(
+            outln!(
                 "  {} {} [{}]: {}",
                 r.id,
                 r.assets.join(","),
@@ -603,7 +611,7 @@ pub(crate) fn runs(config: &Config, limit: u32, json: bool) -> anyhow::Result<Ex
         return Ok(ExitCode::SUCCESS);
     }
     for r in &runs {
-        println!(
+        outln!(
             "{}  {:<8}  {:<24}  {:<28}  {}{}",
             r.id,
             r.status.as_str(),
@@ -629,7 +637,7 @@ pub(crate) fn logs(config: &Config, run: &str, json: bool) -> anyhow::Result<Exi
         print_json(&serde_json::json!({ "run": record, "events": events }))?;
         return Ok(ExitCode::SUCCESS);
     }
-    println!(
+    outln!(
         "run {} ({}): {} [{}], attempt {}/{}",
         record.id,
         record.status.as_str(),
@@ -642,7 +650,7 @@ pub(crate) fn logs(config: &Config, run: &str, json: bool) -> anyhow::Result<Exi
         let at = DateTime::<Utc>::from_timestamp_millis(e.at)
             .map(|t| t.format("%Y-%m-%dT%H:%M:%S%.3fZ").to_string())
             .unwrap_or_default();
-        println!("  {at} {:<5} {}", e.level, e.message);
+        outln!("  {at} {:<5} {}", e.level, e.message);
     }
     Ok(ExitCode::SUCCESS)
 }
@@ -685,7 +693,7 @@ pub(crate) fn dynamic(
             if json {
                 print_json(&serde_json::json!({ "name": name, "added": n, "given": keys.len() }))?;
             } else {
-                println!("{name}: added {n} of {} keys", keys.len());
+                outln!("{name}: added {n} of {} keys", keys.len());
             }
         }
         "remove" => {
@@ -693,7 +701,7 @@ pub(crate) fn dynamic(
             if json {
                 print_json(&serde_json::json!({ "name": name, "removed": n }))?;
             } else {
-                println!("{name}: removed {n} keys");
+                outln!("{name}: removed {n} keys");
             }
         }
         "list" => {
@@ -702,7 +710,7 @@ pub(crate) fn dynamic(
                 print_json(&serde_json::json!({ "name": name, "keys": keys }))?;
             } else {
                 for k in &keys {
-                    println!("{k}");
+                    outln!("{k}");
                 }
             }
         }
@@ -731,7 +739,7 @@ pub(crate) fn sensor_list(config: &Config, json: bool) -> anyhow::Result<ExitCod
     }
     for (name, s) in graph.sensors() {
         let st = engine.state().sensor_state(name)?;
-        println!(
+        outln!(
             "{name}  (plugin {}, every {}s, targets {})  evaluations {}, cursor {}{}{}",
             s.plugin,
             s.spec.minimum_interval.as_secs(),
@@ -772,21 +780,22 @@ pub(crate) fn sensor_tick(
         print_json(&serde_json::json!({ "tick": outcome, "executed": summary }))?;
     } else {
         for (set, added, deleted) in &outcome.dynamic_partitions {
-            println!("dynamic partitions {set}: +{added} -{deleted}");
+            outln!("dynamic partitions {set}: +{added} -{deleted}");
         }
         if let Some(r) = &outcome.skip_reason {
-            println!("skipped: {r}");
+            outln!("skipped: {r}");
         }
-        println!(
+        outln!(
             "{} runs queued, {} run keys already seen; cursor {}",
             outcome.runs_queued.len(),
             outcome.run_keys_skipped,
             outcome.cursor.as_deref().unwrap_or("-")
         );
         if let Some(s) = summary {
-            println!(
+            outln!(
                 "{} runs succeeded, {} failed",
-                s.runs_succeeded, s.runs_failed
+                s.runs_succeeded,
+                s.runs_failed
             );
         }
     }

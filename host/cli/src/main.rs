@@ -6,6 +6,15 @@
     reason = "a command-line tool prints its results"
 )]
 
+/// `println!` that stops quietly when stdout is closed (`tessera runs | head`) instead of
+/// panicking on the broken pipe.
+macro_rules! outln {
+    ($($t:tt)*) => {{
+        use std::io::Write as _;
+        let _ = writeln!(std::io::stdout(), $($t)*);
+    }};
+}
+
 mod config;
 mod dev;
 mod engine_cmd;
@@ -291,8 +300,12 @@ fn main() -> ExitCode {
     let now = cli.now.unwrap_or_else(chrono::Utc::now);
     let result = match cli.command {
         Command::Plugin(cmd) => plugin_cmd::run(cmd),
-        other => config::Config::load(cli.config.as_deref())
-            .and_then(|config| run_engine_command(&config, other, now)),
+        other => config::Config::load(cli.config.as_deref()).and_then(|mut config| {
+            if let Some(t) = cli.now {
+                config.engine.clock = tessera_engine::Clock::Fixed(t);
+            }
+            run_engine_command(&config, other, now)
+        }),
     };
     match result {
         Ok(code) => code,

@@ -138,7 +138,7 @@ pub(crate) fn run(cmd: PluginCommand) -> anyhow::Result<ExitCode> {
             let plugin = runtime(&r, Some(&stem(&file)))?.load(&file)?;
             let report = inspect(&plugin);
             if json {
-                println!("{}", serde_json::to_string_pretty(&report)?);
+                outln!("{}", serde_json::to_string_pretty(&report)?);
             } else {
                 print_inspect(&plugin);
             }
@@ -227,12 +227,12 @@ pub(crate) fn run(cmd: PluginCommand) -> anyhow::Result<ExitCode> {
                     "duration_ms": took.as_secs_f64() * 1e3,
                     "outputs": outputs,
                 });
-                println!("{}", serde_json::to_string_pretty(&report)?);
+                outln!("{}", serde_json::to_string_pretty(&report)?);
             } else {
                 for o in &outputs {
-                    println!("{}: {} bytes", o.asset, o.data.len());
+                    outln!("{}: {} bytes", o.asset, o.data.len());
                     for (k, v) in &o.metadata {
-                        println!(
+                        outln!(
                             "  {k} = {}",
                             serde_json::to_value(v)
                                 .map(|v| v["value"].to_string())
@@ -243,10 +243,10 @@ pub(crate) fn run(cmd: PluginCommand) -> anyhow::Result<ExitCode> {
                         && let Ok(text) = std::str::from_utf8(&o.data)
                         && text.len() <= 2000
                     {
-                        println!("  {}", text.trim_end());
+                        outln!("  {}", text.trim_end());
                     }
                 }
-                println!("took {:.1} ms", took.as_secs_f64() * 1e3);
+                outln!("took {:.1} ms", took.as_secs_f64() * 1e3);
             }
             Ok(ExitCode::SUCCESS)
         }
@@ -270,13 +270,13 @@ pub(crate) fn run(cmd: PluginCommand) -> anyhow::Result<ExitCode> {
             if json {
                 let mut v = serde_json::to_value(&result)?;
                 v["duration_ms"] = json!(took.as_secs_f64() * 1e3);
-                println!("{}", serde_json::to_string_pretty(&v)?);
+                outln!("{}", serde_json::to_string_pretty(&v)?);
             } else {
                 if let Some(reason) = &result.skip_reason {
-                    println!("skipped: {reason}");
+                    outln!("skipped: {reason}");
                 }
                 for d in &result.dynamic_partitions {
-                    println!("dynamic {}: add {:?}, delete {:?}", d.name, d.add, d.delete);
+                    outln!("dynamic {}: add {:?}, delete {:?}", d.name, d.add, d.delete);
                 }
                 for rr in &result.run_requests {
                     let sel = match &rr.selection {
@@ -289,13 +289,13 @@ pub(crate) fn run(cmd: PluginCommand) -> anyhow::Result<ExitCode> {
                         .as_deref()
                         .map(|k| format!(" (run key {k})"))
                         .unwrap_or_default();
-                    println!("run {}{sel}{key}", rr.assets.join(", "));
+                    outln!("run {}{sel}{key}", rr.assets.join(", "));
                 }
                 match &result.cursor {
-                    Some(c) => println!("cursor: {c}"),
-                    None => println!("cursor: unchanged"),
+                    Some(c) => outln!("cursor: {c}"),
+                    None => outln!("cursor: unchanged"),
                 }
-                println!("took {:.1} ms", took.as_secs_f64() * 1e3);
+                outln!("took {:.1} ms", took.as_secs_f64() * 1e3);
             }
             Ok(ExitCode::SUCCESS)
         }
@@ -355,7 +355,7 @@ fn parse_inputs(specs: &[String]) -> anyhow::Result<Vec<InputData>> {
 
 fn print_event(event: &RegistryEvent, json: bool) -> anyhow::Result<()> {
     if json {
-        println!("{}", serde_json::to_string(event)?);
+        outln!("{}", serde_json::to_string(event)?);
         return Ok(());
     }
     let short = |v: &str| v.chars().take(12).collect::<String>();
@@ -378,7 +378,7 @@ fn print_event(event: &RegistryEvent, json: bool) -> anyhow::Result<()> {
             } else {
                 "compiled"
             };
-            println!(
+            outln!(
                 "{what}: {how} in {compile_ms:.1} ms, serving {detected_to_serving_ms:.1} ms after the change was detected"
             );
         }
@@ -392,10 +392,10 @@ fn print_event(event: &RegistryEvent, json: bool) -> anyhow::Result<()> {
                 .as_deref()
                 .map(|v| format!("; still serving {}", short(v)))
                 .unwrap_or_default();
-            println!("error {plugin}: {error}{keeps}");
+            outln!("error {plugin}: {error}{keeps}");
         }
         RegistryEvent::Removed { plugin, version } => {
-            println!("removed {plugin} {}", short(version));
+            outln!("removed {plugin} {}", short(version));
         }
     }
     Ok(())
@@ -455,10 +455,10 @@ fn inspect(plugin: &Plugin) -> Value {
 fn print_inspect(plugin: &Plugin) {
     let stats = plugin.stats();
     let defs = plugin.definitions();
-    println!("plugin {} ({})", plugin.name(), plugin.path().display());
-    println!("  api version   tessera:plugin@{}", plugin.api_version());
-    println!("  code version  {}", plugin.code_version());
-    println!(
+    outln!("plugin {} ({})", plugin.name(), plugin.path().display());
+    outln!("  api version   tessera:plugin@{}", plugin.api_version());
+    outln!("  code version  {}", plugin.code_version());
+    outln!(
         "  size {} bytes; {} in {:.1} ms, loaded in {:.1} ms",
         stats.size_bytes,
         if stats.from_cache {
@@ -470,17 +470,17 @@ fn print_inspect(plugin: &Plugin) {
         stats.total.as_secs_f64() * 1e3
     );
     for c in &defs.computations {
-        println!("  computation {}", c.name);
+        outln!("  computation {}", c.name);
         for a in &c.assets {
             let desc = a
                 .description
                 .as_deref()
                 .map(|d| format!(" — {d}"))
                 .unwrap_or_default();
-            println!("    asset {}{desc}", a.key);
+            outln!("    asset {}{desc}", a.key);
             match &a.partitions {
-                Some(p) => println!("      partitions  {p}"),
-                None => println!("      partitions  none"),
+                Some(p) => outln!("      partitions  {p}"),
+                None => outln!("      partitions  none"),
             }
             for i in &a.inputs {
                 let mapping = i
@@ -492,15 +492,15 @@ fn print_inspect(plugin: &Plugin) {
                 } else {
                     ""
                 };
-                println!("      input       {} ({mapping}{missing})", i.asset);
+                outln!("      input       {} ({mapping}{missing})", i.asset);
             }
             if let Some(v) = &a.code_version {
-                println!("      code        {v}");
+                outln!("      code        {v}");
             }
         }
     }
     for s in &defs.sensors {
-        println!(
+        outln!(
             "  sensor {} every {} s -> {}",
             s.name,
             s.minimum_interval.as_secs(),

@@ -17,7 +17,8 @@ use crate::error::EngineError;
 use crate::graph::{AssetGraph, AssetNode};
 use crate::io::IoStore;
 use crate::state::{
-    NewMaterialization, NewRun, PartitionRecord, PartitionState, RunRecord, RunSelection, State,
+    Completed, NewBlob, NewMaterialization, NewRun, PartitionRecord, PartitionState, RunRecord,
+    RunSelection, State,
 };
 
 /// How work is split into runs.
@@ -32,9 +33,29 @@ pub enum RunPolicy {
     SingleRun,
 }
 
+/// Where the engine's "now" comes from: partition existence and time windows of runs
+/// depend on it, so tests, benchmarks and `--now` fix it.
+#[derive(Debug, Clone, Copy, Default)]
+pub enum Clock {
+    #[default]
+    System,
+    Fixed(DateTime<Utc>),
+}
+
+impl Clock {
+    pub fn now(self) -> DateTime<Utc> {
+        match self {
+            Clock::System => Utc::now(),
+            Clock::Fixed(t) => t,
+        }
+    }
+}
+
 /// Engine settings (`[execution]` in `tessera.toml`).
 #[derive(Debug, Clone)]
 pub struct EngineConfig {
+    /// The time runs execute at (their partitions must exist then).
+    pub clock: Clock,
     /// Runs executing at once.
     pub concurrency: usize,
     /// Attempts per run before it fails for good.
@@ -46,6 +67,7 @@ pub struct EngineConfig {
 impl Default for EngineConfig {
     fn default() -> Self {
         EngineConfig {
+            clock: Clock::System,
             concurrency: 2,
             max_attempts: 3,
             retry_backoff: Duration::from_millis(500),
@@ -153,6 +175,8 @@ pub struct Engine {
     owner: String,
     /// Signalled whenever a run of this process ends (wakes idle workers).
     wake: (Mutex<u64>, Condvar),
+    /// The asset graph, and the registry generation it was built for.
+    graph_cache: Mutex<Option<(u64, Arc<AssetGraph>)>>,
     /// The newest materialization the eager policies have looked at.
     eager_seen: Mutex<i64>,
     /// Set by [`Engine::stop`]: workers finish their run and claim no more.
@@ -222,6 +246,7 @@ impl Engine {
             wake: (Mutex::new(0), Condvar::new()),
             stopping: std::sync::atomic::AtomicBool::new(false),
             eager_seen: Mutex::new(-1),
+            graph_cache: Mutex::new(None),
         };
         engine
             .registry
@@ -257,15 +282,35 @@ impl Engine {
         &self.io
     }
 
-    /// The graph of the plugins serving now.
-    pub fn graph(&self) -> Result<AssetGraph, EngineError> {
+    /// The graph of the plugins serving now (rebuilt only when the plugin set changed).
+    pub fn graph(&self) -> Result<Arc<AssetGraph>, EngineError> {
+        let generation = self.registry.generation();
+        let mut cache = self.graph_cache.lock().unwrap_or_else(|p| p.into_inner());
+        if let Some((g, graph)) = cache.as_ref()
+            && *g == generation
+        {
+            return Ok(Arc::clone(graph));
+        }
         let plugins: BTreeMap<String, Arc<tessera_runtime::Plugin>> = self
             .registry
             .plugins()
             .into_iter()
             .map(|p| (p.name().to_string(), p))
             .collect();
-        AssetGraph::build(&plugins).map_err(EngineError::Graph)
+        let graph = Arc::new(AssetGraph::build(&plugins).map_err(EngineError::Graph)?);
+        *cache = Some((generation, Arc::clone(&graph)));
+        Ok(graph)
+    }
+
+    /// Reads a stored output: from the database (small outputs) or the IO store.
+    pub fn read_blob(&self, blob: &str) -> Result<Vec<u8>, EngineError> {
+        match blob.strip_prefix("db:") {
+            Some(name) => self.state.blob(name)?.ok_or_else(|| EngineError::Io {
+                path: self.state.path().to_path_buf(),
+                message: format!("blob {name:?} is missing"),
+            }),
+            None => self.io.read(blob),
+        }
     }
 
     /// Every dynamic partition set, for partition arithmetic.
@@ -653,36 +698,56 @@ impl Engine {
                 return Ok(());
             }
             let seen = *self.wake.0.lock().unwrap_or_else(|p| p.into_inner());
-            if let Some(run) = self.state.claim_next(&self.owner, backfill)? {
-                progress(&Progress::RunStarted {
-                    run: run.id.clone(),
-                    assets: run.assets.clone(),
-                    selection: run.selection.describe(),
-                });
-                let outcome = self.execute(&run)?;
-                {
-                    let mut s = summary.lock().unwrap_or_else(|p| p.into_inner());
-                    match &outcome {
-                        Outcome::Success { partitions } => {
+            // A few runs per transaction, and their successes in one more: SQLite commits,
+            // not plugin calls, would otherwise bound small runs.
+            let batch = self.state.claim_batch(&self.owner, backfill, CLAIM_BATCH)?;
+            if !batch.is_empty() {
+                let mut completed = Vec::new();
+                let mut finished = Vec::new();
+                for (i, run) in batch.iter().enumerate() {
+                    if self.is_stopping() {
+                        let rest: Vec<String> = batch[i..].iter().map(|r| r.id.clone()).collect();
+                        self.state.release(&rest)?;
+                        break;
+                    }
+                    progress(&Progress::RunStarted {
+                        run: run.id.clone(),
+                        assets: run.assets.clone(),
+                        selection: run.selection.describe(),
+                    });
+                    let outcome = self.execute(run)?;
+                    if let Outcome::Success { done, .. } = &outcome {
+                        completed.push(done.clone());
+                    }
+                    finished.push((run.id.clone(), outcome));
+                }
+                self.state.finish_successes(&completed)?;
+                let mut s = summary.lock().unwrap_or_else(|p| p.into_inner());
+                for (run, outcome) in finished {
+                    let (ok, partitions, error) = match outcome {
+                        Outcome::Success { partitions, .. } => {
                             s.runs_succeeded += 1;
                             s.partitions += partitions;
+                            (true, partitions, None)
                         }
-                        Outcome::Retry { .. } => s.runs_retried += 1,
-                        Outcome::Failed { .. } => s.runs_failed += 1,
-                        Outcome::Canceled => {}
-                    }
+                        Outcome::Retry { error } => {
+                            s.runs_retried += 1;
+                            (false, 0, Some(error))
+                        }
+                        Outcome::Failed { error } => {
+                            s.runs_failed += 1;
+                            (false, 0, Some(error))
+                        }
+                        Outcome::Canceled => (false, 0, Some("canceled".into())),
+                    };
+                    progress(&Progress::RunFinished {
+                        run,
+                        ok,
+                        partitions,
+                        error,
+                    });
                 }
-                let (ok, partitions, error) = match outcome {
-                    Outcome::Success { partitions } => (true, partitions, None),
-                    Outcome::Retry { error } | Outcome::Failed { error } => (false, 0, Some(error)),
-                    Outcome::Canceled => (false, 0, Some("canceled".into())),
-                };
-                progress(&Progress::RunFinished {
-                    run: run.id,
-                    ok,
-                    partitions,
-                    error,
-                });
+                drop(s);
                 self.notify();
                 continue;
             }
@@ -731,8 +796,7 @@ impl Engine {
     fn execute(&self, run: &RunRecord) -> Result<Outcome, EngineError> {
         let _span = tracing::info_span!("run", run = %run.id, assets = ?run.assets).entered();
         match self.try_execute(run) {
-            Ok(Outcome::Success { partitions }) => Ok(Outcome::Success { partitions }),
-            Ok(other) => Ok(other),
+            Ok(outcome) => Ok(outcome),
             Err(failure) => {
                 let retry = failure.retryable && run.attempts < run.max_attempts;
                 let failed_partitions: Vec<(String, String)> = if retry {
@@ -780,16 +844,24 @@ impl Engine {
             .asset(run.assets.first().map_or("", String::as_str))
             .ok_or_else(|| fatal(format!("asset {:?} is no longer declared", run.assets)))?
             .clone();
-        let dynamic = self.dynamic_snapshot().map_err(|e| fatal(e.to_string()))?;
-        let now = Utc::now();
+        let dynamic = if involves_dynamic(&graph, &node) {
+            self.dynamic_snapshot().map_err(|e| fatal(e.to_string()))?
+        } else {
+            MemoryDynamicStore::new()
+        };
+        let now = self.config.clock.now();
         let cx = Context::new(now).with_dynamic(&dynamic);
-        let done: BTreeSet<String> = self
-            .state
-            .done_in_run(&run.id)
-            .map_err(|e| fatal(e.to_string()))?
-            .into_iter()
-            .map(|(_, k)| k)
-            .collect();
+        // Only a run that was interrupted or retried can have recorded keys already.
+        let done: BTreeSet<String> = if run.attempts > 1 || run.partitions > CHECKPOINT_EVERY {
+            self.state
+                .done_in_run(&run.id)
+                .map_err(|e| fatal(e.to_string()))?
+                .into_iter()
+                .map(|(_, k)| k)
+                .collect()
+        } else {
+            BTreeSet::new()
+        };
         let calls: Vec<(Selection, Vec<String>, String)> = match &run.selection {
             RunSelection::None => vec![(Selection::None, vec![String::new()], String::new())],
             RunSelection::Keys { keys } => keys
@@ -826,15 +898,17 @@ impl Engine {
             }
         };
         let mut pending: Vec<NewMaterialization> = Vec::new();
+        let mut blobs: Vec<NewBlob> = Vec::new();
         let mut count = 0u64;
         for (i, (selection, keys, label)) in calls.into_iter().enumerate() {
-            if i > 0 && i % 64 == 0 {
+            if i > 0 && (i as u64).is_multiple_of(CHECKPOINT_EVERY) {
                 // Checkpoint long runs: a resumed run skips what is recorded, and cancel is
                 // noticed between partitions.
                 self.state
-                    .record_progress(&run.id, &run.plugin, &pending)
+                    .record_progress(&run.id, &run.plugin, &blobs, &pending)
                     .map_err(|e| fatal(e.to_string()))?;
                 pending.clear();
+                blobs.clear();
                 if self
                     .state
                     .is_canceled(run)
@@ -868,11 +942,23 @@ impl Engine {
                     || plugin.code_version().to_string(),
                     |n| n.code_version.clone(),
                 );
-                let blob = IoStore::blob_name(&o.asset, &label);
-                let data_version = self.io.write(&blob, &o.data).map_err(|e| Failure {
-                    message: e.to_string(),
-                    retryable: true,
-                })?;
+                let (blob, data_version) = if o.data.len() <= INLINE_BLOB_BYTES {
+                    // Small outputs live in the database, committed with their records.
+                    let name = format!("{}/{}/{}", run.id, o.asset, crate::io::escape_key(&label));
+                    let version = crate::io::data_version(&o.data);
+                    blobs.push(NewBlob {
+                        name: name.clone(),
+                        data: o.data,
+                    });
+                    (format!("db:{name}"), version)
+                } else {
+                    let blob = IoStore::blob_name(&o.asset, &label);
+                    let version = self.io.write(&blob, &o.data).map_err(|e| Failure {
+                        message: e.to_string(),
+                        retryable: true,
+                    })?;
+                    (blob, version)
+                };
                 let metadata = serde_json::to_value(&o.metadata).unwrap_or_default();
                 for k in &keys {
                     pending.push(NewMaterialization {
@@ -889,10 +975,15 @@ impl Engine {
             }
             count += keys.len() as u64;
         }
-        self.state
-            .finish_success(&run.id, &run.plugin, &pending)
-            .map_err(|e| fatal(e.to_string()))?;
-        Ok(Outcome::Success { partitions: count })
+        Ok(Outcome::Success {
+            partitions: count,
+            done: Completed {
+                run_id: run.id.clone(),
+                plugin: run.plugin.clone(),
+                blobs,
+                materializations: pending,
+            },
+        })
     }
 
     /// The inputs of one call: for each upstream asset, the (key, bytes) of every upstream
@@ -963,13 +1054,13 @@ impl Engine {
                     if !blobs_seen.insert(m.blob.clone()) {
                         continue;
                     }
-                    let data = self.io.read(&m.blob).map_err(|e| Failure {
+                    let data = self.read_blob(&m.blob).map_err(|e| Failure {
                         message: e.to_string(),
                         retryable: true,
                     })?;
                     let label = m
                         .blob
-                        .split_once('/')
+                        .rsplit_once('/')
                         .map_or_else(|| k.clone(), |(_, f)| crate::io::unescape_key(f));
                     partitions.push((label, data));
                 }
@@ -1448,8 +1539,34 @@ pub struct Submitted {
     pub partitions: u64,
 }
 
+/// Runs claimed per transaction by one worker.
+const CLAIM_BATCH: u32 = 16;
+/// Keys of one run between checkpoints.
+const CHECKPOINT_EVERY: u64 = 64;
+/// Outputs up to this size are stored in the database; larger ones as files.
+const INLINE_BLOB_BYTES: usize = 64 << 10;
+
+/// Whether running `node` needs the dynamic partition sets (its own or an input's).
+fn involves_dynamic(graph: &AssetGraph, node: &AssetNode) -> bool {
+    fn dynamic(def: Option<&PartitionsDefinition>) -> bool {
+        match def {
+            Some(PartitionsDefinition::Dynamic(_)) => true,
+            Some(PartitionsDefinition::Multi(m)) => m
+                .dimensions()
+                .iter()
+                .any(|d| matches!(d.def, PartitionsDefinition::Dynamic(_))),
+            _ => false,
+        }
+    }
+    dynamic(node.partitions.as_ref())
+        || node
+            .inputs
+            .iter()
+            .any(|e| dynamic(graph.asset(&e.upstream).and_then(|u| u.partitions.as_ref())))
+}
+
 enum Outcome {
-    Success { partitions: u64 },
+    Success { partitions: u64, done: Completed },
     Retry { error: String },
     Failed { error: String },
     Canceled,

@@ -11,7 +11,7 @@ pub mod io;
 pub mod state;
 
 pub use engine::{
-    AssetStatus, Engine, EngineConfig, Filter, PartitionSelection, PartitionView, Progress,
+    AssetStatus, Clock, Engine, EngineConfig, Filter, PartitionSelection, PartitionView, Progress,
     QueueSummary, RunPolicy, ScheduleSpec, SensorOutcome, StateDynamicKeys, Submitted,
 };
 pub use error::EngineError;

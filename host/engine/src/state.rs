@@ -65,6 +65,11 @@ CREATE TABLE materializations (
     UNIQUE (run_id, asset, partition)
 );
 CREATE INDEX materializations_by_partition ON materializations(asset, partition, id);
+CREATE TABLE blobs (
+    id    INTEGER PRIMARY KEY,
+    name  TEXT NOT NULL UNIQUE,
+    data  BLOB NOT NULL
+);
 CREATE TABLE partition_status (
     asset             TEXT NOT NULL,
     partition         TEXT NOT NULL,
@@ -233,6 +238,23 @@ pub struct NewMaterialization {
     pub metadata: serde_json::Value,
     pub started_at: i64,
     pub ended_at: i64,
+}
+
+/// Output bytes stored in the database itself (small outputs): written in the transaction
+/// that records their materializations. A materialization's `blob` is then `db:<name>`.
+#[derive(Debug, Clone)]
+pub struct NewBlob {
+    pub name: String,
+    pub data: Vec<u8>,
+}
+
+/// A run that succeeded, ready to be recorded.
+#[derive(Debug, Clone)]
+pub struct Completed {
+    pub run_id: String,
+    pub plugin: String,
+    pub blobs: Vec<NewBlob>,
+    pub materializations: Vec<NewMaterialization>,
 }
 
 /// The latest state of one partition.
@@ -433,6 +455,16 @@ impl State {
         owner: &str,
         backfill: Option<&str>,
     ) -> Result<Option<RunRecord>, EngineError> {
+        Ok(self.claim_batch(owner, backfill, 1)?.into_iter().next())
+    }
+
+    /// Claims up to `max` such runs in one transaction, oldest first.
+    pub fn claim_batch(
+        &self,
+        owner: &str,
+        backfill: Option<&str>,
+        max: u32,
+    ) -> Result<Vec<RunRecord>, EngineError> {
         let now = now_ms();
         self.write(|tx| {
             let sql = format!(
@@ -440,20 +472,66 @@ impl State {
                  WHERE r.status = 'queued' AND r.not_before <= ?1 AND (?2 IS NULL OR r.backfill_id = ?2)
                    AND NOT EXISTS (SELECT 1 FROM run_deps d JOIN runs u ON u.id = d.depends_on
                                    WHERE d.run_id = r.id AND u.status != 'success')
-                 ORDER BY r.seq LIMIT 1"
+                 ORDER BY r.seq LIMIT ?3"
             );
-            let run = tx
-                .query_row(&sql, params![now, backfill], run_from_row)
-                .optional()?;
-            let Some(mut run) = run else { return Ok(None) };
-            tx.execute(
+            let mut runs: Vec<RunRecord> = {
+                let mut s = tx.prepare_cached(&sql)?;
+                s.query_map(params![now, backfill, max.max(1)], run_from_row)?
+                    .collect::<Result<_, _>>()?
+            };
+            let mut claim = tx.prepare_cached(
                 "UPDATE runs SET status = 'running', owner = ?2, attempts = attempts + 1,
                         started_at = COALESCE(started_at, ?3) WHERE id = ?1",
-                params![run.id, owner, now],
             )?;
-            run.status = RunStatus::Running;
-            run.attempts += 1;
-            Ok(Some(run))
+            for run in &mut runs {
+                claim.execute(params![run.id, owner, now])?;
+                run.status = RunStatus::Running;
+                run.attempts += 1;
+            }
+            Ok(runs)
+        })
+    }
+
+    /// Returns claimed runs that were not started to the queue (a stopping worker).
+    pub fn release(&self, run_ids: &[String]) -> Result<(), EngineError> {
+        self.write(|tx| {
+            let mut s = tx.prepare_cached(
+                "UPDATE runs SET status = 'queued', owner = NULL, attempts = MAX(attempts - 1, 0)
+                 WHERE id = ?1 AND status = 'running'",
+            )?;
+            for id in run_ids {
+                s.execute(params![id])?;
+            }
+            Ok(())
+        })
+    }
+
+    /// Records several successful runs in one transaction (group commit).
+    pub fn finish_successes(&self, runs: &[Completed]) -> Result<(), EngineError> {
+        if runs.is_empty() {
+            return Ok(());
+        }
+        let now = now_ms();
+        self.write(|tx| {
+            for r in runs {
+                insert_blobs(tx, &r.blobs)?;
+                record_materializations(tx, &r.run_id, &r.plugin, &r.materializations, now)?;
+                tx.prepare_cached(
+                    "UPDATE runs SET status = 'success', ended_at = ?2, error = NULL, owner = NULL WHERE id = ?1",
+                )?
+                .execute(params![r.run_id, now])?;
+                event(tx, &r.run_id, "info", "run succeeded", now)?;
+            }
+            Ok(())
+        })
+    }
+
+    /// The bytes of a blob stored in the database.
+    pub fn blob(&self, name: &str) -> Result<Option<Vec<u8>>, EngineError> {
+        self.read(|c| {
+            c.prepare_cached("SELECT data FROM blobs WHERE name = ?1")?
+                .query_row(params![name], |r| r.get(0))
+                .optional()
         })
     }
 
@@ -479,34 +557,19 @@ impl State {
         })
     }
 
-    /// Records a run's successful end together with its materializations.
-    pub fn finish_success(
-        &self,
-        run_id: &str,
-        plugin: &str,
-        materializations: &[NewMaterialization],
-    ) -> Result<(), EngineError> {
-        let now = now_ms();
-        self.write(|tx| {
-            record_materializations(tx, run_id, plugin, materializations, now)?;
-            tx.execute(
-                "UPDATE runs SET status = 'success', ended_at = ?2, error = NULL, owner = NULL WHERE id = ?1",
-                params![run_id, now],
-            )?;
-            event(tx, run_id, "info", "run succeeded", now)?;
-            Ok(())
-        })
-    }
-
     /// Records materializations of a run that is still going (a batch of keys).
     pub fn record_progress(
         &self,
         run_id: &str,
         plugin: &str,
+        blobs: &[NewBlob],
         materializations: &[NewMaterialization],
     ) -> Result<(), EngineError> {
         let now = now_ms();
-        self.write(|tx| record_materializations(tx, run_id, plugin, materializations, now))
+        self.write(|tx| {
+            insert_blobs(tx, blobs)?;
+            record_materializations(tx, run_id, plugin, materializations, now)
+        })
     }
 
     /// Records a failed attempt: queued again after `retry_after_ms`, or failed for good
@@ -1119,6 +1182,20 @@ fn insert_run(tx: &Transaction<'_>, seq: i64, r: &NewRun, created_at: i64) -> ru
     Ok(())
 }
 
+fn insert_blobs(tx: &Transaction<'_>, blobs: &[NewBlob]) -> rusqlite::Result<()> {
+    if blobs.is_empty() {
+        return Ok(());
+    }
+    let mut s = tx.prepare_cached(
+        "INSERT INTO blobs (name, data) VALUES (?1, ?2)
+         ON CONFLICT (name) DO UPDATE SET data = ?2",
+    )?;
+    for b in blobs {
+        s.execute(params![b.name, b.data])?;
+    }
+    Ok(())
+}
+
 fn event(
     tx: &Transaction<'_>,
     run_id: &str,
@@ -1126,11 +1203,11 @@ fn event(
     message: &str,
     at: i64,
 ) -> rusqlite::Result<()> {
-    tx.execute(
+    tx.prepare_cached(
         "INSERT INTO run_events (run_id, seq, at, level, message)
          VALUES (?1, (SELECT COALESCE(MAX(seq), 0) + 1 FROM run_events WHERE run_id = ?1), ?2, ?3, ?4)",
-        params![run_id, at, level, message],
-    )?;
+    )?
+    .execute(params![run_id, at, level, message])?;
     Ok(())
 }
 

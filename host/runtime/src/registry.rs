@@ -71,6 +71,8 @@ mod unix_secs {
 pub type Validator = dyn Fn(&BTreeMap<String, Arc<Plugin>>) -> Result<(), String> + Send + Sync;
 
 struct Inner {
+    /// Bumped whenever the set of serving versions changes.
+    generation: std::sync::atomic::AtomicU64,
     runtime: Runtime,
     validator: RwLock<Option<Arc<Validator>>>,
     dir: PathBuf,
@@ -114,6 +116,7 @@ impl Registry {
         let (events, _) = broadcast::channel(256);
         Registry {
             inner: Arc::new(Inner {
+                generation: std::sync::atomic::AtomicU64::new(0),
                 runtime,
                 validator: RwLock::new(None),
                 dir: dir.to_path_buf(),
@@ -131,6 +134,20 @@ impl Registry {
         if let Ok(mut v) = self.inner.validator.write() {
             *v = Some(validator);
         }
+    }
+
+    /// Changes whenever a version is swapped in or a plugin removed: callers cache what they
+    /// derive from the plugin set (the asset graph) under it.
+    pub fn generation(&self) -> u64 {
+        self.inner
+            .generation
+            .load(std::sync::atomic::Ordering::Acquire)
+    }
+
+    fn bump(&self) {
+        self.inner
+            .generation
+            .fetch_add(1, std::sync::atomic::Ordering::AcqRel);
     }
 
     /// Runs the validator over the current set, e.g. after `load_all`.
@@ -209,6 +226,7 @@ impl Registry {
         let name = plugin_name(path)?;
         if !path.exists() {
             let removed = self.inner.plugins.write().ok()?.remove(&name)?;
+            self.bump();
             if let Ok(mut errors) = self.inner.errors.write() {
                 errors.remove(&name);
             }
@@ -244,6 +262,7 @@ impl Registry {
                     .write()
                     .ok()
                     .and_then(|mut p| p.insert(name.clone(), plugin));
+                self.bump();
                 if let Ok(mut errors) = self.inner.errors.write() {
                     errors.remove(&name);
                 }

@@ -22,6 +22,7 @@ fn echo(ctx: &Context, _inputs: &Inputs) -> Result<Output, PluginError> {
 fn chained(ctx: &Context, inputs: &Inputs) -> Result<Output, PluginError> {
     let keys: Vec<String> = inputs
         .get("up")
+        .or_else(|_| inputs.get("bench_up"))
         .map(|parts| parts.iter().map(|p| p.key.clone()).collect())
         .unwrap_or_default();
     Ok(Output::bytes(
@@ -90,6 +91,20 @@ tessera_sdk::plugin! {
             .partitions(Partitions::daily("2024-01-01"))
             .input("broken"),
         Asset::new("slow", slow).partitions(Partitions::daily("2024-01-01")),
+        // Ten million partitions by 2029-01-07 (the status benchmark).
+        Asset::new("minutely", echo).partitions(Partitions::cron(
+            "* * * * *",
+            "2010-01-01-00:00",
+            "%Y-%m-%d-%H:%M",
+        )),
+        // For the end-to-end benchmarks: 10,000 days from 2000-01-01.
+        Asset::new("bench_up", echo).partitions(Partitions::daily("2000-01-01")),
+        Asset::new("bench_down", chained)
+            .partitions(Partitions::daily("2000-01-01"))
+            .input_mapped(
+                "bench_up",
+                Mapping::time_window(-1, 0).allow_nonexistent_upstream_partitions(true),
+            ),
     ],
     sensors: [
         Sensor::new("repeat_sensor", repeat_sensor).minimum_interval(1).targets(["up"]),
