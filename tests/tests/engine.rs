@@ -196,7 +196,7 @@ fn the_seed_pipeline_backfills_in_dependency_order() {
     // Nothing is missing, failed or stale.
     let graph = engine.graph().unwrap();
     let (status, _) = engine
-        .asset_status(&graph, "combined_metrics", 10, now())
+        .asset_status(&graph, "combined_metrics", 10, now(), true)
         .unwrap();
     assert_eq!(
         (status.materialized, status.failed, status.stale),
@@ -354,7 +354,7 @@ fn late_upstream_data_makes_downstream_stale_and_eager_assets_catch_up() {
     let graph = engine.graph().unwrap();
     assert_eq!(
         engine
-            .asset_status(&graph, "down", 5, now())
+            .asset_status(&graph, "down", 5, now(), true)
             .unwrap()
             .0
             .stale,
@@ -381,7 +381,7 @@ fn late_upstream_data_makes_downstream_stale_and_eager_assets_catch_up() {
         engine.state().run_status(&s.runs[0]).unwrap(),
         Some(RunStatus::Success)
     );
-    let (status, views) = engine.asset_status(&graph, "down", 5, now()).unwrap();
+    let (status, views) = engine.asset_status(&graph, "down", 5, now(), true).unwrap();
     let stale: Vec<&str> = views
         .iter()
         .filter(|v| v.state == "stale")
@@ -412,7 +412,7 @@ fn late_upstream_data_makes_downstream_stale_and_eager_assets_catch_up() {
     engine.run_queue(Some(&id), &|_| {}).unwrap();
     assert_eq!(
         engine
-            .asset_status(&graph, "down", 5, now())
+            .asset_status(&graph, "down", 5, now(), true)
             .unwrap()
             .0
             .stale,
@@ -425,7 +425,7 @@ fn late_upstream_data_makes_downstream_stale_and_eager_assets_catch_up() {
     engine.run_queue(None, &|_| {}).unwrap();
     assert_eq!(
         engine
-            .asset_status(&graph, "eager_down", 5, now())
+            .asset_status(&graph, "eager_down", 5, now(), true)
             .unwrap()
             .0
             .stale,
@@ -577,7 +577,7 @@ fn a_reload_in_the_middle_of_a_backfill_harms_nothing() {
     );
     let graph = engine.graph().unwrap();
     let stale = engine
-        .asset_status(&graph, "slow", 10, now())
+        .asset_status(&graph, "slow", 10, now(), true)
         .unwrap()
         .0
         .stale;

@@ -424,7 +424,7 @@ pub(crate) fn assets(config: &Config, json: bool, now: DateTime<Utc>) -> anyhow:
     let graph = engine.graph()?;
     let mut rows = Vec::new();
     for n in graph.assets() {
-        let (status, _) = engine.asset_status(&graph, &n.key, 40, now)?;
+        let (status, _) = engine.asset_status(&graph, &n.key, 40, now, false)?;
         rows.push(serde_json::json!({
             "asset": n.key,
             "plugin": n.plugin,
@@ -479,7 +479,7 @@ pub(crate) fn partitions(
 ) -> anyhow::Result<ExitCode> {
     let engine = open(config)?;
     let graph = engine.graph()?;
-    let (summary, views) = engine.asset_status(&graph, asset, 60, now)?;
+    let (summary, views) = engine.asset_status(&graph, asset, 60, now, true)?;
     if json {
         print_json(&serde_json::json!({ "status": summary, "partitions": views }))?;
         return Ok(ExitCode::SUCCESS);
@@ -527,7 +527,7 @@ pub(crate) fn status(config: &Config, json: bool, now: DateTime<Utc>) -> anyhow:
     let mut assets = Vec::new();
     if let Ok(g) = &graph {
         for n in g.assets() {
-            assets.push(engine.asset_status(g, &n.key, 40, now)?.0);
+            assets.push(engine.asset_status(g, &n.key, 40, now, false)?.0);
         }
     }
     let counts = engine.state().run_counts()?;

@@ -66,6 +66,7 @@ fn engine(dir: &Path) -> Engine {
 
 fn run(engine: &Engine, assets: &[&str], policy: RunPolicy) -> u64 {
     let assets: Vec<String> = assets.iter().map(|s| (*s).to_string()).collect();
+    let t0 = Instant::now();
     let s = engine
         .submit(
             &assets,
@@ -80,7 +81,11 @@ fn run(engine: &Engine, assets: &[&str], policy: RunPolicy) -> u64 {
             now(),
         )
         .unwrap();
+    let t1 = Instant::now();
     let summary = engine.run_queue(s.backfill_id.as_deref(), &|_| {}).unwrap();
+    if std::env::var_os("TESSERA_BENCH_SPLIT").is_some() {
+        eprintln!("submit {:?}, run {:?}", t1 - t0, t1.elapsed());
+    }
     assert_eq!(summary.runs_failed, 0);
     summary.partitions
 }
@@ -208,13 +213,21 @@ fn bench(c: &mut Criterion) {
         .unwrap();
     let graph = engine.graph().unwrap();
     let at = Utc.with_ymd_and_hms(2029, 1, 7, 0, 0, 0).unwrap();
-    let (status, _) = engine.asset_status(&graph, "minutely", 60, at).unwrap();
+    let (status, _) = engine
+        .asset_status(&graph, "minutely", 60, at, false)
+        .unwrap();
     eprintln!(
         "status_10m: {} partitions, {} materialized, bar {}",
         status.total, status.materialized, status.bar
     );
     c.bench_function("status_10m", |b| {
-        b.iter(|| black_box(engine.asset_status(&graph, "minutely", 60, at).unwrap()));
+        b.iter(|| {
+            black_box(
+                engine
+                    .asset_status(&graph, "minutely", 60, at, false)
+                    .unwrap(),
+            )
+        });
     });
 }
 

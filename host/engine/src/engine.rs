@@ -17,8 +17,8 @@ use crate::error::EngineError;
 use crate::graph::{AssetGraph, AssetNode};
 use crate::io::IoStore;
 use crate::state::{
-    Completed, NewBlob, NewMaterialization, NewRun, PartitionRecord, PartitionState, RunRecord,
-    RunSelection, State,
+    Completed, NewBlob, NewMaterialization, NewRun, PartitionRecord, PartitionState,
+    PartitionSummary, RunRecord, RunSelection, State,
 };
 
 /// How work is split into runs.
@@ -369,7 +369,7 @@ impl Engine {
         if filter == Filter::Any {
             return Ok(subset);
         }
-        let records = self.state.partitions(asset)?;
+        let records = self.state.partition_summaries(asset)?;
         let stale: BTreeSet<String> = if filter == Filter::Stale {
             self.stale_keys(graph, node, &records, &cx)?
         } else {
@@ -391,7 +391,7 @@ impl Engine {
             Filter::Failed | Filter::Stale => {
                 for r in &records {
                     let hit = match filter {
-                        Filter::Failed => r.status == PartitionState::Failed,
+                        Filter::Failed => r.failed,
                         _ => stale.contains(&r.partition),
                     };
                     if hit && let Some(i) = def.index_of(&cx, &r.partition)? {
@@ -411,7 +411,7 @@ impl Engine {
         &self,
         graph: &AssetGraph,
         node: &AssetNode,
-        records: &[PartitionRecord],
+        records: &[PartitionSummary],
         cx: &Context<'_>,
     ) -> Result<BTreeSet<String>, EngineError> {
         let mut upstream: Vec<(
@@ -423,18 +423,18 @@ impl Engine {
             let up = self.node(graph, &e.upstream)?;
             let latest: HashMap<String, i64> = self
                 .state
-                .partitions(&e.upstream)?
+                .partition_summaries(&e.upstream)?
                 .into_iter()
-                .filter_map(|r| r.materialization.map(|m| (r.partition, m.id)))
+                .filter_map(|r| r.materialization.map(|id| (r.partition, id)))
                 .collect();
             upstream.push((e, up.partitions.as_ref(), latest));
         }
         let mut stale = BTreeSet::new();
         for r in records {
-            let Some(m) = &r.materialization else {
+            let Some(id) = r.materialization else {
                 continue;
             };
-            if m.code_version != node.code_version {
+            if r.code_version.as_deref() != Some(node.code_version.as_str()) {
                 stale.insert(r.partition.clone());
                 continue;
             }
@@ -449,7 +449,7 @@ impl Engine {
                 if keys
                     .0
                     .iter()
-                    .any(|k| latest.get(k).is_some_and(|id| *id > m.id))
+                    .any(|k| latest.get(k).is_some_and(|up| *up > id))
                 {
                     stale.insert(r.partition.clone());
                     break;
@@ -570,6 +570,17 @@ impl Engine {
                 units.push(u);
             }
         }
+        // Each asset's unit index ranges, sorted: ranges of one asset never overlap.
+        let mut spans_by_asset: HashMap<String, Vec<(i64, i64, usize)>> = HashMap::new();
+        for (j, u) in units.iter().enumerate() {
+            for a in &u.assets {
+                let spans = spans_by_asset.entry(a.clone()).or_default();
+                spans.extend(u.indices.iter().map(|&(start, end)| (start, end, j)));
+            }
+        }
+        for spans in spans_by_asset.values_mut() {
+            spans.sort_unstable();
+        }
         // Dependencies within the request.
         let mut deps: Vec<Vec<String>> = vec![Vec::new(); units.len()];
         for (i, u) in units.iter().enumerate() {
@@ -598,13 +609,20 @@ impl Engine {
                         .mapping
                         .to_upstream(&cx, &down, node.partitions.as_ref(), up_def)?
                         .partitions;
-                    for j in up_units {
-                        let overlaps = units[*j]
-                            .indices
-                            .iter()
-                            .any(|&(a, b)| !needed.indices().clamp(a, b).is_empty());
-                        if overlaps && seen.insert(*j) {
-                            deps[i].push(units[*j].id.clone());
+                    // The upstream units whose index ranges meet the needed ones: a binary
+                    // search per needed range, not a scan of every upstream unit.
+                    let spans = spans_by_asset
+                        .get(&e.upstream)
+                        .map_or(&[][..], Vec::as_slice);
+                    for &(a, b) in needed.indices().ranges() {
+                        let first = spans.partition_point(|&(_, end, _)| end <= a);
+                        for &(start, _, j) in &spans[first..] {
+                            if start >= b {
+                                break;
+                            }
+                            if seen.insert(j) {
+                                deps[i].push(units[j].id.clone());
+                            }
                         }
                     }
                 }
@@ -1075,18 +1093,24 @@ impl Engine {
 
     // ---- status --------------------------------------------------------------------------
 
-    /// Counts and a health bar of `width` buckets for one asset; the listing when `list`.
+    /// Counts and a health bar of `width` buckets for one asset; with `list`, also every
+    /// recorded partition with its details.
     pub fn asset_status(
         &self,
         graph: &AssetGraph,
         asset: &str,
         width: usize,
         now: DateTime<Utc>,
+        list: bool,
     ) -> Result<(AssetStatus, Vec<PartitionView>), EngineError> {
         let node = self.node(graph, asset)?;
-        let dynamic = self.dynamic_snapshot()?;
+        let dynamic = if involves_dynamic(graph, node) {
+            self.dynamic_snapshot()?
+        } else {
+            MemoryDynamicStore::new()
+        };
         let cx = Context::new(now).with_dynamic(&dynamic);
-        let records = self.state.partitions(asset)?;
+        let records = self.state.partition_summaries(asset)?;
         let stale = self.stale_keys(graph, node, &records, &cx)?;
         let (total, kind) = match &node.partitions {
             Some(d) => (d.count(&cx)?, d.kind().to_string()),
@@ -1096,7 +1120,6 @@ impl Engine {
         let mut buckets = vec![(0u64, 0u64); width];
         let mut materialized = 0;
         let mut failed = 0;
-        let mut views = Vec::with_capacity(records.len());
         for r in &records {
             let index = match &node.partitions {
                 Some(d) => d.index_of(&cx, &r.partition)?,
@@ -1107,29 +1130,34 @@ impl Engine {
             };
             let b = ((i as u128 * width as u128) / total.max(1) as u128) as usize;
             let bucket = &mut buckets[b.min(width - 1)];
-            match r.status {
-                PartitionState::Materialized => {
-                    materialized += 1;
-                    bucket.0 += 1;
-                }
-                PartitionState::Failed => {
-                    failed += 1;
-                    bucket.1 += 1;
-                }
+            if r.failed {
+                failed += 1;
+                bucket.1 += 1;
+            } else {
+                materialized += 1;
+                bucket.0 += 1;
             }
-            views.push(PartitionView {
-                key: r.partition.clone(),
-                state: match r.status {
-                    PartitionState::Failed => "failed",
-                    PartitionState::Materialized if stale.contains(&r.partition) => "stale",
-                    PartitionState::Materialized => "materialized",
-                },
-                run_id: r.materialization.as_ref().map(|m| m.run_id.clone()),
-                data_version: r.materialization.as_ref().map(|m| m.data_version.clone()),
-                code_version: r.materialization.as_ref().map(|m| m.code_version.clone()),
-                error: r.error.clone(),
-            });
         }
+        let views = if list {
+            self.state
+                .partitions(asset)?
+                .into_iter()
+                .map(|r| PartitionView {
+                    state: match r.status {
+                        PartitionState::Failed => "failed",
+                        PartitionState::Materialized if stale.contains(&r.partition) => "stale",
+                        PartitionState::Materialized => "materialized",
+                    },
+                    run_id: r.materialization.as_ref().map(|m| m.run_id.clone()),
+                    data_version: r.materialization.as_ref().map(|m| m.data_version.clone()),
+                    code_version: r.materialization.as_ref().map(|m| m.code_version.clone()),
+                    error: r.error.clone(),
+                    key: r.partition,
+                })
+                .collect()
+        } else {
+            Vec::new()
+        };
         let bar: String = buckets
             .iter()
             .enumerate()

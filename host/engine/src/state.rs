@@ -257,6 +257,15 @@ pub struct Completed {
     pub materializations: Vec<NewMaterialization>,
 }
 
+/// One partition's state, without its materialization's details.
+#[derive(Debug, Clone)]
+pub struct PartitionSummary {
+    pub partition: String,
+    pub failed: bool,
+    pub materialization: Option<i64>,
+    pub code_version: Option<String>,
+}
+
 /// The latest state of one partition.
 #[derive(Debug, Clone, Serialize)]
 pub struct PartitionRecord {
@@ -718,6 +727,27 @@ impl State {
                  WHERE p.asset = ?1",
             )?;
             s.query_map(params![asset], partition_from_row)?.collect()
+        })
+    }
+
+    /// What a status summary needs of every recorded partition: key, state, latest
+    /// materialization id and code version (no metadata).
+    pub fn partition_summaries(&self, asset: &str) -> Result<Vec<PartitionSummary>, EngineError> {
+        self.read(|c| {
+            let mut s = c.prepare_cached(
+                "SELECT p.partition, p.status = 'failed', p.materialization, m.code_version
+                 FROM partition_status p LEFT JOIN materializations m ON m.id = p.materialization
+                 WHERE p.asset = ?1",
+            )?;
+            s.query_map(params![asset], |r| {
+                Ok(PartitionSummary {
+                    partition: r.get(0)?,
+                    failed: r.get(1)?,
+                    materialization: r.get(2)?,
+                    code_version: r.get(3)?,
+                })
+            })?
+            .collect()
         })
     }
 

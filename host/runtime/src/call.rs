@@ -220,18 +220,24 @@ impl Plugin {
             }
         };
         let window = match (keys.first(), keys.last()) {
-            (Some(first), Some(last)) => match (
-                def.time_window_for_key(first),
-                def.time_window_for_key(last),
-            ) {
-                (Ok(a), Ok(b)) => Some(wit::TimeWindow {
-                    start: a.start,
-                    end: b.end,
-                    start_utc_offset: a.start_offset,
-                    end_utc_offset: b.end_offset,
-                }),
-                _ => None,
-            },
+            (Some(first), Some(last)) => {
+                let a = def.time_window_for_key(first);
+                // One key (the common case): one window computation.
+                let b = if keys.len() == 1 {
+                    a.clone()
+                } else {
+                    def.time_window_for_key(last)
+                };
+                match (a, b) {
+                    (Ok(a), Ok(b)) => Some(wit::TimeWindow {
+                        start: a.start,
+                        end: b.end,
+                        start_utc_offset: a.start_offset,
+                        end_utc_offset: b.end_offset,
+                    }),
+                    _ => None,
+                }
+            }
             _ => None,
         };
         Ok((keys, window))
