@@ -150,11 +150,26 @@ fn the_seed_pipeline_through_the_cli() {
         124 + tick["tick"]["runs_queued"].as_array().unwrap().len() as u64
     );
 
-    let runs = ok_json(dir, &["runs", "--limit", "3"]);
-    let run = runs[0]["id"].as_str().unwrap();
+    // The plugin's own log lines are kept with its run.
+    let runs = ok_json(dir, &["runs", "--limit", "500"]);
+    let run = runs
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|r| r["assets"][0] == "daily_sales")
+        .unwrap()["id"]
+        .as_str()
+        .unwrap();
     let logs = ok_json(dir, &["logs", run]);
     assert_eq!(logs["run"]["status"], "success");
-    assert!(!logs["events"].as_array().unwrap().is_empty());
+    let events = logs["events"].as_array().unwrap();
+    assert!(
+        events.iter().any(|e| e["message"]
+            .as_str()
+            .unwrap()
+            .starts_with("sales for 2024-01-")),
+        "{logs}"
+    );
 
     // Errors are clear and exit non-zero.
     let out = tessera(dir, &["materialize", "daily_sales"]);

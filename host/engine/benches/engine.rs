@@ -66,7 +66,6 @@ fn engine(dir: &Path) -> Engine {
 
 fn run(engine: &Engine, assets: &[&str], policy: RunPolicy) -> u64 {
     let assets: Vec<String> = assets.iter().map(|s| (*s).to_string()).collect();
-    let t0 = Instant::now();
     let s = engine
         .submit(
             &assets,
@@ -81,11 +80,8 @@ fn run(engine: &Engine, assets: &[&str], policy: RunPolicy) -> u64 {
             now(),
         )
         .unwrap();
-    let t1 = Instant::now();
     let summary = engine.run_queue(s.backfill_id.as_deref(), &|_| {}).unwrap();
-    if std::env::var_os("TESSERA_BENCH_SPLIT").is_some() {
-        eprintln!("submit {:?}, run {:?}", t1 - t0, t1.elapsed());
-    }
+
     assert_eq!(summary.runs_failed, 0);
     summary.partitions
 }

@@ -175,6 +175,8 @@ pub struct Engine {
     owner: String,
     /// Signalled whenever a run of this process ends (wakes idle workers).
     wake: (Mutex<u64>, Condvar),
+    /// Plugin log lines per run, until the run's end records them.
+    logs: Arc<Mutex<RunLogs>>,
     /// The asset graph, and the registry generation it was built for.
     graph_cache: Mutex<Option<(u64, Arc<AssetGraph>)>>,
     /// The newest materialization the eager policies have looked at.
@@ -247,7 +249,24 @@ impl Engine {
             stopping: std::sync::atomic::AtomicBool::new(false),
             eager_seen: Mutex::new(-1),
             graph_cache: Mutex::new(None),
+            logs: Arc::new(Mutex::new(HashMap::new())),
         };
+        let logs = Arc::clone(&engine.logs);
+        engine
+            .registry
+            .runtime()
+            .set_log_sink(Arc::new(move |rec: tessera_runtime::LogRecord| {
+                let Some(run) = rec.run else { return };
+                let mut message = rec.message;
+                for (k, v) in &rec.fields {
+                    message.push_str(&format!(" {k}={v}"));
+                }
+                logs.lock()
+                    .unwrap_or_else(|p| p.into_inner())
+                    .entry(run)
+                    .or_default()
+                    .push((rec.level.to_string(), message));
+            }));
         engine
             .registry
             .set_validator(Arc::new(|plugins| AssetGraph::build(plugins).map(|_| ())));
@@ -696,6 +715,7 @@ impl Engine {
         if let Some(id) = backfill {
             self.settle_backfill(id)?;
         }
+
         Ok(summary.into_inner().unwrap_or_else(|p| p.into_inner()))
     }
 
@@ -813,9 +833,27 @@ impl Engine {
     /// Runs one claimed run to its end (or its next retry).
     fn execute(&self, run: &RunRecord) -> Result<Outcome, EngineError> {
         let _span = tracing::info_span!("run", run = %run.id, assets = ?run.assets).entered();
-        match self.try_execute(run) {
-            Ok(outcome) => Ok(outcome),
+        let result = self.try_execute(run);
+        let logs = self
+            .logs
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .remove(&run.id)
+            .unwrap_or_default();
+        match result {
+            Ok(Outcome::Success {
+                partitions,
+                mut done,
+            }) => {
+                done.logs = logs;
+                Ok(Outcome::Success { partitions, done })
+            }
+            Ok(outcome) => {
+                self.state.log_many(&run.id, &logs)?;
+                Ok(outcome)
+            }
             Err(failure) => {
+                self.state.log_many(&run.id, &logs)?;
                 let retry = failure.retryable && run.attempts < run.max_attempts;
                 let failed_partitions: Vec<(String, String)> = if retry {
                     Vec::new()
@@ -998,6 +1036,7 @@ impl Engine {
             done: Completed {
                 run_id: run.id.clone(),
                 plugin: run.plugin.clone(),
+                logs: Vec::new(),
                 blobs,
                 materializations: pending,
             },
@@ -1567,12 +1606,16 @@ pub struct Submitted {
     pub partitions: u64,
 }
 
+/// Log lines (level, message) by run id.
+type RunLogs = HashMap<String, Vec<(String, String)>>;
+
 /// Runs claimed per transaction by one worker.
 const CLAIM_BATCH: u32 = 16;
 /// Keys of one run between checkpoints.
 const CHECKPOINT_EVERY: u64 = 64;
-/// Outputs up to this size are stored in the database; larger ones as files.
-const INLINE_BLOB_BYTES: usize = 64 << 10;
+/// Outputs up to this size are stored in the database (a row keyed by name: small rows keep
+/// that table compact); larger ones as files.
+const INLINE_BLOB_BYTES: usize = 16 << 10;
 
 /// Whether running `node` needs the dynamic partition sets (its own or an input's).
 fn involves_dynamic(graph: &AssetGraph, node: &AssetNode) -> bool {

@@ -64,12 +64,10 @@ CREATE TABLE materializations (
     ended_at      INTEGER NOT NULL,
     UNIQUE (run_id, asset, partition)
 );
-CREATE INDEX materializations_by_partition ON materializations(asset, partition, id);
 CREATE TABLE blobs (
-    id    INTEGER PRIMARY KEY,
-    name  TEXT NOT NULL UNIQUE,
+    name  TEXT PRIMARY KEY,
     data  BLOB NOT NULL
-);
+) WITHOUT ROWID;
 CREATE TABLE partition_status (
     asset             TEXT NOT NULL,
     partition         TEXT NOT NULL,
@@ -253,6 +251,8 @@ pub struct NewBlob {
 pub struct Completed {
     pub run_id: String,
     pub plugin: String,
+    /// The plugin's log lines during the run: (level, message).
+    pub logs: Vec<(String, String)>,
     pub blobs: Vec<NewBlob>,
     pub materializations: Vec<NewMaterialization>,
 }
@@ -529,7 +529,23 @@ impl State {
                     "UPDATE runs SET status = 'success', ended_at = ?2, error = NULL, owner = NULL WHERE id = ?1",
                 )?
                 .execute(params![r.run_id, now])?;
-                event(tx, &r.run_id, "info", "run succeeded", now)?;
+                for (level, message) in &r.logs {
+                    event(tx, &r.run_id, level, message, now)?;
+                }
+            }
+            Ok(())
+        })
+    }
+
+    /// Appends log lines to a run's events.
+    pub fn log_many(&self, run_id: &str, lines: &[(String, String)]) -> Result<(), EngineError> {
+        if lines.is_empty() {
+            return Ok(());
+        }
+        let now = now_ms();
+        self.write(|tx| {
+            for (level, message) in lines {
+                event(tx, run_id, level, message, now)?;
             }
             Ok(())
         })

@@ -25,6 +25,19 @@ impl DynamicKeys for NoDynamicKeys {
     }
 }
 
+/// One log line of a plugin, for a sink that stores it (the engine keeps them per run).
+#[derive(Debug, Clone)]
+pub struct LogRecord {
+    pub plugin: String,
+    pub run: Option<String>,
+    pub level: &'static str,
+    pub message: String,
+    pub fields: Vec<(String, String)>,
+}
+
+/// Receives every plugin log line, besides tracing.
+pub type LogSink = dyn Fn(LogRecord) + Send + Sync;
+
 /// What a log line is about, beyond the plugin.
 #[derive(Debug, Clone, Default)]
 pub(crate) struct CallScope {
@@ -39,6 +52,7 @@ pub(crate) struct HostState {
     pub(crate) plugin: Arc<str>,
     pub(crate) scope: CallScope,
     pub(crate) dynamic: Arc<dyn DynamicKeys>,
+    pub(crate) log_sink: Option<Arc<LogSink>>,
     pub(crate) wasi: WasiCtx,
     pub(crate) table: ResourceTable,
     pub(crate) limits: StoreLimits,
@@ -57,6 +71,21 @@ impl types::Host for HostState {}
 
 impl host::Host for HostState {
     fn log(&mut self, level: host::LogLevel, message: String, fields: Vec<(String, String)>) {
+        if let Some(sink) = &self.log_sink {
+            sink(LogRecord {
+                plugin: self.plugin.to_string(),
+                run: self.scope.run.clone(),
+                level: match level {
+                    host::LogLevel::Trace => "trace",
+                    host::LogLevel::Debug => "debug",
+                    host::LogLevel::Info => "info",
+                    host::LogLevel::Warn => "warn",
+                    host::LogLevel::Error => "error",
+                },
+                message: message.clone(),
+                fields: fields.clone(),
+            });
+        }
         let fields = if fields.is_empty() {
             String::new()
         } else {

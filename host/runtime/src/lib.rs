@@ -32,7 +32,7 @@ pub use call::{
 pub use config::{DirGrant, Grants, Limits, RuntimeConfig};
 pub use convert::{AssetSpec, ComputationSpec, Definitions, InputSpec, SensorSpec};
 pub use error::{CallError, LoadError, TrapKind};
-pub use host::{DynamicKeys, NoDynamicKeys};
+pub use host::{DynamicKeys, LogRecord, LogSink, NoDynamicKeys};
 pub use plugin::{LoadStats, Plugin};
 pub use registry::{LoadFailure, Registry, RegistryEvent, Validator, WatchHandle};
 pub use runtime::Runtime;

@@ -177,6 +177,7 @@ impl Plugin {
             plugin: Arc::clone(&self.name),
             scope,
             dynamic: Arc::clone(&inner.dynamic),
+            log_sink: inner.log_sink.read().ok().and_then(|s| s.clone()),
             wasi: wasi.build(),
             table: ResourceTable::new(),
             limits: StoreLimitsBuilder::new()

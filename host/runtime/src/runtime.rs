@@ -39,6 +39,7 @@ pub(crate) struct Inner {
     pub(crate) cache: Option<ArtifactCache>,
     pub(crate) config: RuntimeConfig,
     pub(crate) dynamic: Arc<dyn DynamicKeys>,
+    pub(crate) log_sink: std::sync::RwLock<Option<Arc<crate::host::LogSink>>>,
     pooling: bool,
     stop_ticker: Arc<AtomicBool>,
 }
@@ -126,10 +127,18 @@ impl Runtime {
                 cache,
                 config,
                 dynamic,
+                log_sink: std::sync::RwLock::new(None),
                 pooling,
                 stop_ticker,
             }),
         })
+    }
+
+    /// Sends every plugin log line to `sink` as well as to tracing.
+    pub fn set_log_sink(&self, sink: Arc<crate::host::LogSink>) {
+        if let Ok(mut s) = self.inner.log_sink.write() {
+            *s = Some(sink);
+        }
     }
 
     pub fn config(&self) -> &RuntimeConfig {
