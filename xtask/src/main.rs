@@ -14,7 +14,8 @@ const USAGE: &str = "usage: cargo xtask plugins [--out DIR]
 
   plugins   build every plugin in plugins/ for wasm32-wasip2 and copy the components
             to target/plugins/<name>.wasm (or DIR/<name>.wasm)
-  demo      the partition tour, then the example plugins driven by the tessera CLI";
+  demo      the partition tour, then the seed's pipeline run by the tessera CLI on the
+            embedded default (SQLite under target/demo/.tessera)";
 
 fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
@@ -121,23 +122,35 @@ fn demo() -> Result<(), String> {
     plugins(None)?;
     let plugins_dir = root.join("target").join("plugins");
     let work = root.join("target").join("demo");
+    // A fresh project each time: the demo's state starts empty.
+    if work.exists() {
+        fs::remove_dir_all(&work).map_err(|e| format!("cannot clear {}: {e}", work.display()))?;
+    }
     let incoming = work.join("incoming");
     fs::create_dir_all(&incoming)
         .map_err(|e| format!("cannot create {}: {e}", incoming.display()))?;
-    for day in ["2024-01-15", "2024-01-16"] {
-        let file = incoming.join(format!("{day}.json"));
-        fs::write(&file, format!("{{\"day\": \"{day}\"}}\n"))
-            .map_err(|e| format!("cannot write {}: {e}", file.display()))?;
-    }
-    let plugin = |name: &str| {
-        plugins_dir
-            .join(format!("{name}.wasm"))
-            .display()
-            .to_string()
-    };
+    let file = incoming.join("events-2024-01-15.json");
+    fs::write(&file, "{\"late\": true}\n")
+        .map_err(|e| format!("cannot write {}: {e}", file.display()))?;
+    let config = work.join("tessera.toml");
+    fs::write(
+        &config,
+        "# The demo project: plugins built by `cargo xtask plugins`, state in .tessera/.\n\
+         plugins = \"../plugins\"\n\
+         \n\
+         [execution]\n\
+         concurrency = 2\n\
+         \n\
+         # The sensor may read this one directory, read-only; nothing else is granted.\n\
+         [runtime.grants.new_data_sensor]\n\
+         dirs = [{ host = \"incoming\", guest = \"/data/incoming\" }]\n",
+    )
+    .map_err(|e| format!("cannot write {}: {e}", config.display()))?;
+
     let cache = work.join("artifacts").display().to_string();
+    // A fixed "now": January 2024 is then the whole history, and the bars are full.
     let now = "2024-02-01T00:00:00Z";
-    let tessera = |title: &str, args: &[String]| -> Result<(), String> {
+    let tessera = |title: &str, args: &[&str]| -> Result<(), String> {
         println!("\n== {title}\n$ tessera {}\n", args.join(" "));
         run(Command::new(cargo())
             .current_dir(&root)
@@ -149,82 +162,92 @@ fn demo() -> Result<(), String> {
                 "--bin",
                 "tessera",
                 "--",
+                "--config",
             ])
+            .arg(&config)
+            .args(["--now", now])
             .args(args)
             .env("TESSERA_CACHE_DIR", &cache))
     };
-    let s = |v: &[&str]| v.iter().map(|a| (*a).to_string()).collect::<Vec<_>>();
+    let plugin = plugins_dir.join("daily_sales.wasm").display().to_string();
     tessera(
-        "What a plugin declares",
-        &s(&["plugin", "inspect", &plugin("processed_events")]),
-    )?;
-    let day_dir = |d: &str| work.join(d).display().to_string();
-    for day in ["2024-01-14", "2024-01-15"] {
-        tessera(
-            &format!("Raw events of {day}"),
-            &s(&[
-                "plugin",
-                "call",
-                &plugin("processed_events"),
-                "--asset",
-                "raw_events",
-                "--partition",
-                day,
-                "--now",
-                now,
-                "--out",
-                &day_dir(day),
-            ]),
-        )?;
-    }
-    let input = |d: &str| {
-        format!(
-            "raw_events:{d}={}",
-            work.join(d).join("raw_events").display()
-        )
-    };
-    tessera(
-        "Processed events of 2024-01-15 (needs 2024-01-14 and 2024-01-15: start_offset -1)",
-        &s(&[
+        "One plugin call, no state (the seed's daily_sales for 2024-01-27)",
+        &[
             "plugin",
             "call",
-            &plugin("processed_events"),
+            &plugin,
             "--asset",
-            "processed_events",
+            "daily_sales",
             "--partition",
-            "2024-01-15",
-            "--input",
-            &input("2024-01-14"),
-            "--input",
-            &input("2024-01-15"),
-            "--now",
-            now,
-        ]),
+            "2024-01-27",
+        ],
+    )?;
+    tessera("The assets of every plugin, upstream first", &["assets"])?;
+    tessera(
+        "Backfill January 2024 of the daily assets, in dependency order",
+        &[
+            "backfill",
+            "daily_sales",
+            "raw_events",
+            "processed_events",
+            "late_data_processor",
+            "user_events",
+            "sales_data",
+            "combined_metrics",
+            "daily_summary",
+            "--from",
+            "2024-01-01",
+            "--to",
+            "2024-01-31",
+        ],
     )?;
     tessera(
-        "A sensor that may read only the directory granted to it",
-        &s(&[
-            "plugin",
-            "sensor",
-            &plugin("new_data_sensor"),
-            "--sensor",
-            "new_data_sensor",
-            "--grant-dir",
-            &format!("{}=/data/incoming", incoming.display()),
-        ]),
+        "Two customers: dynamic partitions",
+        &["dynamic", "add", "customers", "acme", "globex"],
     )?;
     tessera(
-        "The same sensor with nothing granted",
-        &s(&[
-            "plugin",
-            "sensor",
-            &plugin("new_data_sensor"),
-            "--sensor",
-            "new_data_sensor",
-        ]),
+        "Their metrics",
+        &["materialize", "customer_metrics", "--all"],
     )?;
-    println!("\nWatch a directory and edit or replace a plugin in it to see hot reload:");
-    println!("  cargo run -p tessera-cli -- plugin watch target/plugins");
+    tessera(
+        "The customer sensor finds a new customer, adds it, and runs it",
+        &["sensor", "tick", "customer_sensor", "--run"],
+    )?;
+    tessera(
+        "The file sensor sees late events for 2024-01-15 in its granted directory",
+        &["sensor", "tick", "new_data_sensor", "--run"],
+    )?;
+    tessera(
+        "Late data: raw_events of 2024-01-15 again",
+        &["materialize", "raw_events", "--partition", "2024-01-15"],
+    )?;
+    tessera(
+        "What is stale now (processed_events reads the day before too)",
+        &["partitions", "processed_events"],
+    )?;
+    tessera(
+        "Catch up the stale partitions only",
+        &[
+            "backfill",
+            "processed_events",
+            "late_data_processor",
+            "--from",
+            "2024-01-01",
+            "--to",
+            "2024-01-31",
+            "--stale",
+        ],
+    )?;
+    tessera("Status", &["status"])?;
+    println!("\nThe project is in {}; from there, try:", work.display());
+    println!(
+        "  cargo run -p tessera-cli -- --config {} runs",
+        config.display()
+    );
+    println!(
+        "  cargo run -p tessera-cli -- --config {} dev    (sensors, schedules, hot reload)",
+        config.display()
+    );
     Ok(())
 }
 

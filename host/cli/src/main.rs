@@ -30,7 +30,12 @@ use clap::{Parser, Subcommand};
 #[command(name = "tessera", version, about)]
 struct Cli {
     /// Log filter (tracing's EnvFilter syntax), e.g. `info` or `tessera=debug`.
-    #[arg(long, global = true, env = "TESSERA_LOG", default_value = "warn,tessera::plugin=error")]
+    #[arg(
+        long,
+        global = true,
+        env = "TESSERA_LOG",
+        default_value = "warn,tessera::plugin=error"
+    )]
     log: String,
     /// The configuration file (default: `tessera.toml` in the working directory, if any).
     #[arg(long, global = true, env = "TESSERA_CONFIG")]
