@@ -209,7 +209,8 @@ fn owner_alive(owner: &str) -> bool {
     };
     match process_identity(pid) {
         Some(id) => id == owner,
-        // No /proc (not Linux): trust the owner field only when it is this process.
+        // No such process: dead. Without /proc (not Linux) liveness cannot be told, so every
+        // owner counts as alive and nothing is taken from it.
         None => pid == std::process::id() || !Path::new("/proc").exists(),
     }
 }
