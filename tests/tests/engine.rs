@@ -59,6 +59,7 @@ impl Setup {
             concurrency: 2,
             max_attempts: 3,
             retry_backoff: Duration::from_millis(5),
+            ..EngineConfig::default()
         })
     }
 
@@ -282,6 +283,7 @@ fn a_failure_marks_partitions_and_cancels_what_depends_on_it() {
         concurrency: 2,
         max_attempts: 2,
         retry_backoff: Duration::from_millis(1),
+        ..EngineConfig::default()
     });
     let id = backfill(
         &engine,
@@ -609,4 +611,69 @@ fn the_state_file_reopens_and_refuses_a_newer_schema() {
 /// Sets `PRAGMA user_version` through the state module's own SQL access.
 fn rusqlite_set_version(db: &Path, v: i64) -> bool {
     tessera_engine::state::set_schema_version_for_tests(db, v).is_ok()
+}
+
+#[test]
+fn pools_limit_running_runs_across_workers_and_processes() {
+    use tessera_engine::state::{Completed, NewRun, State};
+    let dir = tempfile::tempdir().unwrap();
+    let state = State::open(&dir.path().join("state.db")).unwrap();
+    let run = |id: &str, pool: Option<&str>| NewRun {
+        id: id.into(),
+        plugin: "p".into(),
+        computation: "c".into(),
+        assets: vec!["a".into()],
+        selection: tessera_engine::RunSelection::None,
+        partitions: 1,
+        backfill_id: None,
+        run_key: None,
+        trigger: "test".into(),
+        tags: Vec::new(),
+        max_attempts: 1,
+        depends_on: Vec::new(),
+        pool: pool.map(String::from),
+    };
+    state
+        .insert_runs(
+            None,
+            &[
+                run("g1", Some("gpu")),
+                run("g2", Some("gpu")),
+                run("g3", Some("gpu")),
+                run("free", None),
+            ],
+        )
+        .unwrap();
+    let pools = BTreeMap::from([("gpu".to_string(), 1)]);
+    let ids = |runs: Vec<tessera_engine::RunRecord>| -> Vec<String> {
+        runs.into_iter().map(|r| r.id).collect()
+    };
+    // One worker (or process) takes one gpu run and the free one; another gets nothing.
+    assert_eq!(
+        ids(state.claim_batch("w1", None, 16, &pools).unwrap()),
+        ["g1", "free"]
+    );
+    assert!(
+        state
+            .claim_batch("w2", None, 16, &pools)
+            .unwrap()
+            .is_empty()
+    );
+    let done = |id: &str| Completed {
+        run_id: id.into(),
+        plugin: "p".into(),
+        logs: Vec::new(),
+        blobs: Vec::new(),
+        materializations: Vec::new(),
+    };
+    state.finish_successes(&[done("g1")]).unwrap();
+    assert_eq!(
+        ids(state.claim_batch("w2", None, 16, &pools).unwrap()),
+        ["g2"]
+    );
+    // Without limits, everything queued is claimable.
+    assert_eq!(
+        ids(state.claim_batch("w3", None, 16, &BTreeMap::new()).unwrap()),
+        ["g3"]
+    );
 }

@@ -28,6 +28,8 @@ struct File {
 #[serde(deny_unknown_fields, default)]
 struct Execution {
     concurrency: usize,
+    /// Runs at once per pool; an asset joins a pool with metadata `pool = "name"`.
+    pools: std::collections::BTreeMap<String, usize>,
     max_attempts: u32,
     retry_backoff_ms: u64,
 }
@@ -37,6 +39,7 @@ impl Default for Execution {
         let d = EngineConfig::default();
         Execution {
             concurrency: d.concurrency,
+            pools: d.pools,
             max_attempts: d.max_attempts,
             retry_backoff_ms: u64::try_from(d.retry_backoff.as_millis()).unwrap_or(500),
         }
@@ -135,6 +138,7 @@ impl Config {
             engine: EngineConfig {
                 clock: tessera_engine::Clock::System,
                 concurrency: e.concurrency,
+                pools: e.pools,
                 max_attempts: e.max_attempts.max(1),
                 retry_backoff: Duration::from_millis(e.retry_backoff_ms),
             },

@@ -58,6 +58,8 @@ pub struct EngineConfig {
     pub clock: Clock,
     /// Runs executing at once.
     pub concurrency: usize,
+    /// Runs executing at once per pool (an asset joins a pool with metadata `pool`).
+    pub pools: BTreeMap<String, usize>,
     /// Attempts per run before it fails for good.
     pub max_attempts: u32,
     /// First retry delay; doubles per attempt.
@@ -69,6 +71,7 @@ impl Default for EngineConfig {
         EngineConfig {
             clock: Clock::System,
             concurrency: 2,
+            pools: BTreeMap::new(),
             max_attempts: 3,
             retry_backoff: Duration::from_millis(500),
         }
@@ -666,6 +669,7 @@ impl Engine {
                     tags: Vec::new(),
                     max_attempts: self.config.max_attempts,
                     depends_on,
+                    pool: n.and_then(|n| n.pool.clone()),
                 }
             })
             .collect();
@@ -739,7 +743,9 @@ impl Engine {
             let seen = *self.wake.0.lock().unwrap_or_else(|p| p.into_inner());
             // A few runs per transaction, and their successes in one more: SQLite commits,
             // not plugin calls, would otherwise bound small runs.
-            let batch = self.state.claim_batch(&self.owner, backfill, CLAIM_BATCH)?;
+            let batch =
+                self.state
+                    .claim_batch(&self.owner, backfill, CLAIM_BATCH, &self.config.pools)?;
             if !batch.is_empty() {
                 let mut completed = Vec::new();
                 let mut finished = Vec::new();
@@ -1365,6 +1371,7 @@ impl Engine {
                 tags: rr.tags.clone(),
                 max_attempts: self.config.max_attempts,
                 depends_on: Vec::new(),
+                pool: first.pool.clone(),
             });
         }
         tick.cursor = result.cursor.clone().or(state.cursor);
@@ -1431,6 +1438,7 @@ impl Engine {
                     tags: Vec::new(),
                     max_attempts: self.config.max_attempts,
                     depends_on: Vec::new(),
+                    pool: node.pool.clone(),
                 });
             }
             if !tick.runs.is_empty() {
@@ -1550,6 +1558,7 @@ impl Engine {
                 tags: vec![("schedule".into(), spec.name.clone())],
                 max_attempts: self.config.max_attempts,
                 depends_on: Vec::new(),
+                pool: node.pool.clone(),
             });
             rows.push((t, key, run));
         }

@@ -20,6 +20,8 @@ pub struct AssetNode {
     pub code_version: String,
     /// Re-materialize when upstream partitions are re-materialized (late data).
     pub eager: bool,
+    /// The concurrency pool its runs count against (metadata `pool`).
+    pub pool: Option<String>,
     /// Sibling assets of the same computation (one call produces them all), itself included.
     pub siblings: Vec<String>,
 }
@@ -89,6 +91,12 @@ impl AssetGraph {
                                 .clone()
                                 .unwrap_or_else(|| plugin.code_version().to_string()),
                             eager: is_eager(a),
+                            pool: a.metadata.iter().find_map(|(k, v)| match v {
+                                tessera_runtime::MetadataValue::Text(t) if k == "pool" => {
+                                    Some(t.clone())
+                                }
+                                _ => None,
+                            }),
                             siblings: siblings.clone(),
                         },
                     );

@@ -1,6 +1,7 @@
 //! The state store: one SQLite file in WAL mode. Every change that belongs together commits in
 //! one transaction, so a crash (even `kill -9`) leaves either all of it or none of it.
 
+use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::sync::{Mutex, MutexGuard};
 
@@ -11,7 +12,8 @@ use crate::error::EngineError;
 
 /// Schema migrations, applied in order; `PRAGMA user_version` counts the applied ones.
 /// Never edit one that has shipped: append a new one.
-const MIGRATIONS: &[&str] = &[r"
+const MIGRATIONS: &[&str] = &[
+    r"
 CREATE TABLE runs (
     id            TEXT PRIMARY KEY,
     seq           INTEGER NOT NULL UNIQUE,
@@ -117,7 +119,12 @@ CREATE TABLE backfills (
     created_at   INTEGER NOT NULL,
     ended_at     INTEGER
 );
-"];
+",
+    r"
+ALTER TABLE runs ADD COLUMN pool TEXT;
+CREATE INDEX runs_by_pool ON runs(pool, status);
+",
+];
 
 /// The partitions one run covers.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -201,6 +208,8 @@ pub struct NewRun {
     pub max_attempts: u32,
     /// Runs (already stored or in the same batch) that must succeed first.
     pub depends_on: Vec<String>,
+    /// The concurrency pool its asset belongs to, if any.
+    pub pool: Option<String>,
 }
 
 /// A stored run.
@@ -464,30 +473,66 @@ impl State {
         owner: &str,
         backfill: Option<&str>,
     ) -> Result<Option<RunRecord>, EngineError> {
-        Ok(self.claim_batch(owner, backfill, 1)?.into_iter().next())
+        Ok(self
+            .claim_batch(owner, backfill, 1, &BTreeMap::new())?
+            .into_iter()
+            .next())
     }
 
-    /// Claims up to `max` such runs in one transaction, oldest first.
+    /// Claims up to `max` such runs in one transaction, oldest first. A run in a pool named
+    /// in `pools` is claimed only while fewer than the pool's limit of its runs are running
+    /// (across every process sharing the database).
     pub fn claim_batch(
         &self,
         owner: &str,
         backfill: Option<&str>,
         max: u32,
+        pools: &BTreeMap<String, usize>,
     ) -> Result<Vec<RunRecord>, EngineError> {
         let now = now_ms();
         self.write(|tx| {
+            // With pools, look further ahead: some candidates may have to wait.
+            let look = if pools.is_empty() { max.max(1) } else { max.max(1) * 8 };
             let sql = format!(
-                "SELECT {RUN_COLUMNS} FROM runs r
+                "SELECT {RUN_COLUMNS}, r.pool FROM runs r
                  WHERE r.status = 'queued' AND r.not_before <= ?1 AND (?2 IS NULL OR r.backfill_id = ?2)
                    AND NOT EXISTS (SELECT 1 FROM run_deps d JOIN runs u ON u.id = d.depends_on
                                    WHERE d.run_id = r.id AND u.status != 'success')
                  ORDER BY r.seq LIMIT ?3"
             );
-            let mut runs: Vec<RunRecord> = {
+            let candidates: Vec<(RunRecord, Option<String>)> = {
                 let mut s = tx.prepare_cached(&sql)?;
-                s.query_map(params![now, backfill, max.max(1)], run_from_row)?
-                    .collect::<Result<_, _>>()?
+                s.query_map(params![now, backfill, look], |row| {
+                    Ok((run_from_row(row)?, row.get(17)?))
+                })?
+                .collect::<Result<_, _>>()?
             };
+            let mut running: BTreeMap<String, usize> = BTreeMap::new();
+            let mut runs = Vec::new();
+            for (run, pool) in candidates {
+                if runs.len() >= max.max(1) as usize {
+                    break;
+                }
+                if let Some((name, limit)) = pool.as_ref().and_then(|p| pools.get_key_value(p)) {
+                    let busy = match running.get(name) {
+                        Some(n) => *n,
+                        None => {
+                            let n: i64 = tx
+                                .prepare_cached(
+                                    "SELECT COUNT(*) FROM runs WHERE pool = ?1 AND status = 'running'",
+                                )?
+                                .query_row(params![name], |r| r.get(0))?;
+                            n as usize
+                        }
+                    };
+                    if busy >= *limit {
+                        running.insert(name.clone(), busy);
+                        continue;
+                    }
+                    running.insert(name.clone(), busy + 1);
+                }
+                runs.push(run);
+            }
             let mut claim = tx.prepare_cached(
                 "UPDATE runs SET status = 'running', owner = ?2, attempts = attempts + 1,
                         started_at = COALESCE(started_at, ?3) WHERE id = ?1",
@@ -1202,8 +1247,8 @@ fn migrate(conn: &mut Connection, path: &Path) -> Result<(), EngineError> {
 fn insert_run(tx: &Transaction<'_>, seq: i64, r: &NewRun, created_at: i64) -> rusqlite::Result<()> {
     let mut insert = tx.prepare_cached(
         "INSERT INTO runs (id, seq, status, plugin, computation, assets, selection, partitions,
-                           backfill_id, run_key, trigger, tags, max_attempts, created_at)
-         VALUES (?1, ?2, 'queued', ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13)",
+                           backfill_id, run_key, trigger, tags, max_attempts, created_at, pool)
+         VALUES (?1, ?2, 'queued', ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14)",
     )?;
     insert.execute(params![
         r.id,
@@ -1219,6 +1264,7 @@ fn insert_run(tx: &Transaction<'_>, seq: i64, r: &NewRun, created_at: i64) -> ru
         json(&r.tags),
         i64::from(r.max_attempts.max(1)),
         created_at,
+        r.pool,
     ])?;
     let mut dep =
         tx.prepare_cached("INSERT OR IGNORE INTO run_deps (run_id, depends_on) VALUES (?1, ?2)")?;
