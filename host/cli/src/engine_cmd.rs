@@ -316,15 +316,18 @@ pub(crate) fn backfill_list(config: &Config, json: bool) -> anyhow::Result<ExitC
     let mut rows = Vec::new();
     for b in state.backfills()? {
         let p = state.backfill_progress(&b.id)?;
-        rows.push(serde_json::json!({ "backfill": b, "progress": p }));
+        rows.push((b, p));
     }
     if json {
+        let rows: Vec<_> = rows
+            .iter()
+            .map(|(b, p)| serde_json::json!({ "backfill": b, "progress": p }))
+            .collect();
         print_json(&rows)?;
     } else if rows.is_empty() {
         outln!("no backfills");
     } else {
-        for b in state.backfills()? {
-            let p = state.backfill_progress(&b.id)?;
+        for (b, p) in &rows {
             outln!(
                 "{}  {:<9}  {}  [{}]  {}/{} partitions, {} failed runs",
                 b.id,
@@ -422,10 +425,12 @@ fn open_state_only(config: &Config) -> anyhow::Result<Arc<tessera_engine::State>
 pub(crate) fn assets(config: &Config, json: bool, now: DateTime<Utc>) -> anyhow::Result<ExitCode> {
     let engine = open(config)?;
     let graph = engine.graph()?;
-    let mut rows = Vec::new();
-    for n in graph.assets() {
-        let (status, _) = engine.asset_status(&graph, &n.key, 40, now, false)?;
-        rows.push(serde_json::json!({
+    if json {
+        // The status summary is only part of the JSON listing: text stays a quick graph view.
+        let mut rows = Vec::new();
+        for n in graph.assets() {
+            let (status, _) = engine.asset_status(&graph, &n.key, 40, now, false)?;
+            rows.push(serde_json::json!({
             "asset": n.key,
             "plugin": n.plugin,
             "computation": n.computation,
@@ -438,8 +443,7 @@ pub(crate) fn assets(config: &Config, json: bool, now: DateTime<Utc>) -> anyhow:
             "eager": n.eager,
             "status": status,
         }));
-    }
-    if json {
+        }
         print_json(&rows)?;
         return Ok(ExitCode::SUCCESS);
     }
@@ -682,13 +686,6 @@ pub(crate) fn dynamic(
             if keys.is_empty() {
                 bail!("give keys to add (arguments or --file)");
             }
-            // Same validation as the engine, without loading plugins.
-            if let Some(k) = keys
-                .iter()
-                .find(|k| k.is_empty() || k.contains(['|', '\n', '\r']))
-            {
-                bail!("dynamic partition key {k:?} is empty or holds '|' or a line break");
-            }
             let n = state.dynamic_add(name, &keys)?;
             if json {
                 print_json(&serde_json::json!({ "name": name, "added": n, "given": keys.len() }))?;
@@ -724,21 +721,25 @@ pub(crate) fn sensor_list(config: &Config, json: bool) -> anyhow::Result<ExitCod
     let graph = engine.graph()?;
     let mut rows = Vec::new();
     for (name, s) in graph.sensors() {
-        let st = engine.state().sensor_state(name)?;
-        rows.push(serde_json::json!({
-            "sensor": name,
-            "plugin": s.plugin,
-            "targets": s.spec.targets,
-            "minimum_interval_secs": s.spec.minimum_interval.as_secs_f64(),
-            "state": st,
-        }));
+        rows.push((name, s, engine.state().sensor_state(name)?));
     }
     if json {
+        let rows: Vec<_> = rows
+            .iter()
+            .map(|(name, s, st)| {
+                serde_json::json!({
+                    "sensor": name,
+                    "plugin": s.plugin,
+                    "targets": s.spec.targets,
+                    "minimum_interval_secs": s.spec.minimum_interval.as_secs_f64(),
+                    "state": st,
+                })
+            })
+            .collect();
         print_json(&rows)?;
         return Ok(ExitCode::SUCCESS);
     }
-    for (name, s) in graph.sensors() {
-        let st = engine.state().sensor_state(name)?;
+    for (name, s, st) in rows {
         outln!(
             "{name}  (plugin {}, every {}s, targets {})  evaluations {}, cursor {}{}{}",
             s.plugin,

@@ -437,48 +437,17 @@ impl Engine {
         records: &[PartitionSummary],
         cx: &Context<'_>,
     ) -> Result<BTreeSet<String>, EngineError> {
-        let mut upstream: Vec<(
-            &crate::graph::Edge,
-            Option<&PartitionsDefinition>,
-            HashMap<String, i64>,
-        )> = Vec::new();
-        for e in &node.inputs {
-            let up = self.node(graph, &e.upstream)?;
-            let latest: HashMap<String, i64> = self
-                .state
-                .partition_summaries(&e.upstream)?
+        let (changed, current): (Vec<&PartitionSummary>, Vec<&PartitionSummary>) = records
+            .iter()
+            .filter(|r| r.materialization.is_some())
+            .partition(|r| r.code_version.as_deref() != Some(node.code_version.as_str()));
+        let mut stale: BTreeSet<String> =
+            changed.into_iter().map(|r| r.partition.clone()).collect();
+        stale.extend(
+            self.upstream_newer(graph, node, current, cx)?
                 .into_iter()
-                .filter_map(|r| r.materialization.map(|id| (r.partition, id)))
-                .collect();
-            upstream.push((e, up.partitions.as_ref(), latest));
-        }
-        let mut stale = BTreeSet::new();
-        for r in records {
-            let Some(id) = r.materialization else {
-                continue;
-            };
-            if r.code_version.as_deref() != Some(node.code_version.as_str()) {
-                stale.insert(r.partition.clone());
-                continue;
-            }
-            for (edge, up_def, latest) in &upstream {
-                let keys = self.upstream_keys(
-                    cx,
-                    node,
-                    edge,
-                    *up_def,
-                    std::slice::from_ref(&r.partition),
-                )?;
-                if keys
-                    .0
-                    .iter()
-                    .any(|k| latest.get(k).is_some_and(|up| *up > id))
-                {
-                    stale.insert(r.partition.clone());
-                    break;
-                }
-            }
-        }
+                .map(|(key, _)| key),
+        );
         Ok(stale)
     }
 
@@ -1293,7 +1262,7 @@ impl Engine {
             .map(|d| (d.name.clone(), d.add.clone(), d.delete.clone()))
             .collect();
         for d in &result.dynamic_partitions {
-            if let Err(e) = check_dynamic_keys(&d.add) {
+            if let Err(e) = crate::state::check_dynamic_keys(&d.add) {
                 tick.error = Some(e.to_string());
                 tick.dynamic.clear();
                 self.state.record_sensor_tick(&tick)?;
@@ -1411,7 +1380,7 @@ impl Engine {
         let cx = Context::new(now).with_dynamic(&dynamic);
         let mut queued = Vec::new();
         for node in graph.assets().filter(|n| n.eager && !n.inputs.is_empty()) {
-            let records = self.state.partitions(&node.key)?;
+            let records = self.state.partition_summaries(&node.key)?;
             let stale = self.upstream_newer(&graph, node, &records, &cx)?;
             let mut tick = crate::state::SensorTick {
                 sensor: format!("eager:{}", node.key),
@@ -1451,11 +1420,11 @@ impl Engine {
 
     /// Materialized partitions of `node` with an upstream partition materialized after them,
     /// and the newest such upstream materialization.
-    fn upstream_newer(
+    fn upstream_newer<'r>(
         &self,
         graph: &AssetGraph,
         node: &AssetNode,
-        records: &[PartitionRecord],
+        records: impl IntoIterator<Item = &'r PartitionSummary>,
         cx: &Context<'_>,
     ) -> Result<Vec<(String, i64)>, EngineError> {
         let mut out = Vec::new();
@@ -1464,14 +1433,14 @@ impl Engine {
             let up = self.node(graph, &e.upstream)?;
             let latest: HashMap<String, i64> = self
                 .state
-                .partitions(&e.upstream)?
+                .partition_summaries(&e.upstream)?
                 .into_iter()
-                .filter_map(|r| r.materialization.map(|m| (r.partition, m.id)))
+                .filter_map(|r| r.materialization.map(|id| (r.partition, id)))
                 .collect();
             upstream.push((e, up.partitions.as_ref(), latest));
         }
         for r in records {
-            let Some(m) = &r.materialization else {
+            let Some(own) = r.materialization else {
                 continue;
             };
             let mut newest = None;
@@ -1484,7 +1453,7 @@ impl Engine {
                     std::slice::from_ref(&r.partition),
                 )?;
                 for k in keys {
-                    if let Some(id) = latest.get(&k).filter(|id| **id > m.id) {
+                    if let Some(id) = latest.get(&k).filter(|id| **id > own) {
                         newest = newest.max(Some(*id));
                     }
                 }
@@ -1568,21 +1537,7 @@ impl Engine {
     // ---- dynamic partitions --------------------------------------------------------------
 
     pub fn dynamic_add(&self, name: &str, keys: &[String]) -> Result<u64, EngineError> {
-        check_dynamic_keys(keys)?;
         self.state.dynamic_add(name, keys)
-    }
-}
-
-/// Dynamic keys end up in multi-partition keys (joined by `|`) and in listings.
-fn check_dynamic_keys(keys: &[String]) -> Result<(), EngineError> {
-    match keys
-        .iter()
-        .find(|k| k.is_empty() || k.contains(['|', '\n', '\r']))
-    {
-        Some(k) => Err(EngineError::Invalid(format!(
-            "dynamic partition key {k:?} is empty or holds '|' or a line break"
-        ))),
-        None => Ok(()),
     }
 }
 

@@ -879,6 +879,7 @@ impl State {
     /// Adds keys to a dynamic set, in order; keys already present are left where they are.
     /// Returns how many were new.
     pub fn dynamic_add(&self, name: &str, keys: &[String]) -> Result<u64, EngineError> {
+        check_dynamic_keys(keys)?;
         self.write(|tx| dynamic_add(tx, name, keys))
     }
 
@@ -1365,6 +1366,19 @@ fn cancel_dependents(tx: &Transaction<'_>, run_id: &str, now: i64) -> rusqlite::
         }
     }
     Ok(())
+}
+
+/// Dynamic keys end up in multi-partition keys (joined by `|`) and in listings.
+pub(crate) fn check_dynamic_keys(keys: &[String]) -> Result<(), EngineError> {
+    match keys
+        .iter()
+        .find(|k| k.is_empty() || k.contains(['|', '\n', '\r']))
+    {
+        Some(k) => Err(EngineError::Invalid(format!(
+            "dynamic partition key {k:?} is empty or holds '|' or a line break"
+        ))),
+        None => Ok(()),
+    }
 }
 
 fn dynamic_add(tx: &Transaction<'_>, name: &str, keys: &[String]) -> rusqlite::Result<u64> {
