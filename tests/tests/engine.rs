@@ -321,6 +321,46 @@ fn a_failure_marks_partitions_and_cancels_what_depends_on_it() {
 }
 
 #[test]
+fn an_asset_timeout_ends_a_call_the_plugin_limit_would_let_run() {
+    let setup = Setup::new(&[]);
+    // The plugin's own limit is the default 60 s; the asset says 200 ms in its metadata.
+    let engine = setup.engine_with(EngineConfig {
+        clock: Clock::Fixed(now()),
+        max_attempts: 1,
+        ..EngineConfig::default()
+    });
+    let started = Instant::now();
+    backfill(
+        &engine,
+        &["hang"],
+        &PartitionSelection::Keys(strings(&["2024-01-01"])),
+        RunPolicy::PerPartition,
+    );
+    let p = engine.state().partitions("hang").unwrap();
+    assert_eq!(p[0].status, PartitionState::Failed);
+    let error = p[0].error.clone().unwrap_or_default();
+    assert!(error.contains("200ms"), "{error}");
+    assert!(started.elapsed() < Duration::from_secs(30));
+
+    // The configuration overrides the metadata, per asset.
+    let engine = setup.engine_with(EngineConfig {
+        clock: Clock::Fixed(now()),
+        max_attempts: 1,
+        timeouts: BTreeMap::from([("hang".to_string(), Duration::from_millis(50))]),
+        ..EngineConfig::default()
+    });
+    backfill(
+        &engine,
+        &["hang"],
+        &PartitionSelection::Keys(strings(&["2024-01-02"])),
+        RunPolicy::PerPartition,
+    );
+    let p = engine.state().partitions_of("hang", &strings(&["2024-01-02"])).unwrap();
+    let error = p[0].error.clone().unwrap_or_default();
+    assert!(error.contains("50ms"), "{error}");
+}
+
+#[test]
 fn sensor_cursors_and_run_keys_survive_a_restart() {
     let setup = Setup::new(&[]);
     {

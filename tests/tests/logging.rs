@@ -32,6 +32,7 @@ fn request(computation: &str, selection: Selection) -> MaterializeRequest {
         attempt: 1,
         now: Utc.with_ymd_and_hms(2024, 6, 1, 0, 0, 0).unwrap(),
         inputs: Vec::new(),
+        timeout: None,
     }
 }
 

@@ -44,6 +44,7 @@ fn request(computation: &str, selection: Selection) -> MaterializeRequest {
         attempt: 1,
         now: now(),
         inputs: Vec::new(),
+        timeout: None,
     }
 }
 

@@ -32,6 +32,8 @@ struct Execution {
     pools: std::collections::BTreeMap<String, usize>,
     max_attempts: u32,
     retry_backoff_ms: u64,
+    /// Per-asset call timeouts in milliseconds, by asset key.
+    timeouts_ms: std::collections::BTreeMap<String, u64>,
 }
 
 impl Default for Execution {
@@ -42,6 +44,7 @@ impl Default for Execution {
             pools: d.pools,
             max_attempts: d.max_attempts,
             retry_backoff_ms: u64::try_from(d.retry_backoff.as_millis()).unwrap_or(500),
+            timeouts_ms: std::collections::BTreeMap::new(),
         }
     }
 }
@@ -131,6 +134,9 @@ impl Config {
         if e.concurrency == 0 {
             anyhow::bail!("[execution] concurrency must be at least 1");
         }
+        if let Some((asset, _)) = e.timeouts_ms.iter().find(|(_, ms)| **ms == 0) {
+            anyhow::bail!("[execution.timeouts_ms] {asset:?} must be at least 1 millisecond");
+        }
         Ok(Config {
             file,
             plugins: resolve(parsed.plugins.unwrap_or_else(|| PathBuf::from("plugins"))),
@@ -141,6 +147,11 @@ impl Config {
                 pools: e.pools,
                 max_attempts: e.max_attempts.max(1),
                 retry_backoff: Duration::from_millis(e.retry_backoff_ms),
+                timeouts: e
+                    .timeouts_ms
+                    .into_iter()
+                    .map(|(asset, ms)| (asset, Duration::from_millis(ms)))
+                    .collect(),
             },
             runtime,
             schedules: parsed.schedules,

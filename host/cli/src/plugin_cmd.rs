@@ -195,6 +195,7 @@ pub(crate) fn run(cmd: PluginCommand) -> anyhow::Result<ExitCode> {
                 attempt: 1,
                 now: now.unwrap_or_else(Utc::now),
                 inputs: parse_inputs(&inputs)?,
+                timeout: None,
             };
             let started = Instant::now();
             let outputs = plugin.materialize(&request)?;

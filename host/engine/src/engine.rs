@@ -64,6 +64,9 @@ pub struct EngineConfig {
     pub max_attempts: u32,
     /// First retry delay; doubles per attempt.
     pub retry_backoff: Duration,
+    /// Per-asset call timeouts, overriding the asset's metadata `timeout_ms` and the
+    /// plugin's limit.
+    pub timeouts: BTreeMap<String, Duration>,
 }
 
 impl Default for EngineConfig {
@@ -74,6 +77,7 @@ impl Default for EngineConfig {
             pools: BTreeMap::new(),
             max_attempts: 3,
             retry_backoff: Duration::from_millis(500),
+            timeouts: BTreeMap::new(),
         }
     }
 }
@@ -929,6 +933,18 @@ impl Engine {
                 }
             }
         };
+        // A call produces all the run's assets: it gets the longest of their timeouts.
+        let timeout = run
+            .assets
+            .iter()
+            .filter_map(|a| {
+                self.config
+                    .timeouts
+                    .get(a)
+                    .copied()
+                    .or_else(|| graph.asset(a).and_then(|n| n.timeout))
+            })
+            .max();
         let mut pending: Vec<NewMaterialization> = Vec::new();
         let mut blobs: Vec<NewBlob> = Vec::new();
         let mut count = 0u64;
@@ -963,6 +979,7 @@ impl Engine {
                     attempt: run.attempts,
                     now,
                     inputs,
+                    timeout,
                 })
                 .map_err(|e| Failure {
                     retryable: retryable(&e),

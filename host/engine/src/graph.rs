@@ -22,6 +22,9 @@ pub struct AssetNode {
     pub eager: bool,
     /// The concurrency pool its runs count against (metadata `pool`).
     pub pool: Option<String>,
+    /// Wall-clock limit of one call producing it (metadata `timeout_ms`), in place of the
+    /// plugin's limit.
+    pub timeout: Option<std::time::Duration>,
     /// Sibling assets of the same computation (one call produces them all), itself included.
     pub siblings: Vec<String>,
 }
@@ -57,6 +60,25 @@ fn is_eager(spec: &AssetSpec) -> bool {
     })
 }
 
+/// Metadata `timeout_ms`: a positive whole number of milliseconds (integer or text).
+fn timeout(spec: &AssetSpec) -> Result<Option<std::time::Duration>, String> {
+    let Some((_, v)) = spec.metadata.iter().find(|(k, _)| k == "timeout_ms") else {
+        return Ok(None);
+    };
+    let ms = match v {
+        tessera_runtime::MetadataValue::Integer(i) => u64::try_from(*i).ok(),
+        tessera_runtime::MetadataValue::Text(t) => t.trim().parse::<u64>().ok(),
+        _ => None,
+    };
+    match ms {
+        Some(ms) if ms > 0 => Ok(Some(std::time::Duration::from_millis(ms))),
+        _ => Err(format!(
+            "metadata timeout_ms of asset {:?} must be a positive number of milliseconds, not {v:?}",
+            spec.key
+        )),
+    }
+}
+
 impl AssetGraph {
     /// Builds and validates the graph of a set of plugins (keyed by plugin name).
     pub fn build(plugins: &BTreeMap<String, Arc<Plugin>>) -> Result<AssetGraph, String> {
@@ -76,6 +98,10 @@ impl AssetGraph {
                         ));
                         continue;
                     }
+                    let timeout = timeout(a).unwrap_or_else(|e| {
+                        problems.push(format!("{e} (plugin {name:?})"));
+                        None
+                    });
                     raw_inputs.insert(a.key.clone(), a.inputs.clone());
                     nodes.insert(
                         a.key.clone(),
@@ -97,6 +123,7 @@ impl AssetGraph {
                                 }
                                 _ => None,
                             }),
+                            timeout,
                             siblings: siblings.clone(),
                         },
                     );

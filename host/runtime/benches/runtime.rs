@@ -66,6 +66,7 @@ fn bench(c: &mut Criterion) {
         attempt: 1,
         now: Utc.with_ymd_and_hms(2024, 6, 1, 0, 0, 0).unwrap(),
         inputs: Vec::new(),
+        timeout: None,
     };
     c.bench_function("instantiate_call", |b| {
         b.iter(|| black_box(plugin.materialize(&request).unwrap()));

@@ -2,7 +2,7 @@
 //! plain Rust values; the WIT records stay inside this crate.
 
 use std::collections::BTreeSet;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use chrono::{DateTime, Utc};
 use serde::Serialize;
@@ -65,6 +65,8 @@ pub struct MaterializeRequest {
     pub now: DateTime<Utc>,
     /// For each input asset, the upstream partitions it maps to.
     pub inputs: Vec<InputData>,
+    /// Wall-clock limit of this call in place of the plugin's (`None` keeps the plugin's).
+    pub timeout: Option<Duration>,
 }
 
 /// The upstream partitions of one input: (key, bytes) pairs, a list even for one key.
@@ -315,7 +317,8 @@ impl Plugin {
             run: Some(req.run_id.clone()),
             sensor: None,
         };
-        let (mut store, instance) = self.instantiate(scope)?;
+        let limits = self.limits(req.timeout);
+        let (mut store, instance) = self.instantiate(scope, &limits)?;
         let func = self
             .exports()
             .materialize(&mut store, &instance)
@@ -323,16 +326,12 @@ impl Plugin {
         let started = Instant::now();
         let (result,) = func
             .call(&mut store, (&context, &inputs))
-            .map_err(|e| self.trap(&e, started))?;
+            .map_err(|e| self.trap(&e, started, &limits))?;
         let outputs = match result {
             Ok(outputs) => outputs,
             Err(e) => return Err(self.plugin_error(e)),
         };
-        let limit = self
-            .runtime_inner()
-            .config
-            .limits_for(self.name())
-            .max_output_bytes;
+        let limit = limits.max_output_bytes;
         let total: u64 = outputs.iter().map(|o| o.data.len() as u64).sum();
         if total > limit {
             return Err(self.invalid(format!(
@@ -387,7 +386,8 @@ impl Plugin {
             sensor: Some(req.sensor.clone()),
             ..CallScope::default()
         };
-        let (mut store, instance) = self.instantiate(scope)?;
+        let limits = self.limits(None);
+        let (mut store, instance) = self.instantiate(scope, &limits)?;
         let func = self
             .exports()
             .evaluate_sensor(&mut store, &instance)
@@ -395,7 +395,7 @@ impl Plugin {
         let started = Instant::now();
         let (result,) = func
             .call(&mut store, (&context,))
-            .map_err(|e| self.trap(&e, started))?;
+            .map_err(|e| self.trap(&e, started, &limits))?;
         let r = result.map_err(|e| self.plugin_error(e))?;
         let mut run_requests = Vec::new();
         for rr in r.run_requests {

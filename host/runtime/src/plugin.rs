@@ -11,6 +11,7 @@ use wasmtime_wasi::{FsPerms, WasiCtxBuilder};
 
 use wasmtime::component::Instance;
 
+use crate::config::Limits;
 use crate::convert::{self, Definitions};
 use crate::error::{CallError, LoadError, TrapKind};
 use crate::exports::GuestExports;
@@ -108,7 +109,7 @@ impl Plugin {
 
     pub(crate) fn read_definitions(&mut self) -> Result<(), LoadError> {
         let (mut store, instance) = self
-            .instantiate(CallScope::default())
+            .instantiate(CallScope::default(), &self.limits(None))
             .map_err(|e| self.definitions_error(e))?;
         self.exports
             .check(&mut store, &instance)
@@ -123,7 +124,7 @@ impl Plugin {
         let started = Instant::now();
         let (raw,) = func
             .call(&mut store, ())
-            .map_err(|e| self.definitions_error(self.trap(&e, started)))?;
+            .map_err(|e| self.definitions_error(self.trap(&e, started, &self.limits(None))))?;
         let defs = convert::definitions(raw).map_err(|message| LoadError::InvalidDefinitions {
             plugin: self.name.to_string(),
             message,
@@ -151,14 +152,24 @@ impl Plugin {
         &self.exports
     }
 
-    /// A fresh store with this plugin's limits and grants, and an instance in it.
+    /// This plugin's limits, with the wall-clock limit replaced when a caller (the engine,
+    /// for an asset with its own timeout) sets one.
+    pub(crate) fn limits(&self, timeout: Option<Duration>) -> Limits {
+        let mut limits = self.runtime.inner.config.limits_for(&self.name);
+        if let Some(t) = timeout {
+            limits.timeout = t;
+        }
+        limits
+    }
+
+    /// A fresh store with these limits and this plugin's grants, and an instance in it.
     pub(crate) fn instantiate(
         &self,
         scope: CallScope,
+        limits: &Limits,
     ) -> Result<(Store<HostState>, Instance), CallError> {
         let inner = &self.runtime.inner;
         let config = &inner.config;
-        let limits = config.limits_for(&self.name);
         let grants = config.grants_for(&self.name);
         let mut wasi = WasiCtxBuilder::new();
         for dir in &grants.dirs {
@@ -205,7 +216,7 @@ impl Plugin {
         let instance =
             self.exports
                 .instantiate(&mut store)
-                .map_err(|e| match self.trap(&e, started) {
+                .map_err(|e| match self.trap(&e, started, limits) {
                     CallError::Trap { message, .. } => CallError::Instantiate {
                         plugin: self.name.to_string(),
                         message,
@@ -216,9 +227,8 @@ impl Plugin {
     }
 
     /// Classifies a failed call: a limit that fired, a trap, or a host-side failure.
-    pub(crate) fn trap(&self, e: &wasmtime::Error, started: Instant) -> CallError {
+    pub(crate) fn trap(&self, e: &wasmtime::Error, started: Instant, limits: &Limits) -> CallError {
         let plugin = self.name.to_string();
-        let limits = self.runtime.inner.config.limits_for(&self.name);
         let message = format!("{e:#}");
         if let Some(trap) = e.downcast_ref::<wasmtime::Trap>() {
             let kind = match trap {

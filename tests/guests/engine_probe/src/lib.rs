@@ -1,6 +1,7 @@
 //! Assets and a sensor for the engine's tests and benchmarks: a trivial daily asset and a
 //! chain reading it with `start_offset -1`, one that fails its first attempt, one that always
-//! fails, a slow one, an eager one, and a sensor that repeats its run key.
+//! fails, a slow one, one that never returns (with its own timeout), an eager one, and a
+//! sensor that repeats its run key.
 
 use tessera_sdk::prelude::*;
 
@@ -54,6 +55,14 @@ fn slow(ctx: &Context, inputs: &Inputs) -> Result<Output, PluginError> {
     echo(ctx, inputs)
 }
 
+/// Never returns: only a timeout ends it.
+fn hang(_ctx: &Context, _inputs: &Inputs) -> Result<Output, PluginError> {
+    let mut x: u64 = 1;
+    loop {
+        x = std::hint::black_box(x.wrapping_mul(3));
+    }
+}
+
 fn repeat_sensor(ctx: &SensorContext) -> Result<SensorResult, PluginError> {
     let n: u64 = ctx.cursor().and_then(|c| c.parse().ok()).unwrap_or(0) + 1;
     Ok(SensorResult::new()
@@ -91,6 +100,9 @@ tessera_sdk::plugin! {
             .partitions(Partitions::daily("2024-01-01"))
             .input("broken"),
         Asset::new("slow", slow).partitions(Partitions::daily("2024-01-01")),
+        Asset::new("hang", hang)
+            .partitions(Partitions::daily("2024-01-01"))
+            .metadata("timeout_ms", 200i64),
         // Ten million partitions by 2029-01-07 (the status benchmark).
         Asset::new("minutely", echo).partitions(Partitions::cron(
             "* * * * *",
