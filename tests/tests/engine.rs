@@ -355,7 +355,10 @@ fn an_asset_timeout_ends_a_call_the_plugin_limit_would_let_run() {
         &PartitionSelection::Keys(strings(&["2024-01-02"])),
         RunPolicy::PerPartition,
     );
-    let p = engine.state().partitions_of("hang", &strings(&["2024-01-02"])).unwrap();
+    let p = engine
+        .state()
+        .partitions_of("hang", &strings(&["2024-01-02"]))
+        .unwrap();
     let error = p[0].error.clone().unwrap_or_default();
     assert!(error.contains("50ms"), "{error}");
 }

@@ -396,7 +396,7 @@ impl Engine {
         if filter == Filter::Any {
             return Ok(subset);
         }
-        let records = self.state.partition_summaries(asset)?;
+        let records = self.state.partition_summaries(asset, &node.code_version)?;
         let stale: BTreeSet<String> = if filter == Filter::Stale {
             self.stale_keys(graph, node, &records, &cx)?
         } else {
@@ -444,7 +444,7 @@ impl Engine {
         let (changed, current): (Vec<&PartitionSummary>, Vec<&PartitionSummary>) = records
             .iter()
             .filter(|r| r.materialization.is_some())
-            .partition(|r| r.code_version.as_deref() != Some(node.code_version.as_str()));
+            .partition(|r| r.code_changed);
         let mut stale: BTreeSet<String> =
             changed.into_iter().map(|r| r.partition.clone()).collect();
         stale.extend(
@@ -1142,7 +1142,7 @@ impl Engine {
             MemoryDynamicStore::new()
         };
         let cx = Context::new(now).with_dynamic(&dynamic);
-        let records = self.state.partition_summaries(asset)?;
+        let records = self.state.partition_summaries(asset, &node.code_version)?;
         let stale = self.stale_keys(graph, node, &records, &cx)?;
         let (total, kind) = match &node.partitions {
             Some(d) => (d.count(&cx)?, d.kind().to_string()),
@@ -1397,7 +1397,9 @@ impl Engine {
         let cx = Context::new(now).with_dynamic(&dynamic);
         let mut queued = Vec::new();
         for node in graph.assets().filter(|n| n.eager && !n.inputs.is_empty()) {
-            let records = self.state.partition_summaries(&node.key)?;
+            let records = self
+                .state
+                .partition_summaries(&node.key, &node.code_version)?;
             let stale = self.upstream_newer(&graph, node, &records, &cx)?;
             let mut tick = crate::state::SensorTick {
                 sensor: format!("eager:{}", node.key),
@@ -1450,7 +1452,7 @@ impl Engine {
             let up = self.node(graph, &e.upstream)?;
             let latest: HashMap<String, i64> = self
                 .state
-                .partition_summaries(&e.upstream)?
+                .partition_summaries(&e.upstream, &up.code_version)?
                 .into_iter()
                 .filter_map(|r| r.materialization.map(|id| (r.partition, id)))
                 .collect();

@@ -10,6 +10,8 @@ use serde::{Deserialize, Serialize};
 
 use crate::error::EngineError;
 
+mod dynamic;
+
 /// Schema migrations, applied in order; `PRAGMA user_version` counts the applied ones.
 /// Never edit one that has shipped: append a new one.
 const MIGRATIONS: &[&str] = &[
@@ -123,6 +125,26 @@ CREATE TABLE backfills (
     r"
 ALTER TABLE runs ADD COLUMN pool TEXT;
 CREATE INDEX runs_by_pool ON runs(pool, status);
+",
+    // Dynamic sets as a log of changes, one row per change (see `state/dynamic.rs`), and the
+    // code version of each partition's materialization beside its status.
+    r"
+CREATE TABLE dynamic_changes (
+    name   TEXT NOT NULL,
+    seq    INTEGER NOT NULL,
+    op     TEXT NOT NULL CHECK (op IN ('add', 'remove', 'set')),
+    keys   TEXT NOT NULL,
+    total  INTEGER NOT NULL,
+    PRIMARY KEY (name, seq)
+);
+INSERT INTO dynamic_changes (name, seq, op, keys, total)
+    SELECT name, 1, 'set', group_concat(key, char(10) ORDER BY seq), COUNT(*)
+    FROM dynamic_partitions GROUP BY name;
+DROP TABLE dynamic_partitions;
+-- The code version beside the status, so that a status summary needs no join.
+ALTER TABLE partition_status ADD COLUMN code_version TEXT;
+UPDATE partition_status SET code_version =
+    (SELECT m.code_version FROM materializations m WHERE m.id = partition_status.materialization);
 ",
 ];
 
@@ -272,7 +294,8 @@ pub struct PartitionSummary {
     pub partition: String,
     pub failed: bool,
     pub materialization: Option<i64>,
-    pub code_version: Option<String>,
+    /// Materialized with a code version other than the one asked about.
+    pub code_changed: bool,
 }
 
 /// The latest state of one partition.
@@ -341,6 +364,8 @@ pub struct SensorState {
 pub struct State {
     path: PathBuf,
     conn: Mutex<Connection>,
+    /// Dynamic sets this process has read; always locked after `conn`.
+    dynamic: Mutex<dynamic::DynamicCache>,
 }
 
 pub fn now_ms() -> i64 {
@@ -400,6 +425,7 @@ impl State {
         Ok(State {
             path: path.to_path_buf(),
             conn: Mutex::new(conn),
+            dynamic: Mutex::default(),
         })
     }
 
@@ -793,19 +819,23 @@ impl State {
 
     /// What a status summary needs of every recorded partition: key, state, latest
     /// materialization id and code version (no metadata).
-    pub fn partition_summaries(&self, asset: &str) -> Result<Vec<PartitionSummary>, EngineError> {
+    pub fn partition_summaries(
+        &self,
+        asset: &str,
+        code_version: &str,
+    ) -> Result<Vec<PartitionSummary>, EngineError> {
         self.read(|c| {
             let mut s = c.prepare_cached(
-                "SELECT p.partition, p.status = 'failed', p.materialization, m.code_version
-                 FROM partition_status p LEFT JOIN materializations m ON m.id = p.materialization
-                 WHERE p.asset = ?1",
+                "SELECT partition, status = 'failed', materialization,
+                        materialization IS NOT NULL AND code_version IS NOT ?2
+                 FROM partition_status WHERE asset = ?1",
             )?;
-            s.query_map(params![asset], |r| {
+            s.query_map(params![asset, code_version], |r| {
                 Ok(PartitionSummary {
                     partition: r.get(0)?,
                     failed: r.get(1)?,
                     materialization: r.get(2)?,
-                    code_version: r.get(3)?,
+                    code_changed: r.get(3)?,
                 })
             })?
             .collect()
@@ -874,40 +904,6 @@ impl State {
         })
     }
 
-    // ---- dynamic partitions ---------------------------------------------------------------
-
-    /// Adds keys to a dynamic set, in order; keys already present are left where they are.
-    /// Returns how many were new.
-    pub fn dynamic_add(&self, name: &str, keys: &[String]) -> Result<u64, EngineError> {
-        check_dynamic_keys(keys)?;
-        self.write(|tx| dynamic_add(tx, name, keys))
-    }
-
-    /// Removes keys; returns how many existed.
-    pub fn dynamic_remove(&self, name: &str, keys: &[String]) -> Result<u64, EngineError> {
-        self.write(|tx| dynamic_remove(tx, name, keys))
-    }
-
-    /// The keys of a set in insertion order.
-    pub fn dynamic_keys(&self, name: &str) -> Result<Vec<String>, EngineError> {
-        self.read(|c| {
-            let mut s = c.prepare_cached(
-                "SELECT key FROM dynamic_partitions WHERE name = ?1 ORDER BY seq",
-            )?;
-            s.query_map(params![name], |r| r.get(0))?.collect()
-        })
-    }
-
-    pub fn dynamic_names(&self) -> Result<Vec<(String, u64)>, EngineError> {
-        self.read(|c| {
-            let mut s = c.prepare(
-                "SELECT name, COUNT(*) FROM dynamic_partitions GROUP BY name ORDER BY name",
-            )?;
-            s.query_map([], |r| Ok((r.get(0)?, r.get::<_, i64>(1)? as u64)))?
-                .collect()
-        })
-    }
-
     // ---- sensors -------------------------------------------------------------------------
 
     pub fn sensor_state(&self, name: &str) -> Result<SensorState, EngineError> {
@@ -934,10 +930,10 @@ impl State {
     /// Records one sensor evaluation in one transaction: dynamic-partition changes first,
     /// then the runs (deduplicated by run key), then the cursor.
     pub fn record_sensor_tick(&self, tick: &SensorTick) -> Result<Vec<String>, EngineError> {
-        self.write(|tx| {
+        self.write_dynamic(|tx, d| {
             for (name, add, delete) in &tick.dynamic {
-                dynamic_add(tx, name, add)?;
-                dynamic_remove(tx, name, delete)?;
+                d.add(tx, name, add)?;
+                d.remove(tx, name, delete)?;
             }
             let mut launched = Vec::new();
             let mut seq: i64 =
@@ -1317,10 +1313,11 @@ fn record_materializations(
          ON CONFLICT (run_id, asset, partition) DO NOTHING",
     )?;
     let mut status = tx.prepare_cached(
-        "INSERT INTO partition_status (asset, partition, status, materialization, updated_at)
-         VALUES (?1, ?2, 'materialized', ?3, ?4)
+        "INSERT INTO partition_status (asset, partition, status, materialization, updated_at, code_version)
+         VALUES (?1, ?2, 'materialized', ?3, ?4, ?5)
          ON CONFLICT (asset, partition) DO UPDATE SET
-            status = 'materialized', materialization = ?3, failed_run = NULL, error = NULL, updated_at = ?4",
+            status = 'materialized', materialization = ?3, failed_run = NULL, error = NULL,
+            updated_at = ?4, code_version = ?5",
     )?;
     for m in materializations {
         let inserted = insert.execute(params![
@@ -1339,7 +1336,13 @@ fn record_materializations(
             // Recorded before (a resumed run): never twice.
             continue;
         }
-        status.execute(params![m.asset, m.partition, tx.last_insert_rowid(), now])?;
+        status.execute(params![
+            m.asset,
+            m.partition,
+            tx.last_insert_rowid(),
+            now,
+            m.code_version
+        ])?;
     }
     Ok(())
 }
@@ -1379,33 +1382,6 @@ pub(crate) fn check_dynamic_keys(keys: &[String]) -> Result<(), EngineError> {
         ))),
         None => Ok(()),
     }
-}
-
-fn dynamic_add(tx: &Transaction<'_>, name: &str, keys: &[String]) -> rusqlite::Result<u64> {
-    let mut seq: i64 = tx.query_row(
-        "SELECT COALESCE(MAX(seq), 0) FROM dynamic_partitions WHERE name = ?1",
-        params![name],
-        |r| r.get(0),
-    )?;
-    let mut insert = tx.prepare_cached(
-        "INSERT OR IGNORE INTO dynamic_partitions (name, key, seq) VALUES (?1, ?2, ?3)",
-    )?;
-    let mut added = 0;
-    for k in keys {
-        seq += 1;
-        added += insert.execute(params![name, k, seq])? as u64;
-    }
-    Ok(added)
-}
-
-fn dynamic_remove(tx: &Transaction<'_>, name: &str, keys: &[String]) -> rusqlite::Result<u64> {
-    let mut delete =
-        tx.prepare_cached("DELETE FROM dynamic_partitions WHERE name = ?1 AND key = ?2")?;
-    let mut removed = 0;
-    for k in keys {
-        removed += delete.execute(params![name, k])? as u64;
-    }
-    Ok(removed)
 }
 
 fn partition_from_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<PartitionRecord> {

@@ -213,16 +213,15 @@ impl Plugin {
                 })?;
         }
         let started = Instant::now();
-        let instance =
-            self.exports
-                .instantiate(&mut store)
-                .map_err(|e| match self.trap(&e, started, limits) {
-                    CallError::Trap { message, .. } => CallError::Instantiate {
-                        plugin: self.name.to_string(),
-                        message,
-                    },
-                    other => other,
-                })?;
+        let instance = self.exports.instantiate(&mut store).map_err(|e| {
+            match self.trap(&e, started, limits) {
+                CallError::Trap { message, .. } => CallError::Instantiate {
+                    plugin: self.name.to_string(),
+                    message,
+                },
+                other => other,
+            }
+        })?;
         Ok((store, instance))
     }
 
