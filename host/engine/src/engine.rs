@@ -1594,7 +1594,7 @@ pub struct Submitted {
 type RunLogs = HashMap<String, Vec<(String, String)>>;
 
 /// Runs claimed per transaction by one worker.
-const CLAIM_BATCH: u32 = 16;
+const CLAIM_BATCH: u32 = 32;
 /// Keys of one run between checkpoints.
 const CHECKPOINT_EVERY: u64 = 64;
 /// Outputs up to this size are stored in the database (a row keyed by name: small rows keep
