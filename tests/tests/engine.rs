@@ -18,9 +18,9 @@ use chrono::{DateTime, TimeZone, Utc};
 use serde_json::Value;
 use tessera_engine::state::PartitionState;
 use tessera_engine::{
-    Clock, Engine, EngineConfig, Filter, PartitionSelection, RunPolicy, RunStatus, StateDynamicKeys,
+    Clock, Engine, EngineConfig, Filter, PartitionSelection, RunPolicy, RunStatus,
 };
-use tessera_runtime::{Registry, RegistryEvent, Runtime, RuntimeConfig};
+use tessera_runtime::{RegistryEvent, RuntimeConfig};
 use tessera_tests::{components, shared_dir};
 
 fn now() -> DateTime<Utc> {
@@ -64,20 +64,16 @@ impl Setup {
     }
 
     fn engine_with(&self, config: EngineConfig) -> Engine {
-        let state = Engine::open_state(&self.storage()).unwrap();
-        let runtime = Runtime::with_dynamic_keys(
-            RuntimeConfig {
-                cache_dir: Some(shared_dir("artifacts")),
-                ..RuntimeConfig::default()
-            },
-            Arc::new(StateDynamicKeys(Arc::clone(&state))),
-        )
-        .unwrap();
-        let registry = Registry::new(runtime, &self.plugins());
-        for e in registry.load_all().unwrap() {
+        let runtime = RuntimeConfig {
+            cache_dir: Some(shared_dir("artifacts")),
+            ..RuntimeConfig::default()
+        };
+        let (engine, events) =
+            Engine::open(&self.storage(), &self.plugins(), runtime, config).unwrap();
+        for e in events {
             assert!(matches!(e, RegistryEvent::Loaded { .. }), "{e:?}");
         }
-        Engine::new(state, &self.storage(), registry, config)
+        engine
     }
 }
 

@@ -10,10 +10,8 @@ use std::sync::Arc;
 use anyhow::{Context as _, bail};
 use chrono::{DateTime, Utc};
 use serde::Serialize;
-use tessera_engine::{
-    Engine, Filter, PartitionSelection, Progress, QueueSummary, RunPolicy, StateDynamicKeys,
-};
-use tessera_runtime::{Registry, RegistryEvent, Runtime};
+use tessera_engine::{Engine, Filter, PartitionSelection, Progress, QueueSummary, RunPolicy};
+use tessera_runtime::RegistryEvent;
 
 use crate::config::Config;
 
@@ -24,24 +22,23 @@ fn print_json<T: Serialize>(v: &T) -> anyhow::Result<()> {
 
 /// Opens the state, loads every plugin of the plugin directory, and builds the engine.
 pub(crate) fn open(config: &Config) -> anyhow::Result<Engine> {
-    let state = Engine::open_state(&config.storage)?;
-    let runtime = Runtime::with_dynamic_keys(
-        config.runtime.clone(),
-        Arc::new(StateDynamicKeys(Arc::clone(&state))),
-    )?;
     if !config.plugins.is_dir() {
         bail!(
             "plugin directory {} does not exist (set `plugins` in tessera.toml, or build the examples with `cargo xtask plugins`)",
             config.plugins.display()
         );
     }
-    let registry = Registry::new(runtime, &config.plugins);
-    for event in registry.load_all()? {
+    let (engine, events) = Engine::open(
+        &config.storage,
+        &config.plugins,
+        config.runtime.clone(),
+        config.engine.clone(),
+    )?;
+    for event in events {
         if let RegistryEvent::Failed { plugin, error, .. } = event {
             tracing::warn!(plugin, error, "plugin not loaded");
         }
     }
-    let engine = Engine::new(state, &config.storage, registry, config.engine.clone());
     Ok(engine)
 }
 

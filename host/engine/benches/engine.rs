@@ -16,16 +16,13 @@
 
 use std::hint::black_box;
 use std::path::Path;
-use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use chrono::{DateTime, TimeZone, Utc};
 use criterion::{Criterion, criterion_group, criterion_main};
 use tessera_engine::state::NewMaterialization;
-use tessera_engine::{
-    Clock, Engine, EngineConfig, Filter, PartitionSelection, RunPolicy, State, StateDynamicKeys,
-};
-use tessera_runtime::{Registry, Runtime, RuntimeConfig};
+use tessera_engine::{Clock, Engine, EngineConfig, Filter, PartitionSelection, RunPolicy, State};
+use tessera_runtime::RuntimeConfig;
 use tessera_tests::{components, shared_dir};
 
 fn now() -> DateTime<Utc> {
@@ -41,27 +38,17 @@ fn engine(dir: &Path) -> Engine {
         plugins.join("engine_probe.wasm"),
     )
     .unwrap();
-    let storage = dir.join("state");
-    let state = Engine::open_state(&storage).unwrap();
-    let runtime = Runtime::with_dynamic_keys(
-        RuntimeConfig {
-            cache_dir: Some(shared_dir("artifacts")),
-            ..RuntimeConfig::default()
-        },
-        Arc::new(StateDynamicKeys(Arc::clone(&state))),
-    )
-    .unwrap();
-    let registry = Registry::new(runtime, &plugins);
-    registry.load_all().unwrap();
-    Engine::new(
-        state,
-        &storage,
-        registry,
-        EngineConfig {
-            clock: Clock::Fixed(now()),
-            ..EngineConfig::default()
-        },
-    )
+    let runtime = RuntimeConfig {
+        cache_dir: Some(shared_dir("artifacts")),
+        ..RuntimeConfig::default()
+    };
+    let config = EngineConfig {
+        clock: Clock::Fixed(now()),
+        ..EngineConfig::default()
+    };
+    Engine::open(&dir.join("state"), &plugins, runtime, config)
+        .unwrap()
+        .0
 }
 
 fn run(engine: &Engine, assets: &[&str], policy: RunPolicy) -> u64 {

@@ -11,7 +11,10 @@ use serde::Serialize;
 use tessera_partitions::{
     Context, MemoryDynamicStore, PartitionKey, PartitionSubset, PartitionsDefinition,
 };
-use tessera_runtime::{CallError, DynamicKeys, InputData, MaterializeRequest, Registry, Selection};
+use tessera_runtime::{
+    CallError, DynamicKeys, InputData, MaterializeRequest, Registry, RegistryEvent, Runtime,
+    RuntimeConfig, Selection,
+};
 
 use crate::error::EngineError;
 use crate::graph::{AssetGraph, AssetNode};
@@ -237,8 +240,28 @@ impl Engine {
         Ok(Arc::new(State::open(&storage.join("state.db"))?))
     }
 
+    /// Opens the state under `storage`, starts a runtime that reads dynamic keys from it,
+    /// loads every plugin of `plugins` and builds the engine. Returns the load events too: a
+    /// plugin that fails to load is reported there, not as an error.
+    pub fn open(
+        storage: &Path,
+        plugins: &Path,
+        runtime: RuntimeConfig,
+        config: EngineConfig,
+    ) -> Result<(Engine, Vec<RegistryEvent>), EngineError> {
+        let state = Engine::open_state(storage)?;
+        let runtime =
+            Runtime::with_dynamic_keys(runtime, Arc::new(StateDynamicKeys(Arc::clone(&state))))?;
+        let registry = Registry::new(runtime, plugins);
+        // Loaded before the engine installs its graph check: one at a time, a plugin would be
+        // refused for reading an asset of a plugin not loaded yet.
+        let events = registry.load_all()?;
+        Ok((Engine::new(state, storage, registry, config), events))
+    }
+
     /// An engine over an open state, the storage's IO store and a plugin registry (whose
-    /// runtime should read dynamic keys through [`StateDynamicKeys`]).
+    /// runtime should read dynamic keys through [`StateDynamicKeys`]). The registry's plugins
+    /// should be loaded already (see [`Engine::open`]).
     pub fn new(
         state: Arc<State>,
         storage: &Path,

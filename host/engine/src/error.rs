@@ -34,6 +34,8 @@ pub enum EngineError {
     #[error("{0}")]
     Partitions(#[from] tessera_partitions::Error),
     #[error("{0}")]
+    Plugins(#[from] tessera_runtime::LoadError),
+    #[error("{0}")]
     Invalid(String),
 }
 
