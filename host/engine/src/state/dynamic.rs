@@ -180,11 +180,7 @@ impl DynamicTx<'_> {
         if let Some(set) = self.staged.remove(name) {
             return Ok(set);
         }
-        let mut set = self
-            .cache
-            .remove(name)
-            .map(|a| Arc::try_unwrap(a).unwrap_or_else(|a| (*a).clone()))
-            .unwrap_or_default();
+        let mut set = take_cached(self.cache, name);
         catch_up(c, name, &mut set)?;
         Ok(set)
     }
@@ -290,10 +286,7 @@ impl State {
     fn dynamic_set(&self, name: &str) -> Result<Arc<DynamicSet>, EngineError> {
         let conn = self.conn();
         let mut cache = self.dynamic_cache();
-        let mut set = match cache.remove(name) {
-            Some(a) => Arc::try_unwrap(a).unwrap_or_else(|a| (*a).clone()),
-            None => DynamicSet::default(),
-        };
+        let mut set = take_cached(&mut cache, name);
         catch_up(&conn, name, &mut set).map_err(|e| self.err(e))?;
         Ok(publish(&mut cache, name.to_string(), set))
     }
@@ -328,6 +321,15 @@ impl State {
                 .collect()
         })
     }
+}
+
+/// A set out of the cache (empty when absent), to update without copying it while nobody
+/// else holds it.
+fn take_cached(cache: &mut DynamicCache, name: &str) -> DynamicSet {
+    cache
+        .remove(name)
+        .map(|a| Arc::try_unwrap(a).unwrap_or_else(|a| (*a).clone()))
+        .unwrap_or_default()
 }
 
 /// Caches a set, dropping the others when the cache would hold too many keys.
