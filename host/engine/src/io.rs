@@ -110,13 +110,23 @@ impl IoStore {
         };
         let dir = path.parent().unwrap_or(&self.root);
         std::fs::create_dir_all(dir).map_err(io_err)?;
-        let mut tmp = tempfile_in(dir).map_err(io_err)?;
-        tmp.1.write_all(bytes).map_err(io_err)?;
-        drop(tmp.1);
-        std::fs::rename(&tmp.0, &path).map_err(|e| {
-            let _ = std::fs::remove_file(&tmp.0);
-            io_err(e)
-        })?;
+        let (tmp, mut file) = tempfile_in(dir).map_err(io_err)?;
+        // The bytes reach the disk before the name does, and the name before the database
+        // records it: after a power loss a recorded output is whole, never empty or torn.
+        let written = file
+            .write_all(bytes)
+            .and_then(|()| file.sync_all())
+            .and_then(|()| {
+                drop(file);
+                std::fs::rename(&tmp, &path)
+            });
+        if let Err(e) = written {
+            let _ = std::fs::remove_file(&tmp);
+            return Err(io_err(e));
+        }
+        std::fs::File::open(dir)
+            .and_then(|d| d.sync_all())
+            .map_err(io_err)?;
         Ok(data_version(bytes))
     }
 
