@@ -1,5 +1,5 @@
 //! Builds the WebAssembly components the integration tests load: the example plugins
-//! (`plugins/`) and the misbehaving test guests (`tests/guests/`). Sources only are committed;
+//! (`plugins/`, Rust and C) and the misbehaving test guests (`tests/guests/`). Sources only are committed;
 //! the components are compiled here, once per test process, with cargo's own caching.
 
 #![allow(
@@ -19,6 +19,8 @@ pub struct Components {
     pub plugins: PathBuf,
     /// The test guests.
     pub guests: PathBuf,
+    /// The example plugins written in C (`plugins/c/`), `<name>.wasm`.
+    pub c_plugins: PathBuf,
 }
 
 impl Components {
@@ -28,6 +30,10 @@ impl Components {
 
     pub fn guest(&self, name: &str) -> PathBuf {
         self.guests.join(format!("{name}.wasm"))
+    }
+
+    pub fn c_plugin(&self, name: &str) -> PathBuf {
+        self.c_plugins.join(format!("{name}.wasm"))
     }
 }
 
@@ -104,6 +110,11 @@ pub fn components() -> &'static Components {
                     &root.join("tests").join("guests").join("Cargo.toml"),
                     &root.join("target").join("guests-build"),
                 )?,
+                c_plugins: {
+                    let out = root.join("target").join("c-plugins");
+                    xtask::c::build_plugins(&root, &out)?;
+                    out
+                },
             })
         });
         match built {

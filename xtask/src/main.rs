@@ -1,7 +1,9 @@
 //! Project tasks: `cargo xtask <task>`.
 //!
-//! `plugins [--out DIR]`: builds the example plugins (`plugins/`, a workspace of its own) for
-//! `wasm32-wasip2` and copies each component to `DIR/<name>.wasm` (default `target/plugins`).
+//! `plugins [--out DIR]`: builds the example plugins for WebAssembly — the Rust ones
+//! (`plugins/`, a workspace of its own) for `wasm32-wasip2`, the C ones (`plugins/c/<name>/`)
+//! with clang and the C kit — and puts each component at `DIR/<name>.wasm` (default
+//! `target/plugins`).
 
 use std::fs;
 use std::path::{Path, PathBuf};
@@ -12,8 +14,9 @@ const TARGET: &str = "wasm32-wasip2";
 const USAGE: &str = "usage: cargo xtask plugins [--out DIR]
        cargo xtask demo
 
-  plugins   build every plugin in plugins/ for wasm32-wasip2 and copy the components
-            to target/plugins/<name>.wasm (or DIR/<name>.wasm)
+  plugins   build every plugin in plugins/ (Rust for wasm32-wasip2, C in plugins/c/ with
+            clang, installed from Debian when missing and run as root) and put the
+            components at target/plugins/<name>.wasm (or DIR/<name>.wasm)
   demo      the partition tour, then the seed's pipeline run by the tessera CLI on the
             embedded default (SQLite under target/demo/.tessera)";
 
@@ -92,6 +95,15 @@ fn plugins(out: Option<&Path>) -> Result<(), String> {
             .map_err(|e| format!("cannot copy {} to {}: {e}", from.display(), to.display()))?;
         let size = fs::metadata(&to).map(|m| m.len()).unwrap_or_default();
         let shown = to.strip_prefix(&root).unwrap_or(&to).display().to_string();
+        copied.push((shown, size));
+    }
+    for file in xtask::c::build_plugins(&root, &out)? {
+        let size = fs::metadata(&file).map(|m| m.len()).unwrap_or_default();
+        let shown = file
+            .strip_prefix(&root)
+            .unwrap_or(&file)
+            .display()
+            .to_string();
         copied.push((shown, size));
     }
     let width = copied.iter().map(|(p, _)| p.len()).max().unwrap_or(0);
@@ -184,12 +196,13 @@ fn demo() -> Result<(), String> {
     )?;
     tessera("The assets of every plugin, upstream first", &["assets"])?;
     tessera(
-        "Backfill January 2024 of the daily assets, in dependency order",
+        "Backfill January 2024 of the daily assets (processed_events_c is the C plugin), in dependency order",
         &[
             "backfill",
             "daily_sales",
             "raw_events",
             "processed_events",
+            "processed_events_c",
             "late_data_processor",
             "user_events",
             "sales_data",
@@ -230,6 +243,7 @@ fn demo() -> Result<(), String> {
         &[
             "backfill",
             "processed_events",
+            "processed_events_c",
             "late_data_processor",
             "--from",
             "2024-01-01",

@@ -1,0 +1,42 @@
+/*
+ * A Tessera plugin in C: copy this directory to plugins/c/<name>/ and run
+ * `cargo xtask plugins`; the component lands at target/plugins/<name>.wasm.
+ */
+#include "tessera.h"
+
+/* One daily partition: a line of text naming its day. */
+static tessera_status hello(const tessera_context *ctx, const tessera_inputs *inputs,
+                            tessera_output *out) {
+    (void)inputs;
+    const char *day = tessera_partition_key(ctx);
+    if (day == NULL) {
+        return tessera_invalid_input(out, "hello runs one day at a time");
+    }
+    tessera_output_printf(out, "hello, %s\n", day);
+    tessera_output_metadata_text(out, "day", day);
+    tessera_log(TESSERA_INFO, "greeted %s", day);
+    return TESSERA_OK;
+}
+
+/* The week up to a day: reads seven upstream days through a time-window mapping. */
+static tessera_status week(const tessera_context *ctx, const tessera_inputs *inputs,
+                           tessera_output *out) {
+    for (size_t i = 0; i < tessera_input_count(inputs, "hello"); i++) {
+        size_t len = 0;
+        const uint8_t *greeting = tessera_input_data(inputs, "hello", i, &len);
+        tessera_output_write(out, greeting, len);
+    }
+    tessera_output_metadata_int(out, "days", (int64_t)tessera_partition_key_count(ctx));
+    return TESSERA_OK;
+}
+
+void tessera_define(tessera_plugin *plugin) {
+    tessera_asset *a = tessera_asset_new(plugin, "hello", hello);
+    tessera_asset_daily(a, "2024-01-01");
+    tessera_asset_description(a, "A greeting per day.");
+    tessera_asset_code_version(a, "1");
+
+    tessera_asset *w = tessera_asset_new(plugin, "hello_week", week);
+    tessera_asset_daily(w, "2024-01-01");
+    tessera_asset_input_window(w, "hello", -6, 0, true);
+}

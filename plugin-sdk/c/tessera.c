@@ -1,0 +1,627 @@
+/*
+ * The C kit: the component's exports, built on the generated bindings (`plugin.h`), and the
+ * helpers `tessera.h` declares. Declarations are written straight into the WIT records the
+ * `definitions` export returns; arrays grow with realloc and strings are malloc'd, as the
+ * bindings' post-return functions free them.
+ */
+#include "tessera.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "plugin.h"
+
+typedef tessera_plugin_types_asset_definition_t asset_def;
+typedef tessera_plugin_types_computation_t computation_def;
+typedef tessera_plugin_types_sensor_definition_t sensor_def;
+
+struct tessera_plugin {
+    tessera_plugin_types_definitions_t defs;
+    /* Parallel to defs.computations and defs.sensors. */
+    tessera_compute *computes;
+    tessera_evaluate *evaluates;
+};
+
+/* Handles hold indices: the arrays they point into move as they grow. */
+struct tessera_asset {
+    tessera_plugin *plugin;
+    size_t index;
+};
+
+struct tessera_sensor {
+    tessera_plugin *plugin;
+    size_t index;
+};
+
+struct tessera_context {
+    const tessera_plugin_types_materialize_context_t *raw;
+    const char *asset;
+    const char *key;
+    char **keys;
+    char *run_id;
+};
+
+struct tessera_inputs {
+    const exports_tessera_plugin_guest_list_input_t *raw;
+    /* NUL-terminated copies of every input partition's key, per input. */
+    char ***keys;
+};
+
+typedef tessera_plugin_types_list_metadata_entry_t metadata_list;
+
+struct tessera_output {
+    uint8_t *data;
+    size_t len;
+    size_t cap;
+    metadata_list metadata;
+    char *error;
+};
+
+struct tessera_sensor_context {
+    const tessera_plugin_types_sensor_context_t *raw;
+    char *cursor;
+};
+
+struct tessera_sensor_result {
+    tessera_plugin_types_sensor_result_t raw;
+    char *error;
+};
+
+/* ---- small helpers ---------------------------------------------------------------------- */
+
+/* Allocation failure inside a plugin instance has no recovery: trap. */
+static void *checked(void *p) {
+    if (p == NULL) {
+        __builtin_trap();
+    }
+    return p;
+}
+
+/* Grows an array by one zeroed element and returns it. */
+#define PUSH(list)                                                                              \
+    (list.ptr = checked(realloc(list.ptr, (list.len + 1) * sizeof *list.ptr)),                  \
+     memset(&list.ptr[list.len], 0, sizeof *list.ptr), &list.ptr[list.len++])
+
+static void set(plugin_string_t *s, const char *text) {
+    plugin_string_dup(s, text != NULL ? text : "");
+}
+
+static void set_opt(plugin_option_string_t *o, const char *text) {
+    o->is_some = text != NULL;
+    if (text != NULL) {
+        set(&o->val, text);
+    }
+}
+
+static bool eq(const plugin_string_t *s, const char *text) {
+    size_t n = strlen(text);
+    return s->len == n && memcmp(s->ptr, text, n) == 0;
+}
+
+static char *cstr(const plugin_string_t *s) {
+    char *c = checked(malloc(s->len + 1));
+    memcpy(c, s->ptr, s->len);
+    c[s->len] = '\0';
+    return c;
+}
+
+static char *vformat(const char *fmt, va_list args) {
+    va_list copy;
+    va_copy(copy, args);
+    int n = vsnprintf(NULL, 0, fmt, copy);
+    va_end(copy);
+    if (n < 0) {
+        n = 0;
+    }
+    char *text = checked(malloc((size_t)n + 1));
+    vsnprintf(text, (size_t)n + 1, fmt, args);
+    return text;
+}
+
+static asset_def *def_of(const tessera_asset *a) {
+    return &a->plugin->defs.computations.ptr[a->index].assets.ptr[0];
+}
+
+static sensor_def *sensor_of(const tessera_sensor *s) {
+    return &s->plugin->defs.sensors.ptr[s->index];
+}
+
+/* ---- declaring -------------------------------------------------------------------------- */
+
+tessera_asset *tessera_asset_new(tessera_plugin *plugin, const char *key, tessera_compute compute) {
+    size_t index = plugin->defs.computations.len;
+    computation_def *c = PUSH(plugin->defs.computations);
+    set(&c->name, key);
+    asset_def *a = PUSH(c->assets);
+    set(&a->key, key);
+    plugin->computes = checked(realloc(plugin->computes, (index + 1) * sizeof *plugin->computes));
+    plugin->computes[index] = compute;
+    tessera_asset *handle = checked(malloc(sizeof *handle));
+    handle->plugin = plugin;
+    handle->index = index;
+    return handle;
+}
+
+void tessera_asset_description(tessera_asset *asset, const char *text) {
+    set_opt(&def_of(asset)->description, text);
+}
+
+void tessera_asset_code_version(tessera_asset *asset, const char *version) {
+    set_opt(&def_of(asset)->code_version, version);
+}
+
+static void metadata_text(metadata_list *list, const char *key, const char *value) {
+    tessera_plugin_types_metadata_entry_t *e = PUSH((*list));
+    set(&e->key, key);
+    e->value.tag = TESSERA_PLUGIN_TYPES_METADATA_VALUE_TEXT;
+    set(&e->value.val.text, value);
+}
+
+static void metadata_int(metadata_list *list, const char *key, int64_t value) {
+    tessera_plugin_types_metadata_entry_t *e = PUSH((*list));
+    set(&e->key, key);
+    e->value.tag = TESSERA_PLUGIN_TYPES_METADATA_VALUE_INTEGER;
+    e->value.val.integer = value;
+}
+
+void tessera_asset_metadata_text(tessera_asset *asset, const char *key, const char *value) {
+    metadata_text(&def_of(asset)->metadata, key, value);
+}
+
+void tessera_asset_metadata_int(tessera_asset *asset, const char *key, int64_t value) {
+    metadata_int(&def_of(asset)->metadata, key, value);
+}
+
+static tessera_plugin_types_partitions_t *partitions(tessera_asset *asset, uint8_t tag) {
+    asset_def *a = def_of(asset);
+    memset(&a->partitions, 0, sizeof a->partitions);
+    a->partitions.is_some = true;
+    a->partitions.val.tag = tag;
+    return &a->partitions.val;
+}
+
+static void cadence(tessera_asset *asset, tessera_plugin_types_cadence_t c, const char *start) {
+    tessera_plugin_types_partitions_t *p =
+        partitions(asset, TESSERA_PLUGIN_TYPES_PARTITIONS_CADENCE);
+    p->val.cadence.cadence = c;
+    set(&p->val.cadence.start, start);
+}
+
+void tessera_asset_hourly(tessera_asset *asset, const char *start) {
+    cadence(asset, TESSERA_PLUGIN_TYPES_CADENCE_HOURLY, start);
+}
+
+void tessera_asset_daily(tessera_asset *asset, const char *start) {
+    cadence(asset, TESSERA_PLUGIN_TYPES_CADENCE_DAILY, start);
+}
+
+void tessera_asset_weekly(tessera_asset *asset, const char *start) {
+    cadence(asset, TESSERA_PLUGIN_TYPES_CADENCE_WEEKLY, start);
+}
+
+void tessera_asset_monthly(tessera_asset *asset, const char *start) {
+    cadence(asset, TESSERA_PLUGIN_TYPES_CADENCE_MONTHLY, start);
+}
+
+void tessera_asset_cron(tessera_asset *asset, const char *cron, const char *start, const char *fmt) {
+    tessera_plugin_types_partitions_t *p = partitions(asset, TESSERA_PLUGIN_TYPES_PARTITIONS_CRON);
+    set(&p->val.cron.cron_schedule, cron);
+    set(&p->val.cron.start, start);
+    set(&p->val.cron.fmt, fmt);
+}
+
+void tessera_asset_timezone(tessera_asset *asset, const char *zone) {
+    asset_def *a = def_of(asset);
+    if (a->partitions.val.tag == TESSERA_PLUGIN_TYPES_PARTITIONS_CADENCE) {
+        set_opt(&a->partitions.val.val.cadence.timezone, zone);
+    } else if (a->partitions.val.tag == TESSERA_PLUGIN_TYPES_PARTITIONS_CRON) {
+        set_opt(&a->partitions.val.val.cron.timezone, zone);
+    }
+}
+
+void tessera_asset_end_offset(tessera_asset *asset, int64_t offset) {
+    asset_def *a = def_of(asset);
+    if (a->partitions.val.tag == TESSERA_PLUGIN_TYPES_PARTITIONS_CADENCE) {
+        a->partitions.val.val.cadence.end_offset = offset;
+    } else if (a->partitions.val.tag == TESSERA_PLUGIN_TYPES_PARTITIONS_CRON) {
+        a->partitions.val.val.cron.end_offset = offset;
+    }
+}
+
+void tessera_asset_static(tessera_asset *asset, const char *const *keys, size_t count) {
+    tessera_plugin_types_partitions_t *p =
+        partitions(asset, TESSERA_PLUGIN_TYPES_PARTITIONS_STATIC_KEYS);
+    for (size_t i = 0; i < count; i++) {
+        set(PUSH(p->val.static_keys), keys[i]);
+    }
+}
+
+void tessera_asset_dynamic(tessera_asset *asset, const char *set_name) {
+    set(&partitions(asset, TESSERA_PLUGIN_TYPES_PARTITIONS_DYNAMIC)->val.dynamic, set_name);
+}
+
+static tessera_plugin_types_asset_input_t *input(tessera_asset *asset, const char *upstream) {
+    tessera_plugin_types_asset_input_t *in = PUSH(def_of(asset)->inputs);
+    set(&in->asset, upstream);
+    return in;
+}
+
+static void input_mapped(tessera_asset *asset, const char *upstream, uint8_t tag) {
+    tessera_plugin_types_asset_input_t *in = input(asset, upstream);
+    in->mapping.is_some = true;
+    in->mapping.val.tag = tag;
+}
+
+void tessera_asset_input(tessera_asset *asset, const char *upstream) {
+    input(asset, upstream);
+}
+
+void tessera_asset_input_identity(tessera_asset *asset, const char *upstream) {
+    input_mapped(asset, upstream, TESSERA_PLUGIN_TYPES_PARTITION_MAPPING_IDENTITY);
+}
+
+void tessera_asset_input_all(tessera_asset *asset, const char *upstream) {
+    input_mapped(asset, upstream, TESSERA_PLUGIN_TYPES_PARTITION_MAPPING_ALL);
+}
+
+void tessera_asset_input_last(tessera_asset *asset, const char *upstream) {
+    input_mapped(asset, upstream, TESSERA_PLUGIN_TYPES_PARTITION_MAPPING_LAST);
+}
+
+void tessera_asset_input_window(tessera_asset *asset, const char *upstream, int64_t start_offset,
+                                int64_t end_offset, bool allow_nonexistent_upstream_partitions) {
+    tessera_plugin_types_asset_input_t *in = input(asset, upstream);
+    in->mapping.is_some = true;
+    in->mapping.val.tag = TESSERA_PLUGIN_TYPES_PARTITION_MAPPING_TIME_WINDOW;
+    in->mapping.val.val.time_window.start_offset = start_offset;
+    in->mapping.val.val.time_window.end_offset = end_offset;
+    in->mapping.val.val.time_window.allow_nonexistent_upstream_partitions =
+        allow_nonexistent_upstream_partitions;
+}
+
+void tessera_asset_input_allow_missing(tessera_asset *asset) {
+    asset_def *a = def_of(asset);
+    if (a->inputs.len > 0) {
+        a->inputs.ptr[a->inputs.len - 1].allow_missing = true;
+    }
+}
+
+tessera_sensor *tessera_sensor_new(tessera_plugin *plugin, const char *name,
+                                   tessera_evaluate evaluate, uint32_t minimum_interval_seconds) {
+    size_t index = plugin->defs.sensors.len;
+    sensor_def *s = PUSH(plugin->defs.sensors);
+    set(&s->name, name);
+    s->minimum_interval_seconds = minimum_interval_seconds;
+    plugin->evaluates =
+        checked(realloc(plugin->evaluates, (index + 1) * sizeof *plugin->evaluates));
+    plugin->evaluates[index] = evaluate;
+    tessera_sensor *handle = checked(malloc(sizeof *handle));
+    handle->plugin = plugin;
+    handle->index = index;
+    return handle;
+}
+
+void tessera_sensor_description(tessera_sensor *sensor, const char *text) {
+    set_opt(&sensor_of(sensor)->description, text);
+}
+
+void tessera_sensor_target(tessera_sensor *sensor, const char *asset) {
+    set(PUSH(sensor_of(sensor)->targets), asset);
+}
+
+/* ---- in an asset function --------------------------------------------------------------- */
+
+const char *tessera_partition_key(const tessera_context *ctx) {
+    return ctx->key;
+}
+
+size_t tessera_partition_key_count(const tessera_context *ctx) {
+    return ctx->raw->partition_keys.len;
+}
+
+const char *tessera_partition_key_at(const tessera_context *ctx, size_t index) {
+    return index < ctx->raw->partition_keys.len ? ctx->keys[index] : NULL;
+}
+
+bool tessera_time_window(const tessera_context *ctx, int64_t *start, int64_t *end,
+                         int32_t *start_utc_offset, int32_t *end_utc_offset) {
+    if (!ctx->raw->time_window.is_some) {
+        return false;
+    }
+    const tessera_plugin_types_time_window_t *w = &ctx->raw->time_window.val;
+    if (start != NULL) *start = w->start;
+    if (end != NULL) *end = w->end;
+    if (start_utc_offset != NULL) *start_utc_offset = w->start_utc_offset;
+    if (end_utc_offset != NULL) *end_utc_offset = w->end_utc_offset;
+    return true;
+}
+
+const char *tessera_asset_key(const tessera_context *ctx) {
+    return ctx->asset;
+}
+
+const char *tessera_run_id(const tessera_context *ctx) {
+    return ctx->run_id;
+}
+
+uint32_t tessera_attempt(const tessera_context *ctx) {
+    return ctx->raw->attempt;
+}
+
+int64_t tessera_now(const tessera_context *ctx) {
+    return ctx->raw->now;
+}
+
+static long input_index(const tessera_inputs *inputs, const char *upstream) {
+    for (size_t i = 0; i < inputs->raw->len; i++) {
+        if (eq(&inputs->raw->ptr[i].asset, upstream)) {
+            return (long)i;
+        }
+    }
+    return -1;
+}
+
+size_t tessera_input_count(const tessera_inputs *inputs, const char *upstream) {
+    long i = input_index(inputs, upstream);
+    return i < 0 ? 0 : inputs->raw->ptr[i].partitions.len;
+}
+
+const char *tessera_input_key(const tessera_inputs *inputs, const char *upstream, size_t index) {
+    long i = input_index(inputs, upstream);
+    if (i < 0 || index >= inputs->raw->ptr[i].partitions.len) {
+        return NULL;
+    }
+    return inputs->keys[i][index];
+}
+
+const uint8_t *tessera_input_data(const tessera_inputs *inputs, const char *upstream,
+                                  size_t index, size_t *len) {
+    long i = input_index(inputs, upstream);
+    if (i < 0 || index >= inputs->raw->ptr[i].partitions.len) {
+        if (len != NULL) *len = 0;
+        return NULL;
+    }
+    const plugin_list_u8_t *data = &inputs->raw->ptr[i].partitions.ptr[index].data;
+    if (len != NULL) *len = data->len;
+    return data->ptr;
+}
+
+void tessera_output_write(tessera_output *out, const void *bytes, size_t len) {
+    if (out->len + len > out->cap) {
+        size_t cap = out->cap == 0 ? 256 : out->cap;
+        while (cap < out->len + len) {
+            cap *= 2;
+        }
+        out->data = checked(realloc(out->data, cap));
+        out->cap = cap;
+    }
+    memcpy(out->data + out->len, bytes, len);
+    out->len += len;
+}
+
+void tessera_output_printf(tessera_output *out, const char *fmt, ...) {
+    va_list args;
+    va_start(args, fmt);
+    char *text = vformat(fmt, args);
+    va_end(args);
+    tessera_output_write(out, text, strlen(text));
+    free(text);
+}
+
+void tessera_output_metadata_text(tessera_output *out, const char *key, const char *value) {
+    metadata_text(&out->metadata, key, value);
+}
+
+void tessera_output_metadata_int(tessera_output *out, const char *key, int64_t value) {
+    metadata_int(&out->metadata, key, value);
+}
+
+tessera_status tessera_fail(tessera_output *out, const char *fmt, ...) {
+    va_list args;
+    va_start(args, fmt);
+    out->error = vformat(fmt, args);
+    va_end(args);
+    return TESSERA_FAILED;
+}
+
+tessera_status tessera_invalid_input(tessera_output *out, const char *fmt, ...) {
+    va_list args;
+    va_start(args, fmt);
+    out->error = vformat(fmt, args);
+    va_end(args);
+    return TESSERA_INVALID_INPUT;
+}
+
+/* ---- in a sensor function --------------------------------------------------------------- */
+
+const char *tessera_sensor_cursor(const tessera_sensor_context *ctx) {
+    return ctx->cursor;
+}
+
+bool tessera_sensor_last_evaluation(const tessera_sensor_context *ctx, int64_t *at) {
+    if (ctx->raw->last_evaluation.is_some && at != NULL) {
+        *at = ctx->raw->last_evaluation.val;
+    }
+    return ctx->raw->last_evaluation.is_some;
+}
+
+int64_t tessera_sensor_now(const tessera_sensor_context *ctx) {
+    return ctx->raw->now;
+}
+
+void tessera_sensor_request_run(tessera_sensor_result *result, const char *run_key,
+                                const char *asset, const char *partition_key) {
+    tessera_plugin_types_run_request_t *r = PUSH(result->raw.run_requests);
+    set_opt(&r->run_key, run_key);
+    set(PUSH(r->assets), asset);
+    if (partition_key != NULL) {
+        r->partition.tag = TESSERA_PLUGIN_TYPES_PARTITION_SELECTION_KEY;
+        set(&r->partition.val.key, partition_key);
+    } else {
+        r->partition.tag = TESSERA_PLUGIN_TYPES_PARTITION_SELECTION_NONE;
+    }
+}
+
+void tessera_sensor_set_cursor(tessera_sensor_result *result, const char *cursor) {
+    set_opt(&result->raw.cursor, cursor);
+}
+
+void tessera_sensor_skip(tessera_sensor_result *result, const char *reason) {
+    set_opt(&result->raw.skip_reason, reason);
+}
+
+void tessera_sensor_add_dynamic_key(tessera_sensor_result *result, const char *set_name,
+                                    const char *key) {
+    tessera_plugin_types_dynamic_partitions_request_t *d = NULL;
+    for (size_t i = 0; i < result->raw.dynamic_partitions.len; i++) {
+        if (eq(&result->raw.dynamic_partitions.ptr[i].name, set_name)) {
+            d = &result->raw.dynamic_partitions.ptr[i];
+        }
+    }
+    if (d == NULL) {
+        d = PUSH(result->raw.dynamic_partitions);
+        set(&d->name, set_name);
+    }
+    set(PUSH(d->add), key);
+}
+
+tessera_status tessera_sensor_fail(tessera_sensor_result *result, const char *fmt, ...) {
+    va_list args;
+    va_start(args, fmt);
+    result->error = vformat(fmt, args);
+    va_end(args);
+    return TESSERA_FAILED;
+}
+
+/* ---- logging ---------------------------------------------------------------------------- */
+
+void tessera_log(tessera_log_level level, const char *fmt, ...) {
+    va_list args;
+    va_start(args, fmt);
+    char *text = vformat(fmt, args);
+    va_end(args);
+    plugin_string_t message = {(uint8_t *)text, strlen(text)};
+    plugin_list_tuple2_string_string_t fields = {NULL, 0};
+    tessera_plugin_host_log((tessera_plugin_host_log_level_t)level, &message, &fields);
+    free(text);
+}
+
+/* ---- the exports ------------------------------------------------------------------------ */
+
+static void plugin_error(exports_tessera_plugin_guest_plugin_error_t *err, tessera_status status,
+                         const char *message) {
+    if (status == TESSERA_INVALID_INPUT) {
+        err->tag = TESSERA_PLUGIN_TYPES_PLUGIN_ERROR_INVALID_INPUT;
+        set(&err->val.invalid_input, message);
+    } else {
+        err->tag = TESSERA_PLUGIN_TYPES_PLUGIN_ERROR_FAILED;
+        set(&err->val.failed, message);
+    }
+}
+
+void exports_tessera_plugin_guest_definitions(exports_tessera_plugin_guest_plugin_definitions_t *ret) {
+    tessera_plugin plugin;
+    memset(&plugin, 0, sizeof plugin);
+    tessera_define(&plugin);
+    *ret = plugin.defs;
+}
+
+bool exports_tessera_plugin_guest_materialize(
+    exports_tessera_plugin_guest_materialize_context_t *context,
+    exports_tessera_plugin_guest_list_input_t *inputs,
+    exports_tessera_plugin_guest_list_output_t *ret,
+    exports_tessera_plugin_guest_plugin_error_t *err) {
+    tessera_plugin plugin;
+    memset(&plugin, 0, sizeof plugin);
+    tessera_define(&plugin);
+    size_t found = plugin.defs.computations.len;
+    for (size_t i = 0; i < plugin.defs.computations.len; i++) {
+        if (plugin.defs.computations.ptr[i].name.len == context->computation.len &&
+            memcmp(plugin.defs.computations.ptr[i].name.ptr, context->computation.ptr,
+                   context->computation.len) == 0) {
+            found = i;
+        }
+    }
+    if (found == plugin.defs.computations.len) {
+        char *name = cstr(&context->computation);
+        char *message = NULL;
+        size_t n = strlen(name) + 64;
+        message = checked(malloc(n));
+        snprintf(message, n, "this plugin has no computation \"%s\"", name);
+        plugin_error(err, TESSERA_INVALID_INPUT, message);
+        return false;
+    }
+    const asset_def *asset = &plugin.defs.computations.ptr[found].assets.ptr[0];
+
+    tessera_context ctx;
+    memset(&ctx, 0, sizeof ctx);
+    ctx.raw = context;
+    ctx.asset = cstr(&asset->key);
+    ctx.run_id = cstr(&context->run_id);
+    ctx.keys = checked(calloc(context->partition_keys.len + 1, sizeof *ctx.keys));
+    for (size_t i = 0; i < context->partition_keys.len; i++) {
+        ctx.keys[i] = cstr(&context->partition_keys.ptr[i]);
+    }
+    if (context->partition.tag == TESSERA_PLUGIN_TYPES_PARTITION_SELECTION_KEY) {
+        ctx.key = cstr(&context->partition.val.key);
+    }
+
+    tessera_inputs in;
+    in.raw = inputs;
+    in.keys = checked(calloc(inputs->len + 1, sizeof *in.keys));
+    for (size_t i = 0; i < inputs->len; i++) {
+        const tessera_plugin_types_list_input_partition_t *parts = &inputs->ptr[i].partitions;
+        in.keys[i] = checked(calloc(parts->len + 1, sizeof *in.keys[i]));
+        for (size_t j = 0; j < parts->len; j++) {
+            in.keys[i][j] = cstr(&parts->ptr[j].key);
+        }
+    }
+
+    tessera_output out;
+    memset(&out, 0, sizeof out);
+    tessera_status status = plugin.computes[found](&ctx, &in, &out);
+    if (status != TESSERA_OK) {
+        plugin_error(err, status, out.error != NULL ? out.error : "the asset function failed");
+        return false;
+    }
+    exports_tessera_plugin_guest_output_t *o = checked(calloc(1, sizeof *o));
+    set(&o->asset, ctx.asset);
+    o->data.ptr = out.data;
+    o->data.len = out.len;
+    o->metadata = out.metadata;
+    ret->ptr = o;
+    ret->len = 1;
+    return true;
+}
+
+bool exports_tessera_plugin_guest_evaluate_sensor(
+    exports_tessera_plugin_guest_sensor_context_t *context,
+    exports_tessera_plugin_guest_sensor_result_t *ret,
+    exports_tessera_plugin_guest_plugin_error_t *err) {
+    tessera_plugin plugin;
+    memset(&plugin, 0, sizeof plugin);
+    tessera_define(&plugin);
+    for (size_t i = 0; i < plugin.defs.sensors.len; i++) {
+        if (plugin.defs.sensors.ptr[i].name.len != context->sensor.len ||
+            memcmp(plugin.defs.sensors.ptr[i].name.ptr, context->sensor.ptr,
+                   context->sensor.len) != 0) {
+            continue;
+        }
+        tessera_sensor_context ctx;
+        ctx.raw = context;
+        ctx.cursor = context->cursor.is_some ? cstr(&context->cursor.val) : NULL;
+        tessera_sensor_result result;
+        memset(&result, 0, sizeof result);
+        tessera_status status = plugin.evaluates[i](&ctx, &result);
+        if (status != TESSERA_OK) {
+            plugin_error(err, status,
+                         result.error != NULL ? result.error : "the sensor function failed");
+            return false;
+        }
+        *ret = result.raw;
+        return true;
+    }
+    plugin_error(err, TESSERA_INVALID_INPUT, "this plugin has no such sensor");
+    return false;
+}

@@ -1,0 +1,169 @@
+/*
+ * Tessera plugin kit for C.
+ *
+ * A plugin defines `tessera_define`, which declares its assets and sensors, and one function
+ * per asset (and per sensor). The kit implements the component's exports on top of the
+ * bindings `wit-bindgen` generates from `plugin-sdk/wit/plugin.wit`: `cargo xtask plugins`
+ * generates them, compiles the plugin with clang for wasm32-wasi and wraps it into a
+ * component (see README.md).
+ *
+ * Every call runs in a fresh instance, so nothing a plugin allocates outlives the call;
+ * strings the kit hands out are NUL-terminated and valid until the call returns.
+ */
+#ifndef TESSERA_H
+#define TESSERA_H
+
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+typedef struct tessera_plugin tessera_plugin;
+typedef struct tessera_asset tessera_asset;
+typedef struct tessera_sensor tessera_sensor;
+typedef struct tessera_context tessera_context;
+typedef struct tessera_inputs tessera_inputs;
+typedef struct tessera_output tessera_output;
+typedef struct tessera_sensor_context tessera_sensor_context;
+typedef struct tessera_sensor_result tessera_sensor_result;
+
+/* What an asset or sensor function returns. */
+typedef enum tessera_status {
+    TESSERA_OK = 0,
+    /* The logic failed; the host may retry. */
+    TESSERA_FAILED = 1,
+    /* The inputs or the request are not what the logic accepts; a retry will not help. */
+    TESSERA_INVALID_INPUT = 2,
+} tessera_status;
+
+typedef tessera_status (*tessera_compute)(const tessera_context *ctx, const tessera_inputs *inputs,
+                                          tessera_output *out);
+typedef tessera_status (*tessera_evaluate)(const tessera_sensor_context *ctx,
+                                           tessera_sensor_result *result);
+
+/* Implemented by the plugin: declares its assets and sensors. Called at every entry into the
+ * plugin; it must depend on nothing but the code. */
+void tessera_define(tessera_plugin *plugin);
+
+/* ---- Declaring assets ------------------------------------------------------------------- */
+
+/* A new asset produced by `compute` (one asset per function). */
+tessera_asset *tessera_asset_new(tessera_plugin *plugin, const char *key, tessera_compute compute);
+void tessera_asset_description(tessera_asset *asset, const char *text);
+/* Changes when the logic changes; the component's content hash when not given. */
+void tessera_asset_code_version(tessera_asset *asset, const char *version);
+void tessera_asset_metadata_text(tessera_asset *asset, const char *key, const char *value);
+void tessera_asset_metadata_int(tessera_asset *asset, const char *key, int64_t value);
+
+/* Partitions, with Dagster's defaults (keys `%Y-%m-%d`, `%Y-%m-%d-%H:%M` for hours). `start`
+ * is written in the key format. */
+void tessera_asset_hourly(tessera_asset *asset, const char *start);
+void tessera_asset_daily(tessera_asset *asset, const char *start);
+void tessera_asset_weekly(tessera_asset *asset, const char *start);
+void tessera_asset_monthly(tessera_asset *asset, const char *start);
+/* Any 5-field cron schedule; `fmt` is a Python strftime format. */
+void tessera_asset_cron(tessera_asset *asset, const char *cron, const char *start, const char *fmt);
+/* For time-window partitions: an IANA zone (UTC otherwise), and windows past the last complete
+ * one (negative: held back). */
+void tessera_asset_timezone(tessera_asset *asset, const char *zone);
+void tessera_asset_end_offset(tessera_asset *asset, int64_t offset);
+void tessera_asset_static(tessera_asset *asset, const char *const *keys, size_t count);
+void tessera_asset_dynamic(tessera_asset *asset, const char *set_name);
+
+/* Inputs. The mapping is inferred as Dagster does unless given. */
+void tessera_asset_input(tessera_asset *asset, const char *upstream);
+void tessera_asset_input_identity(tessera_asset *asset, const char *upstream);
+void tessera_asset_input_all(tessera_asset *asset, const char *upstream);
+void tessera_asset_input_last(tessera_asset *asset, const char *upstream);
+/* Offsets count in partitions of this asset: (-1, 0) reads the window before and this one. */
+void tessera_asset_input_window(tessera_asset *asset, const char *upstream, int64_t start_offset,
+                                int64_t end_offset, bool allow_nonexistent_upstream_partitions);
+/* Run even when some mapped upstream partitions are missing (the last input declared). */
+void tessera_asset_input_allow_missing(tessera_asset *asset);
+
+/* ---- Declaring sensors ------------------------------------------------------------------ */
+
+tessera_sensor *tessera_sensor_new(tessera_plugin *plugin, const char *name,
+                                   tessera_evaluate evaluate, uint32_t minimum_interval_seconds);
+void tessera_sensor_description(tessera_sensor *sensor, const char *text);
+/* An asset its run requests may target. */
+void tessera_sensor_target(tessera_sensor *sensor, const char *asset);
+
+/* ---- In an asset function --------------------------------------------------------------- */
+
+/* The partition key of a one-key run; NULL for an unpartitioned asset or a range. */
+const char *tessera_partition_key(const tessera_context *ctx);
+/* Every key of the run, in order. */
+size_t tessera_partition_key_count(const tessera_context *ctx);
+const char *tessera_partition_key_at(const tessera_context *ctx, size_t index);
+/* The time window of the run in Unix seconds, [start, end), with the zone's UTC offsets at
+ * both ends; false for partitions that are not time windows. */
+bool tessera_time_window(const tessera_context *ctx, int64_t *start, int64_t *end,
+                         int32_t *start_utc_offset, int32_t *end_utc_offset);
+const char *tessera_asset_key(const tessera_context *ctx);
+const char *tessera_run_id(const tessera_context *ctx);
+uint32_t tessera_attempt(const tessera_context *ctx);
+/* Unix seconds. */
+int64_t tessera_now(const tessera_context *ctx);
+
+/* The partitions of an input, in the order the mapping gives them (0 when none). */
+size_t tessera_input_count(const tessera_inputs *inputs, const char *upstream);
+const char *tessera_input_key(const tessera_inputs *inputs, const char *upstream, size_t index);
+const uint8_t *tessera_input_data(const tessera_inputs *inputs, const char *upstream,
+                                  size_t index, size_t *len);
+
+/* Appends to the output's bytes. */
+void tessera_output_write(tessera_output *out, const void *bytes, size_t len);
+void tessera_output_printf(tessera_output *out, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+void tessera_output_metadata_text(tessera_output *out, const char *key, const char *value);
+void tessera_output_metadata_int(tessera_output *out, const char *key, int64_t value);
+/* Sets the error message and returns the status to return: `return tessera_fail(out, ...)`. */
+tessera_status tessera_fail(tessera_output *out, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+tessera_status tessera_invalid_input(tessera_output *out, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+
+/* ---- In a sensor function --------------------------------------------------------------- */
+
+/* The cursor the last evaluation left; NULL on the first. */
+const char *tessera_sensor_cursor(const tessera_sensor_context *ctx);
+/* Unix seconds of the last evaluation; false on the first. */
+bool tessera_sensor_last_evaluation(const tessera_sensor_context *ctx, int64_t *at);
+int64_t tessera_sensor_now(const tessera_sensor_context *ctx);
+
+/* A run of `asset` for `partition_key` (NULL: unpartitioned). A run key already launched by
+ * this sensor is dropped by the host. */
+void tessera_sensor_request_run(tessera_sensor_result *result, const char *run_key,
+                                const char *asset, const char *partition_key);
+void tessera_sensor_set_cursor(tessera_sensor_result *result, const char *cursor);
+void tessera_sensor_skip(tessera_sensor_result *result, const char *reason);
+/* Adds a key to a dynamic partitions set, before the run requests are checked. */
+void tessera_sensor_add_dynamic_key(tessera_sensor_result *result, const char *set_name,
+                                    const char *key);
+tessera_status tessera_sensor_fail(tessera_sensor_result *result, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+
+/* ---- Logging ---------------------------------------------------------------------------- */
+
+typedef enum tessera_log_level {
+    TESSERA_TRACE = 0,
+    TESSERA_DEBUG = 1,
+    TESSERA_INFO = 2,
+    TESSERA_WARN = 3,
+    TESSERA_ERROR = 4,
+} tessera_log_level;
+
+/* A log line; the host adds the plugin, asset, partition and run. */
+void tessera_log(tessera_log_level level, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* TESSERA_H */

@@ -1,0 +1,3 @@
+//! What `cargo xtask` does that the tests need too: building the plugins that are not Rust.
+
+pub mod c;
