@@ -67,8 +67,8 @@ void tessera_asset_weekly(tessera_asset *asset, const char *start);
 void tessera_asset_monthly(tessera_asset *asset, const char *start);
 /* Any 5-field cron schedule; `fmt` is a Python strftime format. */
 void tessera_asset_cron(tessera_asset *asset, const char *cron, const char *start, const char *fmt);
-/* For time-window partitions: an IANA zone (UTC otherwise), and windows past the last complete
- * one (negative: held back). */
+/* For time-window partitions, after choosing them: an IANA zone (UTC otherwise), and windows
+ * past the last complete one (negative: held back). */
 void tessera_asset_timezone(tessera_asset *asset, const char *zone);
 void tessera_asset_end_offset(tessera_asset *asset, int64_t offset);
 void tessera_asset_static(tessera_asset *asset, const char *const *keys, size_t count);

@@ -1,6 +1,7 @@
 //! The C example plugin (`plugins/c/processed_events_c`, built with the C kit) on the real
 //! host: loaded beside the Rust plugin whose `raw_events` it reads, materialized through the
-//! engine, byte for byte the Rust asset's output, and hot-reloaded with a changed version.
+//! engine, byte for byte the Rust asset's output, and hot-reloaded with a changed version; and
+//! the C template's assets and sensor.
 
 #![allow(
     clippy::expect_used,
@@ -16,6 +17,7 @@ use chrono::{TimeZone, Utc};
 use tessera_engine::{Clock, Engine, EngineConfig, Filter, PartitionSelection, RunPolicy};
 use tessera_runtime::{
     InputData, MaterializeRequest, Registry, RegistryEvent, Runtime, RuntimeConfig, Selection,
+    SensorRequest,
 };
 use tessera_tests::{components, repo_root, shared_dir};
 
@@ -149,6 +151,32 @@ fn the_c_template_builds_and_runs() {
         .materialize(&request("nothing", "2024-01-03", Vec::new()))
         .unwrap_err();
     assert!(err.to_string().contains("nothing"), "{err}");
+
+    // The sensor: a run request keyed by the day, and the cursor it moves on to.
+    let sensor = |cursor: Option<&str>| {
+        plugin
+            .evaluate_sensor(&SensorRequest {
+                sensor: "next_day".into(),
+                cursor: cursor.map(str::to_string),
+                last_evaluation: None,
+                now,
+            })
+            .unwrap()
+    };
+    let first = sensor(None);
+    assert_eq!(first.cursor.as_deref(), Some("1"));
+    assert_eq!(first.run_requests.len(), 1);
+    assert_eq!(first.run_requests[0].run_key.as_deref(), Some("2024-01-01"));
+    assert_eq!(first.run_requests[0].assets, vec!["hello".to_string()]);
+    assert_eq!(
+        first.run_requests[0].selection,
+        Selection::Key("2024-01-01".into())
+    );
+    let later = sensor(Some("5"));
+    assert_eq!(later.run_requests[0].run_key.as_deref(), Some("2024-01-06"));
+    let done = sensor(Some("28"));
+    assert!(done.run_requests.is_empty());
+    assert_eq!(done.skip_reason.as_deref(), Some("February is far enough"));
 }
 
 fn wait_for_version(registry: &Registry, name: &str, asset: &str, version: &str) {

@@ -2,6 +2,9 @@
  * A Tessera plugin in C: copy this directory to plugins/c/<name>/ and run
  * `cargo xtask plugins`; the component lands at target/plugins/<name>.wasm.
  */
+#include <stdio.h>
+#include <stdlib.h>
+
 #include "tessera.h"
 
 /* One daily partition: a line of text naming its day. */
@@ -30,6 +33,24 @@ static tessera_status week(const tessera_context *ctx, const tessera_inputs *inp
     return TESSERA_OK;
 }
 
+/* Every evaluation asks for the next day after the cursor, keyed by that day: the host drops a
+ * run key it has launched before. The cursor counts the days asked for. */
+static tessera_status next_day(const tessera_sensor_context *ctx, tessera_sensor_result *result) {
+    const char *cursor = tessera_sensor_cursor(ctx);
+    int asked = cursor != NULL ? atoi(cursor) : 0;
+    if (asked >= 28) {
+        tessera_sensor_skip(result, "February is far enough");
+        return TESSERA_OK;
+    }
+    char day[16];
+    char next[16];
+    snprintf(day, sizeof day, "2024-01-%02d", asked + 1);
+    snprintf(next, sizeof next, "%d", asked + 1);
+    tessera_sensor_request_run(result, day, "hello", day);
+    tessera_sensor_set_cursor(result, next);
+    return TESSERA_OK;
+}
+
 void tessera_define(tessera_plugin *plugin) {
     tessera_asset *a = tessera_asset_new(plugin, "hello", hello);
     tessera_asset_daily(a, "2024-01-01");
@@ -39,4 +60,7 @@ void tessera_define(tessera_plugin *plugin) {
     tessera_asset *w = tessera_asset_new(plugin, "hello_week", week);
     tessera_asset_daily(w, "2024-01-01");
     tessera_asset_input_window(w, "hello", -6, 0, true);
+
+    tessera_sensor *s = tessera_sensor_new(plugin, "next_day", next_day, 30);
+    tessera_sensor_target(s, "hello");
 }
