@@ -1,6 +1,7 @@
 //! Builds the WebAssembly components the integration tests load: the example plugins
-//! (`plugins/`, Rust and C) and the misbehaving test guests (`tests/guests/`). Sources only are committed;
-//! the components are compiled here, once per test process, with cargo's own caching.
+//! (`plugins/`, Rust and C) and the misbehaving test guests (`tests/guests/`). Sources only
+//! are committed; the components are compiled here, once per test process, with cargo's own
+//! caching (and, for C, in well under a second).
 
 #![allow(
     clippy::print_stderr,
