@@ -6,6 +6,10 @@
 //! - `reload_cold`: a settled plugin file (the ~1.3 MB `heavy` test guest, with a regex
 //!   engine) → its new version serving, with nothing cached (target ≤ 500 ms).
 //! - `reload_cached`: the same, for an artifact seen before (target ≤ 20 ms).
+//! - `lang/<language>/{compile_cold,load_cached,instantiate_call}`: the same asset in each
+//!   plugin language (`processed_events` over two days of `raw_events`): compiling the
+//!   component with nothing cached, loading it from the artifact cache, and one
+//!   materialization in a fresh instance.
 
 #![allow(clippy::unwrap_used, clippy::expect_used, reason = "benchmark set-up")]
 
@@ -16,9 +20,9 @@ use std::time::{Duration, Instant, SystemTime};
 use chrono::{TimeZone, Utc};
 use criterion::{Criterion, criterion_group, criterion_main};
 use tessera_runtime::{
-    MaterializeRequest, Registry, RegistryEvent, Runtime, RuntimeConfig, Selection,
+    InputData, MaterializeRequest, Registry, RegistryEvent, Runtime, RuntimeConfig, Selection,
 };
-use tessera_tests::components;
+use tessera_tests::{Components, components};
 
 /// The same component under a new content hash (a custom section appended).
 fn variant(bytes: &[u8], n: u32) -> Vec<u8> {
@@ -125,5 +129,85 @@ fn bench(c: &mut Criterion) {
     });
 }
 
-criterion_group!(benches, bench);
+/// Two days of `raw_events`, from the Rust plugin, as the input of `processed_events`.
+fn raw_events(comps: &Components) -> InputData {
+    let rt = Runtime::new(RuntimeConfig::default()).unwrap();
+    let plugin = rt.load(&comps.plugin("processed_events")).unwrap();
+    let partitions = ["2024-01-14", "2024-01-15"]
+        .iter()
+        .map(|day| {
+            let out = plugin
+                .materialize(&MaterializeRequest {
+                    computation: "raw_events".into(),
+                    assets: Vec::new(),
+                    selection: Selection::Key((*day).into()),
+                    run_id: "bench".into(),
+                    attempt: 1,
+                    now: Utc.with_ymd_and_hms(2024, 6, 1, 0, 0, 0).unwrap(),
+                    inputs: Vec::new(),
+                    timeout: None,
+                })
+                .unwrap();
+            ((*day).to_string(), out[0].data.clone())
+        })
+        .collect();
+    InputData {
+        asset: "raw_events".into(),
+        partitions,
+    }
+}
+
+fn languages(c: &mut Criterion) {
+    let comps = components();
+    let input = raw_events(comps);
+    let cases = [
+        ("rust", comps.plugin("processed_events"), "processed_events"),
+        (
+            "c",
+            comps.c_plugin("processed_events_c"),
+            "processed_events_c",
+        ),
+    ];
+    for (lang, file, computation) in cases {
+        let bytes = std::fs::read(&file).unwrap();
+        eprintln!("{lang}: {} ({} bytes)", file.display(), bytes.len());
+        let mut group = c.benchmark_group(format!("lang/{lang}"));
+        group.sample_size(10);
+        let cold = Runtime::new(RuntimeConfig::default()).unwrap();
+        let mut n = 0;
+        group.bench_function("compile_cold", |b| {
+            b.iter(|| {
+                n += 1;
+                black_box(cold.load_bytes("p", &file, &variant(&bytes, n)).unwrap())
+            });
+        });
+        let cache = tempfile::tempdir().unwrap();
+        let warm = Runtime::new(RuntimeConfig {
+            cache_dir: Some(cache.path().to_path_buf()),
+            ..RuntimeConfig::default()
+        })
+        .unwrap();
+        warm.load_bytes("p", &file, &bytes).unwrap();
+        group.bench_function("load_cached", |b| {
+            b.iter(|| black_box(warm.load_bytes("p", &file, &bytes).unwrap()));
+        });
+        group.finish();
+        let plugin = warm.load_bytes("p", &file, &bytes).unwrap();
+        let request = MaterializeRequest {
+            computation: computation.into(),
+            assets: Vec::new(),
+            selection: Selection::Key("2024-01-15".into()),
+            run_id: "bench".into(),
+            attempt: 1,
+            now: Utc.with_ymd_and_hms(2024, 6, 1, 0, 0, 0).unwrap(),
+            inputs: vec![input.clone()],
+            timeout: None,
+        };
+        c.bench_function(&format!("lang/{lang}/instantiate_call"), |b| {
+            b.iter(|| black_box(plugin.materialize(&request).unwrap()));
+        });
+    }
+}
+
+criterion_group!(benches, bench, languages);
 criterion_main!(benches);
