@@ -99,6 +99,10 @@ static bool eq(const plugin_string_t *s, const char *text) {
     return s->len == n && memcmp(s->ptr, text, n) == 0;
 }
 
+static bool same(const plugin_string_t *a, const plugin_string_t *b) {
+    return a->len == b->len && memcmp(a->ptr, b->ptr, a->len) == 0;
+}
+
 static char *cstr(const plugin_string_t *s) {
     char *c = checked(malloc(s->len + 1));
     memcpy(c, s->ptr, s->len);
@@ -537,9 +541,7 @@ bool exports_tessera_plugin_guest_materialize(
     tessera_define(&plugin);
     size_t found = plugin.defs.computations.len;
     for (size_t i = 0; i < plugin.defs.computations.len; i++) {
-        if (plugin.defs.computations.ptr[i].name.len == context->computation.len &&
-            memcmp(plugin.defs.computations.ptr[i].name.ptr, context->computation.ptr,
-                   context->computation.len) == 0) {
+        if (same(&plugin.defs.computations.ptr[i].name, &context->computation)) {
             found = i;
         }
     }
@@ -603,9 +605,7 @@ bool exports_tessera_plugin_guest_evaluate_sensor(
     memset(&plugin, 0, sizeof plugin);
     tessera_define(&plugin);
     for (size_t i = 0; i < plugin.defs.sensors.len; i++) {
-        if (plugin.defs.sensors.ptr[i].name.len != context->sensor.len ||
-            memcmp(plugin.defs.sensors.ptr[i].name.ptr, context->sensor.ptr,
-                   context->sensor.len) != 0) {
+        if (!same(&plugin.defs.sensors.ptr[i].name, &context->sensor)) {
             continue;
         }
         tessera_sensor_context ctx;

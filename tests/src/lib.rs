@@ -46,6 +46,15 @@ pub fn repo_root() -> PathBuf {
         .unwrap_or_default()
 }
 
+/// Replaces `to` with a copy of `from` in one rename, as a deploy would: a watcher never sees
+/// a half-written plugin.
+pub fn copy_atomically(from: &Path, to: &Path) {
+    let tmp = to.with_extension("partial");
+    if let Err(e) = std::fs::copy(from, &tmp).and_then(|_| std::fs::rename(&tmp, to)) {
+        panic!("cannot copy {} to {}: {e}", from.display(), to.display());
+    }
+}
+
 /// A directory under `target/` for tests to share (artifact caches survive between runs).
 pub fn shared_dir(name: &str) -> PathBuf {
     repo_root().join("target").join("test-shared").join(name)

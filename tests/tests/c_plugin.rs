@@ -19,7 +19,7 @@ use tessera_runtime::{
     InputData, MaterializeRequest, Registry, RegistryEvent, Runtime, RuntimeConfig, Selection,
     SensorRequest,
 };
-use tessera_tests::{components, repo_root, shared_dir};
+use tessera_tests::{components, copy_atomically, repo_root, shared_dir};
 
 fn runtime_config() -> RuntimeConfig {
     RuntimeConfig {
@@ -102,21 +102,20 @@ fn the_c_asset_writes_what_the_rust_asset_writes() {
     }
 }
 
+/// Builds the C sources in `source` (relative to the repository) into `work/<name>.wasm`.
+fn build_c(work: &Path, source: &str, name: &str, defines: &[&str]) -> std::path::PathBuf {
+    let root = repo_root();
+    let bindings = work.join("bindings");
+    xtask::c::generate_bindings(&root, &bindings).unwrap();
+    let file = work.join(format!("{name}.wasm"));
+    xtask::c::build_plugin(&root, &root.join(source), &bindings, &file, defines).unwrap();
+    file
+}
+
 #[test]
 fn the_c_template_builds_and_runs() {
-    let root = repo_root();
     let work = tempfile::tempdir().unwrap();
-    let bindings = work.path().join("bindings");
-    xtask::c::generate_bindings(&root, &bindings).unwrap();
-    let file = work.path().join("template.wasm");
-    xtask::c::build_plugin(
-        &root,
-        &root.join("plugin-sdk").join("c").join("template"),
-        &bindings,
-        &file,
-        &[],
-    )
-    .unwrap();
+    let file = build_c(work.path(), "plugin-sdk/c/template", "template", &[]);
     let plugin = Runtime::new(runtime_config()).unwrap().load(&file).unwrap();
     let now = Utc.with_ymd_and_hms(2024, 2, 1, 0, 0, 0).unwrap();
     let request = |computation: &str, key: &str, inputs| MaterializeRequest {
@@ -199,29 +198,17 @@ fn wait_for_version(registry: &Registry, name: &str, asset: &str, version: &str)
     }
 }
 
-fn copy_atomically(from: &Path, to: &Path) {
-    let tmp = to.with_extension("partial");
-    std::fs::copy(from, &tmp).unwrap();
-    std::fs::rename(&tmp, to).unwrap();
-}
-
 #[test]
 fn a_c_plugin_hot_reloads_in_place() {
     let c = components();
-    let root = repo_root();
     let work = tempfile::tempdir().unwrap();
     // A second version of the same source, with another code version compiled in.
-    let bindings = work.path().join("bindings");
-    xtask::c::generate_bindings(&root, &bindings).unwrap();
-    let v2 = work.path().join("v2.wasm");
-    xtask::c::build_plugin(
-        &root,
-        &root.join("plugins").join("c").join("processed_events_c"),
-        &bindings,
-        &v2,
+    let v2 = build_c(
+        work.path(),
+        "plugins/c/processed_events_c",
+        "v2",
         &["PLUGIN_CODE_VERSION=\"2\""],
-    )
-    .unwrap();
+    );
 
     let dir = work.path().join("plugins");
     std::fs::create_dir_all(&dir).unwrap();

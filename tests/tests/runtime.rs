@@ -8,7 +8,6 @@
     reason = "test code"
 )]
 
-use std::path::Path;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -18,7 +17,7 @@ use tessera_runtime::{
     CallError, DirGrant, Grants, InputData, Limits, LoadError, MaterializeRequest, Registry,
     RegistryEvent, Runtime, RuntimeConfig, Selection, SensorRequest, TrapKind,
 };
-use tessera_tests::{components, shared_dir};
+use tessera_tests::{components, copy_atomically, shared_dir};
 
 fn now() -> DateTime<Utc> {
     Utc.with_ymd_and_hms(2024, 6, 1, 0, 0, 0).unwrap()
@@ -465,12 +464,6 @@ fn wait_for(
             Err(e) => panic!("registry events: {e}"),
         }
     }
-}
-
-fn copy_atomically(from: &Path, to: &Path) {
-    let tmp = to.with_extension("partial");
-    std::fs::copy(from, &tmp).unwrap();
-    std::fs::rename(&tmp, to).unwrap();
 }
 
 #[test]
