@@ -1,7 +1,9 @@
 //! Builds the WebAssembly components the integration tests load: the example plugins
-//! (`plugins/`, Rust and C) and the misbehaving test guests (`tests/guests/`). Sources only
-//! are committed; the components are compiled here, once per test process, with cargo's own
-//! caching (and, for C, in well under a second).
+//! (`plugins/`: Rust, C, JavaScript, Python) and the misbehaving test guests (`tests/guests/`).
+//! Sources only are committed; the components are compiled here, once per test process, with
+//! cargo's own caching (for C in well under a second; JavaScript and Python, tens of seconds
+//! each, are rebuilt only when their sources, kit or tool change, and only by the tests that
+//! ask for them).
 
 #![allow(
     clippy::print_stderr,
@@ -36,6 +38,30 @@ impl Components {
     pub fn c_plugin(&self, name: &str) -> PathBuf {
         self.c_plugins.join(format!("{name}.wasm"))
     }
+}
+
+/// The JavaScript example plugins (`plugins/js/`), built on first use: `<dir>/<name>.wasm`.
+pub fn js_plugins() -> &'static Path {
+    static BUILT: OnceLock<PathBuf> = OnceLock::new();
+    BUILT.get_or_init(|| {
+        let out = repo_root().join("target").join("js-plugins");
+        match xtask::js::build_plugins(&repo_root(), &out) {
+            Ok(_) => out,
+            Err(e) => panic!("cannot build the JavaScript plugins: {e}"),
+        }
+    })
+}
+
+/// The Python example plugins (`plugins/python/`), built on first use: `<dir>/<name>.wasm`.
+pub fn python_plugins() -> &'static Path {
+    static BUILT: OnceLock<PathBuf> = OnceLock::new();
+    BUILT.get_or_init(|| {
+        let out = repo_root().join("target").join("py-plugins");
+        match xtask::python::build_plugins(&repo_root(), &out) {
+            Ok(_) => out,
+            Err(e) => panic!("cannot build the Python plugins: {e}"),
+        }
+    })
 }
 
 /// The repository root.

@@ -177,15 +177,8 @@ pub fn build_plugins(root: &Path, out: &Path) -> Result<Vec<PathBuf>, String> {
     let bindings = work.join("bindings");
     generate_bindings(root, &bindings)?;
     fs::create_dir_all(out).map_err(|e| format!("cannot create {}: {e}", out.display()))?;
-    let sources = root.join("plugins").join("c");
-    let mut dirs: Vec<PathBuf> = fs::read_dir(&sources)
-        .map_err(|e| format!("cannot read {}: {e}", sources.display()))?
-        .filter_map(|e| e.ok().map(|e| e.path()))
-        .filter(|p| p.is_dir())
-        .collect();
-    dirs.sort();
     let mut built = Vec::new();
-    for dir in dirs {
+    for dir in crate::plugin_dirs(&root.join("plugins").join("c"))? {
         let Some(name) = dir.file_name().and_then(|n| n.to_str()) else {
             continue;
         };

@@ -2,8 +2,9 @@
 //!
 //! `plugins [--out DIR]`: builds the example plugins for WebAssembly — the Rust ones
 //! (`plugins/`, a workspace of its own) for `wasm32-wasip2`, the C ones (`plugins/c/<name>/`)
-//! with clang and the C kit — and puts each component at `DIR/<name>.wasm` (default
-//! `target/plugins`).
+//! with clang and the C kit, the JavaScript ones (`plugins/js/<name>/`) with componentize-js
+//! and the Python ones (`plugins/python/<name>/`) with componentize-py — and puts each
+//! component at `DIR/<name>.wasm` (default `target/plugins`).
 
 use std::fs;
 use std::path::{Path, PathBuf};
@@ -14,8 +15,10 @@ const TARGET: &str = "wasm32-wasip2";
 const USAGE: &str = "usage: cargo xtask plugins [--out DIR]
        cargo xtask demo
 
-  plugins   build every plugin in plugins/ (Rust for wasm32-wasip2, C in plugins/c/ with
-            clang, installed from Debian when missing and run as root) and put the
+  plugins   build every plugin in plugins/ (Rust for wasm32-wasip2; C in plugins/c/ with
+            clang, installed from Debian when missing and run as root; JavaScript in
+            plugins/js/ with componentize-js and Python in plugins/python/ with
+            componentize-py, installed under target/ from npm and PyPI) and put the
             components at target/plugins/<name>.wasm (or DIR/<name>.wasm)
   demo      the partition tour, then the seed's pipeline run by the tessera CLI on the
             embedded default (SQLite under target/demo/.tessera)";
@@ -97,11 +100,16 @@ fn plugins(out: Option<&Path>) -> Result<(), String> {
         let shown = to.strip_prefix(&root).unwrap_or(&to).display().to_string();
         copied.push((shown, size));
     }
-    for file in xtask::c::build_plugins(&root, &out)? {
-        let size = fs::metadata(&file).map(|m| m.len()).unwrap_or_default();
+    let others = [
+        xtask::c::build_plugins(&root, &out)?,
+        xtask::js::build_plugins(&root, &out)?,
+        xtask::python::build_plugins(&root, &out)?,
+    ];
+    for file in others.iter().flatten() {
+        let size = fs::metadata(file).map(|m| m.len()).unwrap_or_default();
         let shown = file
             .strip_prefix(&root)
-            .unwrap_or(&file)
+            .unwrap_or(file)
             .display()
             .to_string();
         copied.push((shown, size));
@@ -130,7 +138,7 @@ fn demo() -> Result<(), String> {
         "tour",
     ]))?;
 
-    println!("\n== Building the example plugins (wasm32-wasip2)\n");
+    println!("\n== Building the example plugins (Rust, C, JavaScript, Python)\n");
     plugins(None)?;
     let plugins_dir = root.join("target").join("plugins");
     let work = root.join("target").join("demo");
@@ -159,7 +167,13 @@ fn demo() -> Result<(), String> {
     )
     .map_err(|e| format!("cannot write {}: {e}", config.display()))?;
 
-    let cache = work.join("artifacts").display().to_string();
+    // Outside the project, which starts afresh: compiled plugins (seconds each for JavaScript
+    // and Python) are reused by the next demo.
+    let cache = root
+        .join("target")
+        .join("demo-artifacts")
+        .display()
+        .to_string();
     // A fixed "now": January 2024 is then the whole history, and the bars are full.
     let now = "2024-02-01T00:00:00Z";
     let tessera = |title: &str, args: &[&str]| -> Result<(), String> {
@@ -196,13 +210,15 @@ fn demo() -> Result<(), String> {
     )?;
     tessera("The assets of every plugin, upstream first", &["assets"])?;
     tessera(
-        "Backfill January 2024 of the daily assets (processed_events_c is the C plugin), in dependency order",
+        "Backfill January 2024 of the daily assets (processed_events in C, JavaScript and Python too), in dependency order",
         &[
             "backfill",
             "daily_sales",
             "raw_events",
             "processed_events",
             "processed_events_c",
+            "processed_events_js",
+            "processed_events_py",
             "late_data_processor",
             "user_events",
             "sales_data",
@@ -244,6 +260,8 @@ fn demo() -> Result<(), String> {
             "backfill",
             "processed_events",
             "processed_events_c",
+            "processed_events_js",
+            "processed_events_py",
             "late_data_processor",
             "--from",
             "2024-01-01",

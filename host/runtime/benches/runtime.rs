@@ -22,7 +22,7 @@ use criterion::{Criterion, criterion_group, criterion_main};
 use tessera_runtime::{
     InputData, MaterializeRequest, Registry, RegistryEvent, Runtime, RuntimeConfig, Selection,
 };
-use tessera_tests::{Components, components};
+use tessera_tests::{Components, components, js_plugins, python_plugins};
 
 /// The same component under a new content hash (a custom section appended).
 fn variant(bytes: &[u8], n: u32) -> Vec<u8> {
@@ -166,6 +166,16 @@ fn languages(c: &mut Criterion) {
             "c",
             comps.c_plugin("processed_events_c"),
             "processed_events_c",
+        ),
+        (
+            "js",
+            js_plugins().join("processed_events_js.wasm"),
+            "processed_events_js",
+        ),
+        (
+            "python",
+            python_plugins().join("processed_events_py.wasm"),
+            "processed_events_py",
         ),
     ];
     for (lang, file, computation) in cases {

@@ -29,7 +29,7 @@ static tessera_status week(const tessera_context *ctx, const tessera_inputs *inp
         const uint8_t *greeting = tessera_input_data(inputs, "hello", i, &len);
         tessera_output_write(out, greeting, len);
     }
-    tessera_output_metadata_int(out, "days", (int64_t)tessera_partition_key_count(ctx));
+    tessera_output_metadata_int(out, "days", (int64_t)tessera_input_count(inputs, "hello"));
     return TESSERA_OK;
 }
 

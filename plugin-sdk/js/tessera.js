@@ -1,0 +1,579 @@
+// The JavaScript kit: declare assets, partitions, mappings and sensors with plain functions, and
+// export the result as the component's `guest` interface:
+//
+//     import { plugin, asset, daily, timeWindow, json } from "./tessera.js";
+//     export const guest = plugin({ assets: [asset("hello", compute).partitions(daily("2024-01-01"))] });
+//
+// `componentize-js` turns the module into a component of the WIT world `plugin`
+// (`plugin-sdk/wit/plugin.wit`). The WIT's records are objects with camelCase fields, variants
+// `{ tag, val }`, `s64` a BigInt, `list<u8>` a Uint8Array; this file hides all of that.
+
+import { log as hostLog, dynamicPartitionKeys as hostDynamicKeys } from "tessera:plugin/host@0.1.0";
+
+// ---- errors ---------------------------------------------------------------------------------
+
+/** The inputs or the request are not what the logic accepts: the host will not retry. */
+export class InvalidInput extends Error {}
+
+/** The logic failed: the host may retry, per its policy. Any other thrown error counts as this. */
+export class Failed extends Error {}
+
+function pluginError(e) {
+    if (e instanceof InvalidInput) {
+        return { tag: "invalid-input", val: e.message };
+    }
+    if (e instanceof Failed) {
+        return { tag: "failed", val: e.message };
+    }
+    // An error the plugin did not mean to throw: where it came from helps.
+    if (e instanceof Error) {
+        return { tag: "failed", val: e.stack ? `${e.message}\n${e.stack}` : e.message };
+    }
+    return { tag: "failed", val: String(e) };
+}
+
+// ---- logging --------------------------------------------------------------------------------
+
+function logAt(level) {
+    // Fields: an object of strings (or anything `String()` takes), kept in key order.
+    return (message, fields = {}) =>
+        hostLog(level, String(message), Object.entries(fields).map(([k, v]) => [k, String(v)]));
+}
+
+/** Log lines to the host, which adds the plugin, asset, partition and run. */
+export const log = {
+    trace: logAt("trace"),
+    debug: logAt("debug"),
+    info: logAt("info"),
+    warn: logAt("warn"),
+    error: logAt("error"),
+};
+
+/** The current keys of a dynamic partitions set, in insertion order. */
+export function dynamicPartitionKeys(name) {
+    return hostDynamicKeys(name);
+}
+
+// ---- partitions -----------------------------------------------------------------------------
+
+function cadence(kind, start, options = {}) {
+    return {
+        tag: "cadence",
+        val: {
+            cadence: kind,
+            start,
+            end: options.end,
+            timezone: options.timezone,
+            fmt: options.fmt,
+            endOffset: BigInt(options.endOffset ?? 0),
+            minuteOffset: options.minuteOffset ?? 0,
+            hourOffset: options.hourOffset ?? 0,
+            dayOffset: options.dayOffset,
+        },
+    };
+}
+
+/** Options: `end`, `timezone`, `fmt`, `endOffset`, `minuteOffset`. */
+export const hourly = (start, options) => cadence("hourly", start, options);
+/** Options: `end`, `timezone`, `fmt`, `endOffset`, `minuteOffset`, `hourOffset`. */
+export const daily = (start, options) => cadence("daily", start, options);
+/** Options as `daily`, and `dayOffset` (0 = Sunday … 6 = Saturday). */
+export const weekly = (start, options) => cadence("weekly", start, options);
+/** Options as `daily`, and `dayOffset` (the day of the month). */
+export const monthly = (start, options) => cadence("monthly", start, options);
+
+/** Any 5-field cron schedule; `start` (and `end`) written in `fmt`. Options: `end`, `timezone`, `endOffset`. */
+export function cron(schedule, start, fmt, options = {}) {
+    return {
+        tag: "cron",
+        val: {
+            cronSchedule: schedule,
+            start,
+            end: options.end,
+            timezone: options.timezone,
+            fmt,
+            endOffset: BigInt(options.endOffset ?? 0),
+        },
+    };
+}
+
+/** Fixed keys, in this order. */
+export const staticKeys = (keys) => ({ tag: "static-keys", val: [...keys] });
+
+/** Keys added and removed at run time (by sensors or `tessera dynamic add`). */
+export const dynamic = (name) => ({ tag: "dynamic", val: name });
+
+/** Two one-dimensional definitions by dimension name: `multi({ date: daily(…), region: staticKeys([…]) })`. */
+export function multi(dimensions) {
+    return {
+        tag: "multi",
+        val: Object.entries(dimensions).map(([name, partitions]) => ({ name, partitions })),
+    };
+}
+
+// ---- mappings -------------------------------------------------------------------------------
+
+export const identity = () => ({ tag: "identity" });
+export const all = () => ({ tag: "all" });
+export const last = () => ({ tag: "last" });
+export const specific = (keys) => ({ tag: "specific", val: [...keys] });
+
+/** `{ upstreamKey: [downstream keys] }` or `{ upstreamKey: downstreamKey }`. */
+export function staticMap(pairs) {
+    return {
+        tag: "static-map",
+        val: Object.entries(pairs).map(([upstream, down]) => ({
+            upstream,
+            downstream: Array.isArray(down) ? [...down] : [down],
+        })),
+    };
+}
+
+/**
+ * The upstream windows overlapping the downstream one, widened by offsets counted in
+ * downstream partitions: `timeWindow(-1, 0)` is the partition and the one before.
+ * Option `allowNonexistent`: upstream partitions before the start are dropped, not an error.
+ */
+export function timeWindow(startOffset = 0, endOffset = 0, options = {}) {
+    return {
+        tag: "time-window",
+        val: {
+            startOffset: BigInt(startOffset),
+            endOffset: BigInt(endOffset),
+            allowNonexistentUpstreamPartitions: Boolean(options.allowNonexistent),
+        },
+    };
+}
+
+/** A multi-dimensional side maps to a one-dimensional one through `dimension` (inferred when absent). */
+export const multiToSingle = (dimension) => ({ tag: "multi-to-single", val: dimension });
+
+// ---- metadata -------------------------------------------------------------------------------
+
+function metadataValue(value) {
+    if (typeof value === "bigint") {
+        return { tag: "integer", val: value };
+    }
+    if (typeof value === "number") {
+        return Number.isInteger(value)
+            ? { tag: "integer", val: BigInt(value) }
+            : { tag: "float", val: value };
+    }
+    if (typeof value === "boolean") {
+        return { tag: "boolean", val: value };
+    }
+    if (typeof value === "string") {
+        return { tag: "text", val: value };
+    }
+    return { tag: "json", val: canonicalJson(value) };
+}
+
+function metadataEntries(object) {
+    return Object.entries(object).map(([key, value]) => ({ key, value: metadataValue(value) }));
+}
+
+// ---- JSON -----------------------------------------------------------------------------------
+
+function sortKeys(value) {
+    if (Array.isArray(value)) {
+        return value.map(sortKeys);
+    }
+    if (value !== null && typeof value === "object" && !(value instanceof Uint8Array)) {
+        const sorted = {};
+        for (const key of Object.keys(value).sort()) {
+            sorted[key] = sortKeys(value[key]);
+        }
+        return sorted;
+    }
+    return value;
+}
+
+/**
+ * JSON with object keys sorted and no spaces: what `serde_json` writes for a `BTreeMap`, so a
+ * JavaScript asset and a Rust one agree byte for byte on the same document.
+ */
+export function canonicalJson(value) {
+    return JSON.stringify(sortKeys(value));
+}
+
+// ---- outputs --------------------------------------------------------------------------------
+
+const encoder = new TextEncoder();
+const decoder = new TextDecoder("utf-8", { fatal: true });
+
+/** What an asset function returns: bytes and metadata. */
+export class Output {
+    constructor(data) {
+        this.data = typeof data === "string" ? encoder.encode(data) : data;
+        this.meta = {};
+    }
+
+    /** Attaches metadata: numbers, strings, booleans, or anything JSON. */
+    metadata(key, value) {
+        this.meta[key] = value;
+        return this;
+    }
+}
+
+/** An output of bytes (a Uint8Array) or text (a string, written as UTF-8). */
+export const output = (data) => new Output(data);
+
+/** An output of `value` as canonical JSON (`canonicalJson`). */
+export const json = (value) => new Output(canonicalJson(value));
+
+function toOutput(asset, value) {
+    const out = value instanceof Output ? value : new Output(value);
+    if (!(out.data instanceof Uint8Array)) {
+        throw new Failed(
+            `${asset}: an asset returns an Output, a string or a Uint8Array, not ${typeof out.data}`,
+        );
+    }
+    return { asset, data: out.data, metadata: metadataEntries(out.meta) };
+}
+
+// ---- what an asset function reads ---------------------------------------------------------
+
+/** The partition selection, the time window and the run, for one call. */
+export class Context {
+    constructor(raw) {
+        this.computation = raw.computation;
+        /** The assets to produce. */
+        this.assets = raw.assets;
+        /** Every key of the selection, in order (none when unpartitioned). */
+        this.partitionKeys = raw.partitionKeys;
+        this.runId = raw.runId;
+        /** 1 for the first try. */
+        this.attempt = raw.attempt;
+        /** Unix seconds. */
+        this.now = Number(raw.now);
+        this.selection = raw.partition;
+        const w = raw.timeWindow;
+        /** `{ start, end, startOffset, endOffset }`: Unix seconds, half open, UTC offsets in seconds; undefined unless time-window partitioned. */
+        this.timeWindow = w && {
+            start: Number(w.start),
+            end: Number(w.end),
+            startOffset: w.startUtcOffset,
+            endOffset: w.endUtcOffset,
+        };
+    }
+
+    /** The one partition key of the call; InvalidInput for a range or an unpartitioned call. */
+    partitionKey() {
+        if (this.selection.tag !== "key") {
+            throw new InvalidInput(
+                `${this.computation} runs one partition at a time, not ${this.selection.tag === "range" ? "a range" : "unpartitioned"}`,
+            );
+        }
+        return this.selection.val;
+    }
+
+    /** `[start, end]` of a range selection, both included; a single key is a range of one. */
+    partitionKeyRange() {
+        if (this.selection.tag === "key") {
+            return [this.selection.val, this.selection.val];
+        }
+        if (this.selection.tag === "range") {
+            return [this.selection.val.start, this.selection.val.end];
+        }
+        throw new InvalidInput(`${this.computation} is not partitioned`);
+    }
+}
+
+/** The upstream partitions of each input, as `{ key, data }` with `data` a Uint8Array. */
+export class Inputs {
+    constructor(raw) {
+        this.byAsset = new Map(raw.map((input) => [input.asset, input.partitions]));
+    }
+
+    /** Every partition of the input `asset`; InvalidInput when the host sent none. */
+    get(asset) {
+        const parts = this.byAsset.get(asset);
+        if (parts === undefined || parts.length === 0) {
+            throw new InvalidInput(`no partitions of input ${asset}`);
+        }
+        return parts;
+    }
+
+    /** Each partition's data as text: `[{ key, text }]`. */
+    text(asset) {
+        return this.get(asset).map(({ key, data }) => ({ key, text: decodeText(asset, key, data) }));
+    }
+
+    /** Each partition's data parsed as JSON: `[{ key, value }]`. */
+    json(asset) {
+        return this.get(asset).map(({ key, data }) => {
+            try {
+                return { key, value: JSON.parse(decodeText(asset, key, data)) };
+            } catch (e) {
+                if (e instanceof InvalidInput) {
+                    throw e;
+                }
+                throw new InvalidInput(`${asset}[${key}] is not JSON: ${e.message}`);
+            }
+        });
+    }
+
+    /** The input's one partition parsed as JSON (an unpartitioned upstream, or identity). */
+    singleJson(asset) {
+        const parts = this.json(asset);
+        if (parts.length !== 1) {
+            throw new InvalidInput(`${asset}: one partition expected, got ${parts.length}`);
+        }
+        return parts[0].value;
+    }
+}
+
+function decodeText(asset, key, data) {
+    try {
+        return decoder.decode(data);
+    } catch {
+        throw new InvalidInput(`${asset}[${key}] is not UTF-8`);
+    }
+}
+
+// ---- declarations ---------------------------------------------------------------------------
+
+class AssetSpec {
+    constructor(key) {
+        this.key = key;
+        this.def = {
+            key,
+            description: undefined,
+            partitions: undefined,
+            inputs: [],
+            codeVersion: undefined,
+            metadata: [],
+        };
+    }
+
+    partitions(partitions) {
+        this.def.partitions = partitions;
+        return this;
+    }
+
+    /**
+     * An upstream asset. `mapping` (from `timeWindow`, `identity`, …) is inferred when absent.
+     * Option `allowMissing`: run even when some mapped upstream partitions are missing.
+     */
+    input(asset, mapping, options = {}) {
+        this.def.inputs.push({ asset, mapping, allowMissing: Boolean(options.allowMissing) });
+        return this;
+    }
+
+    description(text) {
+        this.def.description = text;
+        return this;
+    }
+
+    /** Changes when the logic changes; the plugin's content hash when never set. */
+    codeVersion(version) {
+        this.def.codeVersion = version;
+        return this;
+    }
+
+    metadata(key, value) {
+        this.def.metadata.push({ key, value: metadataValue(value) });
+        return this;
+    }
+}
+
+class AssetDecl extends AssetSpec {
+    constructor(key, compute) {
+        super(key);
+        this.compute = compute;
+    }
+}
+
+/**
+ * One asset computed by `compute(context, inputs)`, which returns an `Output` (or a string or
+ * Uint8Array) and throws `InvalidInput` or `Failed` (or any error) when it cannot.
+ */
+export const asset = (key, compute) => new AssetDecl(key, compute);
+
+/** An asset of a multi-asset computation: declared like `asset`, computed by the computation. */
+export const assetSpec = (key) => new AssetSpec(key);
+
+class MultiAssetDecl {
+    constructor(name, compute, specs) {
+        this.name = name;
+        this.compute = compute;
+        this.specs = specs;
+    }
+}
+
+/**
+ * One function producing several assets, which share one partitions definition:
+ * `compute(context, inputs)` returns `{ assetKey: Output, … }` for the assets in
+ * `context.assets`.
+ */
+export const multiAsset = (name, compute, specs) => new MultiAssetDecl(name, compute, specs);
+
+// ---- sensors --------------------------------------------------------------------------------
+
+/** What a sensor evaluation returns; filled in by the sensor function. */
+export class SensorResult {
+    constructor() {
+        this.runRequests = [];
+        this.skipReason = undefined;
+        this.cursor = undefined;
+        this.dynamicPartitions = [];
+    }
+
+    /**
+     * Asks for a run of `assets` (a key or a list) for `partition` (a key, `{ start, end }`, or
+     * undefined when unpartitioned). A `runKey` the host has launched before is dropped.
+     */
+    requestRun({ runKey, assets, partition, tags = {} }) {
+        let selection;
+        if (partition === undefined || partition === null) {
+            selection = { tag: "none" };
+        } else if (typeof partition === "string") {
+            selection = { tag: "key", val: partition };
+        } else {
+            selection = { tag: "range", val: { start: partition.start, end: partition.end } };
+        }
+        this.runRequests.push({
+            runKey,
+            assets: Array.isArray(assets) ? [...assets] : [assets],
+            partition: selection,
+            tags: Object.entries(tags).map(([key, value]) => ({ key, value: String(value) })),
+        });
+        return this;
+    }
+
+    /** The cursor the next evaluation reads; left unset, the current one stays. */
+    setCursor(cursor) {
+        this.cursor = String(cursor);
+        return this;
+    }
+
+    /** Says why there is nothing to do. */
+    skip(reason) {
+        this.skipReason = reason;
+        return this;
+    }
+
+    /** Adds keys to a dynamic partitions set, before the run requests are checked. */
+    addDynamicPartitions(name, keys) {
+        this.dynamicPartitions.push({ name, add: [...keys], delete: [] });
+        return this;
+    }
+
+    /** Removes keys from a dynamic partitions set. */
+    deleteDynamicPartitions(name, keys) {
+        this.dynamicPartitions.push({ name, add: [], delete: [...keys] });
+        return this;
+    }
+}
+
+class SensorDecl {
+    constructor(name, evaluate) {
+        this.def = { name, description: undefined, minimumIntervalSeconds: 30, targets: [] };
+        this.evaluate = evaluate;
+    }
+
+    description(text) {
+        this.def.description = text;
+        return this;
+    }
+
+    /** Seconds between evaluations, at least (30 when never set). */
+    minimumInterval(seconds) {
+        this.def.minimumIntervalSeconds = seconds;
+        return this;
+    }
+
+    /** The assets its run requests may target. */
+    targets(...assets) {
+        this.def.targets.push(...assets.flat());
+        return this;
+    }
+}
+
+/**
+ * A sensor: `evaluate(context, result)` reads `context.cursor` (a string or undefined),
+ * `context.lastEvaluation` and `context.now` (Unix seconds), and fills in the `SensorResult`.
+ */
+export const sensor = (name, evaluate) => new SensorDecl(name, evaluate);
+
+// ---- the plugin -----------------------------------------------------------------------------
+
+/**
+ * The component's `guest` export from the plugin's assets and sensors:
+ * `export const guest = plugin({ assets: [...], sensors: [...] })`.
+ */
+export function plugin({ assets = [], sensors = [] }) {
+    const computations = new Map();
+    for (const decl of assets) {
+        if (decl instanceof MultiAssetDecl) {
+            computations.set(decl.name, {
+                compute: decl.compute,
+                multi: true,
+                defs: decl.specs.map((s) => s.def),
+            });
+        } else if (decl instanceof AssetDecl) {
+            computations.set(decl.key, { compute: decl.compute, multi: false, defs: [decl.def] });
+        } else {
+            throw new Error(`plugin({ assets }) takes asset(...) and multiAsset(...), not ${decl}`);
+        }
+    }
+    const sensorsByName = new Map(sensors.map((s) => [s.def.name, s]));
+
+    return {
+        definitions() {
+            return {
+                computations: [...computations].map(([name, c]) => ({ name, assets: c.defs })),
+                sensors: sensors.map((s) => s.def),
+            };
+        },
+
+        materialize(rawContext, rawInputs) {
+            const computation = computations.get(rawContext.computation);
+            if (computation === undefined) {
+                throw { tag: "invalid-input", val: `no computation ${rawContext.computation}` };
+            }
+            try {
+                const context = new Context(rawContext);
+                const result = computation.compute(context, new Inputs(rawInputs));
+                if (!computation.multi) {
+                    return [toOutput(computation.defs[0].key, result)];
+                }
+                return context.assets
+                    .filter((a) => result[a] !== undefined)
+                    .map((a) => toOutput(a, result[a]));
+            } catch (e) {
+                throw pluginError(e);
+            }
+        },
+
+        evaluateSensor(rawContext) {
+            const decl = sensorsByName.get(rawContext.sensor);
+            if (decl === undefined) {
+                throw { tag: "invalid-input", val: `no sensor ${rawContext.sensor}` };
+            }
+            try {
+                const result = new SensorResult();
+                decl.evaluate(
+                    {
+                        sensor: rawContext.sensor,
+                        cursor: rawContext.cursor,
+                        lastEvaluation:
+                            rawContext.lastEvaluation === undefined
+                                ? undefined
+                                : Number(rawContext.lastEvaluation),
+                        now: Number(rawContext.now),
+                    },
+                    result,
+                );
+                return {
+                    runRequests: result.runRequests,
+                    skipReason: result.skipReason,
+                    cursor: result.cursor,
+                    dynamicPartitions: result.dynamicPartitions,
+                };
+            } catch (e) {
+                throw pluginError(e);
+            }
+        },
+    };
+}

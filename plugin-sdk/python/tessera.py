@@ -1,0 +1,612 @@
+"""The Python kit: declare assets, partitions, mappings and sensors with decorators, and expose
+the result as the component's `guest` export.
+
+    from tessera import Plugin, daily, time_window, Output
+
+    plugin = Plugin()
+
+    @plugin.asset("hello", partitions=daily("2024-01-01"))
+    def hello(context, inputs):
+        return Output.text(f"hello, {context.partition_key()}\\n")
+
+    Guest = plugin.guest()
+
+`componentize-py` turns the module into a component of the WIT world `plugin`
+(`plugin-sdk/wit/plugin.wit`); its generated bindings (`wit_world`) exist only while it builds,
+and this module is the one place that speaks them.
+"""
+
+from __future__ import annotations
+
+import json as _json
+import traceback
+from dataclasses import dataclass, field
+from typing import Any, Callable, Iterable, Mapping, Optional, Sequence, Union
+
+from componentize_py_types import Err
+from wit_world import exports
+from wit_world.imports import host, types
+
+# ---- errors -------------------------------------------------------------------------------
+
+
+class InvalidInput(Exception):
+    """The inputs or the request are not what the logic accepts: the host will not retry."""
+
+
+class Failed(Exception):
+    """The logic failed: the host may retry, per its policy. Any other exception counts as this."""
+
+
+def _plugin_error(e: BaseException) -> types.PluginError:
+    if isinstance(e, InvalidInput):
+        return types.PluginError_InvalidInput(str(e))
+    if isinstance(e, Failed):
+        return types.PluginError_Failed(str(e))
+    # An exception the plugin did not mean to raise: where it came from helps.
+    return types.PluginError_Failed("".join(traceback.format_exception(e)).rstrip())
+
+
+# ---- logging ------------------------------------------------------------------------------
+
+
+def _log_at(level: types.LogLevel) -> Callable[..., None]:
+    def emit(message: str, **fields: Any) -> None:
+        host.log(level, str(message), [(k, str(v)) for k, v in fields.items()])
+
+    return emit
+
+
+class log:  # noqa: N801 - used as a namespace: `log.info(...)`
+    """Log lines to the host, which adds the plugin, asset, partition and run."""
+
+    trace = staticmethod(_log_at(host.LogLevel.TRACE))
+    debug = staticmethod(_log_at(host.LogLevel.DEBUG))
+    info = staticmethod(_log_at(host.LogLevel.INFO))
+    warn = staticmethod(_log_at(host.LogLevel.WARN))
+    error = staticmethod(_log_at(host.LogLevel.ERROR))
+
+
+def dynamic_partition_keys(name: str) -> list[str]:
+    """The current keys of a dynamic partitions set, in insertion order."""
+    return list(host.dynamic_partition_keys(name))
+
+
+# ---- partitions ---------------------------------------------------------------------------
+
+
+def _cadence(
+    kind: types.Cadence,
+    start: str,
+    *,
+    end: Optional[str] = None,
+    timezone: Optional[str] = None,
+    fmt: Optional[str] = None,
+    end_offset: int = 0,
+    minute_offset: int = 0,
+    hour_offset: int = 0,
+    day_offset: Optional[int] = None,
+) -> types.Partitions:
+    return types.Partitions_Cadence(
+        types.CadencePartitions(
+            cadence=kind,
+            start=start,
+            end=end,
+            timezone=timezone,
+            fmt=fmt,
+            end_offset=end_offset,
+            minute_offset=minute_offset,
+            hour_offset=hour_offset,
+            day_offset=day_offset,
+        )
+    )
+
+
+def hourly(start: str, **options: Any) -> types.Partitions:
+    """Options: end, timezone, fmt, end_offset, minute_offset."""
+    return _cadence(types.Cadence.HOURLY, start, **options)
+
+
+def daily(start: str, **options: Any) -> types.Partitions:
+    """Options: end, timezone, fmt, end_offset, minute_offset, hour_offset."""
+    return _cadence(types.Cadence.DAILY, start, **options)
+
+
+def weekly(start: str, **options: Any) -> types.Partitions:
+    """Options as daily, and day_offset (0 = Sunday ... 6 = Saturday)."""
+    return _cadence(types.Cadence.WEEKLY, start, **options)
+
+
+def monthly(start: str, **options: Any) -> types.Partitions:
+    """Options as daily, and day_offset (the day of the month)."""
+    return _cadence(types.Cadence.MONTHLY, start, **options)
+
+
+def cron(
+    schedule: str,
+    start: str,
+    fmt: str,
+    *,
+    end: Optional[str] = None,
+    timezone: Optional[str] = None,
+    end_offset: int = 0,
+) -> types.Partitions:
+    """Any 5-field cron schedule; start (and end) written in fmt."""
+    return types.Partitions_Cron(
+        types.CronPartitions(
+            cron_schedule=schedule,
+            start=start,
+            end=end,
+            timezone=timezone,
+            fmt=fmt,
+            end_offset=end_offset,
+        )
+    )
+
+
+def static_keys(keys: Iterable[str]) -> types.Partitions:
+    """Fixed keys, in this order."""
+    return types.Partitions_StaticKeys(list(keys))
+
+
+def dynamic(name: str) -> types.Partitions:
+    """Keys added and removed at run time (by sensors or `tessera dynamic add`)."""
+    return types.Partitions_Dynamic(name)
+
+
+def multi(**dimensions: types.Partitions) -> types.Partitions:
+    """Two one-dimensional definitions by dimension name: multi(date=daily(...), region=static_keys([...]))."""
+    dims = []
+    for name, partitions in dimensions.items():
+        one = {
+            types.Partitions_StaticKeys: types.DimensionPartitions_StaticKeys,
+            types.Partitions_Cadence: types.DimensionPartitions_Cadence,
+            types.Partitions_Cron: types.DimensionPartitions_Cron,
+            types.Partitions_Dynamic: types.DimensionPartitions_Dynamic,
+        }.get(type(partitions))
+        if one is None:
+            raise TypeError(f"dimension {name}: a one-dimensional definition, not {partitions!r}")
+        dims.append(types.Dimension(name=name, partitions=one(partitions.value)))
+    return types.Partitions_Multi(dims)
+
+
+# ---- mappings -----------------------------------------------------------------------------
+
+
+def identity() -> types.PartitionMapping:
+    return types.PartitionMapping_Identity()
+
+
+def all_partitions() -> types.PartitionMapping:
+    return types.PartitionMapping_All()
+
+
+def last() -> types.PartitionMapping:
+    return types.PartitionMapping_Last()
+
+
+def specific(keys: Iterable[str]) -> types.PartitionMapping:
+    return types.PartitionMapping_Specific(list(keys))
+
+
+def static_map(pairs: Mapping[str, Union[str, Sequence[str]]]) -> types.PartitionMapping:
+    """{upstream_key: [downstream keys]} or {upstream_key: downstream_key}."""
+    return types.PartitionMapping_StaticMap(
+        [
+            types.StaticPair(upstream=up, downstream=[down] if isinstance(down, str) else list(down))
+            for up, down in pairs.items()
+        ]
+    )
+
+
+def time_window(
+    start_offset: int = 0, end_offset: int = 0, *, allow_nonexistent: bool = False
+) -> types.PartitionMapping:
+    """The upstream windows overlapping the downstream one, widened by offsets counted in
+    downstream partitions: time_window(-1, 0) is the partition and the one before. With
+    allow_nonexistent, upstream partitions before the start are dropped, not an error."""
+    return types.PartitionMapping_TimeWindow(
+        types.TimeWindowMapping(
+            start_offset=start_offset,
+            end_offset=end_offset,
+            allow_nonexistent_upstream_partitions=allow_nonexistent,
+        )
+    )
+
+
+def multi_to_single(dimension: Optional[str] = None) -> types.PartitionMapping:
+    """A multi-dimensional side maps to a one-dimensional one through `dimension`."""
+    return types.PartitionMapping_MultiToSingle(dimension)
+
+
+# ---- metadata and JSON --------------------------------------------------------------------
+
+
+def canonical_json(value: Any) -> str:
+    """JSON with object keys sorted and no spaces: what serde_json writes for a BTreeMap, so a
+    Python asset and a Rust one agree byte for byte on the same document."""
+    return _json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+
+
+def _metadata_value(value: Any) -> types.MetadataValue:
+    if isinstance(value, bool):
+        return types.MetadataValue_Boolean(value)
+    if isinstance(value, int):
+        return types.MetadataValue_Integer(value)
+    if isinstance(value, float):
+        return types.MetadataValue_Float(value)
+    if isinstance(value, str):
+        return types.MetadataValue_Text(value)
+    return types.MetadataValue_Json(canonical_json(value))
+
+
+def _metadata(entries: Mapping[str, Any]) -> list[types.MetadataEntry]:
+    return [types.MetadataEntry(key=k, value=_metadata_value(v)) for k, v in entries.items()]
+
+
+# ---- outputs ------------------------------------------------------------------------------
+
+
+@dataclass
+class Output:
+    """What an asset function returns: bytes and metadata."""
+
+    data: bytes
+    metadata: dict[str, Any] = field(default_factory=dict)
+
+    @staticmethod
+    def text(text: str, **metadata: Any) -> Output:
+        return Output(text.encode("utf-8"), dict(metadata))
+
+    @staticmethod
+    def json(value: Any, **metadata: Any) -> Output:
+        """The value as canonical JSON (see canonical_json)."""
+        return Output(canonical_json(value).encode("utf-8"), dict(metadata))
+
+    def with_metadata(self, key: str, value: Any) -> Output:
+        self.metadata[key] = value
+        return self
+
+
+def _to_output(asset: str, value: Any) -> types.Output:
+    if isinstance(value, (bytes, bytearray)):
+        value = Output(bytes(value))
+    elif isinstance(value, str):
+        value = Output.text(value)
+    if not isinstance(value, Output):
+        raise Failed(f"{asset}: an asset returns Output, bytes or str, not {type(value).__name__}")
+    return types.Output(asset=asset, data=value.data, metadata=_metadata(value.metadata))
+
+
+# ---- what an asset function reads ---------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class TimeWindow:
+    """Unix seconds, half open; UTC offsets in seconds at either end."""
+
+    start: int
+    end: int
+    start_offset: int
+    end_offset: int
+
+
+class Context:
+    """The partition selection, the time window and the run, for one call."""
+
+    def __init__(self, raw: types.MaterializeContext) -> None:
+        self.computation: str = raw.computation
+        self.assets: list[str] = list(raw.assets)
+        self.partition_keys: list[str] = list(raw.partition_keys)
+        self.run_id: str = raw.run_id
+        self.attempt: int = raw.attempt
+        self.now: int = raw.now
+        self.selection = raw.partition
+        w = raw.time_window
+        self.time_window: Optional[TimeWindow] = (
+            None
+            if w is None
+            else TimeWindow(w.start, w.end, w.start_utc_offset, w.end_utc_offset)
+        )
+
+    def partition_key(self) -> str:
+        """The call's one partition key; InvalidInput for a range or an unpartitioned call."""
+        if isinstance(self.selection, types.PartitionSelection_Key):
+            return self.selection.value
+        what = "a range" if isinstance(self.selection, types.PartitionSelection_Range) else "unpartitioned"
+        raise InvalidInput(f"{self.computation} runs one partition at a time, not {what}")
+
+    def partition_key_range(self) -> tuple[str, str]:
+        """(start, end) of the selection, both included; a single key is a range of one."""
+        if isinstance(self.selection, types.PartitionSelection_Key):
+            return (self.selection.value, self.selection.value)
+        if isinstance(self.selection, types.PartitionSelection_Range):
+            return (self.selection.value.start, self.selection.value.end)
+        raise InvalidInput(f"{self.computation} is not partitioned")
+
+
+@dataclass(frozen=True)
+class InputPartition:
+    key: str
+    data: bytes
+
+    def text(self, asset: str = "input") -> str:
+        try:
+            return self.data.decode("utf-8")
+        except UnicodeDecodeError as e:
+            raise InvalidInput(f"{asset}[{self.key}] is not UTF-8: {e}") from None
+
+
+class Inputs:
+    """The upstream partitions of each input."""
+
+    def __init__(self, raw: list[types.Input]) -> None:
+        self._by_asset = {
+            i.asset: [InputPartition(p.key, bytes(p.data)) for p in i.partitions] for i in raw
+        }
+
+    def get(self, asset: str) -> list[InputPartition]:
+        """Every partition of the input; InvalidInput when the host sent none."""
+        parts = self._by_asset.get(asset)
+        if not parts:
+            raise InvalidInput(f"no partitions of input {asset}")
+        return parts
+
+    def text(self, asset: str) -> list[tuple[str, str]]:
+        """Each partition's data as text: [(key, text)]."""
+        return [(p.key, p.text(asset)) for p in self.get(asset)]
+
+    def json(self, asset: str) -> list[tuple[str, Any]]:
+        """Each partition's data parsed as JSON: [(key, value)]."""
+        out = []
+        for key, text in self.text(asset):
+            try:
+                out.append((key, _json.loads(text)))
+            except ValueError as e:
+                raise InvalidInput(f"{asset}[{key}] is not JSON: {e}") from None
+        return out
+
+    def single_json(self, asset: str) -> Any:
+        """The input's one partition parsed as JSON (an unpartitioned upstream, or identity)."""
+        parts = self.json(asset)
+        if len(parts) != 1:
+            raise InvalidInput(f"{asset}: one partition expected, got {len(parts)}")
+        return parts[0][1]
+
+
+# ---- sensors ------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class SensorContext:
+    sensor: str
+    cursor: Optional[str]
+    last_evaluation: Optional[int]
+    now: int
+
+
+class SensorResult:
+    """What a sensor evaluation returns; filled in by the sensor function."""
+
+    def __init__(self) -> None:
+        self._runs: list[types.RunRequest] = []
+        self._skip: Optional[str] = None
+        self._cursor: Optional[str] = None
+        self._dynamic: list[types.DynamicPartitionsRequest] = []
+
+    def request_run(
+        self,
+        assets: Union[str, Sequence[str]],
+        partition: Union[None, str, tuple[str, str]] = None,
+        *,
+        run_key: Optional[str] = None,
+        tags: Optional[Mapping[str, str]] = None,
+    ) -> SensorResult:
+        """Asks for a run of `assets` for `partition` (a key, a (start, end) range, or None when
+        unpartitioned). A run_key the host has launched before is dropped."""
+        if partition is None:
+            selection: types.PartitionSelection = types.PartitionSelection_None_()
+        elif isinstance(partition, str):
+            selection = types.PartitionSelection_Key(partition)
+        else:
+            start, end = partition
+            selection = types.PartitionSelection_Range(types.KeyRange(start=start, end=end))
+        self._runs.append(
+            types.RunRequest(
+                run_key=run_key,
+                assets=[assets] if isinstance(assets, str) else list(assets),
+                partition=selection,
+                tags=[types.Tag(key=k, value=str(v)) for k, v in (tags or {}).items()],
+            )
+        )
+        return self
+
+    def set_cursor(self, cursor: str) -> SensorResult:
+        """The cursor the next evaluation reads; left unset, the current one stays."""
+        self._cursor = str(cursor)
+        return self
+
+    def skip(self, reason: str) -> SensorResult:
+        """Says why there is nothing to do."""
+        self._skip = reason
+        return self
+
+    def add_dynamic_partitions(self, name: str, keys: Iterable[str]) -> SensorResult:
+        """Adds keys to a dynamic partitions set, before the run requests are checked."""
+        self._dynamic.append(types.DynamicPartitionsRequest(name=name, add=list(keys), delete=[]))
+        return self
+
+    def delete_dynamic_partitions(self, name: str, keys: Iterable[str]) -> SensorResult:
+        self._dynamic.append(types.DynamicPartitionsRequest(name=name, add=[], delete=list(keys)))
+        return self
+
+    def _wit(self) -> types.SensorResult:
+        return types.SensorResult(
+            run_requests=self._runs,
+            skip_reason=self._skip,
+            cursor=self._cursor,
+            dynamic_partitions=self._dynamic,
+        )
+
+
+# ---- declarations -------------------------------------------------------------------------
+
+
+@dataclass
+class AssetSpec:
+    """An asset of a multi-asset computation; `Plugin.asset` takes the same arguments."""
+
+    key: str
+    partitions: Optional[types.Partitions] = None
+    inputs: Mapping[str, Optional[types.PartitionMapping]] = field(default_factory=dict)
+    allow_missing: Iterable[str] = ()
+    description: Optional[str] = None
+    code_version: Optional[str] = None
+    metadata: Mapping[str, Any] = field(default_factory=dict)
+
+    def _wit(self) -> types.AssetDefinition:
+        missing = set(self.allow_missing)
+        return types.AssetDefinition(
+            key=self.key,
+            description=self.description,
+            partitions=self.partitions,
+            inputs=[
+                types.AssetInput(asset=a, mapping=m, allow_missing=a in missing)
+                for a, m in self.inputs.items()
+            ],
+            code_version=self.code_version,
+            metadata=_metadata(self.metadata),
+        )
+
+
+Compute = Callable[[Context, Inputs], Any]
+Evaluate = Callable[[SensorContext, SensorResult], None]
+
+
+class Plugin:
+    """The plugin's assets and sensors, declared with the decorators below."""
+
+    def __init__(self) -> None:
+        self._computations: dict[str, tuple[Compute, list[AssetSpec], bool]] = {}
+        self._sensors: dict[str, tuple[Evaluate, types.SensorDefinition]] = {}
+
+    def asset(
+        self,
+        key: str,
+        *,
+        partitions: Optional[types.Partitions] = None,
+        inputs: Optional[Mapping[str, Optional[types.PartitionMapping]]] = None,
+        allow_missing: Iterable[str] = (),
+        description: Optional[str] = None,
+        code_version: Optional[str] = None,
+        metadata: Optional[Mapping[str, Any]] = None,
+    ) -> Callable[[Compute], Compute]:
+        """One asset computed by the decorated `fn(context, inputs)`, which returns an Output
+        (or bytes or str) and raises InvalidInput or Failed (or anything) when it cannot.
+        `inputs` maps each upstream asset to its mapping, or None to infer it;
+        `allow_missing` names the inputs that may have missing partitions."""
+        spec = AssetSpec(
+            key=key,
+            partitions=partitions,
+            inputs=dict(inputs or {}),
+            allow_missing=tuple(allow_missing),
+            description=description,
+            code_version=code_version,
+            metadata=dict(metadata or {}),
+        )
+
+        def register(fn: Compute) -> Compute:
+            self._computations[key] = (fn, [spec], False)
+            return fn
+
+        return register
+
+    def multi_asset(self, name: str, assets: Sequence[AssetSpec]) -> Callable[[Compute], Compute]:
+        """One function producing several assets, which share one partitions definition: the
+        decorated `fn(context, inputs)` returns {asset_key: Output} for `context.assets`."""
+
+        def register(fn: Compute) -> Compute:
+            self._computations[name] = (fn, list(assets), True)
+            return fn
+
+        return register
+
+    def sensor(
+        self,
+        name: str,
+        *,
+        targets: Iterable[str] = (),
+        minimum_interval_seconds: int = 30,
+        description: Optional[str] = None,
+    ) -> Callable[[Evaluate], Evaluate]:
+        """A sensor: the decorated `fn(context, result)` reads context.cursor,
+        context.last_evaluation and context.now (Unix seconds) and fills in the SensorResult."""
+        definition = types.SensorDefinition(
+            name=name,
+            description=description,
+            minimum_interval_seconds=minimum_interval_seconds,
+            targets=list(targets),
+        )
+
+        def register(fn: Evaluate) -> Evaluate:
+            self._sensors[name] = (fn, definition)
+            return fn
+
+        return register
+
+    # -- the WIT side --
+
+    def _definitions(self) -> types.Definitions:
+        return types.Definitions(
+            computations=[
+                types.Computation(name=name, assets=[s._wit() for s in specs])
+                for name, (_, specs, _) in self._computations.items()
+            ],
+            sensors=[d for _, d in self._sensors.values()],
+        )
+
+    def _materialize(
+        self, raw: types.MaterializeContext, inputs: list[types.Input]
+    ) -> list[types.Output]:
+        found = self._computations.get(raw.computation)
+        if found is None:
+            raise Err(types.PluginError_InvalidInput(f"no computation {raw.computation}"))
+        compute, specs, is_multi = found
+        try:
+            context = Context(raw)
+            result = compute(context, Inputs(inputs))
+            if not is_multi:
+                return [_to_output(specs[0].key, result)]
+            return [_to_output(a, result[a]) for a in context.assets if a in result]
+        except Exception as e:  # noqa: BLE001 - every failure becomes the call's error
+            raise Err(_plugin_error(e)) from None
+
+    def _evaluate_sensor(self, raw: types.SensorContext) -> types.SensorResult:
+        found = self._sensors.get(raw.sensor)
+        if found is None:
+            raise Err(types.PluginError_InvalidInput(f"no sensor {raw.sensor}"))
+        evaluate, _ = found
+        try:
+            result = SensorResult()
+            evaluate(SensorContext(raw.sensor, raw.cursor, raw.last_evaluation, raw.now), result)
+            return result._wit()
+        except Exception as e:  # noqa: BLE001 - every failure becomes the call's error
+            raise Err(_plugin_error(e)) from None
+
+    def guest(self) -> type:
+        """The class componentize-py exports as the `guest` interface: `Guest = plugin.guest()`."""
+        plugin = self
+
+        class Guest(exports.Guest):
+            def definitions(self) -> types.Definitions:
+                return plugin._definitions()
+
+            def materialize(
+                self, context: types.MaterializeContext, inputs: list[types.Input]
+            ) -> list[types.Output]:
+                return plugin._materialize(context, inputs)
+
+            def evaluate_sensor(self, context: types.SensorContext) -> types.SensorResult:
+                return plugin._evaluate_sensor(context)
+
+        return Guest

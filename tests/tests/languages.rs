@@ -1,0 +1,512 @@
+//! The example plugins in C, JavaScript and Python (`plugins/{c,js,python}/`, built with the
+//! kits in `plugin-sdk/`) on the real host: loaded beside the Rust plugin whose `raw_events`
+//! they read, materialized through the engine, byte for byte the Rust asset's output, and
+//! hot-reloaded with a changed version; their sensors; a second start of the JavaScript and
+//! Python plugins from the artifact cache; and the C template's assets and sensor.
+
+#![allow(
+    clippy::expect_used,
+    clippy::unwrap_used,
+    clippy::panic,
+    reason = "test code"
+)]
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex, OnceLock, PoisonError};
+use std::time::{Duration, Instant};
+
+use chrono::{TimeZone, Utc};
+use tessera_engine::{Clock, Engine, EngineConfig, Filter, PartitionSelection, RunPolicy};
+use tessera_runtime::{
+    CallError, InputData, MaterializeRequest, Plugin, Registry, RegistryEvent, Runtime,
+    RuntimeConfig, Selection, SensorRequest,
+};
+use tessera_tests::{
+    components, copy_atomically, js_plugins, python_plugins, repo_root, shared_dir,
+};
+
+fn runtime_config() -> RuntimeConfig {
+    RuntimeConfig {
+        cache_dir: Some(shared_dir("artifacts")),
+        ..RuntimeConfig::default()
+    }
+}
+
+/// The `processed_events` asset in each language other than Rust.
+const PORTS: [&str; 3] = [
+    "processed_events_c",
+    "processed_events_js",
+    "processed_events_py",
+];
+
+fn port_file(asset: &str) -> PathBuf {
+    match asset {
+        "processed_events_c" => components().c_plugin(asset),
+        "processed_events_js" => js_plugins().join(format!("{asset}.wasm")),
+        _ => python_plugins().join(format!("{asset}.wasm")),
+    }
+}
+
+/// The port loaded once per test process, through the shared artifact cache. A JavaScript or
+/// Python component takes seconds to compile: tests that ran at once would each compile it.
+fn loaded(asset: &str) -> Arc<Plugin> {
+    static LOADED: OnceLock<Mutex<BTreeMap<String, Arc<Plugin>>>> = OnceLock::new();
+    let mut loaded = LOADED
+        .get_or_init(Mutex::default)
+        .lock()
+        .unwrap_or_else(PoisonError::into_inner);
+    loaded
+        .entry(asset.to_string())
+        .or_insert_with(|| {
+            let runtime = Runtime::new(runtime_config()).unwrap();
+            Arc::new(runtime.load(&port_file(asset)).unwrap())
+        })
+        .clone()
+}
+
+#[test]
+fn every_language_writes_what_the_rust_asset_writes() {
+    let c = components();
+    let dir = tempfile::tempdir().unwrap();
+    let plugins = dir.path().join("plugins");
+    std::fs::create_dir_all(&plugins).unwrap();
+    std::fs::copy(
+        c.plugin("processed_events"),
+        plugins.join("processed_events.wasm"),
+    )
+    .unwrap();
+    for port in PORTS {
+        // Compiled into the shared cache first, once: the engine then finds it there.
+        loaded(port);
+        std::fs::copy(port_file(port), plugins.join(format!("{port}.wasm"))).unwrap();
+    }
+    let now = Utc.with_ymd_and_hms(2024, 2, 1, 0, 0, 0).unwrap();
+    let config = EngineConfig {
+        clock: Clock::Fixed(now),
+        ..EngineConfig::default()
+    };
+    let (engine, events) = Engine::open(
+        &dir.path().join("state"),
+        &plugins,
+        runtime_config(),
+        config,
+    )
+    .unwrap();
+    for e in events {
+        assert!(matches!(e, RegistryEvent::Loaded { .. }), "{e:?}");
+    }
+    engine.registry().validate().unwrap();
+    let mut assets = vec!["raw_events".to_string(), "processed_events".to_string()];
+    assets.extend(PORTS.iter().map(|s| (*s).to_string()));
+    let submitted = engine
+        .submit(
+            &assets,
+            &PartitionSelection::Range {
+                start: "2024-01-01".into(),
+                end: "2024-01-06".into(),
+            },
+            Filter::Any,
+            RunPolicy::PerPartition,
+            true,
+            "test",
+            now,
+        )
+        .unwrap();
+    let summary = engine
+        .run_queue(submitted.backfill_id.as_deref(), &|_| {})
+        .unwrap();
+    assert_eq!(summary.runs_failed, 0, "{summary:?}");
+    let state = engine.state();
+    for day in 1..=6 {
+        let key = format!("2024-01-{day:02}");
+        let blob = |asset: &str| {
+            let p = state
+                .partitions_of(asset, std::slice::from_ref(&key))
+                .unwrap();
+            let m = p[0].materialization.as_ref().expect("materialized");
+            String::from_utf8(engine.read_blob(&m.blob).unwrap()).unwrap()
+        };
+        let rust = blob("processed_events");
+        assert!(rust.contains("\"duplicates\":"), "{rust}");
+        for port in PORTS {
+            assert_eq!(blob(port), rust, "{port} {key}");
+        }
+    }
+}
+
+/// A JavaScript or Python plugin fails as the contract says: a missing input is invalid input
+/// (not retried), and an error the plugin did not mean to raise is a failure with its origin.
+#[test]
+fn js_and_python_errors_reach_the_host_typed() {
+    let now = Utc.with_ymd_and_hms(2024, 2, 1, 0, 0, 0).unwrap();
+    for port in ["processed_events_js", "processed_events_py"] {
+        let plugin = loaded(port);
+        let request = |selection, inputs| MaterializeRequest {
+            computation: port.into(),
+            assets: Vec::new(),
+            selection,
+            run_id: "t".into(),
+            attempt: 1,
+            now,
+            inputs,
+            timeout: None,
+        };
+        let missing = plugin
+            .materialize(&request(Selection::Key("2024-01-02".into()), Vec::new()))
+            .unwrap_err();
+        assert!(
+            matches!(&missing, CallError::InvalidInput { message, .. } if message.contains("raw_events")),
+            "{port}: {missing}"
+        );
+        let range = plugin
+            .materialize(&request(
+                Selection::Range {
+                    start: "2024-01-02".into(),
+                    end: "2024-01-03".into(),
+                },
+                Vec::new(),
+            ))
+            .unwrap_err();
+        assert!(
+            matches!(&range, CallError::InvalidInput { message, .. } if message.contains("one partition at a time")),
+            "{port}: {range}"
+        );
+        let garbage = plugin
+            .materialize(&request(
+                Selection::Key("2024-01-02".into()),
+                vec![InputData {
+                    asset: "raw_events".into(),
+                    partitions: vec![("2024-01-02".into(), b"{\"events\": 7}".to_vec())],
+                }],
+            ))
+            .unwrap_err();
+        assert!(
+            matches!(&garbage, CallError::Failed { .. }),
+            "{port}: {garbage}"
+        );
+    }
+}
+
+/// The JavaScript and Python sensors: a run per finished day, keyed by the day, with the next
+/// day as the cursor; a skip reason when the day is not over; a failure for a bad cursor.
+#[test]
+fn js_and_python_sensors_request_finished_days() {
+    let now = Utc.with_ymd_and_hms(2024, 2, 1, 0, 0, 0).unwrap();
+    for (port, sensor) in [
+        ("processed_events_js", "processed_events_js_days"),
+        ("processed_events_py", "processed_events_py_days"),
+    ] {
+        let plugin = loaded(port);
+        let sensors = &plugin.definitions().sensors;
+        assert_eq!(sensors.len(), 1, "{port}");
+        assert_eq!(sensors[0].name, sensor);
+        assert_eq!(sensors[0].targets, vec![port.to_string()]);
+        assert_eq!(sensors[0].minimum_interval, Duration::from_secs(60));
+        let evaluate = |cursor: Option<&str>| {
+            plugin.evaluate_sensor(&SensorRequest {
+                sensor: sensor.into(),
+                cursor: cursor.map(str::to_string),
+                last_evaluation: None,
+                now,
+            })
+        };
+        let first = evaluate(None).unwrap();
+        assert_eq!(first.run_requests.len(), 1, "{port}");
+        assert_eq!(first.run_requests[0].run_key.as_deref(), Some("2024-01-01"));
+        assert_eq!(first.run_requests[0].assets, vec![port.to_string()]);
+        assert_eq!(
+            first.run_requests[0].selection,
+            Selection::Key("2024-01-01".into())
+        );
+        assert_eq!(first.cursor.as_deref(), Some("2024-01-02"), "{port}");
+        let last = evaluate(Some("2024-01-31")).unwrap();
+        assert_eq!(last.run_requests[0].run_key.as_deref(), Some("2024-01-31"));
+        assert_eq!(last.cursor.as_deref(), Some("2024-02-01"), "{port}");
+        let waiting = evaluate(Some("2024-02-01")).unwrap();
+        assert!(waiting.run_requests.is_empty(), "{port}");
+        assert_eq!(waiting.cursor, None, "{port}");
+        assert_eq!(
+            waiting.skip_reason.as_deref(),
+            Some("2024-02-01 is not over yet"),
+            "{port}"
+        );
+        let bad = evaluate(Some("yesterday")).unwrap_err();
+        assert!(
+            matches!(&bad, CallError::Failed { message, .. } if message.contains("yesterday")),
+            "{port}: {bad}"
+        );
+    }
+}
+
+/// JavaScript and Python components take seconds to compile; a second start of the host finds
+/// them in the artifact cache.
+#[test]
+#[allow(clippy::print_stderr, reason = "the load times go to the test log")]
+fn a_second_start_loads_js_and_python_from_the_artifact_cache() {
+    for port in ["processed_events_js", "processed_events_py"] {
+        // The first start: compiled, unless an earlier run left it in the shared cache.
+        let first = loaded(port);
+        // A new runtime: nothing survives from the first but the cache directory.
+        let second = Runtime::new(runtime_config())
+            .unwrap()
+            .load(&port_file(port))
+            .unwrap();
+        assert!(second.stats().from_cache, "{port}: not from the cache");
+        assert_eq!(second.code_version(), first.code_version());
+        assert_eq!(
+            second.definitions().asset(port).map(|a| a.key.as_str()),
+            Some(port)
+        );
+        eprintln!(
+            "{port}: {} bytes; first start {} in {:?}, second start from the cache in {:?}",
+            first.stats().size_bytes,
+            if first.stats().from_cache {
+                "from the cache"
+            } else {
+                "compiled"
+            },
+            first.stats().compile,
+            second.stats().compile
+        );
+    }
+}
+
+/// Builds the C sources in `source` (relative to the repository) into `work/<name>.wasm`.
+fn build_c(work: &Path, source: &str, name: &str, defines: &[&str]) -> PathBuf {
+    let root = repo_root();
+    let bindings = work.join("bindings");
+    xtask::c::generate_bindings(&root, &bindings).unwrap();
+    let file = work.join(format!("{name}.wasm"));
+    xtask::c::build_plugin(&root, &root.join(source), &bindings, &file, defines).unwrap();
+    file
+}
+
+/// The templates of the C, JavaScript and Python kits declare and do the same: `hello` (a
+/// greeting per day), `hello_week` (the greetings of the week up to a day) and the sensor
+/// `next_day`.
+fn check_template(file: &Path) {
+    let plugin = Runtime::new(runtime_config()).unwrap().load(file).unwrap();
+    let now = Utc.with_ymd_and_hms(2024, 2, 1, 0, 0, 0).unwrap();
+    let request = |computation: &str, key: &str, inputs| MaterializeRequest {
+        computation: computation.into(),
+        assets: Vec::new(),
+        selection: Selection::Key(key.into()),
+        run_id: "t".into(),
+        attempt: 1,
+        now,
+        inputs,
+        timeout: None,
+    };
+    let out = plugin
+        .materialize(&request("hello", "2024-01-03", Vec::new()))
+        .unwrap();
+    assert_eq!(out[0].data, b"hello, 2024-01-03\n");
+    let week = plugin
+        .materialize(&request(
+            "hello_week",
+            "2024-01-03",
+            vec![InputData {
+                asset: "hello".into(),
+                partitions: vec![
+                    ("2024-01-02".into(), b"a\n".to_vec()),
+                    ("2024-01-03".into(), b"b\n".to_vec()),
+                ],
+            }],
+        ))
+        .unwrap();
+    assert_eq!(week[0].data, b"a\nb\n");
+    let err = plugin
+        .materialize(&request("nothing", "2024-01-03", Vec::new()))
+        .unwrap_err();
+    assert!(err.to_string().contains("nothing"), "{err}");
+
+    // The sensor: a run request keyed by the day, and the cursor it moves on to.
+    let sensor = |cursor: Option<&str>| {
+        plugin
+            .evaluate_sensor(&SensorRequest {
+                sensor: "next_day".into(),
+                cursor: cursor.map(str::to_string),
+                last_evaluation: None,
+                now,
+            })
+            .unwrap()
+    };
+    let first = sensor(None);
+    assert_eq!(first.cursor.as_deref(), Some("1"));
+    assert_eq!(first.run_requests.len(), 1);
+    assert_eq!(first.run_requests[0].run_key.as_deref(), Some("2024-01-01"));
+    assert_eq!(first.run_requests[0].assets, vec!["hello".to_string()]);
+    assert_eq!(
+        first.run_requests[0].selection,
+        Selection::Key("2024-01-01".into())
+    );
+    let later = sensor(Some("5"));
+    assert_eq!(later.run_requests[0].run_key.as_deref(), Some("2024-01-06"));
+    let done = sensor(Some("28"));
+    assert!(done.run_requests.is_empty());
+    assert_eq!(done.skip_reason.as_deref(), Some("February is far enough"));
+}
+
+#[test]
+fn the_c_template_builds_and_runs() {
+    let work = tempfile::tempdir().unwrap();
+    check_template(&build_c(
+        work.path(),
+        "plugin-sdk/c/template",
+        "template",
+        &[],
+    ));
+}
+
+#[test]
+fn the_js_template_builds_and_runs() {
+    let work = tempfile::tempdir().unwrap();
+    let root = repo_root();
+    let file = work.path().join("template.wasm");
+    let cli = xtask::js::ensure_toolchain(&root).unwrap();
+    let template = root.join("plugin-sdk").join("js").join("template");
+    xtask::js::build_plugin(&root, &cli, &template, &file).unwrap();
+    check_template(&file);
+}
+
+#[test]
+fn the_python_template_builds_and_runs() {
+    let work = tempfile::tempdir().unwrap();
+    let root = repo_root();
+    let file = work.path().join("template.wasm");
+    let cli = xtask::python::ensure_toolchain(&root).unwrap();
+    let template = root.join("plugin-sdk").join("python").join("template");
+    xtask::python::build_plugin(&root, &cli, &template, &file).unwrap();
+    check_template(&file);
+}
+
+fn wait_for_version(registry: &Registry, name: &str, asset: &str, version: &str) {
+    // Generous: a JavaScript or Python component compiles for seconds, longer while other
+    // tests compile theirs on the same two cores. This is a liveness check, not a timing.
+    let deadline = Instant::now() + Duration::from_secs(600);
+    loop {
+        let served = registry.get(name).and_then(|p| {
+            p.definitions()
+                .asset(asset)
+                .and_then(|a| a.code_version.clone())
+        });
+        if served.as_deref() == Some(version) {
+            return;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "{name} still serves {served:?}, not {version:?}, after 600 s (errors: {:?})",
+            registry.errors()
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+/// Serves `v1` from a watched directory, replaces it with `v2` as a deploy would, and waits
+/// until the registry serves code version 2 of `asset`, which must then run.
+fn hot_reloads(v1: &Path, v2: &Path, asset: &str) {
+    // Version 1 compiled once, into the shared cache the registry reads.
+    loaded(asset);
+    let work = tempfile::tempdir().unwrap();
+    let dir = work.path().join("plugins");
+    std::fs::create_dir_all(&dir).unwrap();
+    let file = dir.join("events.wasm");
+    std::fs::copy(v1, &file).unwrap();
+    let registry = Registry::new(Runtime::new(runtime_config()).unwrap(), &dir);
+    registry.load_all().unwrap();
+    wait_for_version(&registry, "events", asset, "1");
+    let _watch = registry.watch().unwrap();
+
+    copy_atomically(v2, &file);
+    wait_for_version(&registry, "events", asset, "2");
+    let plugin = registry.get("events").unwrap();
+    assert_eq!(
+        plugin
+            .definitions()
+            .asset(asset)
+            .and_then(|a| a.partitions.as_ref())
+            .map(|p| p.kind().to_string())
+            .as_deref(),
+        Some("time_window")
+    );
+    let raw = br#"{"date":"2024-01-01","events":[{"event_date":"2024-01-01","id":"a","value":5}]}"#;
+    let out = plugin
+        .materialize(&MaterializeRequest {
+            computation: asset.into(),
+            assets: Vec::new(),
+            selection: Selection::Key("2024-01-01".into()),
+            run_id: "t".into(),
+            attempt: 1,
+            now: Utc.with_ymd_and_hms(2024, 2, 1, 0, 0, 0).unwrap(),
+            inputs: vec![InputData {
+                asset: "raw_events".into(),
+                partitions: vec![("2024-01-01".into(), raw.to_vec())],
+            }],
+            timeout: None,
+        })
+        .unwrap();
+    assert_eq!(
+        String::from_utf8_lossy(&out[0].data),
+        r#"{"by_event_date":{"2024-01-01":1},"date":"2024-01-01","duplicates":0,"events_received":1,"input_partitions":["2024-01-01"],"unique_events":1,"value_sum":5}"#
+    );
+}
+
+/// A copy of the example plugin's sources in `language` with `CODE_VERSION = "2"`.
+fn version_2_sources(work: &Path, language: &str, name: &str, file: &str) -> PathBuf {
+    let from = repo_root().join("plugins").join(language).join(name);
+    let to = work.join(format!("{name}-v2"));
+    std::fs::create_dir_all(&to).unwrap();
+    let source = std::fs::read_to_string(from.join(file)).unwrap();
+    let changed = source.replacen("CODE_VERSION = \"1\"", "CODE_VERSION = \"2\"", 1);
+    assert_ne!(changed, source, "{name}/{file} sets CODE_VERSION = \"1\"");
+    std::fs::write(to.join(file), changed).unwrap();
+    to
+}
+
+#[test]
+fn a_c_plugin_hot_reloads_in_place() {
+    let work = tempfile::tempdir().unwrap();
+    // A second version of the same source, with another code version compiled in.
+    let v2 = build_c(
+        work.path(),
+        "plugins/c/processed_events_c",
+        "v2",
+        &["PLUGIN_CODE_VERSION=\"2\""],
+    );
+    hot_reloads(
+        &components().c_plugin("processed_events_c"),
+        &v2,
+        "processed_events_c",
+    );
+}
+
+#[test]
+fn a_js_plugin_hot_reloads_in_place() {
+    let work = tempfile::tempdir().unwrap();
+    let root = repo_root();
+    let source = version_2_sources(work.path(), "js", "processed_events_js", "plugin.js");
+    let v2 = work.path().join("processed_events_js_v2.wasm");
+    let cli = xtask::js::ensure_toolchain(&root).unwrap();
+    xtask::js::build_plugin(&root, &cli, &source, &v2).unwrap();
+    hot_reloads(
+        &port_file("processed_events_js"),
+        &v2,
+        "processed_events_js",
+    );
+}
+
+#[test]
+fn a_python_plugin_hot_reloads_in_place() {
+    let work = tempfile::tempdir().unwrap();
+    let root = repo_root();
+    let source = version_2_sources(work.path(), "python", "processed_events_py", "app.py");
+    let v2 = work.path().join("processed_events_py_v2.wasm");
+    let cli = xtask::python::ensure_toolchain(&root).unwrap();
+    xtask::python::build_plugin(&root, &cli, &source, &v2).unwrap();
+    hot_reloads(
+        &port_file("processed_events_py"),
+        &v2,
+        "processed_events_py",
+    );
+}

@@ -1,0 +1,182 @@
+//! Plugins written in JavaScript: an ES module (`plugin.js`, exporting `guest`) built with the
+//! kit in `plugin-sdk/js/` by `componentize-js`, which embeds it in the StarlingMonkey engine
+//! and gives a component of the `plugin` world. The tool comes from npm, pinned in
+//! `plugin-sdk/js/package.json`, installed under `target/js-toolchain/`.
+
+use std::fs;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use crate::stamp;
+
+/// componentize-js links `wasi:http` unless both features are disabled, and the host offers
+/// plugins no network.
+const DISABLED_FEATURES: &[&str] = &["http", "fetch-event"];
+
+fn npm() -> String {
+    std::env::var("TESSERA_NPM").unwrap_or_else(|_| "npm".to_string())
+}
+
+fn node_major() -> Option<u32> {
+    let out = Command::new("node").arg("--version").output().ok()?;
+    let text = String::from_utf8_lossy(&out.stdout);
+    text.trim()
+        .trim_start_matches('v')
+        .split('.')
+        .next()?
+        .parse()
+        .ok()
+}
+
+/// Installs componentize-js under `target/js-toolchain/` unless the pinned version is there;
+/// returns the command that runs it.
+pub fn ensure_toolchain(root: &Path) -> Result<PathBuf, String> {
+    let wanted = root.join("plugin-sdk").join("js").join("package.json");
+    let dir = root.join("target").join("js-toolchain");
+    let manifest = dir.join("package.json");
+    let cli = dir
+        .join("node_modules")
+        .join(".bin")
+        .join("componentize-js");
+    let pinned = fs::read(&wanted).map_err(|e| format!("cannot read {}: {e}", wanted.display()))?;
+    if cli.is_file() && fs::read(&manifest).is_ok_and(|m| m == pinned) {
+        return Ok(cli);
+    }
+    match node_major() {
+        Some(major) if major >= 18 => {}
+        Some(major) => {
+            return Err(format!(
+                "JavaScript plugins need Node.js 18 or newer (componentize-js); this is {major}"
+            ));
+        }
+        None => {
+            return Err(
+                "JavaScript plugins need Node.js 18 or newer and npm (for componentize-js); \
+                 `node` is not on the PATH (on Debian: `apt-get install -y nodejs npm`)"
+                    .to_string(),
+            );
+        }
+    }
+    fs::create_dir_all(&dir).map_err(|e| format!("cannot create {}: {e}", dir.display()))?;
+    fs::write(&manifest, &pinned)
+        .map_err(|e| format!("cannot write {}: {e}", manifest.display()))?;
+    eprintln!("installing componentize-js (npm, into {})", dir.display());
+    let status = Command::new(npm())
+        .current_dir(&dir)
+        .args([
+            "install",
+            "--no-audit",
+            "--no-fund",
+            "--no-package-lock",
+            "--loglevel=error",
+        ])
+        .status()
+        .map_err(|e| format!("cannot run {} (JavaScript plugins need npm): {e}", npm()))?;
+    if !status.success() || !cli.is_file() {
+        // A half-done install must not pass for a finished one next time.
+        let _ = fs::remove_file(&manifest);
+        return Err(format!(
+            "`npm install` of componentize-js failed ({status}); run it in {} to see why",
+            dir.display()
+        ));
+    }
+    Ok(cli)
+}
+
+fn copy_files(from: &Path, to: &Path, files: &[PathBuf]) -> Result<(), String> {
+    for file in files {
+        let relative = file.strip_prefix(from).unwrap_or(file);
+        let target = to.join(relative);
+        if let Some(parent) = target.parent() {
+            fs::create_dir_all(parent)
+                .map_err(|e| format!("cannot create {}: {e}", parent.display()))?;
+        }
+        fs::copy(file, &target).map_err(|e| {
+            format!(
+                "cannot copy {} to {}: {e}",
+                file.display(),
+                target.display()
+            )
+        })?;
+    }
+    Ok(())
+}
+
+/// Builds the JavaScript plugin in `source` (entry `plugin.js`) into the component `out`,
+/// unless `out` was built from the same sources, kit, WIT and tool. Returns whether it built.
+pub fn build_plugin(root: &Path, cli: &Path, source: &Path, out: &Path) -> Result<bool, String> {
+    // The tool runs elsewhere: a relative `out` would land there.
+    let out = &std::path::absolute(out).map_err(|e| format!("{}: {e}", out.display()))?;
+    if !source.join("plugin.js").is_file() {
+        return Err(format!("{} has no plugin.js", source.display()));
+    }
+    let kit = root.join("plugin-sdk").join("js");
+    let wit = root.join("plugin-sdk").join("wit");
+    let plugin_files = stamp::files_under(source, &["node_modules"])?;
+    let wit_files = stamp::files_under(&wit, &[])?;
+    let kit_files = [kit.join("tessera.js"), kit.join("package.json")];
+    let all: Vec<PathBuf> = plugin_files
+        .iter()
+        .chain(&wit_files)
+        .chain(&kit_files)
+        .cloned()
+        .collect();
+    let digest = stamp::digest(&all, &DISABLED_FEATURES.join(","))?;
+    if stamp::is_fresh(out, &digest) {
+        return Ok(false);
+    }
+
+    // componentize-js reads the WIT only from under its working directory: the plugin, the
+    // kit and the WIT are put together in one.
+    let name = out.file_stem().and_then(|s| s.to_str()).unwrap_or("plugin");
+    // One directory per output: two builds of one plugin to two places may run at once.
+    let place = stamp::digest(&[], &out.display().to_string())?;
+    let stage = root
+        .join("target")
+        .join("js-build")
+        .join(format!("{name}-{}", &place[..12]));
+    if stage.exists() {
+        fs::remove_dir_all(&stage).map_err(|e| format!("cannot clear {}: {e}", stage.display()))?;
+    }
+    copy_files(source, &stage, &plugin_files)?;
+    copy_files(&wit, &stage.join("wit"), &wit_files)?;
+    copy_files(&kit, &stage, &kit_files[..1])?;
+    if let Some(parent) = out.parent() {
+        fs::create_dir_all(parent)
+            .map_err(|e| format!("cannot create {}: {e}", parent.display()))?;
+    }
+    let output = Command::new(cli)
+        .current_dir(&stage)
+        .args(["--wit", "wit", "--world-name", "plugin", "-d"])
+        .args(DISABLED_FEATURES)
+        .arg("-o")
+        .arg(out)
+        .arg("plugin.js")
+        .output()
+        .map_err(|e| format!("cannot run {}: {e}", cli.display()))?;
+    if !output.status.success() || !out.is_file() {
+        return Err(format!(
+            "componentize-js failed on {}:\n{}{}",
+            source.display(),
+            String::from_utf8_lossy(&output.stdout),
+            String::from_utf8_lossy(&output.stderr)
+        ));
+    }
+    stamp::record(out, &digest)?;
+    Ok(true)
+}
+
+/// Builds every JavaScript plugin (`plugins/js/<name>/`) into `out/<name>.wasm`.
+pub fn build_plugins(root: &Path, out: &Path) -> Result<Vec<PathBuf>, String> {
+    let cli = ensure_toolchain(root)?;
+    let mut built = Vec::new();
+    for dir in crate::plugin_dirs(&root.join("plugins").join("js"))? {
+        let Some(name) = dir.file_name().and_then(|n| n.to_str()) else {
+            continue;
+        };
+        let file = out.join(format!("{name}.wasm"));
+        build_plugin(root, &cli, &dir, &file)?;
+        built.push(file);
+    }
+    Ok(built)
+}

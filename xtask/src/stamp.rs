@@ -1,0 +1,62 @@
+//! Skipping builds whose inputs have not changed. `componentize-js` and `componentize-py` take
+//! seconds to tens of seconds per plugin, and the tests ask for the plugins in every run.
+
+use std::fs;
+use std::path::{Path, PathBuf};
+
+use sha2::{Digest, Sha256};
+
+/// The files under `dir` (recursively, in path order), skipping directories named in `skip`.
+pub(crate) fn files_under(dir: &Path, skip: &[&str]) -> Result<Vec<PathBuf>, String> {
+    let mut out = Vec::new();
+    let mut pending = vec![dir.to_path_buf()];
+    while let Some(d) = pending.pop() {
+        let entries = fs::read_dir(&d).map_err(|e| format!("cannot read {}: {e}", d.display()))?;
+        for entry in entries {
+            let path = entry
+                .map_err(|e| format!("cannot read {}: {e}", d.display()))?
+                .path();
+            let name = path
+                .file_name()
+                .and_then(|n| n.to_str())
+                .unwrap_or_default();
+            if path.is_dir() {
+                if !skip.contains(&name) {
+                    pending.push(path);
+                }
+            } else {
+                out.push(path);
+            }
+        }
+    }
+    out.sort();
+    Ok(out)
+}
+
+/// A digest of the files' paths and contents, and of `extra` (tool versions, flags).
+pub(crate) fn digest(files: &[PathBuf], extra: &str) -> Result<String, String> {
+    let mut hash = Sha256::new();
+    hash.update(extra.as_bytes());
+    for file in files {
+        let bytes = fs::read(file).map_err(|e| format!("cannot read {}: {e}", file.display()))?;
+        hash.update(file.to_string_lossy().as_bytes());
+        hash.update((bytes.len() as u64).to_le_bytes());
+        hash.update(&bytes);
+    }
+    Ok(hash.finalize().iter().map(|b| format!("{b:02x}")).collect())
+}
+
+fn stamp_path(out: &Path) -> PathBuf {
+    out.with_extension("wasm.inputs")
+}
+
+/// Whether `out` was built from inputs with this digest.
+pub(crate) fn is_fresh(out: &Path, digest: &str) -> bool {
+    out.is_file() && fs::read_to_string(stamp_path(out)).is_ok_and(|s| s == digest)
+}
+
+/// Records that `out` was built from inputs with this digest.
+pub(crate) fn record(out: &Path, digest: &str) -> Result<(), String> {
+    let path = stamp_path(out);
+    fs::write(&path, digest).map_err(|e| format!("cannot write {}: {e}", path.display()))
+}
