@@ -284,8 +284,9 @@ fn build_c(work: &Path, source: &str, name: &str, defines: &[&str]) -> PathBuf {
 
 /// The templates of the C, JavaScript and Python kits declare and do the same: `hello` (a
 /// greeting per day), `hello_week` (the greetings of the week up to a day) and the sensor
-/// `next_day`.
-fn check_template(file: &Path) {
+/// `next_day`; the JavaScript and Python ones (`multi`) also a multi-asset computation,
+/// `hello_sizes`, producing `hello_chars` and `hello_lines`.
+fn check_template(file: &Path, multi: bool) {
     let plugin = Runtime::new(runtime_config()).unwrap().load(file).unwrap();
     let now = Utc.with_ymd_and_hms(2024, 2, 1, 0, 0, 0).unwrap();
     let request = |computation: &str, key: &str, inputs| MaterializeRequest {
@@ -321,6 +322,34 @@ fn check_template(file: &Path) {
         .unwrap_err();
     assert!(err.to_string().contains("nothing"), "{err}");
 
+    if multi {
+        let hello = || {
+            vec![InputData {
+                asset: "hello".into(),
+                partitions: vec![("2024-01-03".into(), b"hello, 2024-01-03\n".to_vec())],
+            }]
+        };
+        let sizes = plugin
+            .materialize(&request("hello_sizes", "2024-01-03", hello()))
+            .unwrap();
+        let got: Vec<(&str, &[u8])> = sizes
+            .iter()
+            .map(|o| (o.asset.as_str(), o.data.as_slice()))
+            .collect();
+        assert_eq!(
+            got,
+            [("hello_chars", &b"18"[..]), ("hello_lines", &b"1"[..])]
+        );
+        let one = plugin
+            .materialize(&MaterializeRequest {
+                assets: vec!["hello_lines".into()],
+                ..request("hello_sizes", "2024-01-03", hello())
+            })
+            .unwrap();
+        assert_eq!(one.len(), 1);
+        assert_eq!(one[0].asset, "hello_lines");
+    }
+
     // The sensor: a run request keyed by the day, and the cursor it moves on to.
     let sensor = |cursor: Option<&str>| {
         plugin
@@ -351,12 +380,10 @@ fn check_template(file: &Path) {
 #[test]
 fn the_c_template_builds_and_runs() {
     let work = tempfile::tempdir().unwrap();
-    check_template(&build_c(
-        work.path(),
-        "plugin-sdk/c/template",
-        "template",
-        &[],
-    ));
+    check_template(
+        &build_c(work.path(), "plugin-sdk/c/template", "template", &[]),
+        false,
+    );
 }
 
 #[test]
@@ -367,7 +394,7 @@ fn the_js_template_builds_and_runs() {
     let cli = xtask::js::ensure_toolchain(&root).unwrap();
     let template = root.join("plugin-sdk").join("js").join("template");
     xtask::js::build_plugin(&root, &cli, &template, &file).unwrap();
-    check_template(&file);
+    check_template(&file, true);
 }
 
 #[test]
@@ -378,7 +405,7 @@ fn the_python_template_builds_and_runs() {
     let cli = xtask::python::ensure_toolchain(&root).unwrap();
     let template = root.join("plugin-sdk").join("python").join("template");
     xtask::python::build_plugin(&root, &cli, &template, &file).unwrap();
-    check_template(&file);
+    check_template(&file, true);
 }
 
 fn wait_for_version(registry: &Registry, name: &str, asset: &str, version: &str) {

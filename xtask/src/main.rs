@@ -13,6 +13,7 @@ use std::process::{Command, ExitCode};
 const TARGET: &str = "wasm32-wasip2";
 
 const USAGE: &str = "usage: cargo xtask plugins [--out DIR]
+       cargo xtask toolchains
        cargo xtask demo
 
   plugins   build every plugin in plugins/ (Rust for wasm32-wasip2; C in plugins/c/ with
@@ -20,6 +21,9 @@ const USAGE: &str = "usage: cargo xtask plugins [--out DIR]
             plugins/js/ with componentize-js and Python in plugins/python/ with
             componentize-py, installed under target/ from npm and PyPI) and put the
             components at target/plugins/<name>.wasm (or DIR/<name>.wasm)
+  toolchains
+            install what the C, JavaScript and Python plugins need, or say what is
+            missing (plugins does this too)
   demo      the partition tour, then the seed's pipeline run by the tessera CLI on the
             embedded default (SQLite under target/demo/.tessera)";
 
@@ -28,6 +32,7 @@ fn main() -> ExitCode {
     let result = match args.first().map(String::as_str) {
         Some("plugins") => parse_out(&args[1..]).and_then(|out| plugins(out.as_deref())),
         Some("demo") if args.len() == 1 => demo(),
+        Some("toolchains") if args.len() == 1 => toolchains(),
         Some("-h" | "--help" | "help") => {
             eprintln!("{USAGE}");
             return ExitCode::SUCCESS;
@@ -118,6 +123,23 @@ fn plugins(out: Option<&Path>) -> Result<(), String> {
     for (path, size) in copied {
         println!("{path:<width$}  {size:>9} bytes");
     }
+    Ok(())
+}
+
+/// Makes sure the plugin toolchains other than Rust's are there, installing them if it can.
+#[allow(
+    clippy::print_stdout,
+    reason = "one line per toolchain is the command's output"
+)]
+fn toolchains() -> Result<(), String> {
+    let root = root()?;
+    ensure_target()?;
+    xtask::c::ensure_toolchain(&root.join("target").join("c-build").join("probe"))?;
+    println!("C: clang for wasm32-wasi with wasi-libc");
+    let js = xtask::js::ensure_toolchain(&root)?;
+    println!("JavaScript: {}", js.display());
+    let py = xtask::python::ensure_toolchain(&root)?;
+    println!("Python: {}", py.display());
     Ok(())
 }
 

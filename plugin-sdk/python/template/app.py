@@ -2,7 +2,18 @@
 `cargo xtask plugins`; the component lands at target/plugins/<name>.wasm. The build puts the
 kit's tessera.py on the module path."""
 
-from tessera import Context, Inputs, Output, Plugin, SensorContext, SensorResult, daily, log, time_window
+from tessera import (
+    AssetSpec,
+    Context,
+    Inputs,
+    Output,
+    Plugin,
+    SensorContext,
+    SensorResult,
+    daily,
+    log,
+    time_window,
+)
 
 plugin = Plugin()
 
@@ -24,6 +35,24 @@ def hello_week(context: Context, inputs: Inputs) -> Output:
     """The week up to a day: reads seven upstream days through a time-window mapping."""
     greetings = [text for _, text in inputs.text("hello")]
     return Output.text("".join(greetings), days=len(greetings))
+
+
+@plugin.multi_asset(
+    "hello_sizes",
+    [
+        AssetSpec("hello_chars", partitions=daily("2024-01-01"), inputs={"hello": None}),
+        AssetSpec("hello_lines", partitions=daily("2024-01-01"), inputs={"hello": None}),
+    ],
+)
+def sizes(context: Context, inputs: Inputs) -> dict[str, Output]:
+    """Two assets from one function: a day's greeting measured in characters and in lines. It
+    returns the outputs of the assets asked for (context.assets), by key."""
+    [(_, text)] = inputs.text("hello")
+    every = {
+        "hello_chars": Output.text(str(len(text))),
+        "hello_lines": Output.text(str(text.count("\n"))),
+    }
+    return {asset: every[asset] for asset in context.assets}
 
 
 @plugin.sensor("next_day", targets=["hello"])
