@@ -386,26 +386,25 @@ fn the_c_template_builds_and_runs() {
     );
 }
 
-#[test]
-fn the_js_template_builds_and_runs() {
+fn kit_template_builds_and_runs(language: &str) {
     let work = tempfile::tempdir().unwrap();
-    let root = repo_root();
     let file = work.path().join("template.wasm");
-    let cli = xtask::js::ensure_toolchain(&root).unwrap();
-    let template = root.join("plugin-sdk").join("js").join("template");
-    xtask::js::build_plugin(&root, &cli, &template, &file).unwrap();
+    let template = repo_root()
+        .join("plugin-sdk")
+        .join(language)
+        .join("template");
+    build_with_kit(language, &template, &file);
     check_template(&file, true);
 }
 
 #[test]
+fn the_js_template_builds_and_runs() {
+    kit_template_builds_and_runs("js");
+}
+
+#[test]
 fn the_python_template_builds_and_runs() {
-    let work = tempfile::tempdir().unwrap();
-    let root = repo_root();
-    let file = work.path().join("template.wasm");
-    let cli = xtask::python::ensure_toolchain(&root).unwrap();
-    let template = root.join("plugin-sdk").join("python").join("template");
-    xtask::python::build_plugin(&root, &cli, &template, &file).unwrap();
-    check_template(&file, true);
+    kit_template_builds_and_runs("python");
 }
 
 fn wait_for_version(registry: &Registry, name: &str, asset: &str, version: &str) {
@@ -508,32 +507,36 @@ fn a_c_plugin_hot_reloads_in_place() {
     );
 }
 
+/// Builds the JavaScript (`js`) or Python (`python`) plugin in `source` into `out`.
+fn build_with_kit(language: &str, source: &Path, out: &Path) {
+    let root = repo_root();
+    let built = if language == "js" {
+        xtask::js::ensure_toolchain(&root)
+            .and_then(|cli| xtask::js::build_plugin(&root, &cli, source, out))
+    } else {
+        xtask::python::ensure_toolchain(&root)
+            .and_then(|cli| xtask::python::build_plugin(&root, &cli, source, out))
+    };
+    if let Err(e) = built {
+        panic!("{e}");
+    }
+}
+
+/// The example `name` in `language` (entry `file`) reloads as version 2.
+fn port_hot_reloads(language: &str, name: &str, file: &str) {
+    let work = tempfile::tempdir().unwrap();
+    let source = version_2_sources(work.path(), language, name, file);
+    let v2 = work.path().join(format!("{name}_v2.wasm"));
+    build_with_kit(language, &source, &v2);
+    hot_reloads(&port_file(name), &v2, name);
+}
+
 #[test]
 fn a_js_plugin_hot_reloads_in_place() {
-    let work = tempfile::tempdir().unwrap();
-    let root = repo_root();
-    let source = version_2_sources(work.path(), "js", "processed_events_js", "plugin.js");
-    let v2 = work.path().join("processed_events_js_v2.wasm");
-    let cli = xtask::js::ensure_toolchain(&root).unwrap();
-    xtask::js::build_plugin(&root, &cli, &source, &v2).unwrap();
-    hot_reloads(
-        &port_file("processed_events_js"),
-        &v2,
-        "processed_events_js",
-    );
+    port_hot_reloads("js", "processed_events_js", "plugin.js");
 }
 
 #[test]
 fn a_python_plugin_hot_reloads_in_place() {
-    let work = tempfile::tempdir().unwrap();
-    let root = repo_root();
-    let source = version_2_sources(work.path(), "python", "processed_events_py", "app.py");
-    let v2 = work.path().join("processed_events_py_v2.wasm");
-    let cli = xtask::python::ensure_toolchain(&root).unwrap();
-    xtask::python::build_plugin(&root, &cli, &source, &v2).unwrap();
-    hot_reloads(
-        &port_file("processed_events_py"),
-        &v2,
-        "processed_events_py",
-    );
+    port_hot_reloads("python", "processed_events_py", "app.py");
 }

@@ -177,14 +177,7 @@ pub fn build_plugins(root: &Path, out: &Path) -> Result<Vec<PathBuf>, String> {
     let bindings = work.join("bindings");
     generate_bindings(root, &bindings)?;
     fs::create_dir_all(out).map_err(|e| format!("cannot create {}: {e}", out.display()))?;
-    let mut built = Vec::new();
-    for dir in crate::plugin_dirs(&root.join("plugins").join("c"))? {
-        let Some(name) = dir.file_name().and_then(|n| n.to_str()) else {
-            continue;
-        };
-        let file = out.join(format!("{name}.wasm"));
-        build_plugin(root, &dir, &bindings, &file, &[])?;
-        built.push(file);
-    }
-    Ok(built)
+    crate::build_each(root, "c", out, |source, file| {
+        build_plugin(root, source, &bindings, file, &[])
+    })
 }

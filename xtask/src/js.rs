@@ -145,23 +145,18 @@ pub fn build_plugin(root: &Path, cli: &Path, source: &Path, out: &Path) -> Resul
         fs::create_dir_all(parent)
             .map_err(|e| format!("cannot create {}: {e}", parent.display()))?;
     }
-    let output = Command::new(cli)
-        .current_dir(&stage)
-        .args(["--wit", "wit", "--world-name", "plugin", "-d"])
-        .args(DISABLED_FEATURES)
-        .arg("-o")
-        .arg(out)
-        .arg("plugin.js")
-        .output()
-        .map_err(|e| format!("cannot run {}: {e}", cli.display()))?;
-    if !output.status.success() || !out.is_file() {
-        return Err(format!(
-            "componentize-js failed on {}:\n{}{}",
-            source.display(),
-            String::from_utf8_lossy(&output.stdout),
-            String::from_utf8_lossy(&output.stderr)
-        ));
-    }
+    crate::run_tool(
+        Command::new(cli)
+            .current_dir(&stage)
+            .args(["--wit", "wit", "--world-name", "plugin", "-d"])
+            .args(DISABLED_FEATURES)
+            .arg("-o")
+            .arg(out)
+            .arg("plugin.js"),
+        "componentize-js",
+        source,
+        out,
+    )?;
     stamp::record(out, &digest)?;
     Ok(true)
 }
@@ -169,14 +164,7 @@ pub fn build_plugin(root: &Path, cli: &Path, source: &Path, out: &Path) -> Resul
 /// Builds every JavaScript plugin (`plugins/js/<name>/`) into `out/<name>.wasm`.
 pub fn build_plugins(root: &Path, out: &Path) -> Result<Vec<PathBuf>, String> {
     let cli = ensure_toolchain(root)?;
-    let mut built = Vec::new();
-    for dir in crate::plugin_dirs(&root.join("plugins").join("js"))? {
-        let Some(name) = dir.file_name().and_then(|n| n.to_str()) else {
-            continue;
-        };
-        let file = out.join(format!("{name}.wasm"));
-        build_plugin(root, &cli, &dir, &file)?;
-        built.push(file);
-    }
-    Ok(built)
+    crate::build_each(root, "js", out, |source, file| {
+        build_plugin(root, &cli, source, file).map(drop)
+    })
 }

@@ -2,6 +2,7 @@
 
 use std::fs;
 use std::path::{Path, PathBuf};
+use std::process::Command;
 
 pub mod c;
 pub mod js;
@@ -17,4 +18,41 @@ fn plugin_dirs(dir: &Path) -> Result<Vec<PathBuf>, String> {
         .collect();
     dirs.sort();
     Ok(dirs)
+}
+
+/// Builds each plugin directory under `plugins/<language>/` into `out/<name>.wasm` with
+/// `build(source, file)`; returns the files.
+fn build_each(
+    root: &Path,
+    language: &str,
+    out: &Path,
+    mut build: impl FnMut(&Path, &Path) -> Result<(), String>,
+) -> Result<Vec<PathBuf>, String> {
+    let mut built = Vec::new();
+    for dir in plugin_dirs(&root.join("plugins").join(language))? {
+        let Some(name) = dir.file_name().and_then(|n| n.to_str()) else {
+            continue;
+        };
+        let file = out.join(format!("{name}.wasm"));
+        build(&dir, &file)?;
+        built.push(file);
+    }
+    Ok(built)
+}
+
+/// Runs a tool that builds `out` from `source`; its output is the error when it fails or
+/// writes nothing.
+fn run_tool(command: &mut Command, tool: &str, source: &Path, out: &Path) -> Result<(), String> {
+    let output = command
+        .output()
+        .map_err(|e| format!("cannot run {tool}: {e}"))?;
+    if output.status.success() && out.is_file() {
+        return Ok(());
+    }
+    Err(format!(
+        "{tool} failed on {}:\n{}{}",
+        source.display(),
+        String::from_utf8_lossy(&output.stdout),
+        String::from_utf8_lossy(&output.stderr)
+    ))
 }

@@ -89,26 +89,21 @@ pub fn build_plugin(root: &Path, cli: &Path, source: &Path, out: &Path) -> Resul
         fs::create_dir_all(parent)
             .map_err(|e| format!("cannot create {}: {e}", parent.display()))?;
     }
-    let output = Command::new(cli)
-        .arg("-d")
-        .arg(&wit)
-        .args(["-w", "plugin", "componentize", "-p"])
-        .arg(source)
-        .arg("-p")
-        .arg(&kit)
-        .arg("app")
-        .arg("-o")
-        .arg(out)
-        .output()
-        .map_err(|e| format!("cannot run {}: {e}", cli.display()))?;
-    if !output.status.success() || !out.is_file() {
-        return Err(format!(
-            "componentize-py failed on {}:\n{}{}",
-            source.display(),
-            String::from_utf8_lossy(&output.stdout),
-            String::from_utf8_lossy(&output.stderr)
-        ));
-    }
+    crate::run_tool(
+        Command::new(cli)
+            .arg("-d")
+            .arg(&wit)
+            .args(["-w", "plugin", "componentize", "-p"])
+            .arg(source)
+            .arg("-p")
+            .arg(&kit)
+            .arg("app")
+            .arg("-o")
+            .arg(out),
+        "componentize-py",
+        source,
+        out,
+    )?;
     stamp::record(out, &digest)?;
     Ok(true)
 }
@@ -116,14 +111,7 @@ pub fn build_plugin(root: &Path, cli: &Path, source: &Path, out: &Path) -> Resul
 /// Builds every Python plugin (`plugins/python/<name>/`) into `out/<name>.wasm`.
 pub fn build_plugins(root: &Path, out: &Path) -> Result<Vec<PathBuf>, String> {
     let cli = ensure_toolchain(root)?;
-    let mut built = Vec::new();
-    for dir in crate::plugin_dirs(&root.join("plugins").join("python"))? {
-        let Some(name) = dir.file_name().and_then(|n| n.to_str()) else {
-            continue;
-        };
-        let file = out.join(format!("{name}.wasm"));
-        build_plugin(root, &cli, &dir, &file)?;
-        built.push(file);
-    }
-    Ok(built)
+    crate::build_each(root, "python", out, |source, file| {
+        build_plugin(root, &cli, source, file).map(drop)
+    })
 }
