@@ -259,10 +259,11 @@ export class Context {
 
     /** The one partition key of the call; InvalidInput for a range or an unpartitioned call. */
     partitionKey() {
+        if (this.selection.tag === "range") {
+            throw new InvalidInput(`${this.computation} runs one partition at a time, not a range`);
+        }
         if (this.selection.tag !== "key") {
-            throw new InvalidInput(
-                `${this.computation} runs one partition at a time, not ${this.selection.tag === "range" ? "a range" : "unpartitioned"}`,
-            );
+            throw new InvalidInput(`${this.computation} is not partitioned`);
         }
         return this.selection.val;
     }

@@ -313,8 +313,9 @@ class Context:
         """The call's one partition key; InvalidInput for a range or an unpartitioned call."""
         if isinstance(self.selection, types.PartitionSelection_Key):
             return self.selection.value
-        what = "a range" if isinstance(self.selection, types.PartitionSelection_Range) else "unpartitioned"
-        raise InvalidInput(f"{self.computation} runs one partition at a time, not {what}")
+        if isinstance(self.selection, types.PartitionSelection_Range):
+            raise InvalidInput(f"{self.computation} runs one partition at a time, not a range")
+        raise InvalidInput(f"{self.computation} is not partitioned")
 
     def partition_key_range(self) -> tuple[str, str]:
         """(start, end) of the selection, both included; a single key is a range of one."""

@@ -60,3 +60,38 @@ pub(crate) fn record(out: &Path, digest: &str) -> Result<(), String> {
     let path = stamp_path(out);
     fs::write(&path, digest).map_err(|e| format!("cannot write {}: {e}", path.display()))
 }
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used, reason = "test code")]
+
+    use super::*;
+
+    #[test]
+    fn a_build_is_fresh_until_an_input_changes() {
+        let dir = std::env::temp_dir().join(format!("tessera-stamp-{}", std::process::id()));
+        let sources = dir.join("src");
+        fs::create_dir_all(sources.join("__pycache__")).unwrap();
+        fs::write(sources.join("app.py"), "x = 1\n").unwrap();
+        fs::write(sources.join("__pycache__").join("app.pyc"), "junk").unwrap();
+        let out = dir.join("app.wasm");
+        let inputs = || files_under(&sources, &["__pycache__"]).unwrap();
+        assert_eq!(inputs(), vec![sources.join("app.py")]);
+
+        let first = digest(&inputs(), "tool 1").unwrap();
+        assert!(!is_fresh(&out, &first), "nothing built yet");
+        fs::write(&out, "component").unwrap();
+        assert!(!is_fresh(&out, &first), "built, but not recorded");
+        record(&out, &first).unwrap();
+        assert!(is_fresh(&out, &first));
+
+        assert_ne!(digest(&inputs(), "tool 2").unwrap(), first, "another tool");
+        fs::write(sources.join("app.py"), "x = 2\n").unwrap();
+        assert!(!is_fresh(&out, &digest(&inputs(), "tool 1").unwrap()));
+        fs::write(sources.join("app.py"), "x = 1\n").unwrap();
+        assert!(is_fresh(&out, &digest(&inputs(), "tool 1").unwrap()));
+        fs::remove_file(&out).unwrap();
+        assert!(!is_fresh(&out, &first), "the output is gone");
+        fs::remove_dir_all(&dir).unwrap();
+    }
+}
