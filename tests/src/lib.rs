@@ -43,23 +43,27 @@ impl Components {
 /// The JavaScript example plugins (`plugins/js/`), built on first use: `<dir>/<name>.wasm`.
 pub fn js_plugins() -> &'static Path {
     static BUILT: OnceLock<PathBuf> = OnceLock::new();
-    BUILT.get_or_init(|| {
-        let out = repo_root().join("target").join("js-plugins");
-        match xtask::js::build_plugins(&repo_root(), &out) {
-            Ok(_) => out,
-            Err(e) => panic!("cannot build the JavaScript plugins: {e}"),
-        }
-    })
+    build_once(&BUILT, "js-plugins", "JavaScript", xtask::js::build_plugins)
 }
 
 /// The Python example plugins (`plugins/python/`), built on first use: `<dir>/<name>.wasm`.
 pub fn python_plugins() -> &'static Path {
     static BUILT: OnceLock<PathBuf> = OnceLock::new();
-    BUILT.get_or_init(|| {
-        let out = repo_root().join("target").join("py-plugins");
-        match xtask::python::build_plugins(&repo_root(), &out) {
+    build_once(&BUILT, "py-plugins", "Python", xtask::python::build_plugins)
+}
+
+/// Builds one language's example plugins into `target/<dir>` the first time it is asked.
+fn build_once(
+    cell: &'static OnceLock<PathBuf>,
+    dir: &str,
+    language: &str,
+    build: fn(&Path, &Path) -> Result<Vec<PathBuf>, String>,
+) -> &'static Path {
+    cell.get_or_init(|| {
+        let out = repo_root().join("target").join(dir);
+        match build(&repo_root(), &out) {
             Ok(_) => out,
-            Err(e) => panic!("cannot build the Python plugins: {e}"),
+            Err(e) => panic!("cannot build the {language} plugins: {e}"),
         }
     })
 }

@@ -141,10 +141,6 @@ pub fn build_plugin(root: &Path, cli: &Path, source: &Path, out: &Path) -> Resul
     copy_files(source, &stage, &plugin_files)?;
     copy_files(&wit, &stage.join("wit"), &wit_files)?;
     copy_files(&kit, &stage, &kit_files[..1])?;
-    if let Some(parent) = out.parent() {
-        fs::create_dir_all(parent)
-            .map_err(|e| format!("cannot create {}: {e}", parent.display()))?;
-    }
     crate::run_tool(
         Command::new(cli)
             .current_dir(&stage)

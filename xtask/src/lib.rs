@@ -40,9 +40,13 @@ fn build_each(
     Ok(built)
 }
 
-/// Runs a tool that builds `out` from `source`; its output is the error when it fails or
-/// writes nothing.
+/// Runs a tool that builds `out` from `source` (creating `out`'s directory first); its output
+/// is the error when it fails or writes nothing.
 fn run_tool(command: &mut Command, tool: &str, source: &Path, out: &Path) -> Result<(), String> {
+    if let Some(parent) = out.parent() {
+        fs::create_dir_all(parent)
+            .map_err(|e| format!("cannot create {}: {e}", parent.display()))?;
+    }
     let output = command
         .output()
         .map_err(|e| format!("cannot run {tool}: {e}"))?;

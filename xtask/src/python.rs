@@ -85,10 +85,6 @@ pub fn build_plugin(root: &Path, cli: &Path, source: &Path, out: &Path) -> Resul
     if stamp::is_fresh(out, &digest) {
         return Ok(false);
     }
-    if let Some(parent) = out.parent() {
-        fs::create_dir_all(parent)
-            .map_err(|e| format!("cannot create {}: {e}", parent.display()))?;
-    }
     crate::run_tool(
         Command::new(cli)
             .arg("-d")
