@@ -18,7 +18,7 @@ use chrono::{DateTime, TimeZone, Utc};
 use serde_json::Value;
 use tessera_engine::state::PartitionState;
 use tessera_engine::{
-    Clock, Engine, EngineConfig, Filter, PartitionSelection, RunPolicy, RunStatus,
+    Clock, Engine, EngineConfig, Filter, PartitionSelection, RunPolicy, RunScope, RunStatus,
 };
 use tessera_runtime::{RegistryEvent, RuntimeConfig};
 use tessera_tests::{components, shared_dir};
@@ -689,12 +689,12 @@ fn pools_limit_running_runs_across_workers_and_processes() {
     };
     // One worker (or process) takes one gpu run and the free one; another gets nothing.
     assert_eq!(
-        ids(state.claim_batch("w1", None, 16, &pools).unwrap()),
+        ids(state.claim_batch("w1", &RunScope::All, 16, &pools).unwrap()),
         ["g1", "free"]
     );
     assert!(
         state
-            .claim_batch("w2", None, 16, &pools)
+            .claim_batch("w2", &RunScope::All, 16, &pools)
             .unwrap()
             .is_empty()
     );
@@ -707,12 +707,14 @@ fn pools_limit_running_runs_across_workers_and_processes() {
     };
     state.finish_successes(&[done("g1")]).unwrap();
     assert_eq!(
-        ids(state.claim_batch("w2", None, 16, &pools).unwrap()),
+        ids(state.claim_batch("w2", &RunScope::All, 16, &pools).unwrap()),
         ["g2"]
     );
     // Without limits, everything queued is claimable.
     assert_eq!(
-        ids(state.claim_batch("w3", None, 16, &BTreeMap::new()).unwrap()),
+        ids(state
+            .claim_batch("w3", &RunScope::All, 16, &BTreeMap::new())
+            .unwrap()),
         ["g3"]
     );
 }

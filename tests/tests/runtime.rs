@@ -216,6 +216,7 @@ fn limits_stop_runaway_guests() {
         timeout: Duration::from_millis(300),
         fuel: None,
         max_output_bytes: 1 << 20,
+        ..Limits::default()
     });
     let plugin = rt.load(&c.guest("misbehave")).unwrap();
     let none = |name: &str| plugin.materialize(&request(name, Selection::None));

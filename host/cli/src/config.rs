@@ -63,6 +63,21 @@ pub(crate) struct Schedule {
     pub(crate) catch_up: u32,
 }
 
+impl Schedule {
+    pub(crate) fn spec(&self) -> tessera_engine::ScheduleSpec {
+        tessera_engine::ScheduleSpec {
+            name: self.name.clone(),
+            asset: self.asset.clone(),
+            cron: self.cron.clone(),
+            timezone: self.timezone.clone(),
+            catch_up: self.catch_up,
+        }
+    }
+}
+
+/// The largest `tessera.toml` read.
+const MAX_CONFIG_BYTES: u64 = 1 << 20;
+
 fn utc() -> String {
     "UTC".to_string()
 }
@@ -106,8 +121,12 @@ impl Config {
             .unwrap_or_else(|| PathBuf::from("."));
         let parsed: File = match &file {
             Some(p) => {
-                let text = std::fs::read_to_string(p)
-                    .with_context(|| format!("cannot read config {}", p.display()))?;
+                // A regular file of reasonable size: `--config /dev/zero` is an error, not a
+                // process that fills memory.
+                let bytes = tessera_runtime::fs::read_regular_file(p, MAX_CONFIG_BYTES)
+                    .context("cannot read the config")?;
+                let text = String::from_utf8(bytes)
+                    .with_context(|| format!("config {} is not UTF-8 text", p.display()))?;
                 toml::from_str(&text).with_context(|| format!("config {}", p.display()))?
             }
             None => toml::from_str("").context("default config")?,
@@ -133,6 +152,22 @@ impl Config {
         let e = parsed.execution;
         if e.concurrency == 0 {
             anyhow::bail!("[execution] concurrency must be at least 1");
+        }
+        if e.concurrency > tessera_engine::MAX_CONCURRENCY {
+            anyhow::bail!(
+                "[execution] concurrency = {} is more than the {} runs one process executes at once",
+                e.concurrency,
+                tessera_engine::MAX_CONCURRENCY
+            );
+        }
+        // Every run in flight holds an instance, and a sensor or a reload may hold a few more.
+        runtime.max_instances = runtime.max_instances.max(
+            u32::try_from(e.concurrency)
+                .unwrap_or(u32::MAX)
+                .saturating_add(8),
+        );
+        for s in &parsed.schedules {
+            s.spec().schedule()?;
         }
         if let Some((asset, _)) = e.timeouts_ms.iter().find(|(_, ms)| **ms == 0) {
             anyhow::bail!("[execution.timeouts_ms] {asset:?} must be at least 1 millisecond");

@@ -24,13 +24,20 @@ fn emit(json: bool, value: &serde_json::Value, text: &str) {
 }
 
 pub(crate) fn run(config: &Config, json: bool) -> anyhow::Result<ExitCode> {
+    // One daemon per state: a second one would tick every sensor and schedule twice.
+    let _daemon = tessera_engine::DaemonLock::acquire(&config.storage)?;
     let engine = Arc::new(engine_cmd::open(config)?);
-    if let Err(e) = engine.registry().validate() {
+    for (plugin, error) in engine.excluded_plugins() {
         emit(
             json,
-            &serde_json::json!({"event": "graph_error", "error": e}),
-            &format!("asset graph error: {e}"),
+            &serde_json::json!({"event": "plugin_excluded", "plugin": plugin, "error": error}),
+            &format!("plugin {plugin} left out of the asset graph: {error}"),
         );
+    }
+    let schedules: Vec<ScheduleSpec> = config.schedules.iter().map(|s| s.spec()).collect();
+    let graph = engine.graph()?;
+    for s in &schedules {
+        s.check_target(&graph)?;
     }
     for p in engine.registry().plugins() {
         emit(
@@ -61,19 +68,15 @@ pub(crate) fn run(config: &Config, json: bool) -> anyhow::Result<ExitCode> {
                 });
                 stop.store(true, Ordering::SeqCst);
                 engine.stop();
+                // A second Ctrl-C does not wait for runs in flight: they are queued again by
+                // the next executor, as after a crash.
+                rt.block_on(async {
+                    let _ = tokio::signal::ctrl_c().await;
+                });
+                eprintln!("stopping now; runs in flight will be queued again");
+                std::process::exit(130);
             })?;
     }
-    let schedules: Vec<ScheduleSpec> = config
-        .schedules
-        .iter()
-        .map(|s| ScheduleSpec {
-            name: s.name.clone(),
-            asset: s.asset.clone(),
-            cron: s.cron.clone(),
-            timezone: s.timezone.clone(),
-            catch_up: s.catch_up,
-        })
-        .collect();
     emit(
         json,
         &serde_json::json!({"event": "started", "plugins": config.plugins, "storage": config.storage}),
@@ -142,6 +145,8 @@ pub(crate) fn run(config: &Config, json: bool) -> anyhow::Result<ExitCode> {
                         ),
                     ),
                     Ok(_) => {}
+                    // Stopping cancels the evaluation in flight: not an error of the sensor.
+                    Err(_) if stop.load(Ordering::SeqCst) => break,
                     Err(e) => emit(
                         json,
                         &serde_json::json!({"event": "sensor_error", "sensor": name, "error": e.to_string()}),
@@ -173,7 +178,7 @@ pub(crate) fn run(config: &Config, json: bool) -> anyhow::Result<ExitCode> {
     emit(
         json,
         &serde_json::json!({"event": "stopping"}),
-        "stopping: waiting for runs in flight",
+        "stopping: waiting for runs in flight (Ctrl-C again to stop at once)",
     );
     let _ = executor.join();
     Ok(ExitCode::SUCCESS)

@@ -15,6 +15,9 @@ use tessera_runtime::RegistryEvent;
 
 use crate::config::Config;
 
+/// The largest key list `dynamic add --file` reads (ten million keys of 20 bytes or so).
+const MAX_KEYS_FILE_BYTES: u64 = 256 << 20;
+
 fn print_json<T: Serialize>(v: &T) -> anyhow::Result<()> {
     outln!("{}", serde_json::to_string_pretty(v)?);
     Ok(())
@@ -256,30 +259,11 @@ fn run_submitted(
     submitted: &tessera_engine::Submitted,
     progress: &(dyn Fn(&Progress) + Sync),
 ) -> anyhow::Result<QueueSummary> {
-    match &submitted.backfill_id {
-        Some(b) => Ok(engine.run_queue(Some(b), progress)?),
-        None => {
-            // Not a backfill: run the queue until these runs are final (others queued
-            // meanwhile are run too: the queue is shared).
-            let mut total = QueueSummary::default();
-            loop {
-                let s = engine.run_queue(None, progress)?;
-                total.runs_succeeded += s.runs_succeeded;
-                total.runs_failed += s.runs_failed;
-                total.runs_retried += s.runs_retried;
-                total.partitions += s.partitions;
-                let open = submitted.runs.iter().try_fold(false, |acc, id| {
-                    engine
-                        .state()
-                        .run_status(id)
-                        .map(|s| acc || s.is_some_and(|s| !s.is_final()))
-                })?;
-                if !open {
-                    return Ok(total);
-                }
-            }
-        }
-    }
+    Ok(match &submitted.backfill_id {
+        Some(b) => engine.run_queue(Some(b), progress)?,
+        // Exactly what this command queued: other queued work is the daemon's.
+        None => engine.run_runs(&submitted.runs, progress)?,
+    })
 }
 
 fn report_outcome(engine: &Engine, outcome: &RunOutcome, json: bool) -> anyhow::Result<ExitCode> {
@@ -524,7 +508,16 @@ pub(crate) fn status(config: &Config, json: bool, now: DateTime<Utc>) -> anyhow:
         })
         .collect();
     let errors = engine.registry().errors();
+    let excluded = engine.excluded_plugins();
     let graph = engine.graph();
+    let schedule_errors: Vec<String> = match &graph {
+        Ok(g) => config
+            .schedules
+            .iter()
+            .filter_map(|s| s.spec().check_target(g).err().map(|e| e.to_string()))
+            .collect(),
+        Err(_) => Vec::new(),
+    };
     let mut assets = Vec::new();
     if let Ok(g) = &graph {
         for n in g.assets() {
@@ -543,6 +536,8 @@ pub(crate) fn status(config: &Config, json: bool, now: DateTime<Utc>) -> anyhow:
         print_json(&serde_json::json!({
             "plugins": plugins,
             "plugin_errors": errors,
+            "plugins_excluded": excluded,
+            "schedule_errors": schedule_errors,
             "graph_error": graph.as_ref().err().map(ToString::to_string),
             "assets": assets,
             "runs": counts.iter().map(|(s, n)| (s.clone(), *n)).collect::<std::collections::BTreeMap<_, _>>(),
@@ -564,6 +559,12 @@ pub(crate) fn status(config: &Config, json: bool, now: DateTime<Utc>) -> anyhow:
     }
     for (name, e) in &errors {
         outln!("  {name:<22} NOT LOADED: {}", e.error);
+    }
+    for (name, why) in &excluded {
+        outln!("  {name:<22} NOT IN THE GRAPH: {why}");
+    }
+    for e in &schedule_errors {
+        outln!("schedule error: {e}");
     }
     if let Err(e) = &graph {
         outln!("graph error: {e}");
@@ -668,8 +669,10 @@ pub(crate) fn dynamic(
 ) -> anyhow::Result<ExitCode> {
     let mut keys = keys.to_vec();
     if let Some(f) = file {
-        let text = std::fs::read_to_string(f)
-            .with_context(|| format!("cannot read keys from {}", f.display()))?;
+        let bytes = tessera_runtime::fs::read_regular_file(f, MAX_KEYS_FILE_BYTES)
+            .context("cannot read the keys")?;
+        let text = String::from_utf8(bytes)
+            .with_context(|| format!("{} is not UTF-8 text", f.display()))?;
         keys.extend(
             text.lines()
                 .map(str::trim)

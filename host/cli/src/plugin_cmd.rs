@@ -194,7 +194,7 @@ pub(crate) fn run(cmd: PluginCommand) -> anyhow::Result<ExitCode> {
                 run_id,
                 attempt: 1,
                 now: now.unwrap_or_else(Utc::now),
-                inputs: parse_inputs(&inputs)?,
+                inputs: parse_inputs(&inputs, Limits::default().max_output_bytes)?,
                 timeout: None,
             };
             let started = Instant::now();
@@ -333,7 +333,7 @@ pub(crate) fn run(cmd: PluginCommand) -> anyhow::Result<ExitCode> {
     }
 }
 
-fn parse_inputs(specs: &[String]) -> anyhow::Result<Vec<InputData>> {
+fn parse_inputs(specs: &[String], limit: u64) -> anyhow::Result<Vec<InputData>> {
     let mut by_asset: BTreeMap<String, Vec<(String, Vec<u8>)>> = BTreeMap::new();
     for spec in specs {
         let (target, path) = spec
@@ -341,8 +341,9 @@ fn parse_inputs(specs: &[String]) -> anyhow::Result<Vec<InputData>> {
             .with_context(|| format!("--input {spec:?}: expected ASSET:KEY=PATH"))?;
         // Asset keys never contain ':'; partition keys may ("2024-01-01-00:00").
         let (asset, key) = target.split_once(':').unwrap_or((target, ""));
-        let data =
-            std::fs::read(path).with_context(|| format!("--input {spec:?}: reading {path}"))?;
+        // At most what a plugin may output: an input is some upstream's output.
+        let data = tessera_runtime::fs::read_regular_file(Path::new(path), limit)
+            .with_context(|| format!("--input {spec:?}"))?;
         by_asset
             .entry(asset.to_string())
             .or_default()

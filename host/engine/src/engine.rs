@@ -21,7 +21,7 @@ use crate::graph::{AssetGraph, AssetNode};
 use crate::io::IoStore;
 use crate::state::{
     Completed, NewBlob, NewMaterialization, NewRun, PartitionRecord, PartitionState,
-    PartitionSummary, RunRecord, RunSelection, State,
+    PartitionSummary, RunRecord, RunScope, RunSelection, State,
 };
 
 /// How work is split into runs.
@@ -187,12 +187,16 @@ pub struct Engine {
     wake: (Mutex<u64>, Condvar),
     /// Plugin log lines per run, until the run's end records them.
     logs: Arc<Mutex<RunLogs>>,
-    /// The asset graph, and the registry generation it was built for.
-    graph_cache: Mutex<Option<(u64, Arc<AssetGraph>)>>,
+    /// The asset graph, the plugins left out of it, and the registry generation they were
+    /// built for.
+    graph_cache: Mutex<Option<GraphCache>>,
     /// The newest materialization the eager policies have looked at.
     eager_seen: Mutex<i64>,
     /// Set by [`Engine::stop`]: workers finish their run and claim no more.
     stopping: std::sync::atomic::AtomicBool,
+    /// Fired by [`Engine::stop`]: a sensor evaluation in flight ends at once (its tick is
+    /// simply not recorded; the next start evaluates it again).
+    sensor_cancel: tessera_runtime::CancelToken,
 }
 
 impl std::fmt::Debug for Engine {
@@ -222,6 +226,66 @@ fn owner_alive(owner: &str) -> bool {
         // No such process: dead. Without /proc (not Linux) liveness cannot be told, so every
         // owner counts as alive and nothing is taken from it.
         None => pid == std::process::id() || !Path::new("/proc").exists(),
+    }
+}
+
+/// Held by the one daemon of a state directory (`tessera dev`) for its lifetime: a second one
+/// would tick every sensor and schedule twice. The operating system releases it when the
+/// process ends, however it ends.
+#[derive(Debug)]
+pub struct DaemonLock {
+    _file: std::fs::File,
+}
+
+impl DaemonLock {
+    /// Takes the lock of `storage`, or says who holds it.
+    pub fn acquire(storage: &Path) -> Result<DaemonLock, EngineError> {
+        use std::io::{Read, Seek, Write};
+        std::fs::create_dir_all(storage).map_err(|e| EngineError::Io {
+            path: storage.to_path_buf(),
+            message: e.to_string(),
+        })?;
+        let path = storage.join("daemon.lock");
+        let io = |e: std::io::Error| EngineError::Io {
+            path: path.clone(),
+            message: e.to_string(),
+        };
+        let mut file = std::fs::File::options()
+            .read(true)
+            .write(true)
+            .create(true)
+            .truncate(false)
+            .open(&path)
+            .map_err(io)?;
+        match file.try_lock() {
+            Ok(()) => {}
+            Err(std::fs::TryLockError::WouldBlock) => {
+                let mut holder = String::new();
+                let _ = file.read_to_string(&mut holder);
+                let holder = holder.trim();
+                return Err(EngineError::DaemonRunning {
+                    storage: storage.to_path_buf(),
+                    holder: if holder.is_empty() {
+                        "process unknown".to_string()
+                    } else {
+                        holder.to_string()
+                    },
+                });
+            }
+            Err(std::fs::TryLockError::Error(e)) => return Err(io(e)),
+        }
+        file.set_len(0)
+            .and_then(|()| file.rewind())
+            .and_then(|()| {
+                writeln!(
+                    file,
+                    "pid {}, started {}",
+                    std::process::id(),
+                    Utc::now().format("%Y-%m-%dT%H:%M:%SZ")
+                )
+            })
+            .map_err(io)?;
+        Ok(DaemonLock { _file: file })
     }
 }
 
@@ -278,6 +342,7 @@ impl Engine {
             owner,
             wake: (Mutex::new(0), Condvar::new()),
             stopping: std::sync::atomic::AtomicBool::new(false),
+            sensor_cancel: tessera_runtime::CancelToken::new(),
             eager_seen: Mutex::new(-1),
             graph_cache: Mutex::new(None),
             logs: Arc::new(Mutex::new(HashMap::new())),
@@ -308,6 +373,7 @@ impl Engine {
     pub fn stop(&self) {
         self.stopping
             .store(true, std::sync::atomic::Ordering::SeqCst);
+        self.sensor_cancel.cancel();
         self.notify();
     }
 
@@ -332,14 +398,26 @@ impl Engine {
         &self.io
     }
 
-    /// The graph of the plugins serving now (rebuilt only when the plugin set changed).
+    /// The graph of the plugins serving now (rebuilt only when the plugin set changed). A
+    /// plugin that does not fit the others (see [`AssetGraph::build_excluding`]) is left out
+    /// of it, and [`Engine::excluded_plugins`] says why.
     pub fn graph(&self) -> Result<Arc<AssetGraph>, EngineError> {
+        Ok(self.graph_and_exclusions().0)
+    }
+
+    /// Plugins serving but left out of the asset graph, with the reason: in `status` beside
+    /// the plugins that failed to load.
+    pub fn excluded_plugins(&self) -> BTreeMap<String, String> {
+        self.graph_and_exclusions().1
+    }
+
+    fn graph_and_exclusions(&self) -> (Arc<AssetGraph>, BTreeMap<String, String>) {
         let generation = self.registry.generation();
         let mut cache = self.graph_cache.lock().unwrap_or_else(|p| p.into_inner());
-        if let Some((g, graph)) = cache.as_ref()
+        if let Some((g, graph, excluded)) = cache.as_ref()
             && *g == generation
         {
-            return Ok(Arc::clone(graph));
+            return (Arc::clone(graph), excluded.clone());
         }
         let plugins: BTreeMap<String, Arc<tessera_runtime::Plugin>> = self
             .registry
@@ -347,9 +425,13 @@ impl Engine {
             .into_iter()
             .map(|p| (p.name().to_string(), p))
             .collect();
-        let graph = Arc::new(AssetGraph::build(&plugins).map_err(EngineError::Graph)?);
-        *cache = Some((generation, Arc::clone(&graph)));
-        Ok(graph)
+        let (graph, excluded) = AssetGraph::build_excluding(&plugins);
+        for (plugin, why) in &excluded {
+            tracing::warn!(plugin, error = why, "plugin left out of the asset graph");
+        }
+        let graph = Arc::new(graph);
+        *cache = Some((generation, Arc::clone(&graph), excluded.clone()));
+        (graph, excluded)
     }
 
     /// Reads a stored output: from the database (small outputs) or the IO store.
@@ -406,6 +488,11 @@ impl Engine {
             PartitionSelection::Keys(keys) => def.subset_of_keys(&cx, keys)?,
             PartitionSelection::Range { start, end } => {
                 let s = def.range(&cx, start, end)?;
+                if s.is_empty() {
+                    return Err(bad(format!(
+                        "the range {start}...{end} is empty: {start:?} comes after {end:?}"
+                    )));
+                }
                 let (existing, missing) = s.split_existing(count);
                 if !missing.is_empty() {
                     return Err(bad(format!(
@@ -546,6 +633,20 @@ impl Engine {
         let cx = Context::new(now).with_dynamic(&dynamic);
         for a in assets {
             self.node(&graph, a)?;
+        }
+        // A key or range names partitions: an unpartitioned target has none to name.
+        if !matches!(selection, PartitionSelection::All)
+            && let Some(n) = assets
+                .iter()
+                .filter_map(|a| graph.asset(a))
+                .find(|n| n.partitions.is_none())
+        {
+            return Err(EngineError::Selection {
+                asset: n.key.clone(),
+                message: "the asset is not partitioned; materialize it without a partition \
+                          key or range"
+                    .to_string(),
+            });
         }
         let backfill_id = backfill.then(|| new_id("b"));
         // Group targets by computation (siblings of a multi-asset run together), upstream first.
@@ -695,29 +796,98 @@ impl Engine {
         backfill: Option<&str>,
         progress: &(dyn Fn(&Progress) + Sync),
     ) -> Result<QueueSummary, EngineError> {
+        let scope = match backfill {
+            Some(b) => RunScope::Backfill(b.to_string()),
+            None => RunScope::All,
+        };
+        self.run_scope(&scope, progress)
+    }
+
+    /// Executes exactly the runs one request stored (`runs`, in the order `submit` or a sensor
+    /// tick returned them) until every one is final, retries included; other queued work is
+    /// left to the daemon.
+    pub fn run_runs(
+        &self,
+        runs: &[String],
+        progress: &(dyn Fn(&Progress) + Sync),
+    ) -> Result<QueueSummary, EngineError> {
+        let (Some(first), Some(last)) = (runs.first(), runs.last()) else {
+            return Ok(QueueSummary::default());
+        };
+        match self.state.seq_range(first, last)? {
+            Some(scope) => self.run_scope(&scope, progress),
+            None => Err(EngineError::UnknownRun(first.clone())),
+        }
+    }
+
+    /// Executes the queued runs of a scope with `concurrency` workers until none is left.
+    ///
+    /// Workers share one list of claimed runs: a worker claims a few at a time (as many as
+    /// fit in [`HOLD_BUDGET`] at the recent pace, so small runs cost few transactions), and
+    /// any idle worker takes from the list. A claimed run left waiting longer than the budget
+    /// (every worker busy with a slow run) goes back to the queue for other processes.
+    fn run_scope(
+        &self,
+        scope: &RunScope,
+        progress: &(dyn Fn(&Progress) + Sync),
+    ) -> Result<QueueSummary, EngineError> {
         self.state.requeue_orphans(owner_alive)?;
-        let summary = Mutex::new(QueueSummary::default());
-        let first_error: Mutex<Option<EngineError>> = Mutex::new(None);
-        let workers = self.config.concurrency.max(1);
+        let shared = Shared {
+            scope,
+            progress,
+            claimed: Mutex::new(ClaimedRuns::default()),
+            summary: Mutex::new(QueueSummary::default()),
+            first_error: Mutex::new(None),
+            abort: std::sync::atomic::AtomicBool::new(false),
+            workers_done: std::sync::atomic::AtomicUsize::new(0),
+        };
+        let workers = self.config.concurrency.clamp(1, MAX_CONCURRENCY);
         std::thread::scope(|s| {
             for _ in 0..workers {
                 s.spawn(|| {
-                    if let Err(e) = self.worker(backfill, progress, &summary) {
-                        let mut f = first_error.lock().unwrap_or_else(|p| p.into_inner());
+                    if let Err(e) = self.worker(&shared) {
+                        let mut f = shared.first_error.lock().unwrap_or_else(|p| p.into_inner());
                         f.get_or_insert(e);
-                        self.notify();
+                        // The others stop too: the command fails with this error instead of
+                        // waiting for runs nobody will finish.
+                        shared
+                            .abort
+                            .store(true, std::sync::atomic::Ordering::SeqCst);
                     }
+                    shared
+                        .workers_done
+                        .fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+                    self.notify();
                 });
             }
+            s.spawn(|| self.return_stale_claims(&shared, workers));
         });
-        if let Some(e) = first_error.into_inner().unwrap_or_else(|p| p.into_inner()) {
+        // Whatever is still claimed goes back (a stop, or an error).
+        let left: Vec<String> = shared
+            .claimed
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .runs
+            .drain(..)
+            .map(|(r, _)| r.id)
+            .collect();
+        let released = if left.is_empty() {
+            Ok(())
+        } else {
+            self.state.release(&left)
+        };
+        if let Some(e) = shared
+            .first_error
+            .into_inner()
+            .unwrap_or_else(|p| p.into_inner())
+        {
             return Err(e);
         }
-        if let Some(id) = backfill {
-            self.settle_backfill(id)?;
-        }
-
-        Ok(summary.into_inner().unwrap_or_else(|p| p.into_inner()))
+        released?;
+        Ok(shared
+            .summary
+            .into_inner()
+            .unwrap_or_else(|p| p.into_inner()))
     }
 
     fn notify(&self) {
@@ -726,79 +896,150 @@ impl Engine {
         self.wake.1.notify_all();
     }
 
-    fn worker(
+    /// Returns claimed runs that waited past twice [`HOLD_BUDGET`] to the queue: every worker
+    /// of this process is busy, and another process may be idle.
+    fn return_stale_claims(&self, shared: &Shared<'_>, workers: usize) {
+        let done = || {
+            shared
+                .workers_done
+                .load(std::sync::atomic::Ordering::SeqCst)
+                >= workers
+        };
+        while !done() {
+            let stale: Vec<String> = {
+                let mut c = shared.claimed.lock().unwrap_or_else(|p| p.into_inner());
+                let now = std::time::Instant::now();
+                let (old, keep): (Vec<_>, Vec<_>) = c
+                    .runs
+                    .drain(..)
+                    .partition(|(_, at)| now.duration_since(*at) > HOLD_BUDGET * 2);
+                c.runs = keep.into();
+                old.into_iter().map(|(r, _)| r.id).collect()
+            };
+            if !stale.is_empty()
+                && let Err(e) = self.state.release(&stale)
+            {
+                tracing::warn!(error = %e, "could not return claimed runs to the queue");
+            }
+            let guard = self.wake.0.lock().unwrap_or_else(|p| p.into_inner());
+            if !done() {
+                let _ = self
+                    .wake
+                    .1
+                    .wait_timeout(guard, HOLD_BUDGET)
+                    .unwrap_or_else(|p| p.into_inner());
+            }
+        }
+    }
+
+    /// The next claimed run for this worker: from the shared list, else a new claim.
+    fn next_run(&self, shared: &Shared<'_>) -> Result<Option<RunRecord>, EngineError> {
+        let pace = {
+            let mut c = shared.claimed.lock().unwrap_or_else(|p| p.into_inner());
+            if let Some((run, _)) = c.runs.pop_front() {
+                return Ok(Some(run));
+            }
+            c.pace
+        };
+        // As many runs as the recent pace starts within the budget (one until it is known).
+        let batch = match pace {
+            Some(p) if !p.is_zero() => (HOLD_BUDGET.as_secs_f64() / p.as_secs_f64()) as u32,
+            Some(_) => CLAIM_BATCH,
+            None => 1,
+        }
+        .clamp(1, CLAIM_BATCH);
+        let mut runs =
+            self.state
+                .claim_batch(&self.owner, shared.scope, batch, &self.config.pools)?;
+        if runs.is_empty() {
+            return Ok(None);
+        }
+        let first = runs.remove(0);
+        if !runs.is_empty() {
+            let now = std::time::Instant::now();
+            shared
+                .claimed
+                .lock()
+                .unwrap_or_else(|p| p.into_inner())
+                .runs
+                .extend(runs.into_iter().map(|r| (r, now)));
+            self.notify();
+        }
+        Ok(Some(first))
+    }
+
+    fn worker(&self, shared: &Shared<'_>) -> Result<(), EngineError> {
+        // Successes recorded together (group commit): SQLite commits, not plugin calls, would
+        // otherwise bound small runs. Flushed before waiting, at 32, or after the budget.
+        let mut completed: Vec<Completed> = Vec::new();
+        let mut finished: Vec<(String, Outcome)> = Vec::new();
+        match self.work(shared, &mut completed, &mut finished) {
+            Ok(()) => self.flush(shared, &mut completed, &mut finished),
+            Err(e) => {
+                // Executed but not recorded: they run again (a materialization is recorded
+                // once per run and partition, so nothing doubles).
+                let ids: Vec<String> = completed.iter().map(|c| c.run_id.clone()).collect();
+                if !ids.is_empty() {
+                    let _ = self.state.release(&ids);
+                }
+                Err(e)
+            }
+        }
+    }
+
+    fn work(
         &self,
-        backfill: Option<&str>,
-        progress: &(dyn Fn(&Progress) + Sync),
-        summary: &Mutex<QueueSummary>,
+        shared: &Shared<'_>,
+        completed: &mut Vec<Completed>,
+        finished: &mut Vec<(String, Outcome)>,
     ) -> Result<(), EngineError> {
+        let aborted = || shared.abort.load(std::sync::atomic::Ordering::SeqCst);
+        let mut oldest: Option<std::time::Instant> = None;
         loop {
-            if self.is_stopping() {
+            if self.is_stopping() || aborted() {
                 return Ok(());
             }
             let seen = *self.wake.0.lock().unwrap_or_else(|p| p.into_inner());
-            // A few runs per transaction, and their successes in one more: SQLite commits,
-            // not plugin calls, would otherwise bound small runs.
-            let batch =
-                self.state
-                    .claim_batch(&self.owner, backfill, CLAIM_BATCH, &self.config.pools)?;
-            if !batch.is_empty() {
-                let mut completed = Vec::new();
-                let mut finished = Vec::new();
-                for (i, run) in batch.iter().enumerate() {
-                    if self.is_stopping() {
-                        let rest: Vec<String> = batch[i..].iter().map(|r| r.id.clone()).collect();
-                        self.state.release(&rest)?;
-                        break;
+            if let Some(run) = self.next_run(shared)? {
+                (shared.progress)(&Progress::RunStarted {
+                    run: run.id.clone(),
+                    assets: run.assets.clone(),
+                    selection: run.selection.describe(),
+                });
+                let started = std::time::Instant::now();
+                let outcome = match self.execute(&run) {
+                    Ok(o) => o,
+                    Err(e) => {
+                        // The database failed under the run: hand it back if it still can.
+                        let _ = self.state.release(std::slice::from_ref(&run.id));
+                        return Err(e);
                     }
-                    progress(&Progress::RunStarted {
-                        run: run.id.clone(),
-                        assets: run.assets.clone(),
-                        selection: run.selection.describe(),
-                    });
-                    let outcome = self.execute(run)?;
-                    if let Outcome::Success { done, .. } = &outcome {
-                        completed.push(done.clone());
-                    }
-                    finished.push((run.id.clone(), outcome));
+                };
+                let idle = {
+                    let mut c = shared.claimed.lock().unwrap_or_else(|p| p.into_inner());
+                    c.observe(started.elapsed());
+                    c.runs.is_empty()
+                };
+                if let Outcome::Success { done, .. } = &outcome {
+                    completed.push(done.clone());
                 }
-                self.state.finish_successes(&completed)?;
-                let mut s = summary.lock().unwrap_or_else(|p| p.into_inner());
-                for (run, outcome) in finished {
-                    let (ok, partitions, error) = match outcome {
-                        Outcome::Success { partitions, .. } => {
-                            s.runs_succeeded += 1;
-                            s.partitions += partitions;
-                            (true, partitions, None)
-                        }
-                        Outcome::Retry { error } => {
-                            s.runs_retried += 1;
-                            (false, 0, Some(error))
-                        }
-                        Outcome::Failed { error } => {
-                            s.runs_failed += 1;
-                            (false, 0, Some(error))
-                        }
-                        Outcome::Canceled => (false, 0, Some("canceled".into())),
-                    };
-                    progress(&Progress::RunFinished {
-                        run,
-                        ok,
-                        partitions,
-                        error,
-                    });
+                finished.push((run.id, outcome));
+                let first = *oldest.get_or_insert(started);
+                if idle || completed.len() >= CLAIM_BATCH as usize || first.elapsed() >= HOLD_BUDGET
+                {
+                    self.flush(shared, completed, finished)?;
+                    oldest = None;
                 }
-                drop(s);
-                self.notify();
                 continue;
             }
-            let pending = self.state.pending(backfill)?;
+            self.flush(shared, completed, finished)?;
+            oldest = None;
+            let pending = self.state.pending(shared.scope)?;
             if pending.queued == 0 && pending.running == 0 {
-                self.notify();
                 return Ok(());
             }
-            // Nothing claimable: wait for a run of ours to end (it may unblock dependents), a
-            // retry delay to pass, or — for runs another process holds — a short while.
+            // Nothing claimable: wait for a run to end (it may unblock dependents), a retry
+            // delay to pass, or — for runs another process holds — a short while.
             let wait = match pending.next_retry_at {
                 Some(at) if pending.running == 0 => {
                     Duration::from_millis((at - crate::state::now_ms()).clamp(1, 60_000) as u64)
@@ -806,7 +1047,7 @@ impl Engine {
                 _ => Duration::from_millis(200),
             };
             let guard = self.wake.0.lock().unwrap_or_else(|p| p.into_inner());
-            if *guard == seen {
+            if *guard == seen && !aborted() {
                 let _ = self
                     .wake
                     .1
@@ -816,20 +1057,45 @@ impl Engine {
         }
     }
 
-    /// Marks a backfill completed or failed once none of its runs is left to do.
-    fn settle_backfill(&self, id: &str) -> Result<(), EngineError> {
-        let p = self.state.backfill_progress(id)?;
-        if p.runs_queued == 0 && p.runs_running == 0 {
-            let current = self.state.backfill(id)?.map(|b| b.status);
-            if current.as_deref() == Some("running") {
-                let status = if p.runs_failed > 0 || p.runs_canceled > 0 {
-                    "failed"
-                } else {
-                    "completed"
-                };
-                self.state.set_backfill_status(id, status)?;
-            }
+    /// Records buffered successes in one transaction and reports what finished.
+    fn flush(
+        &self,
+        shared: &Shared<'_>,
+        completed: &mut Vec<Completed>,
+        finished: &mut Vec<(String, Outcome)>,
+    ) -> Result<(), EngineError> {
+        self.state.finish_successes(completed)?;
+        completed.clear();
+        if finished.is_empty() {
+            return Ok(());
         }
+        let mut s = shared.summary.lock().unwrap_or_else(|p| p.into_inner());
+        for (run, outcome) in finished.drain(..) {
+            let (ok, partitions, error) = match outcome {
+                Outcome::Success { partitions, .. } => {
+                    s.runs_succeeded += 1;
+                    s.partitions += partitions;
+                    (true, partitions, None)
+                }
+                Outcome::Retry { error } => {
+                    s.runs_retried += 1;
+                    (false, 0, Some(error))
+                }
+                Outcome::Failed { error } => {
+                    s.runs_failed += 1;
+                    (false, 0, Some(error))
+                }
+                Outcome::Canceled => (false, 0, Some("canceled".into())),
+            };
+            (shared.progress)(&Progress::RunFinished {
+                run,
+                ok,
+                partitions,
+                error,
+            });
+        }
+        drop(s);
+        self.notify();
         Ok(())
     }
 
@@ -1286,8 +1552,12 @@ impl Engine {
             dynamic: Vec::new(),
             runs: Vec::new(),
         };
-        let result = match plugin.evaluate_sensor(&request) {
+        let result = match plugin.evaluate_sensor_cancelable(&request, Some(&self.sensor_cancel)) {
             Ok(r) => r,
+            Err(e @ CallError::Canceled { .. }) => {
+                // Stopping: not the sensor's fault, so nothing is recorded.
+                return Err(EngineError::Invalid(format!("sensor {name:?}: {e}")));
+            }
             Err(e) => {
                 // The cursor stays; the error is shown by `tessera sensor list`.
                 tick.error = Some(e.to_string());
@@ -1302,31 +1572,43 @@ impl Engine {
             .map(|d| (d.name.clone(), d.add.clone(), d.delete.clone()))
             .collect();
         for d in &result.dynamic_partitions {
-            if let Err(e) = crate::state::check_dynamic_keys(&d.add) {
+            let checked = crate::state::check_dynamic_name(&d.name)
+                .and_then(|()| crate::state::check_dynamic_keys(&d.add));
+            if let Err(e) = checked {
                 tick.error = Some(e.to_string());
                 tick.dynamic.clear();
                 self.state.record_sensor_tick(&tick)?;
                 return Err(EngineError::Invalid(format!("sensor {name:?}: {e}")));
             }
         }
-        // Validate run requests against the dynamic sets as they will be after this tick.
-        let mut sets: BTreeMap<String, Vec<String>> = BTreeMap::new();
-        for (set, _) in self.state.dynamic_names()? {
-            let keys = self.state.dynamic_keys(&set)?;
-            sets.insert(set, keys);
-        }
-        for d in &result.dynamic_partitions {
-            let keys = sets.entry(d.name.clone()).or_default();
-            keys.retain(|k| !d.delete.contains(k));
-            for k in &d.add {
-                if !keys.contains(k) {
-                    keys.push(k.clone());
-                }
-            }
-        }
+        // Run requests that name partitions are checked against the dynamic sets as they will
+        // be after this tick: one pass over each set's keys (a sensor may add a million).
         let mut dynamic = MemoryDynamicStore::new();
-        for (set, keys) in sets {
-            dynamic.add(&set, keys);
+        if result
+            .run_requests
+            .iter()
+            .any(|rr| !matches!(rr.selection, Selection::None))
+        {
+            let mut names: BTreeSet<String> = self
+                .state
+                .dynamic_names()?
+                .into_iter()
+                .map(|(n, _)| n)
+                .collect();
+            names.extend(result.dynamic_partitions.iter().map(|d| d.name.clone()));
+            for set in names {
+                let mut keys: indexmap::IndexSet<String> =
+                    self.state.dynamic_keys(&set)?.into_iter().collect();
+                for d in result.dynamic_partitions.iter().filter(|d| d.name == set) {
+                    if !d.delete.is_empty() {
+                        let gone: std::collections::HashSet<&str> =
+                            d.delete.iter().map(String::as_str).collect();
+                        keys.retain(|k| !gone.contains(k.as_str()));
+                    }
+                    keys.extend(d.add.iter().cloned());
+                }
+                dynamic.add(&set, keys);
+            }
         }
         let cx = Context::new(now).with_dynamic(&dynamic);
         let mut skipped = 0;
@@ -1518,10 +1800,7 @@ impl Engine {
         now: DateTime<Utc>,
     ) -> Result<Vec<String>, EngineError> {
         let bad = |m: String| EngineError::Invalid(format!("schedule {:?}: {m}", spec.name));
-        let cron = tessera_partitions::cron::Cron::parse(&spec.cron)
-            .map_err(|e| bad(format!("cron {:?}: {e}", spec.cron)))?;
-        let zone = tessera_partitions::Zone::new(&spec.timezone)?;
-        let schedule = tessera_partitions::Schedule::new(cron, zone)?;
+        let schedule = spec.schedule()?;
         let graph = self.graph()?;
         let node = self.node(&graph, &spec.asset)?;
         let def = node
@@ -1593,6 +1872,38 @@ pub struct ScheduleSpec {
     pub catch_up: u32,
 }
 
+impl ScheduleSpec {
+    /// The cron schedule in its time zone: an error names the schedule and what is wrong
+    /// (checked when the configuration loads, not at the first tick).
+    pub fn schedule(&self) -> Result<tessera_partitions::Schedule, EngineError> {
+        let bad = |m: String| EngineError::Invalid(format!("schedule {:?}: {m}", self.name));
+        let cron = tessera_partitions::cron::Cron::parse(&self.cron)
+            .map_err(|e| bad(format!("cron {:?}: {e}", self.cron)))?;
+        let zone = tessera_partitions::Zone::new(&self.timezone)
+            .map_err(|e| bad(format!("timezone {:?}: {e}", self.timezone)))?;
+        tessera_partitions::Schedule::new(cron, zone).map_err(|e| bad(e.to_string()))
+    }
+
+    /// The schedule's target in a graph: a partitioned asset.
+    pub fn check_target(&self, graph: &AssetGraph) -> Result<(), EngineError> {
+        let bad = |m: String| EngineError::Invalid(format!("schedule {:?}: {m}", self.name));
+        match graph.asset(&self.asset) {
+            None => Err(bad(format!(
+                "its asset {:?} is not declared by any loaded plugin (see `tessera assets`)",
+                self.asset
+            ))),
+            Some(n) if n.partitions.is_none() => Err(bad(format!(
+                "its asset {:?} is not partitioned",
+                self.asset
+            ))),
+            Some(_) => Ok(()),
+        }
+    }
+}
+
+/// The most runs one process executes at once: each is a thread and a plugin instance.
+pub const MAX_CONCURRENCY: usize = 256;
+
 /// What one sensor evaluation did.
 #[derive(Debug, Clone, Serialize)]
 pub struct SensorOutcome {
@@ -1616,8 +1927,42 @@ pub struct Submitted {
 /// Log lines (level, message) by run id.
 type RunLogs = HashMap<String, Vec<(String, String)>>;
 
-/// Runs claimed per transaction by one worker.
+/// The most runs claimed (and successes recorded) per transaction.
 const CLAIM_BATCH: u32 = 32;
+/// How long a claimed run may wait for a worker of this process, and a success for its
+/// record: the price of batching transactions, never of holding work another process could do.
+const HOLD_BUDGET: Duration = Duration::from_millis(20);
+
+/// The registry generation, the asset graph built for it, and the plugins left out of it.
+type GraphCache = (u64, Arc<AssetGraph>, BTreeMap<String, String>);
+
+/// The executor state one `run_scope` call shares between its workers.
+struct Shared<'a> {
+    scope: &'a RunScope,
+    progress: &'a (dyn Fn(&Progress) + Sync),
+    claimed: Mutex<ClaimedRuns>,
+    summary: Mutex<QueueSummary>,
+    first_error: Mutex<Option<EngineError>>,
+    abort: std::sync::atomic::AtomicBool,
+    workers_done: std::sync::atomic::AtomicUsize,
+}
+
+/// Runs claimed but not started, with when they were claimed, and the recent run duration.
+#[derive(Default)]
+struct ClaimedRuns {
+    runs: std::collections::VecDeque<(RunRecord, std::time::Instant)>,
+    /// Moving average of how long a run takes here.
+    pace: Option<Duration>,
+}
+
+impl ClaimedRuns {
+    fn observe(&mut self, took: Duration) {
+        self.pace = Some(match self.pace {
+            Some(p) => p.mul_f64(0.8) + took.mul_f64(0.2),
+            None => took,
+        });
+    }
+}
 /// Keys of one run between checkpoints.
 const CHECKPOINT_EVERY: u64 = 64;
 /// Outputs up to this size are stored in the database (a row keyed by name: small rows keep

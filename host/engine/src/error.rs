@@ -15,6 +15,14 @@ pub enum EngineError {
         found: i64,
         known: i64,
     },
+    #[error(
+        "state database {path} is damaged: {message}. Tessera will not use it: restore it from a backup, or move it (and its -wal file) aside to start with an empty state"
+    )]
+    Damaged { path: PathBuf, message: String },
+    #[error(
+        "another `tessera dev` ({holder}) is already running on {storage}; stop it first (the other commands work beside it)"
+    )]
+    DaemonRunning { storage: PathBuf, holder: String },
     #[error("IO store {path}: {message}")]
     Io { path: PathBuf, message: String },
     #[error("asset graph: {0}")]
@@ -31,9 +39,10 @@ pub enum EngineError {
     UnknownRun(String),
     #[error("{asset}: {message}")]
     Selection { asset: String, message: String },
-    #[error("{0}")]
+    // Transparent: the inner error's message once (not "X: X" when a chain is printed).
+    #[error(transparent)]
     Partitions(#[from] tessera_partitions::Error),
-    #[error("{0}")]
+    #[error(transparent)]
     Plugins(#[from] tessera_runtime::LoadError),
     #[error("{0}")]
     Invalid(String),

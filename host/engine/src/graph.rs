@@ -80,10 +80,53 @@ fn timeout(spec: &AssetSpec) -> Result<Option<std::time::Duration>, String> {
 }
 
 impl AssetGraph {
-    /// Builds and validates the graph of a set of plugins (keyed by plugin name).
+    /// Builds and validates the graph of a set of plugins (keyed by plugin name): an error
+    /// when any plugin does not fit (the check a plugin reload must pass).
     pub fn build(plugins: &BTreeMap<String, Arc<Plugin>>) -> Result<AssetGraph, String> {
+        let (graph, problems) = AssetGraph::check(plugins);
+        if problems.is_empty() {
+            Ok(graph)
+        } else {
+            Err(problems
+                .into_iter()
+                .map(|(_, p)| p)
+                .collect::<Vec<_>>()
+                .join("; "))
+        }
+    }
+
+    /// The graph of the plugins that fit together, and why each of the others was left out.
+    /// A plugin whose assets collide with another's, read an asset nobody declares, or close
+    /// a dependency cycle is set aside like a plugin that failed to load: the rest keep
+    /// working.
+    pub fn build_excluding(
+        plugins: &BTreeMap<String, Arc<Plugin>>,
+    ) -> (AssetGraph, BTreeMap<String, String>) {
+        let mut set = plugins.clone();
+        let mut excluded: BTreeMap<String, String> = BTreeMap::new();
+        loop {
+            let (graph, problems) = AssetGraph::check(&set);
+            if problems.is_empty() {
+                return (graph, excluded);
+            }
+            // Every round removes at least one plugin, so this ends.
+            for (plugin, problem) in problems {
+                set.remove(&plugin);
+                excluded
+                    .entry(plugin)
+                    .and_modify(|p| {
+                        p.push_str("; ");
+                        p.push_str(&problem);
+                    })
+                    .or_insert(problem);
+            }
+        }
+    }
+
+    /// The graph and its problems, each with the plugin it is blamed on.
+    fn check(plugins: &BTreeMap<String, Arc<Plugin>>) -> (AssetGraph, Vec<(String, String)>) {
         let mut nodes: BTreeMap<String, AssetNode> = BTreeMap::new();
-        let mut problems = Vec::new();
+        let mut problems: Vec<(String, String)> = Vec::new();
         let mut raw_inputs: BTreeMap<String, Vec<tessera_runtime::InputSpec>> = BTreeMap::new();
         let mut sensors: BTreeMap<String, SensorNode> = BTreeMap::new();
         for (name, plugin) in plugins {
@@ -92,14 +135,17 @@ impl AssetGraph {
                 let siblings: Vec<String> = c.assets.iter().map(|a| a.key.clone()).collect();
                 for a in &c.assets {
                     if let Some(other) = nodes.get(&a.key) {
-                        problems.push(format!(
-                            "asset {:?} is declared by both plugin {:?} and plugin {name:?}",
-                            a.key, other.plugin
+                        problems.push((
+                            name.clone(),
+                            format!(
+                                "asset {:?} is declared by both plugin {:?} and plugin {name:?}",
+                                a.key, other.plugin
+                            ),
                         ));
                         continue;
                     }
                     let timeout = timeout(a).unwrap_or_else(|e| {
-                        problems.push(format!("{e} (plugin {name:?})"));
+                        problems.push((name.clone(), format!("{e} (plugin {name:?})")));
                         None
                     });
                     raw_inputs.insert(a.key.clone(), a.inputs.clone());
@@ -131,9 +177,12 @@ impl AssetGraph {
             }
             for s in &defs.sensors {
                 if let Some(other) = sensors.get(&s.name) {
-                    problems.push(format!(
-                        "sensor {:?} is declared by both plugin {:?} and plugin {name:?}",
-                        s.name, other.plugin
+                    problems.push((
+                        name.clone(),
+                        format!(
+                            "sensor {:?} is declared by both plugin {:?} and plugin {name:?}",
+                            s.name, other.plugin
+                        ),
                     ));
                     continue;
                 }
@@ -155,16 +204,22 @@ impl AssetGraph {
             let mut edges = Vec::new();
             for input in inputs {
                 let Some(up) = nodes.get(&input.asset) else {
-                    problems.push(format!(
-                        "asset {key:?} (plugin {plugin:?}) reads {:?}, which no loaded plugin declares",
-                        input.asset
+                    problems.push((
+                        plugin.clone(),
+                        format!(
+                            "asset {key:?} (plugin {plugin:?}) reads {:?}, which no loaded plugin declares",
+                            input.asset
+                        ),
                     ));
                     continue;
                 };
                 if siblings.contains(&input.asset) {
-                    problems.push(format!(
-                        "asset {key:?} (plugin {plugin:?}) reads {:?}, which the same call produces",
-                        input.asset
+                    problems.push((
+                        plugin.clone(),
+                        format!(
+                            "asset {key:?} (plugin {plugin:?}) reads {:?}, which the same call produces",
+                            input.asset
+                        ),
                     ));
                     continue;
                 }
@@ -175,9 +230,12 @@ impl AssetGraph {
                 if let Some(up_def) = &up.partitions
                     && let Err(e) = mapping.validate(up_def, partitions.as_ref())
                 {
-                    problems.push(format!(
-                        "asset {key:?} (plugin {plugin:?}) reads {:?} (plugin {:?}): {e}",
-                        input.asset, up.plugin
+                    problems.push((
+                        plugin.clone(),
+                        format!(
+                            "asset {key:?} (plugin {plugin:?}) reads {:?} (plugin {:?}): {e}",
+                            input.asset, up.plugin
+                        ),
                     ));
                     continue;
                 }
@@ -194,36 +252,46 @@ impl AssetGraph {
         for (name, s) in &sensors {
             for t in &s.spec.targets {
                 if !nodes.contains_key(t) {
-                    problems.push(format!(
-                        "sensor {name:?} (plugin {:?}) targets {t:?}, which no loaded plugin declares",
-                        s.plugin
+                    problems.push((
+                        s.plugin.clone(),
+                        format!(
+                            "sensor {name:?} (plugin {:?}) targets {t:?}, which no loaded plugin declares",
+                            s.plugin
+                        ),
                     ));
                 }
             }
         }
         let order = match topological_order(&nodes) {
             Ok(o) => o,
-            Err(cycle) => {
+            Err(left) => {
+                let cycle = on_cycles(&nodes, &left);
                 let names: Vec<String> = cycle
                     .iter()
                     .map(|k| {
-                        let p = nodes.get(k).map_or("?", |n| n.plugin.as_str());
+                        let p = nodes.get(*k).map_or("?", |n| n.plugin.as_str());
                         format!("{k} (plugin {p})")
                     })
                     .collect();
-                problems.push(format!("a dependency cycle joins {}", names.join(", ")));
+                let message = format!("a dependency cycle joins {}", names.join(", "));
+                let blamed: BTreeSet<&str> = cycle
+                    .iter()
+                    .filter_map(|k| nodes.get(*k).map(|n| n.plugin.as_str()))
+                    .collect();
+                for p in blamed {
+                    problems.push((p.to_string(), message.clone()));
+                }
                 Vec::new()
             }
         };
-        if problems.is_empty() {
-            Ok(AssetGraph {
+        (
+            AssetGraph {
                 nodes,
                 order,
                 sensors,
-            })
-        } else {
-            Err(problems.join("; "))
-        }
+            },
+            problems,
+        )
     }
 
     pub fn asset(&self, key: &str) -> Option<&AssetNode> {
@@ -253,6 +321,25 @@ impl AssetGraph {
             .values()
             .filter(|n| n.inputs.iter().any(|e| e.upstream == key))
             .collect()
+    }
+}
+
+/// Of the assets Kahn's algorithm left over (on a cycle, or downstream of one), those on a
+/// cycle: peel off, repeatedly, the ones no leftover asset reads.
+fn on_cycles<'a>(nodes: &'a BTreeMap<String, AssetNode>, left: &'a [String]) -> Vec<&'a str> {
+    let mut rest: BTreeSet<&str> = left.iter().map(String::as_str).collect();
+    loop {
+        let read: BTreeSet<&str> = rest
+            .iter()
+            .filter_map(|k| nodes.get(*k))
+            .flat_map(|n| n.inputs.iter().map(|e| e.upstream.as_str()))
+            .filter(|up| rest.contains(up))
+            .collect();
+        let before = rest.len();
+        rest.retain(|k| read.contains(k));
+        if rest.len() == before {
+            return rest.into_iter().collect();
+        }
     }
 }
 

@@ -33,6 +33,21 @@ pub fn escape_key(key: &str) -> String {
     out
 }
 
+/// The longest name component stored as itself; file systems allow 255 bytes.
+const MAX_NAME: usize = 200;
+
+/// One component of a blob name as a file name: itself when short enough (every blob written
+/// before keys could be long keeps its file), else `~` and the SHA-256 of the component. A
+/// blob's full name, with the key, stays in the database; escaped names never hold `~`, so
+/// the two forms never collide.
+fn file_name(part: &str) -> std::borrow::Cow<'_, str> {
+    if part.len() <= MAX_NAME {
+        std::borrow::Cow::Borrowed(part)
+    } else {
+        std::borrow::Cow::Owned(format!("~{}", data_version(part.as_bytes())))
+    }
+}
+
 /// The key an escaped name stands for (the inverse of [`escape_key`]).
 pub fn unescape_key(name: &str) -> String {
     if name == "%" {
@@ -90,13 +105,13 @@ impl IoStore {
             && blob
                 .split('/')
                 .all(|part| !part.is_empty() && part != "." && part != "..");
-        if !ok {
+        let Some((dir, file)) = blob.split_once('/').filter(|_| ok) else {
             return Err(EngineError::Io {
                 path: self.root.clone(),
                 message: format!("refusing blob name {blob:?}"),
             });
-        }
-        Ok(self.root.join(blob))
+        };
+        Ok(self.root.join(&*file_name(dir)).join(&*file_name(file)))
     }
 
     /// Writes a blob atomically; returns its data version. Like the database's
@@ -195,5 +210,25 @@ mod tests {
         assert!(leftovers.is_empty());
         assert!(io.read("../etc").is_err());
         assert!(io.write("sales/..", b"x").is_err());
+    }
+
+    #[test]
+    fn any_key_is_a_blob_name() {
+        let dir = tempfile::tempdir().unwrap();
+        let io = IoStore::new(dir.path());
+        // 86 slashes escape to 258 bytes; a 100 KB key to 100 KB: both past a file name's 255.
+        let keys = ["/".repeat(86), "k".repeat(100_000), "é".repeat(200)];
+        for (i, k) in keys.iter().enumerate() {
+            let blob = IoStore::blob_name("sales", k);
+            io.write(&blob, format!("v{i}").as_bytes()).unwrap();
+            assert_eq!(io.read(&blob).unwrap(), format!("v{i}").as_bytes());
+            // The key is still in the name the database keeps.
+            let (_, file) = blob.split_once('/').unwrap();
+            assert_eq!(&unescape_key(file), k);
+        }
+        // Short names are stored as themselves, as before.
+        io.write(&IoStore::blob_name("sales", "2024-01-01"), b"x")
+            .unwrap();
+        assert!(dir.path().join("sales").join("2024-01-01").is_file());
     }
 }

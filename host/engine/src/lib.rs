@@ -11,10 +11,11 @@ pub mod io;
 pub mod state;
 
 pub use engine::{
-    AssetStatus, Clock, Engine, EngineConfig, Filter, PartitionSelection, PartitionView, Progress,
-    QueueSummary, RunPolicy, ScheduleSpec, SensorOutcome, StateDynamicKeys, Submitted,
+    AssetStatus, Clock, DaemonLock, Engine, EngineConfig, Filter, MAX_CONCURRENCY,
+    PartitionSelection, PartitionView, Progress, QueueSummary, RunPolicy, ScheduleSpec,
+    SensorOutcome, StateDynamicKeys, Submitted,
 };
 pub use error::EngineError;
 pub use graph::{AssetGraph, AssetNode, Edge};
 pub use io::IoStore;
-pub use state::{RunRecord, RunSelection, RunStatus, State};
+pub use state::{RunRecord, RunScope, RunSelection, RunStatus, State};

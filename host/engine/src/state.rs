@@ -175,6 +175,29 @@ impl RunSelection {
     }
 }
 
+/// Which queued runs an executor takes.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub enum RunScope {
+    /// Every queued run (the daemon).
+    #[default]
+    All,
+    /// One backfill's runs.
+    Backfill(String),
+    /// The runs stored by one request: one transaction stores them with consecutive `seq`.
+    Seqs { first: i64, last: i64 },
+}
+
+impl RunScope {
+    /// (backfill, first seq, last seq) as query parameters.
+    fn params(&self) -> (Option<&str>, i64, i64) {
+        match self {
+            RunScope::All => (None, i64::MIN, i64::MAX),
+            RunScope::Backfill(b) => (Some(b.as_str()), i64::MIN, i64::MAX),
+            RunScope::Seqs { first, last } => (None, *first, *last),
+        }
+    }
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum RunStatus {
@@ -410,29 +433,35 @@ fn run_from_row(row: &rusqlite::Row<'_>) -> rusqlite::Result<RunRecord> {
 
 impl State {
     /// Opens (creating when needed) the database and brings its schema up to date.
+    ///
+    /// Safe when several processes start at once on a fresh directory: set-up (creation,
+    /// migrations) happens under an exclusive lock on `<db>.lock`, and a new database is
+    /// built under a temporary name and renamed into place, so `state.db` either does not
+    /// exist or is a complete database. A file that is empty, not a database, missing a table,
+    /// or fails SQLite's quick check is refused with what to do.
     pub fn open(path: &Path) -> Result<State, EngineError> {
         if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
             std::fs::create_dir_all(dir).map_err(|e| EngineError::db(path, e))?;
         }
-        let mut conn = Connection::open(path).map_err(|e| EngineError::db(path, e))?;
-        conn.busy_timeout(std::time::Duration::from_secs(30))
-            .map_err(|e| EngineError::db(path, e))?;
-        // WAL: readers never block the writer; NORMAL sync is durable across process crashes
-        // (a power loss may drop the last commits, never corrupt). Checkpoints every 32 MiB
-        // of log rather than 4: the same hot pages (the run queue's) are copied back less
-        // often, which took 13 % off a backfill of small runs.
-        conn.execute_batch(
-            "PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL; PRAGMA wal_autocheckpoint = 8192;",
-        )
-        .map_err(|e| EngineError::db(path, e))?;
-        // Plans made once per statement: without this SQLite re-prepares some cached
-        // statements whenever a parameter is bound again (10 % of a chained backfill).
-        conn.set_db_config(
-            rusqlite::config::DbConfig::SQLITE_DBCONFIG_ENABLE_QPSG,
-            true,
-        )
-        .map_err(|e| EngineError::db(path, e))?;
+        let setup = SetupLock::acquire(path)?;
+        let existed = match std::fs::metadata(path) {
+            Ok(meta) => {
+                check_header(path, &meta)?;
+                true
+            }
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+                create(path)?;
+                false
+            }
+            Err(e) => return Err(EngineError::db(path, e)),
+        };
+        let mut conn = connect(path)?;
         migrate(&mut conn, path)?;
+        check_tables(&conn, path)?;
+        if existed {
+            quick_check(&conn, path)?;
+        }
+        drop(setup);
         Ok(State {
             path: path.to_path_buf(),
             conn: Mutex::new(conn),
@@ -499,7 +528,29 @@ impl State {
                 seq += 1;
                 insert_run(tx, seq, r, now)?;
             }
+            // A backfill that selected nothing is done at once.
+            if let Some(b) = backfill {
+                settle_backfill(tx, &b.id, now)?;
+            }
             Ok(())
+        })
+    }
+
+    /// The `seq` range of runs stored together (`first` and `last` of one request).
+    pub fn seq_range(&self, first: &str, last: &str) -> Result<Option<RunScope>, EngineError> {
+        self.read(|c| {
+            let seq = |id: &str| -> rusqlite::Result<Option<i64>> {
+                c.prepare_cached("SELECT seq FROM runs WHERE id = ?1")?
+                    .query_row(params![id], |r| r.get(0))
+                    .optional()
+            };
+            Ok(match (seq(first)?, seq(last)?) {
+                (Some(a), Some(b)) => Some(RunScope::Seqs {
+                    first: a.min(b),
+                    last: a.max(b),
+                }),
+                _ => None,
+            })
         })
     }
 
@@ -508,10 +559,10 @@ impl State {
     pub fn claim_next(
         &self,
         owner: &str,
-        backfill: Option<&str>,
+        scope: &RunScope,
     ) -> Result<Option<RunRecord>, EngineError> {
         Ok(self
-            .claim_batch(owner, backfill, 1, &BTreeMap::new())?
+            .claim_batch(owner, scope, 1, &BTreeMap::new())?
             .into_iter()
             .next())
     }
@@ -522,24 +573,26 @@ impl State {
     pub fn claim_batch(
         &self,
         owner: &str,
-        backfill: Option<&str>,
+        scope: &RunScope,
         max: u32,
         pools: &BTreeMap<String, usize>,
     ) -> Result<Vec<RunRecord>, EngineError> {
         let now = now_ms();
+        let (backfill, first, last) = scope.params();
         self.write(|tx| {
             // With pools, look further ahead: some candidates may have to wait.
             let look = if pools.is_empty() { max.max(1) } else { max.max(1) * 8 };
             let sql = format!(
                 "SELECT {RUN_COLUMNS}, r.pool FROM runs r
                  WHERE r.status = 'queued' AND r.not_before <= ?1 AND (?2 IS NULL OR r.backfill_id = ?2)
+                   AND r.seq BETWEEN ?4 AND ?5
                    AND NOT EXISTS (SELECT 1 FROM run_deps d JOIN runs u ON u.id = d.depends_on
                                    WHERE d.run_id = r.id AND u.status != 'success')
                  ORDER BY r.seq LIMIT ?3"
             );
             let candidates: Vec<(RunRecord, Option<String>)> = {
                 let mut s = tx.prepare_cached(&sql)?;
-                s.query_map(params![now, backfill, look], |row| {
+                s.query_map(params![now, backfill, look, first, last], |row| {
                     Ok((run_from_row(row)?, row.get(17)?))
                 })?
                 .collect::<Result<_, _>>()?
@@ -615,7 +668,7 @@ impl State {
                     event(tx, &r.run_id, level, message, now)?;
                 }
             }
-            Ok(())
+            settle_backfills_of(tx, runs.iter().map(|r| r.run_id.as_str()), now)
         })
     }
 
@@ -644,15 +697,17 @@ impl State {
 
     /// When nothing is claimable: the earliest time a queued run's retry delay ends, and
     /// whether any run is queued or running at all (within the backfill, when given).
-    pub fn pending(&self, backfill: Option<&str>) -> Result<Pending, EngineError> {
+    pub fn pending(&self, scope: &RunScope) -> Result<Pending, EngineError> {
+        let (backfill, first, last) = scope.params();
         self.read(|c| {
             c.query_row(
                 "SELECT
                     COALESCE(SUM(status = 'queued'), 0),
                     COALESCE(SUM(status = 'running'), 0),
                     MIN(CASE WHEN status = 'queued' THEN not_before END)
-                 FROM runs WHERE status IN ('queued', 'running') AND (?1 IS NULL OR backfill_id = ?1)",
-                params![backfill],
+                 FROM runs WHERE status IN ('queued', 'running') AND (?1 IS NULL OR backfill_id = ?1)
+                   AND seq BETWEEN ?2 AND ?3",
+                params![backfill, first, last],
                 |r| {
                     Ok(Pending {
                         queued: r.get::<_, i64>(0)? as u64,
@@ -718,8 +773,12 @@ impl State {
                 mark.execute(params![asset, partition, run.id, error, now])?;
             }
             event(tx, &run.id, "error", &format!("run failed: {error}"), now)?;
-            cancel_dependents(tx, &run.id, now)?;
-            Ok(())
+            let canceled = cancel_dependents(tx, &run.id, now)?;
+            settle_backfills_of(
+                tx,
+                std::iter::once(run.id.as_str()).chain(canceled.iter().map(String::as_str)),
+                now,
+            )
         })
     }
 
@@ -1166,7 +1225,8 @@ impl State {
                 "UPDATE runs SET status = 'canceled', owner = NULL, ended_at = ?2 WHERE id = ?1",
                 params![run_id, now],
             )?;
-            event(tx, run_id, "warn", "canceled", now)
+            event(tx, run_id, "warn", "canceled", now)?;
+            settle_backfills_of(tx, std::iter::once(run_id), now)
         })
     }
 
@@ -1219,6 +1279,182 @@ pub struct SensorTick {
     /// (set name, keys to add, keys to delete)
     pub dynamic: Vec<(String, Vec<String>, Vec<String>)>,
     pub runs: Vec<NewRun>,
+}
+
+/// An exclusive lock on `<db>.lock` while a process creates or migrates the database.
+struct SetupLock(std::fs::File);
+
+impl SetupLock {
+    fn acquire(db: &Path) -> Result<SetupLock, EngineError> {
+        let mut name = db.as_os_str().to_owned();
+        name.push(".lock");
+        let file = std::fs::File::options()
+            .create(true)
+            .truncate(false)
+            .write(true)
+            .open(PathBuf::from(name))
+            .map_err(|e| EngineError::db(db, format!("cannot open its lock file: {e}")))?;
+        file.lock()
+            .map_err(|e| EngineError::db(db, format!("cannot lock its lock file: {e}")))?;
+        Ok(SetupLock(file))
+    }
+}
+
+impl Drop for SetupLock {
+    fn drop(&mut self) {
+        let _ = self.0.unlock();
+    }
+}
+
+/// One connection with the settings every connection uses.
+fn connect(path: &Path) -> Result<Connection, EngineError> {
+    let conn = Connection::open_with_flags(
+        path,
+        rusqlite::OpenFlags::SQLITE_OPEN_READ_WRITE
+            | rusqlite::OpenFlags::SQLITE_OPEN_NO_MUTEX
+            | rusqlite::OpenFlags::SQLITE_OPEN_URI,
+    )
+    .map_err(|e| EngineError::db(path, e))?;
+    conn.busy_timeout(std::time::Duration::from_secs(30))
+        .map_err(|e| EngineError::db(path, e))?;
+    // WAL: readers never block the writer; NORMAL sync is durable across process crashes
+    // (a power loss may drop the last commits, never corrupt). Checkpoints every 32 MiB of
+    // log rather than 4: the same hot pages (the run queue's) are copied back less often,
+    // which took 13 % off a backfill of small runs.
+    conn.execute_batch(
+        "PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL; PRAGMA wal_autocheckpoint = 8192;",
+    )
+    .map_err(|e| EngineError::db(path, e))?;
+    // Plans made once per statement: without this SQLite re-prepares some cached statements
+    // whenever a parameter is bound again (10 % of a chained backfill).
+    conn.set_db_config(
+        rusqlite::config::DbConfig::SQLITE_DBCONFIG_ENABLE_QPSG,
+        true,
+    )
+    .map_err(|e| EngineError::db(path, e))?;
+    Ok(conn)
+}
+
+/// Builds a new database under a temporary name and renames it into place: a crash leaves no
+/// database or a complete one, so an empty `state.db` always means damage.
+fn create(path: &Path) -> Result<(), EngineError> {
+    let mut name = path.as_os_str().to_owned();
+    name.push(format!(".new-{}", std::process::id()));
+    let tmp = PathBuf::from(name);
+    let built = (|| {
+        let conn = Connection::open(&tmp).map_err(|e| EngineError::db(path, e))?;
+        conn.execute_batch("PRAGMA journal_mode = WAL;")
+            .map_err(|e| EngineError::db(path, e))?;
+        let mut conn = conn;
+        migrate(&mut conn, path)?;
+        // Closing checkpoints the log into the file and removes it.
+        conn.close().map_err(|(_, e)| EngineError::db(path, e))?;
+        std::fs::File::open(&tmp)
+            .and_then(|f| f.sync_all())
+            .map_err(|e| EngineError::db(path, e))?;
+        std::fs::rename(&tmp, path).map_err(|e| EngineError::db(path, e))
+    })();
+    if built.is_err() {
+        for suffix in ["", "-wal", "-shm"] {
+            let mut n = tmp.as_os_str().to_owned();
+            n.push(suffix);
+            let _ = std::fs::remove_file(PathBuf::from(n));
+        }
+    }
+    built
+}
+
+fn damaged(path: &Path, message: impl Into<String>) -> EngineError {
+    EngineError::Damaged {
+        path: path.to_path_buf(),
+        message: message.into(),
+    }
+}
+
+/// An existing database file is not empty and starts like one.
+fn check_header(path: &Path, meta: &std::fs::Metadata) -> Result<(), EngineError> {
+    if !meta.is_file() {
+        return Err(damaged(path, "it is not a regular file"));
+    }
+    if meta.len() == 0 {
+        return Err(damaged(path, "it is empty (0 bytes)"));
+    }
+    let mut header = [0u8; 16];
+    let read = std::fs::File::open(path)
+        .and_then(|mut f| std::io::Read::read_exact(&mut f, &mut header))
+        .map_err(|e| damaged(path, format!("cannot read its header: {e}")));
+    if read.is_err() || &header != b"SQLite format 3\0" {
+        return Err(damaged(path, "it is not an SQLite database"));
+    }
+    Ok(())
+}
+
+/// Every table of the schema exists (a table dropped by hand fails here, not mid-run).
+fn check_tables(conn: &Connection, path: &Path) -> Result<(), EngineError> {
+    const TABLES: [&str; 11] = [
+        "runs",
+        "run_deps",
+        "run_events",
+        "materializations",
+        "blobs",
+        "partition_status",
+        "sensor_state",
+        "sensor_run_keys",
+        "schedule_ticks",
+        "backfills",
+        "dynamic_changes",
+    ];
+    let present: std::collections::BTreeSet<String> = conn
+        .prepare("SELECT name FROM sqlite_schema WHERE type = 'table'")
+        .and_then(|mut s| s.query_map([], |r| r.get(0))?.collect())
+        .map_err(|e| damaged(path, e.to_string()))?;
+    let missing: Vec<&str> = TABLES
+        .into_iter()
+        .filter(|t| !present.contains(*t))
+        .collect();
+    if missing.is_empty() {
+        Ok(())
+    } else {
+        Err(damaged(
+            path,
+            format!("its table(s) {} are missing", missing.join(", ")),
+        ))
+    }
+}
+
+/// SQLite's `quick_check` (every page's structure, not index contents), skipped when the file
+/// is unchanged (size and modification time) since it last passed: the stamp sits beside it.
+fn quick_check(conn: &Connection, path: &Path) -> Result<(), EngineError> {
+    let stamp_path = {
+        let mut n = path.as_os_str().to_owned();
+        n.push(".checked");
+        PathBuf::from(n)
+    };
+    let stamp = |meta: &std::fs::Metadata| {
+        let modified = meta
+            .modified()
+            .ok()
+            .and_then(|m| m.duration_since(std::time::UNIX_EPOCH).ok())
+            .map_or(0, |d| d.as_nanos());
+        format!("{} {modified}\n", meta.len())
+    };
+    let before = std::fs::metadata(path).map_err(|e| EngineError::db(path, e))?;
+    if std::fs::read_to_string(&stamp_path).ok().as_deref() == Some(stamp(&before).as_str()) {
+        return Ok(());
+    }
+    let problems: Vec<String> = conn
+        .prepare("PRAGMA quick_check(5)")
+        .and_then(|mut s| s.query_map([], |r| r.get(0))?.collect())
+        .map_err(|e| damaged(path, e.to_string()))?;
+    if problems != ["ok"] {
+        return Err(damaged(
+            path,
+            format!("SQLite's quick check failed: {}", problems.join("; ")),
+        ));
+    }
+    // Best effort: without a stamp the next open checks again.
+    let _ = std::fs::write(&stamp_path, stamp(&before));
+    Ok(())
 }
 
 fn migrate(conn: &mut Connection, path: &Path) -> Result<(), EngineError> {
@@ -1358,9 +1594,15 @@ fn record_materializations(
     Ok(())
 }
 
-fn cancel_dependents(tx: &Transaction<'_>, run_id: &str, now: i64) -> rusqlite::Result<()> {
+/// Cancels every queued run downstream of a failed one; returns their ids.
+fn cancel_dependents(
+    tx: &Transaction<'_>,
+    run_id: &str,
+    now: i64,
+) -> rusqlite::Result<Vec<String>> {
     // Breadth-first over the dependency edges: everything downstream of a failed run can
     // never start.
+    let mut canceled = Vec::new();
     let mut frontier = vec![run_id.to_string()];
     while let Some(id) = frontier.pop() {
         let dependents: Vec<String> = {
@@ -1376,23 +1618,108 @@ fn cancel_dependents(tx: &Transaction<'_>, run_id: &str, now: i64) -> rusqlite::
                 "UPDATE runs SET status = 'canceled', ended_at = ?2, error = ?3 WHERE id = ?1",
                 params![d, now, format!("upstream run {run_id} failed")],
             )?;
+            canceled.push(d.clone());
             frontier.push(d);
+        }
+    }
+    Ok(canceled)
+}
+
+/// Settles the backfills of these runs whose runs are all final, in the transaction that
+/// made them final: whoever ran them (this command, a daemon, another host), a backfill never
+/// stays `running` with nothing left to do.
+fn settle_backfills_of<'a>(
+    tx: &Transaction<'_>,
+    runs: impl Iterator<Item = &'a str>,
+    now: i64,
+) -> rusqlite::Result<()> {
+    let mut backfills = std::collections::BTreeSet::new();
+    {
+        let mut of = tx.prepare_cached("SELECT backfill_id FROM runs WHERE id = ?1")?;
+        for id in runs {
+            if let Some(Some(b)) = of
+                .query_row(params![id], |r| r.get::<_, Option<String>>(0))
+                .optional()?
+            {
+                backfills.insert(b);
+            }
+        }
+    }
+    for b in backfills {
+        settle_backfill(tx, &b, now)?;
+    }
+    Ok(())
+}
+
+/// Marks a running backfill completed (or failed, when a run failed or was canceled) once no
+/// run of it is queued or running.
+fn settle_backfill(tx: &Transaction<'_>, id: &str, now: i64) -> rusqlite::Result<()> {
+    let open: bool = tx
+        .prepare_cached(
+            "SELECT EXISTS (SELECT 1 FROM runs WHERE backfill_id = ?1 AND status IN ('queued', 'running'))",
+        )?
+        .query_row(params![id], |r| r.get(0))?;
+    if open {
+        return Ok(());
+    }
+    let bad: bool = tx
+        .prepare_cached(
+            "SELECT EXISTS (SELECT 1 FROM runs WHERE backfill_id = ?1 AND status IN ('failed', 'canceled'))",
+        )?
+        .query_row(params![id], |r| r.get(0))?;
+    tx.prepare_cached(
+        "UPDATE backfills SET status = ?2, ended_at = ?3 WHERE id = ?1 AND status = 'running'",
+    )?
+    .execute(params![id, if bad { "failed" } else { "completed" }, now])?;
+    Ok(())
+}
+
+/// Dynamic keys end up in multi-partition keys (joined by `|`), in ranges (`a...b`), in
+/// listings and logs: the rules of static keys, and no `|`.
+pub(crate) fn check_dynamic_keys(keys: &[String]) -> Result<(), EngineError> {
+    for k in keys {
+        if let Some(why) = bad_key_text(k, true) {
+            return Err(EngineError::Invalid(format!(
+                "dynamic partition key {:?} {why}",
+                shorten(k)
+            )));
         }
     }
     Ok(())
 }
 
-/// Dynamic keys end up in multi-partition keys (joined by `|`) and in listings.
-pub(crate) fn check_dynamic_keys(keys: &[String]) -> Result<(), EngineError> {
-    match keys
-        .iter()
-        .find(|k| k.is_empty() || k.contains(['|', '\n', '\r']))
-    {
-        Some(k) => Err(EngineError::Invalid(format!(
-            "dynamic partition key {k:?} is empty or holds '|' or a line break"
+/// A dynamic set's name follows the rules of keys (it may hold `|`: it never joins keys).
+pub(crate) fn check_dynamic_name(name: &str) -> Result<(), EngineError> {
+    match bad_key_text(name, false) {
+        Some(why) => Err(EngineError::Invalid(format!(
+            "dynamic partition set name {:?} {why}",
+            shorten(name)
         ))),
         None => Ok(()),
     }
+}
+
+fn bad_key_text(k: &str, key: bool) -> Option<&'static str> {
+    if k.is_empty() {
+        Some("is empty")
+    } else if k.contains("...") {
+        Some("holds '...' (the range syntax)")
+    } else if k.chars().any(char::is_control) {
+        Some("holds a control character")
+    } else if key && k.contains('|') {
+        Some("holds '|' (it joins the keys of multi-dimensional partitions)")
+    } else {
+        None
+    }
+}
+
+/// A key for a message: long ones cut.
+fn shorten(k: &str) -> String {
+    if k.len() <= 80 {
+        return k.to_string();
+    }
+    let head: String = k.chars().take(60).collect();
+    format!("{head}… ({} bytes)", k.len())
 }
 
 fn partition_from_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<PartitionRecord> {

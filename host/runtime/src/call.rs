@@ -2,16 +2,17 @@
 //! plain Rust values; the WIT records stay inside this crate.
 
 use std::collections::BTreeSet;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use chrono::{DateTime, Utc};
 use serde::Serialize;
 use tessera_partitions::{Context, MemoryDynamicStore, PartitionsDefinition};
 
 use crate::bindings::types as wit;
+use crate::config::Limits;
 use crate::error::CallError;
 use crate::host::CallScope;
-use crate::plugin::Plugin;
+use crate::plugin::{CancelToken, Plugin};
 
 /// Which partitions a call is about.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -202,6 +203,11 @@ impl Plugin {
                 let subset = def
                     .range(&cx, start, end)
                     .map_err(|e| invalid(e.to_string()))?;
+                if subset.is_empty() {
+                    return Err(invalid(format!(
+                        "the range {start}...{end} is empty: {start:?} comes after {end:?} in {def}"
+                    )));
+                }
                 let count = def.count(&cx).map_err(|e| invalid(e.to_string()))?;
                 let (existing, missing) = subset.split_existing(count);
                 if !missing.is_empty() {
@@ -318,15 +324,17 @@ impl Plugin {
             sensor: None,
         };
         let limits = self.limits(req.timeout);
-        let (mut store, instance) = self.instantiate(scope, &limits)?;
-        let func = self
-            .exports()
-            .materialize(&mut store, &instance)
-            .ok_or_else(|| self.missing_export("materialize"))?;
-        let started = Instant::now();
-        let (result,) = func
-            .call(&mut store, (&context, &inputs))
-            .map_err(|e| self.trap(&e, started, &limits))?;
+        let result = self.call(scope, &limits, None, async |this, store, instance| {
+            let func = this
+                .exports()
+                .materialize(store, &instance)
+                .ok_or_else(|| this.missing_export("materialize"))?;
+            let (result,) = func
+                .call_async(&mut *store, (&context, &inputs))
+                .await
+                .map_err(|e| this.trap(&e, &limits))?;
+            Ok(result)
+        })?;
         let outputs = match result {
             Ok(outputs) => outputs,
             Err(e) => return Err(self.plugin_error(e)),
@@ -337,6 +345,9 @@ impl Plugin {
             return Err(self.invalid(format!(
                 "it returned {total} bytes; the limit is {limit} (max_output_bytes)"
             )));
+        }
+        for o in &outputs {
+            self.check_metadata(&o.asset, &o.metadata, &limits)?;
         }
         let mut seen = BTreeSet::new();
         let mut out = Vec::with_capacity(outputs.len());
@@ -368,6 +379,16 @@ impl Plugin {
 
     /// Runs one sensor evaluation in a fresh instance.
     pub fn evaluate_sensor(&self, req: &SensorRequest) -> Result<SensorResult, CallError> {
+        self.evaluate_sensor_cancelable(req, None)
+    }
+
+    /// [`Plugin::evaluate_sensor`], ended early with [`CallError::Canceled`] when `cancel`
+    /// fires (a daemon stopping need not wait for a sensor).
+    pub fn evaluate_sensor_cancelable(
+        &self,
+        req: &SensorRequest,
+        cancel: Option<&CancelToken>,
+    ) -> Result<SensorResult, CallError> {
         let spec = self
             .definitions()
             .sensor(&req.sensor)
@@ -387,17 +408,20 @@ impl Plugin {
             ..CallScope::default()
         };
         let limits = self.limits(None);
-        let (mut store, instance) = self.instantiate(scope, &limits)?;
-        let func = self
-            .exports()
-            .evaluate_sensor(&mut store, &instance)
-            .ok_or_else(|| self.missing_export("evaluate-sensor"))?;
-        let started = Instant::now();
-        let (result,) = func
-            .call(&mut store, (&context,))
-            .map_err(|e| self.trap(&e, started, &limits))?;
+        let result = self.call(scope, &limits, cancel, async |this, store, instance| {
+            let func = this
+                .exports()
+                .evaluate_sensor(store, &instance)
+                .ok_or_else(|| this.missing_export("evaluate-sensor"))?;
+            let (result,) = func
+                .call_async(&mut *store, (&context,))
+                .await
+                .map_err(|e| this.trap(&e, &limits))?;
+            Ok(result)
+        })?;
         let r = result.map_err(|e| self.plugin_error(e))?;
-        let mut run_requests = Vec::new();
+        self.check_sensor_result(&r, &limits)?;
+        let mut run_requests = Vec::with_capacity(r.run_requests.len());
         for rr in r.run_requests {
             if rr.assets.is_empty() {
                 return Err(self.invalid("a run request names no assets".into()));
@@ -431,6 +455,99 @@ impl Plugin {
         })
     }
 
+    fn exceeded(&self, what: String, limit: u64, setting: &'static str) -> CallError {
+        CallError::LimitExceeded {
+            plugin: self.name().to_string(),
+            what,
+            limit,
+            setting,
+        }
+    }
+
+    /// One output's metadata within `max_metadata_entries` and `max_metadata_bytes`.
+    fn check_metadata(
+        &self,
+        asset: &str,
+        metadata: &[wit::MetadataEntry],
+        limits: &Limits,
+    ) -> Result<(), CallError> {
+        let entries = metadata.len() as u64;
+        if entries > limits.max_metadata_entries {
+            return Err(self.exceeded(
+                format!("the output of {asset:?} has {entries} metadata entries, which"),
+                limits.max_metadata_entries,
+                "max_metadata_entries",
+            ));
+        }
+        let bytes: u64 = metadata
+            .iter()
+            .map(|m| (m.key.len() + metadata_value_len(&m.value)) as u64)
+            .sum();
+        if bytes > limits.max_metadata_bytes {
+            return Err(self.exceeded(
+                format!("the metadata of {asset:?} ({bytes} bytes)"),
+                limits.max_metadata_bytes,
+                "max_metadata_bytes",
+            ));
+        }
+        Ok(())
+    }
+
+    /// A sensor result within the cursor, run request, dynamic key and string limits.
+    fn check_sensor_result(&self, r: &wit::SensorResult, limits: &Limits) -> Result<(), CallError> {
+        if let Some(c) = &r.cursor
+            && c.len() as u64 > limits.max_cursor_bytes
+        {
+            return Err(self.exceeded(
+                format!("its cursor of {} bytes", c.len()),
+                limits.max_cursor_bytes,
+                "max_cursor_bytes",
+            ));
+        }
+        let runs = r.run_requests.len() as u64;
+        if runs > limits.max_run_requests {
+            return Err(self.exceeded(
+                format!("{runs} run requests in one evaluation"),
+                limits.max_run_requests,
+                "max_run_requests",
+            ));
+        }
+        let keys: u64 = r
+            .dynamic_partitions
+            .iter()
+            .map(|d| (d.add.len() + d.delete.len()) as u64)
+            .sum();
+        if keys > limits.max_dynamic_keys {
+            return Err(self.exceeded(
+                format!("{keys} dynamic partition keys added or deleted in one evaluation"),
+                limits.max_dynamic_keys,
+                "max_dynamic_keys",
+            ));
+        }
+        let strings = r
+            .skip_reason
+            .iter()
+            .chain(r.run_requests.iter().flat_map(|rr| {
+                rr.run_key
+                    .iter()
+                    .chain(rr.tags.iter().flat_map(|t| [&t.key, &t.value]))
+            }))
+            .chain(r.dynamic_partitions.iter().map(|d| &d.name));
+        for s in strings {
+            if s.len() as u64 > limits.max_string_bytes {
+                return Err(self.exceeded(
+                    format!(
+                        "a string of {} bytes in its result (a skip reason, run key, tag or set name)",
+                        s.len()
+                    ),
+                    limits.max_string_bytes,
+                    "max_string_bytes",
+                ));
+            }
+        }
+        Ok(())
+    }
+
     fn invalid(&self, message: String) -> CallError {
         CallError::InvalidResult {
             plugin: self.name().to_string(),
@@ -444,5 +561,16 @@ impl Plugin {
             wit::PluginError::InvalidInput(message) => CallError::InvalidInput { plugin, message },
             wit::PluginError::Failed(message) => CallError::Failed { plugin, message },
         }
+    }
+}
+
+fn metadata_value_len(v: &wit::MetadataValue) -> usize {
+    match v {
+        wit::MetadataValue::Text(s)
+        | wit::MetadataValue::Json(s)
+        | wit::MetadataValue::Url(s)
+        | wit::MetadataValue::Path(s) => s.len(),
+        wit::MetadataValue::Integer(_) | wit::MetadataValue::Float(_) => 8,
+        wit::MetadataValue::Boolean(_) => 1,
     }
 }

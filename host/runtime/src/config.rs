@@ -6,20 +6,56 @@ use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 
-/// Limits on one call into a plugin.
+/// Limits on one call into a plugin, and on what it may hand the host.
+///
+/// Every limit bounds something a guest controls and the host would otherwise pay for: memory
+/// and time while it runs, and the size of what it returns (the host copies a result out of the
+/// guest before anything else looks at it). The defaults are far above what a real plugin needs.
+/// In `tessera.toml` they are set under `[runtime.limits]` (and per plugin under
+/// `[runtime.plugin_limits.NAME]`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct Limits {
     /// Linear memory, in bytes, across the plugin's memories.
     pub memory_bytes: u64,
-    /// Wall-clock time for the whole call (enforced by epoch interruption).
+    /// Wall-clock time for the whole call, instantiation included, whatever the guest is doing
+    /// (computing, or blocked in a WASI call).
     #[serde(with = "millis")]
     pub timeout: Duration,
     /// Instructions-ish budget; only honoured when the runtime was built with fuel enabled.
     pub fuel: Option<u64>,
-    /// The most bytes one call may return, all outputs together.
+    /// The most bytes one call may return, all outputs together. The host copies at most this
+    /// plus [`RESULT_OVERHEAD_BYTES`] out of a guest in one result or one host call.
     pub max_output_bytes: u64,
+    /// Log lines one call may write; past this (or `max_log_bytes`) the host records one
+    /// truncation notice and drops the rest, and the call goes on.
+    pub max_log_lines: u64,
+    /// Log bytes (messages and fields) one call may write.
+    pub max_log_bytes: u64,
+    /// Metadata entries of one output.
+    pub max_metadata_entries: u64,
+    /// Metadata bytes (keys and values) of one output.
+    pub max_metadata_bytes: u64,
+    /// The size of a sensor's cursor.
+    pub max_cursor_bytes: u64,
+    /// Run requests of one sensor evaluation.
+    pub max_run_requests: u64,
+    /// Dynamic partition keys one sensor evaluation adds and deletes, all sets together.
+    pub max_dynamic_keys: u64,
+    /// Assets one plugin declares.
+    pub max_assets: u64,
+    /// Sensors one plugin declares.
+    pub max_sensors: u64,
+    /// Keys of one list in a plugin's definitions (static partitions, mapping keys).
+    pub max_definition_keys: u64,
+    /// Bytes of any one string a plugin declares or returns besides its data and partition
+    /// keys (names, descriptions, metadata in definitions, run keys, tags, skip reasons).
+    pub max_string_bytes: u64,
 }
+
+/// What the host lets a guest hand over beyond `max_output_bytes` in one result or one host
+/// call: metadata, names and list overhead.
+pub const RESULT_OVERHEAD_BYTES: u64 = 64 << 20;
 
 impl Default for Limits {
     fn default() -> Self {
@@ -28,7 +64,26 @@ impl Default for Limits {
             timeout: Duration::from_secs(60),
             fuel: None,
             max_output_bytes: 64 << 20,
+            max_log_lines: 10_000,
+            max_log_bytes: 4 << 20,
+            max_metadata_entries: 1_000,
+            max_metadata_bytes: 1 << 20,
+            max_cursor_bytes: 1 << 20,
+            max_run_requests: 100_000,
+            max_dynamic_keys: 2_000_000,
+            max_assets: 10_000,
+            max_sensors: 1_000,
+            max_definition_keys: 1_000_000,
+            max_string_bytes: 64 << 10,
         }
+    }
+}
+
+impl Limits {
+    /// The most bytes the host copies out of a guest in one result or one host call (wasmtime's
+    /// hostcall fuel, counted in host bytes).
+    pub fn max_transfer_bytes(&self) -> u64 {
+        self.max_output_bytes.saturating_add(RESULT_OVERHEAD_BYTES)
     }
 }
 
@@ -85,6 +140,8 @@ pub struct RuntimeConfig {
     pub epoch_tick: Duration,
     /// Instances that may run at once (the pooling allocator's size).
     pub max_instances: u32,
+    /// The largest plugin file loaded (a Python component is about 19 MB).
+    pub max_plugin_bytes: u64,
 }
 
 impl Default for RuntimeConfig {
@@ -98,6 +155,7 @@ impl Default for RuntimeConfig {
             fuel: false,
             epoch_tick: Duration::from_millis(10),
             max_instances: 64,
+            max_plugin_bytes: 128 << 20,
         }
     }
 }

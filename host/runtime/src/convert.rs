@@ -11,6 +11,7 @@ use tessera_partitions::{
 };
 
 use crate::bindings::types as wit;
+use crate::config::Limits;
 
 /// Everything a plugin declares, in the domain's terms.
 #[derive(Debug, Clone, Default)]
@@ -87,7 +88,171 @@ fn valid_key(key: &str) -> bool {
         && chars.all(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '-' | '.'))
 }
 
-pub(crate) fn definitions(d: wit::Definitions) -> Result<Definitions, String> {
+/// The sizes a plugin's definitions may have: checked on the records as returned, before
+/// anything is built from them (nor copied into `raw`).
+fn check_limits(d: &wit::Definitions, limits: &Limits) -> Result<(), String> {
+    let over = |what: String, limit: u64, setting: &str| {
+        format!("{what} exceeds the limit of {limit} ({setting} in [runtime.limits])")
+    };
+    let assets: u64 = d.computations.iter().map(|c| c.assets.len() as u64).sum();
+    if assets > limits.max_assets {
+        return Err(over(
+            format!("{assets} assets"),
+            limits.max_assets,
+            "max_assets",
+        ));
+    }
+    if d.sensors.len() as u64 > limits.max_sensors {
+        return Err(over(
+            format!("{} sensors", d.sensors.len()),
+            limits.max_sensors,
+            "max_sensors",
+        ));
+    }
+    let list = |what: &str, n: usize| -> Result<(), String> {
+        if n as u64 > limits.max_definition_keys {
+            return Err(over(
+                format!("a list of {n} {what}"),
+                limits.max_definition_keys,
+                "max_definition_keys",
+            ));
+        }
+        Ok(())
+    };
+    let string = |s: &str| -> Result<(), String> {
+        if s.len() as u64 > limits.max_string_bytes {
+            let start: String = s.chars().take(40).collect();
+            return Err(over(
+                format!("a string of {} bytes ({start:?}…)", s.len()),
+                limits.max_string_bytes,
+                "max_string_bytes",
+            ));
+        }
+        Ok(())
+    };
+    let strings = |ss: &[String]| ss.iter().try_for_each(|s| string(s));
+    let dimension = |p: &wit::DimensionPartitions| -> Result<(), String> {
+        match p {
+            wit::DimensionPartitions::StaticKeys(keys) => {
+                list("static partition keys", keys.len())?;
+                strings(keys)
+            }
+            wit::DimensionPartitions::Cadence(c) => [&c.start]
+                .into_iter()
+                .chain(&c.end)
+                .chain(&c.timezone)
+                .chain(&c.fmt)
+                .try_for_each(|s| string(s)),
+            wit::DimensionPartitions::Cron(c) => [&c.cron_schedule, &c.start, &c.fmt]
+                .into_iter()
+                .chain(&c.end)
+                .chain(&c.timezone)
+                .try_for_each(|s| string(s)),
+            wit::DimensionPartitions::Dynamic(name) => string(name),
+        }
+    };
+    let pairs = |pairs: &[wit::StaticPair]| -> Result<(), String> {
+        list("static mapping pairs", pairs.len())?;
+        for p in pairs {
+            string(&p.upstream)?;
+            list("mapped keys", p.downstream.len())?;
+            strings(&p.downstream)?;
+        }
+        Ok(())
+    };
+    let dimension_mapping = |m: &wit::DimensionMappingKind| -> Result<(), String> {
+        match m {
+            wit::DimensionMappingKind::Specific(k) => {
+                list("mapped keys", k.len())?;
+                strings(k)
+            }
+            wit::DimensionMappingKind::StaticMap(p) => pairs(p),
+            _ => Ok(()),
+        }
+    };
+    let metadata = |m: &[wit::MetadataEntry]| -> Result<(), String> {
+        if m.len() as u64 > limits.max_metadata_entries {
+            return Err(over(
+                format!("{} metadata entries", m.len()),
+                limits.max_metadata_entries,
+                "max_metadata_entries",
+            ));
+        }
+        for e in m {
+            string(&e.key)?;
+            match &e.value {
+                wit::MetadataValue::Text(v)
+                | wit::MetadataValue::Json(v)
+                | wit::MetadataValue::Url(v)
+                | wit::MetadataValue::Path(v) => string(v)?,
+                _ => {}
+            }
+        }
+        Ok(())
+    };
+    for c in &d.computations {
+        string(&c.name)?;
+        for a in &c.assets {
+            string(&a.key)?;
+            a.description
+                .iter()
+                .chain(&a.code_version)
+                .try_for_each(|s| string(s))?;
+            metadata(&a.metadata)?;
+            match &a.partitions {
+                None => {}
+                Some(wit::Partitions::StaticKeys(k)) => {
+                    dimension(&wit::DimensionPartitions::StaticKeys(k.clone()))?;
+                }
+                Some(wit::Partitions::Cadence(c)) => {
+                    dimension(&wit::DimensionPartitions::Cadence(c.clone()))?;
+                }
+                Some(wit::Partitions::Cron(c)) => {
+                    dimension(&wit::DimensionPartitions::Cron(c.clone()))?;
+                }
+                Some(wit::Partitions::Dynamic(n)) => string(n)?,
+                Some(wit::Partitions::Multi(dims)) => {
+                    list("dimensions", dims.len())?;
+                    for dim in dims {
+                        string(&dim.name)?;
+                        dimension(&dim.partitions)?;
+                    }
+                }
+            }
+            list("inputs", a.inputs.len())?;
+            for i in &a.inputs {
+                string(&i.asset)?;
+                match &i.mapping {
+                    Some(wit::PartitionMapping::Specific(k)) => {
+                        list("mapped keys", k.len())?;
+                        strings(k)?;
+                    }
+                    Some(wit::PartitionMapping::StaticMap(p)) => pairs(p)?,
+                    Some(wit::PartitionMapping::MultiToSingle(Some(dim))) => string(dim)?,
+                    Some(wit::PartitionMapping::Multi(dims)) => {
+                        list("dimension mappings", dims.len())?;
+                        for m in dims {
+                            string(&m.upstream_dimension)?;
+                            string(&m.downstream_dimension)?;
+                            dimension_mapping(&m.mapping)?;
+                        }
+                    }
+                    _ => {}
+                }
+            }
+        }
+    }
+    for s in &d.sensors {
+        string(&s.name)?;
+        s.description.iter().try_for_each(|d| string(d))?;
+        list("sensor targets", s.targets.len())?;
+        strings(&s.targets)?;
+    }
+    Ok(())
+}
+
+pub(crate) fn definitions(d: wit::Definitions, limits: &Limits) -> Result<Definitions, String> {
+    check_limits(&d, limits)?;
     let raw = serde_json::to_value(&d).unwrap_or(serde_json::Value::Null);
     let mut computations = Vec::new();
     let mut asset_keys = BTreeSet::new();
@@ -150,7 +315,62 @@ pub(crate) fn definitions(d: wit::Definitions) -> Result<Definitions, String> {
         raw,
     };
     check_local_inputs(&defs)?;
+    check_local_cycles(&defs)?;
     Ok(defs)
+}
+
+/// A cycle among one plugin's own assets is that plugin's error (refused at load), not a
+/// problem of the whole asset graph that would stop every other plugin's work.
+fn check_local_cycles(defs: &Definitions) -> Result<(), String> {
+    let own: BTreeMap<&str, Vec<&str>> = defs
+        .assets()
+        .map(|a| {
+            let ups = a
+                .inputs
+                .iter()
+                .map(|i| i.asset.as_str())
+                .filter(|up| defs.asset(up).is_some())
+                .collect();
+            (a.key.as_str(), ups)
+        })
+        .collect();
+    // Kahn's algorithm over the plugin's own edges.
+    let mut indegree: BTreeMap<&str, usize> = own.iter().map(|(k, ups)| (*k, ups.len())).collect();
+    let mut readers: BTreeMap<&str, Vec<&str>> = BTreeMap::new();
+    for (k, ups) in &own {
+        for up in ups {
+            readers.entry(up).or_default().push(k);
+        }
+    }
+    let mut ready: Vec<&str> = indegree
+        .iter()
+        .filter(|(_, d)| **d == 0)
+        .map(|(k, _)| *k)
+        .collect();
+    let mut placed = 0;
+    while let Some(k) = ready.pop() {
+        placed += 1;
+        for r in readers.get(k).into_iter().flatten() {
+            if let Some(d) = indegree.get_mut(r) {
+                *d -= 1;
+                if *d == 0 {
+                    ready.push(r);
+                }
+            }
+        }
+    }
+    if placed == own.len() {
+        return Ok(());
+    }
+    let left: Vec<&str> = indegree
+        .iter()
+        .filter(|(_, d)| **d > 0)
+        .map(|(k, _)| *k)
+        .collect();
+    Err(format!(
+        "its assets depend on each other in a cycle: {}",
+        left.join(", ")
+    ))
 }
 
 /// Inputs between assets of the same plugin can be checked now; the rest when the asset graph

@@ -9,6 +9,20 @@ use std::time::Duration;
 pub enum LoadError {
     #[error("cannot read plugin {path}: {message}")]
     Io { path: PathBuf, message: String },
+    #[error("{path} is not a regular file ({kind}); a plugin must be a .wasm file")]
+    NotAFile { path: PathBuf, kind: &'static str },
+    #[error(
+        "{path} is larger than the {limit} bytes a plugin file may have (max_plugin_bytes in [runtime])"
+    )]
+    TooLarge { path: PathBuf, limit: u64 },
+    #[error(
+        "{path} needs more memory than the limit of {limit_bytes} bytes (memory_bytes in [runtime.limits], or --memory-mib): {message}"
+    )]
+    MemoryLimit {
+        path: PathBuf,
+        limit_bytes: u64,
+        message: String,
+    },
     #[error("{path} is not a valid WebAssembly component: {message}")]
     Malformed { path: PathBuf, message: String },
     #[error(
@@ -25,11 +39,12 @@ pub enum LoadError {
     },
     #[error("{path} needs imports this host does not provide: {message}")]
     Link { path: PathBuf, message: String },
-    #[error("plugin {plugin}: reading its definitions failed: {source}")]
+    // The call's error is part of the message, so it is not also reported as a source (a
+    // printed chain would say it twice).
+    #[error("plugin {plugin}: reading its definitions failed: {error}")]
     Definitions {
         plugin: String,
-        #[source]
-        source: Box<CallError>,
+        error: Box<CallError>,
     },
     #[error("plugin {plugin} declares invalid definitions: {message}")]
     InvalidDefinitions { plugin: String, message: String },
@@ -86,6 +101,15 @@ pub enum CallError {
     Failed { plugin: String, message: String },
     #[error("plugin {plugin} returned an invalid result: {message}")]
     InvalidResult { plugin: String, message: String },
+    #[error("plugin {plugin}: {what} exceeds the limit of {limit} ({setting} in [runtime.limits])")]
+    LimitExceeded {
+        plugin: String,
+        what: String,
+        limit: u64,
+        setting: &'static str,
+    },
+    #[error("plugin {plugin}: the call was canceled")]
+    Canceled { plugin: String },
     #[error("plugin {plugin}: {message}")]
     Host { plugin: String, message: String },
 }

@@ -52,9 +52,13 @@ impl GuestExports {
         })
     }
 
-    /// A new instance in `store`.
-    pub(crate) fn instantiate(&self, store: &mut Store<HostState>) -> wasmtime::Result<Instance> {
-        self.pre.instantiate(store)
+    /// A new instance in `store` (async: WASI's host functions are, so that a guest blocked
+    /// in one can be stopped at its deadline).
+    pub(crate) async fn instantiate(
+        &self,
+        store: &mut Store<HostState>,
+    ) -> wasmtime::Result<Instance> {
+        self.pre.instantiate_async(store).await
     }
 
     /// Type-checks all three functions against this host's bindings, on a live instance of

@@ -8,6 +8,7 @@ use wasmtime::component::ResourceTable;
 use wasmtime_wasi::{WasiCtx, WasiCtxView, WasiView};
 
 use crate::bindings::{host, types};
+use crate::config::Limits;
 
 /// Where plugins read the keys of dynamic partition sets (the engine's database later).
 pub trait DynamicKeys: Send + Sync {
@@ -47,12 +48,52 @@ pub(crate) struct CallScope {
     pub(crate) sensor: Option<String>,
 }
 
+/// How much more one call may log: past either budget, one notice and then nothing.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct LogBudget {
+    lines: u64,
+    bytes: u64,
+    max_lines: u64,
+    max_bytes: u64,
+    truncated: bool,
+}
+
+impl LogBudget {
+    pub(crate) fn new(limits: &Limits) -> LogBudget {
+        LogBudget {
+            lines: limits.max_log_lines,
+            bytes: limits.max_log_bytes,
+            max_lines: limits.max_log_lines,
+            max_bytes: limits.max_log_bytes,
+            truncated: false,
+        }
+    }
+
+    /// Whether a line of `size` bytes may be logged; `Err(notice)` the first time one may not.
+    fn take(&mut self, size: u64) -> Result<bool, String> {
+        if self.truncated {
+            return Ok(false);
+        }
+        if self.lines == 0 || size > self.bytes {
+            self.truncated = true;
+            return Err(format!(
+                "log truncated: this call wrote more than {} lines or {} bytes (max_log_lines, max_log_bytes in [runtime.limits]); the rest of its log was dropped",
+                self.max_lines, self.max_bytes
+            ));
+        }
+        self.lines -= 1;
+        self.bytes -= size;
+        Ok(true)
+    }
+}
+
 /// The data of one store: one call's view of the host.
 pub(crate) struct HostState {
     pub(crate) plugin: Arc<str>,
     pub(crate) scope: CallScope,
     pub(crate) dynamic: Arc<dyn DynamicKeys>,
     pub(crate) log_sink: Option<Arc<LogSink>>,
+    pub(crate) log: LogBudget,
     pub(crate) wasi: WasiCtx,
     pub(crate) table: ResourceTable,
     pub(crate) limits: StoreLimits,
@@ -71,6 +112,22 @@ impl types::Host for HostState {}
 
 impl host::Host for HostState {
     fn log(&mut self, level: host::LogLevel, message: String, fields: Vec<(String, String)>) {
+        let size = message.len() + fields.iter().map(|(k, v)| k.len() + v.len()).sum::<usize>();
+        match self.log.take(size as u64) {
+            Ok(true) => self.emit(level, &message, &fields),
+            Ok(false) => {}
+            Err(notice) => self.emit(host::LogLevel::Warn, &notice, &[]),
+        }
+    }
+
+    fn dynamic_partition_keys(&mut self, name: String) -> Vec<String> {
+        self.dynamic.keys(&name)
+    }
+}
+
+impl HostState {
+    /// One log line to the sink (the engine's run log) and to tracing.
+    fn emit(&self, level: host::LogLevel, message: &str, fields: &[(String, String)]) {
         if let Some(sink) = &self.log_sink {
             sink(LogRecord {
                 plugin: self.plugin.to_string(),
@@ -82,8 +139,8 @@ impl host::Host for HostState {
                     host::LogLevel::Warn => "warn",
                     host::LogLevel::Error => "error",
                 },
-                message: message.clone(),
-                fields: fields.clone(),
+                message: message.to_string(),
+                fields: fields.to_vec(),
             });
         }
         let fields = if fields.is_empty() {
@@ -121,9 +178,5 @@ impl host::Host for HostState {
                 tracing::error!(target: "tessera::plugin", plugin, asset, partition, run, sensor, fields, "{message}");
             }
         }
-    }
-
-    fn dynamic_partition_keys(&mut self, name: String) -> Vec<String> {
-        self.dynamic.keys(&name)
     }
 }

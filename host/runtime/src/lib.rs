@@ -3,7 +3,8 @@
 //! changes.
 //!
 //! - [`Runtime`] owns the one wasmtime [`Engine`](wasmtime::Engine) (pooling allocator, epoch
-//!   interruption, no async support), the on-disk artifact cache and the host functions.
+//!   interruption, calls on fibers so that WASI's blocking calls end at a deadline), the
+//!   on-disk artifact cache and the host functions.
 //! - [`Runtime::load`] turns a file into a [`Plugin`]: compiled (or loaded from the cache),
 //!   API version checked before anything runs, linked once into an `InstancePre`, its
 //!   definitions read and validated.
@@ -19,6 +20,7 @@ mod config;
 mod convert;
 mod error;
 mod exports;
+pub mod fs;
 mod host;
 mod plugin;
 mod registry;
@@ -29,11 +31,11 @@ pub use call::{
     DynamicRequest, InputData, MaterializeRequest, MetadataValue, Output, RunRequest, Selection,
     SensorRequest, SensorResult,
 };
-pub use config::{DirGrant, Grants, Limits, RuntimeConfig};
+pub use config::{DirGrant, Grants, Limits, RESULT_OVERHEAD_BYTES, RuntimeConfig};
 pub use convert::{AssetSpec, ComputationSpec, Definitions, InputSpec, SensorSpec};
 pub use error::{CallError, LoadError, TrapKind};
 pub use host::{DynamicKeys, LogRecord, LogSink, NoDynamicKeys};
-pub use plugin::{LoadStats, Plugin};
+pub use plugin::{CancelToken, LoadStats, Plugin};
 pub use registry::{LoadFailure, Registry, RegistryEvent, Validator, WatchHandle};
 pub use runtime::Runtime;
 

@@ -6,7 +6,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use wasmtime::component::ResourceTable;
-use wasmtime::{Store, StoreLimitsBuilder};
+use wasmtime::{Store, StoreLimitsBuilder, UpdateDeadline};
 use wasmtime_wasi::{FsPerms, WasiCtxBuilder};
 
 use wasmtime::component::Instance;
@@ -15,7 +15,7 @@ use crate::config::Limits;
 use crate::convert::{self, Definitions};
 use crate::error::{CallError, LoadError, TrapKind};
 use crate::exports::GuestExports;
-use crate::host::{CallScope, HostState};
+use crate::host::{CallScope, HostState, LogBudget};
 use crate::runtime::Runtime;
 
 /// How a plugin version was loaded.
@@ -108,26 +108,38 @@ impl Plugin {
     }
 
     pub(crate) fn read_definitions(&mut self) -> Result<(), LoadError> {
-        let (mut store, instance) = self
-            .instantiate(CallScope::default(), &self.limits(None))
-            .map_err(|e| self.definitions_error(e))?;
-        self.exports
-            .check(&mut store, &instance)
+        let limits = self.limits(None);
+        // Ok(Err(_)): the exports have the wrong types (checked once per version, here).
+        let raw = self
+            .call(
+                CallScope::default(),
+                &limits,
+                None,
+                async |this, store, instance| {
+                    if let Err(message) = this.exports.check(store, &instance) {
+                        return Ok(Err(message));
+                    }
+                    let func = this
+                        .exports
+                        .definitions(store, &instance)
+                        .ok_or_else(|| this.missing_export("definitions"))?;
+                    let (raw,) = func
+                        .call_async(&mut *store, ())
+                        .await
+                        .map_err(|e| this.trap(&e, &limits))?;
+                    Ok(Ok(raw))
+                },
+            )
+            .map_err(|e| self.definitions_error(e))?
             .map_err(|message| LoadError::WrongWorld {
                 path: self.path.clone(),
                 message,
             })?;
-        let func = self
-            .exports
-            .definitions(&mut store, &instance)
-            .ok_or_else(|| self.definitions_error(self.missing_export("definitions")))?;
-        let started = Instant::now();
-        let (raw,) = func
-            .call(&mut store, ())
-            .map_err(|e| self.definitions_error(self.trap(&e, started, &self.limits(None))))?;
-        let defs = convert::definitions(raw).map_err(|message| LoadError::InvalidDefinitions {
-            plugin: self.name.to_string(),
-            message,
+        let defs = convert::definitions(raw, &limits).map_err(|message| {
+            LoadError::InvalidDefinitions {
+                plugin: self.name.to_string(),
+                message,
+            }
         })?;
         self.definitions = defs;
         Ok(())
@@ -136,7 +148,7 @@ impl Plugin {
     fn definitions_error(&self, e: CallError) -> LoadError {
         LoadError::Definitions {
             plugin: self.name.to_string(),
-            source: Box::new(e),
+            error: Box::new(e),
         }
     }
 
@@ -162,12 +174,73 @@ impl Plugin {
         limits
     }
 
-    /// A fresh store with these limits and this plugin's grants, and an instance in it.
-    pub(crate) fn instantiate(
+    /// Runs `body` against a fresh instance, within the call's limits: the whole call
+    /// (instantiation included) ends by its deadline, whether the guest is computing (the epoch
+    /// callback traps it) or blocked in a host call such as a WASI sleep, poll or read (the
+    /// timer drops the call's future, and with it the blocked host call and the store).
+    pub(crate) fn call<R>(
         &self,
         scope: CallScope,
         limits: &Limits,
-    ) -> Result<(Store<HostState>, Instance), CallError> {
+        cancel: Option<&CancelToken>,
+        body: impl AsyncFnOnce(&Plugin, &mut Store<HostState>, Instance) -> Result<R, CallError>,
+    ) -> Result<R, CallError> {
+        let started = Instant::now();
+        let deadline = started + limits.timeout;
+        // The store is built outside the future: the future then holds a reference, not the
+        // store's state, and stays small to move.
+        let mut store = self.new_store(scope, limits, deadline, cancel)?;
+        let work = async {
+            let instance = self.exports.instantiate(&mut store).await.map_err(|e| {
+                match self.trap(&e, limits) {
+                    CallError::Trap { message, .. } => CallError::Instantiate {
+                        plugin: self.name.to_string(),
+                        message,
+                    },
+                    other => other,
+                }
+            })?;
+            body(self, &mut store, instance).await
+        };
+        let timeout = || CallError::Timeout {
+            plugin: self.name.to_string(),
+            after: started.elapsed(),
+            limit: limits.timeout,
+        };
+        let tokio = &self.runtime.inner.tokio;
+        // The timer is armed only if the call blocks in a host call (`Timeout` polls the call
+        // first): a call that never waits pays for no timer.
+        let outcome = match cancel {
+            None => tokio.block_on(async {
+                tokio::time::timeout_at(deadline.into(), work)
+                    .await
+                    .unwrap_or_else(|_| Err(timeout()))
+            }),
+            Some(c) => tokio.block_on(async {
+                tokio::select! {
+                    biased;
+                    r = tokio::time::timeout_at(deadline.into(), work) => {
+                        r.unwrap_or_else(|_| Err(timeout()))
+                    }
+                    () = c.canceled() => Err(CallError::Canceled { plugin: self.name.to_string() }),
+                }
+            }),
+        };
+        // A guest trapped by the epoch callback reports when it noticed; say when it ended.
+        match outcome {
+            Err(CallError::Timeout { .. }) => Err(timeout()),
+            other => other,
+        }
+    }
+
+    /// A fresh store with these limits and this plugin's grants.
+    fn new_store(
+        &self,
+        scope: CallScope,
+        limits: &Limits,
+        deadline: Instant,
+        cancel: Option<&CancelToken>,
+    ) -> Result<Store<HostState>, CallError> {
         let inner = &self.runtime.inner;
         let config = &inner.config;
         let grants = config.grants_for(&self.name);
@@ -189,6 +262,7 @@ impl Plugin {
             scope,
             dynamic: Arc::clone(&inner.dynamic),
             log_sink: inner.log_sink.read().ok().and_then(|s| s.clone()),
+            log: LogBudget::new(limits),
             wasi: wasi.build(),
             table: ResourceTable::new(),
             limits: StoreLimitsBuilder::new()
@@ -198,12 +272,21 @@ impl Plugin {
         };
         let mut store = Store::new(&inner.engine, state);
         store.limiter(|s| &mut s.limits);
-        let tick = config.epoch_tick.max(Duration::from_millis(1));
-        // One tick more than the timeout holds: the first tick may come at once, and a call
-        // must get at least its whole limit.
-        let ticks = limits.timeout.as_millis().div_ceil(tick.as_millis()) + 1;
-        store.set_epoch_deadline(u64::try_from(ticks).unwrap_or(u64::MAX));
-        store.epoch_deadline_trap();
+        // Bounds what the host copies out of the guest (a result, or one host call's
+        // arguments) before any of our checks can look at it.
+        store.set_hostcall_fuel(usize::try_from(limits.max_transfer_bytes()).unwrap_or(usize::MAX));
+        // Checked at every epoch tick while guest code runs: the deadline, and cancellation.
+        let cancel = cancel.cloned();
+        store.set_epoch_deadline(1);
+        store.epoch_deadline_callback(move |_| {
+            if cancel.as_ref().is_some_and(CancelToken::is_canceled) {
+                return Err(wasmtime::Error::new(Canceled));
+            }
+            if Instant::now() >= deadline {
+                return Ok(UpdateDeadline::Interrupt);
+            }
+            Ok(UpdateDeadline::Continue(1))
+        });
         if config.fuel {
             store
                 .set_fuel(limits.fuel.unwrap_or(u64::MAX))
@@ -212,29 +295,23 @@ impl Plugin {
                     message: e.to_string(),
                 })?;
         }
-        let started = Instant::now();
-        let instance = self.exports.instantiate(&mut store).map_err(|e| {
-            match self.trap(&e, started, limits) {
-                CallError::Trap { message, .. } => CallError::Instantiate {
-                    plugin: self.name.to_string(),
-                    message,
-                },
-                other => other,
-            }
-        })?;
-        Ok((store, instance))
+        Ok(store)
     }
 
     /// Classifies a failed call: a limit that fired, a trap, or a host-side failure.
-    pub(crate) fn trap(&self, e: &wasmtime::Error, started: Instant, limits: &Limits) -> CallError {
+    pub(crate) fn trap(&self, e: &wasmtime::Error, limits: &Limits) -> CallError {
         let plugin = self.name.to_string();
         let message = format!("{e:#}");
+        if e.downcast_ref::<Canceled>().is_some() {
+            return CallError::Canceled { plugin };
+        }
         if let Some(trap) = e.downcast_ref::<wasmtime::Trap>() {
             let kind = match trap {
                 wasmtime::Trap::Interrupt => {
+                    // `call` replaces the duration with the call's own.
                     return CallError::Timeout {
                         plugin,
-                        after: started.elapsed(),
+                        after: limits.timeout,
                         limit: limits.timeout,
                     };
                 }
@@ -267,10 +344,68 @@ impl Plugin {
                 limit_bytes: limits.memory_bytes,
             };
         }
+        // Wasmtime's hostcall fuel: the guest handed over more than the host copies.
+        if message.contains("fuel allocated for hostcalls has been exhausted") {
+            return CallError::LimitExceeded {
+                plugin,
+                what: "the data handed to the host in one result or host call".to_string(),
+                limit: limits.max_transfer_bytes(),
+                setting: "max_output_bytes (plus 64 MiB)",
+            };
+        }
         CallError::Trap {
             plugin,
             kind: TrapKind::Other,
             message,
         }
+    }
+}
+
+/// The error an epoch callback raises for a canceled call.
+#[derive(Debug)]
+struct Canceled;
+
+impl std::fmt::Display for Canceled {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("canceled")
+    }
+}
+
+impl std::error::Error for Canceled {}
+
+/// Cancels calls in flight: a daemon shutting down does not wait for a sensor evaluation.
+/// Cheap to clone; every clone cancels the same calls.
+#[derive(Debug, Clone)]
+pub struct CancelToken {
+    inner: Arc<tokio::sync::watch::Sender<bool>>,
+}
+
+impl Default for CancelToken {
+    fn default() -> Self {
+        CancelToken {
+            inner: Arc::new(tokio::sync::watch::Sender::new(false)),
+        }
+    }
+}
+
+impl CancelToken {
+    pub fn new() -> CancelToken {
+        CancelToken::default()
+    }
+
+    /// Ends every call given this token (or a clone) with [`CallError::Canceled`], now and
+    /// from now on.
+    pub fn cancel(&self) {
+        self.inner.send_replace(true);
+    }
+
+    pub fn is_canceled(&self) -> bool {
+        *self.inner.borrow()
+    }
+
+    async fn canceled(&self) {
+        let mut rx = self.inner.subscribe();
+        // Errs only when the sender is gone, and `self` holds it.
+        let _ = rx.wait_for(|c| *c).await;
     }
 }

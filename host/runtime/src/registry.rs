@@ -48,6 +48,8 @@ pub enum RegistryEvent {
 #[derive(Debug, Clone, Serialize)]
 pub struct LoadFailure {
     pub path: PathBuf,
+    /// The content hash of the file that failed (absent when it could not be read).
+    pub version: Option<String>,
     pub error: String,
     #[serde(with = "unix_secs")]
     pub at: SystemTime,
@@ -73,6 +75,12 @@ pub type Validator = dyn Fn(&BTreeMap<String, Arc<Plugin>>) -> Result<(), String
 struct Inner {
     /// Bumped whenever the set of serving versions changes.
     generation: std::sync::atomic::AtomicU64,
+    /// Held while a new version is checked against the others and swapped in, so that two
+    /// plugins loading at once are each checked against what the other left.
+    swap: std::sync::Mutex<()>,
+    /// Plugin files whose load failed, by name: a content seen to fail is not loaded again
+    /// (nor reported again) until the file changes.
+    failed_content: RwLock<BTreeMap<String, String>>,
     runtime: Runtime,
     validator: RwLock<Option<Arc<Validator>>>,
     dir: PathBuf,
@@ -117,6 +125,8 @@ impl Registry {
         Registry {
             inner: Arc::new(Inner {
                 generation: std::sync::atomic::AtomicU64::new(0),
+                swap: std::sync::Mutex::new(()),
+                failed_content: RwLock::new(BTreeMap::new()),
                 runtime,
                 validator: RwLock::new(None),
                 dir: dir.to_path_buf(),
@@ -202,7 +212,8 @@ impl Registry {
             .unwrap_or_default()
     }
 
-    /// Loads every plugin file of the directory, in name order.
+    /// Loads every plugin file of the directory, in name order. A `*.wasm` entry that is not a
+    /// regular file (a FIFO, a device, a directory) is reported as a failure, never read.
     pub fn load_all(&self) -> Result<Vec<RegistryEvent>, LoadError> {
         let dir = &self.inner.dir;
         let entries = std::fs::read_dir(dir).map_err(|e| LoadError::Io {
@@ -211,7 +222,7 @@ impl Registry {
         })?;
         let mut paths: Vec<PathBuf> = entries
             .filter_map(|e| e.ok().map(|e| e.path()))
-            .filter(|p| plugin_name(p).is_some() && p.is_file())
+            .filter(|p| plugin_name(p).is_some())
             .collect();
         paths.sort();
         Ok(paths
@@ -221,63 +232,102 @@ impl Registry {
     }
 
     /// Brings one path up to date: loads it if it changed, unloads it if it is gone. Returns
-    /// the event, or `None` when nothing changed. Blocking: call off async threads.
+    /// the event, or `None` when nothing changed (the same content is serving, or already
+    /// failed and was reported). Blocking: call off async threads.
     pub fn refresh(&self, path: &Path, detected: Instant) -> Option<RegistryEvent> {
         let name = plugin_name(path)?;
-        if !path.exists() {
-            let removed = self.inner.plugins.write().ok()?.remove(&name)?;
-            self.bump();
+        // `symlink_metadata` first: a dangling symlink is gone, not an error.
+        if std::fs::symlink_metadata(path).is_err() || !path.exists() {
+            if let Ok(mut f) = self.inner.failed_content.write() {
+                f.remove(&name);
+            }
             if let Ok(mut errors) = self.inner.errors.write() {
                 errors.remove(&name);
             }
+            let removed = self.inner.plugins.write().ok()?.remove(&name)?;
+            self.bump();
             return Some(self.publish(RegistryEvent::Removed {
                 plugin: name,
                 version: removed.code_version().to_string(),
             }));
         }
         let current = self.get(&name);
-        let bytes = match wait_until_stable(path) {
+        let bytes = match self.wait_until_stable(path) {
             Ok(b) => b,
-            Err(e) => return Some(self.failed(&name, path, &e, current.as_deref())),
+            Err(e) => return self.failed_once(&name, path, None, &e, current.as_deref()),
         };
         let hash = content_hash(&bytes);
         if current.as_ref().is_some_and(|p| p.code_version() == hash) {
+            // Back to the serving content: whatever failed in between is moot.
+            if let Ok(mut f) = self.inner.failed_content.write() {
+                f.remove(&name);
+            }
+            if let Ok(mut errors) = self.inner.errors.write() {
+                errors.remove(&name);
+            }
             return None;
         }
-        match self.inner.runtime.load_hashed(&name, path, &bytes, hash) {
-            Ok(plugin) => {
-                let stats = plugin.stats();
-                let version = plugin.code_version().to_string();
-                let plugin = Arc::new(plugin);
-                if let Err(message) = self.check_swap(&name, &plugin) {
-                    let e = LoadError::Rejected {
-                        plugin: name.clone(),
-                        message,
-                    };
-                    return Some(self.failed(&name, path, &e, current.as_deref()));
-                }
-                let previous = self
-                    .inner
-                    .plugins
-                    .write()
-                    .ok()
-                    .and_then(|mut p| p.insert(name.clone(), plugin));
-                self.bump();
-                if let Ok(mut errors) = self.inner.errors.write() {
-                    errors.remove(&name);
-                }
-                Some(self.publish(RegistryEvent::Loaded {
-                    plugin: name,
-                    version,
-                    previous_version: previous.map(|p| p.code_version().to_string()),
-                    path: path.to_path_buf(),
-                    from_cache: stats.from_cache,
-                    compile_ms: stats.compile.as_secs_f64() * 1e3,
-                    detected_to_serving_ms: detected.elapsed().as_secs_f64() * 1e3,
-                }))
-            }
-            Err(e) => Some(self.failed(&name, path, &e, current.as_deref())),
+        let known_bad = self
+            .inner
+            .failed_content
+            .read()
+            .ok()
+            .is_some_and(|f| f.get(&name) == Some(&hash));
+        if known_bad {
+            return None;
         }
+        let plugin = match self
+            .inner
+            .runtime
+            .load_hashed(&name, path, &bytes, hash.clone())
+        {
+            Ok(plugin) => Arc::new(plugin),
+            Err(e) => {
+                // The content itself is bad: remember it, so another event for the same bytes
+                // neither loads nor reports it again.
+                if let Ok(mut f) = self.inner.failed_content.write() {
+                    f.insert(name.clone(), hash.clone());
+                }
+                return self.failed_once(&name, path, Some(&hash), &e, current.as_deref());
+            }
+        };
+        drop(bytes);
+        let stats = plugin.stats();
+        let version = plugin.code_version().to_string();
+        let previous = {
+            let _swapping = self.inner.swap.lock().unwrap_or_else(|p| p.into_inner());
+            if let Err(message) = self.check_swap(&name, &plugin) {
+                // Refused for how it fits the other plugins, which may change: not cached.
+                let e = LoadError::Rejected {
+                    plugin: name.clone(),
+                    message,
+                };
+                return self.failed_once(&name, path, Some(&hash), &e, current.as_deref());
+            }
+            let previous = self
+                .inner
+                .plugins
+                .write()
+                .ok()
+                .and_then(|mut p| p.insert(name.clone(), plugin));
+            self.bump();
+            previous
+        };
+        if let Ok(mut f) = self.inner.failed_content.write() {
+            f.remove(&name);
+        }
+        if let Ok(mut errors) = self.inner.errors.write() {
+            errors.remove(&name);
+        }
+        Some(self.publish(RegistryEvent::Loaded {
+            plugin: name,
+            version,
+            previous_version: previous.map(|p| p.code_version().to_string()),
+            path: path.to_path_buf(),
+            from_cache: stats.from_cache,
+            compile_ms: stats.compile.as_secs_f64() * 1e3,
+            detected_to_serving_ms: detected.elapsed().as_secs_f64() * 1e3,
+        }))
     }
 
     fn check_swap(&self, name: &str, plugin: &Arc<Plugin>) -> Result<(), String> {
@@ -299,30 +349,42 @@ impl Registry {
         }
     }
 
-    fn failed(
+    /// Records a failure and publishes it, unless this very failure (same content, same
+    /// error) is already the plugin's recorded one.
+    fn failed_once(
         &self,
         name: &str,
         path: &Path,
+        version: Option<&str>,
         e: &LoadError,
         serving: Option<&Plugin>,
-    ) -> RegistryEvent {
-        tracing::warn!(plugin = name, path = %path.display(), error = %e, "plugin load failed");
-        if let Ok(mut errors) = self.inner.errors.write() {
+    ) -> Option<RegistryEvent> {
+        let error = e.to_string();
+        {
+            let mut errors = self.inner.errors.write().unwrap_or_else(|p| p.into_inner());
+            if errors
+                .get(name)
+                .is_some_and(|f| f.version.as_deref() == version && f.error == error)
+            {
+                return None;
+            }
             errors.insert(
                 name.to_string(),
                 LoadFailure {
                     path: path.to_path_buf(),
-                    error: e.to_string(),
+                    version: version.map(str::to_string),
+                    error: error.clone(),
                     at: SystemTime::now(),
                 },
             );
         }
-        self.publish(RegistryEvent::Failed {
+        tracing::warn!(plugin = name, path = %path.display(), error, "plugin load failed");
+        Some(self.publish(RegistryEvent::Failed {
             plugin: name.to_string(),
             path: path.to_path_buf(),
-            error: e.to_string(),
+            error,
             serving_version: serving.map(|p| p.code_version().to_string()),
-        })
+        }))
     }
 
     fn publish(&self, event: RegistryEvent) -> RegistryEvent {
@@ -383,9 +445,10 @@ impl Registry {
         std::thread::Builder::new()
             .name("tessera-reload".into())
             .spawn(move || {
+                let loads = Loads::default();
                 // Ends when the debouncer (and with it the sender) is dropped.
                 while let Ok((path, detected)) = rx.recv() {
-                    registry.refresh(&path, detected);
+                    loads.submit(&registry, path, detected);
                 }
             })
             .map_err(|e| LoadError::Io {
@@ -398,41 +461,138 @@ impl Registry {
     }
 }
 
+/// A changed path and when the change was noticed.
+type Event = (PathBuf, Instant);
+
+/// The loads in progress, one per plugin name: each plugin file loads on its own thread, so a
+/// slow one (a `definitions()` that runs to its time limit) holds up no other; events for a
+/// plugin already loading are coalesced into one more load when it ends.
+#[derive(Default)]
+struct Loads {
+    /// By plugin name, while it loads: the event to load again for when done, if any.
+    slots: Arc<std::sync::Mutex<BTreeMap<String, Option<Event>>>>,
+    /// Loads running at once, bounded so that a directory changed all at once does not start
+    /// a compiler per file.
+    running: Arc<(std::sync::Mutex<usize>, std::sync::Condvar)>,
+}
+
+impl Loads {
+    fn max_running() -> usize {
+        std::thread::available_parallelism()
+            .map(|n| n.get() * 2)
+            .unwrap_or(4)
+            .max(4)
+    }
+
+    fn submit(&self, registry: &Registry, path: PathBuf, detected: Instant) {
+        let Some(name) = plugin_name(&path) else {
+            return;
+        };
+        {
+            let mut slots = self.slots.lock().unwrap_or_else(|p| p.into_inner());
+            if let Some(pending) = slots.get_mut(&name) {
+                // Loading now: load once more when done (the latest event wins).
+                *pending = Some((path, detected));
+                return;
+            }
+            slots.insert(name.clone(), None);
+        }
+        let slots = Arc::clone(&self.slots);
+        let running = Arc::clone(&self.running);
+        let registry = registry.clone();
+        let thread_name = format!("tessera-load-{name}");
+        let key = name.clone();
+        let spawned = std::thread::Builder::new()
+            .name(thread_name)
+            .spawn(move || {
+                let (mut path, mut detected) = (path, detected);
+                loop {
+                    {
+                        let (count, freed) = &*running;
+                        let mut n = count.lock().unwrap_or_else(|p| p.into_inner());
+                        while *n >= Loads::max_running() {
+                            n = freed.wait(n).unwrap_or_else(|p| p.into_inner());
+                        }
+                        *n += 1;
+                    }
+                    registry.refresh(&path, detected);
+                    {
+                        let (count, freed) = &*running;
+                        let mut n = count.lock().unwrap_or_else(|p| p.into_inner());
+                        *n -= 1;
+                        freed.notify_one();
+                    }
+                    let mut slots = slots.lock().unwrap_or_else(|p| p.into_inner());
+                    match slots.get_mut(&name).and_then(Option::take) {
+                        Some(next) => (path, detected) = next,
+                        None => {
+                            slots.remove(&name);
+                            return;
+                        }
+                    }
+                }
+            });
+        if let Err(e) = spawned {
+            tracing::error!(error = %e, plugin = key, "cannot start a plugin load thread");
+            if let Ok(mut slots) = self.slots.lock() {
+                slots.remove(&key);
+            }
+        }
+    }
+}
+
 /// How long a file must go unmodified before it is read: long enough for a copy or a linker
 /// to finish writing, short beside a compile.
 const SETTLE: Duration = Duration::from_millis(50);
 
-/// Reads a file once it has settled: unmodified for [`SETTLE`] and the same size, so a
-/// half-written file is never loaded (a copy in progress, a linker still writing). A file
-/// already settled when the change is noticed (the usual case, behind the debouncer) is read
-/// at once.
-fn wait_until_stable(path: &Path) -> Result<Vec<u8>, LoadError> {
-    let io = |e: std::io::Error| LoadError::Io {
-        path: path.to_path_buf(),
-        message: e.to_string(),
-    };
-    let deadline = Instant::now() + Duration::from_secs(10);
-    loop {
-        let meta = std::fs::metadata(path).map_err(io)?;
-        let age = meta
-            .modified()
-            .ok()
-            .and_then(|m| SystemTime::now().duration_since(m).ok())
-            .unwrap_or(SETTLE);
-        if age >= SETTLE {
-            let bytes = std::fs::read(path).map_err(io)?;
-            // A writer may have started again between the stamp and the read.
-            let after = std::fs::metadata(path).map_err(io)?;
-            if bytes.len() as u64 == after.len() && after.modified().ok() == meta.modified().ok() {
-                return Ok(bytes);
+impl Registry {
+    /// Reads a plugin file once it has settled: unmodified for [`SETTLE`] and the same size, so
+    /// a half-written file is never loaded (a copy in progress, a linker still writing). A file
+    /// already settled when the change is noticed (the usual case, behind the debouncer) is
+    /// read at once. Anything but a regular file within `max_plugin_bytes` is refused unread.
+    fn wait_until_stable(&self, path: &Path) -> Result<Vec<u8>, LoadError> {
+        let io = |e: std::io::Error| LoadError::Io {
+            path: path.to_path_buf(),
+            message: e.to_string(),
+        };
+        let deadline = Instant::now() + Duration::from_secs(10);
+        loop {
+            let meta = std::fs::metadata(path).map_err(io)?;
+            if !meta.is_file() {
+                return Err(LoadError::NotAFile {
+                    path: path.to_path_buf(),
+                    kind: crate::fs::file_kind(&meta),
+                });
             }
+            let limit = self.inner.runtime.config().max_plugin_bytes;
+            if meta.len() > limit {
+                return Err(LoadError::TooLarge {
+                    path: path.to_path_buf(),
+                    limit,
+                });
+            }
+            let age = meta
+                .modified()
+                .ok()
+                .and_then(|m| SystemTime::now().duration_since(m).ok())
+                .unwrap_or(SETTLE);
+            if age >= SETTLE {
+                let bytes = self.inner.runtime.read_plugin_file(path)?;
+                // A writer may have started again between the stamp and the read.
+                let after = std::fs::metadata(path).map_err(io)?;
+                if bytes.len() as u64 == after.len()
+                    && after.modified().ok() == meta.modified().ok()
+                {
+                    return Ok(bytes);
+                }
+            }
+            if Instant::now() >= deadline {
+                return Err(LoadError::Io {
+                    path: path.to_path_buf(),
+                    message: "the file kept changing for 10 s".to_string(),
+                });
+            }
+            std::thread::sleep(SETTLE.saturating_sub(age).max(Duration::from_millis(5)));
         }
-        if Instant::now() >= deadline {
-            return Err(LoadError::Io {
-                path: path.to_path_buf(),
-                message: "the file kept changing for 10 s".to_string(),
-            });
-        }
-        std::thread::sleep(SETTLE.saturating_sub(age).max(Duration::from_millis(5)));
     }
 }

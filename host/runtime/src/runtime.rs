@@ -40,6 +40,12 @@ pub(crate) struct Inner {
     pub(crate) config: RuntimeConfig,
     pub(crate) dynamic: Arc<dyn DynamicKeys>,
     pub(crate) log_sink: std::sync::RwLock<Option<Arc<crate::host::LogSink>>>,
+    /// Drives WASI's async host functions and the calls' deadline timers. Calls run on the
+    /// caller's thread (`block_on`); its worker only turns the timer and IO drivers.
+    pub(crate) tokio: tokio::runtime::Handle,
+    /// Owns the runtime behind `tokio`; shut down without blocking on drop (the last
+    /// reference may go in an async task).
+    tokio_runtime: Option<tokio::runtime::Runtime>,
     pooling: bool,
     stop_ticker: Arc<AtomicBool>,
 }
@@ -47,13 +53,17 @@ pub(crate) struct Inner {
 impl Drop for Inner {
     fn drop(&mut self) {
         self.stop_ticker.store(true, Ordering::Relaxed);
+        if let Some(rt) = self.tokio_runtime.take() {
+            rt.shutdown_background();
+        }
     }
 }
 
 fn engine_config(config: &RuntimeConfig, pooling: bool) -> Config {
     let mut c = Config::new();
     c.epoch_interruption(true);
-    // Synchronous calls only: component calls are ~3x cheaper without async support.
+    // Calls run on a fiber (`call_async`) so that a guest blocked in a WASI call can be stopped
+    // at its deadline; the component model's own concurrency (async guests) is not used.
     c.concurrency_support(false);
     c.consume_fuel(config.fuel);
     if pooling {
@@ -71,6 +81,8 @@ fn engine_config(config: &RuntimeConfig, pooling: bool) -> Config {
             .total_core_instances(n.saturating_mul(16))
             .total_memories(n.saturating_mul(4))
             .total_tables(n.saturating_mul(16))
+            // One fiber stack per call in flight.
+            .total_stacks(n)
             .max_memory_size(usize::try_from(largest).unwrap_or(usize::MAX))
             // Every call gets a fresh instance: reset the first pages of a slot by hand and
             // keep them mapped, and return the rest to the OS in batches, instead of one
@@ -109,7 +121,9 @@ impl Runtime {
             }
         };
         let mut linker = Linker::<HostState>::new(&engine);
-        wasmtime_wasi::p2::add_to_linker_sync(&mut linker)
+        // WASI's async host functions: a sleep, poll or read is a future the call's deadline
+        // can drop, where the synchronous ones block the thread until they return.
+        wasmtime_wasi::p2::add_to_linker_async(&mut linker)
             .map_err(|e| LoadError::Engine(e.to_string()))?;
         bindings::Plugin::add_to_linker::<HostState, HasSelf<HostState>>(&mut linker, |s| s)
             .map_err(|e| LoadError::Engine(e.to_string()))?;
@@ -118,6 +132,12 @@ impl Runtime {
             .as_deref()
             .map(|dir| ArtifactCache::new(dir, &engine))
             .transpose()?;
+        let tokio = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(1)
+            .thread_name("tessera-wasi")
+            .enable_all()
+            .build()
+            .map_err(|e| LoadError::Engine(format!("cannot start the WASI runtime: {e}")))?;
         let stop_ticker = Arc::new(AtomicBool::new(false));
         spawn_ticker(&engine, config.epoch_tick, Arc::clone(&stop_ticker));
         Ok(Runtime {
@@ -128,6 +148,8 @@ impl Runtime {
                 config,
                 dynamic,
                 log_sink: std::sync::RwLock::new(None),
+                tokio: tokio.handle().clone(),
+                tokio_runtime: Some(tokio),
                 pooling,
                 stop_ticker,
             }),
@@ -154,17 +176,28 @@ impl Runtime {
         self.inner.pooling
     }
 
-    /// Loads a plugin file: its name is the file stem.
+    /// Loads a plugin file: its name is the file stem. Only a regular file (or a symlink to
+    /// one) of at most `max_plugin_bytes` is read.
     pub fn load(&self, path: &Path) -> Result<Plugin, LoadError> {
-        let bytes = std::fs::read(path).map_err(|e| LoadError::Io {
-            path: path.to_path_buf(),
-            message: e.to_string(),
-        })?;
+        let bytes = self.read_plugin_file(path)?;
         let name = path
             .file_stem()
             .map(|s| s.to_string_lossy().into_owned())
             .unwrap_or_else(|| "plugin".to_string());
         self.load_bytes(&name, path, &bytes)
+    }
+
+    /// Reads a plugin file within `max_plugin_bytes`, refusing anything but a regular file.
+    pub(crate) fn read_plugin_file(&self, path: &Path) -> Result<Vec<u8>, LoadError> {
+        crate::fs::read_regular_file(path, self.inner.config.max_plugin_bytes).map_err(
+            |e| match e {
+                crate::fs::FileError::NotAFile { path, kind } => LoadError::NotAFile { path, kind },
+                crate::fs::FileError::TooLarge { path, limit } => {
+                    LoadError::TooLarge { path, limit }
+                }
+                crate::fs::FileError::Io { path, message } => LoadError::Io { path, message },
+            },
+        )
     }
 
     /// Loads a plugin from its bytes (`path` is for messages).
@@ -190,10 +223,8 @@ impl Runtime {
         {
             Some(c) => (c, true),
             None => {
-                let c = Component::new(&inner.engine, bytes).map_err(|e| LoadError::Malformed {
-                    path: path.to_path_buf(),
-                    message: format!("{e:#}"),
-                })?;
+                let c = Component::new(&inner.engine, bytes)
+                    .map_err(|e| self.compile_error(path, &e))?;
                 if let Some(cache) = &inner.cache {
                     cache.store(&sha256, &c);
                 }
@@ -231,6 +262,33 @@ impl Runtime {
         plugin.read_definitions()?;
         plugin.stats.total = started.elapsed();
         Ok(plugin)
+    }
+}
+
+impl Runtime {
+    /// Why a component did not compile: most often malformed, but a valid component whose
+    /// memories start larger than the memory limit allows is refused here too (the pooling
+    /// allocator's slots have the limit's size), and that is the limit's fault, not the file's.
+    fn compile_error(&self, path: &Path, e: &wasmtime::Error) -> LoadError {
+        let message = format!("{e:#}");
+        let limit_bytes = self.inner.config.limits_for(
+            &path
+                .file_stem()
+                .map(|s| s.to_string_lossy().into_owned())
+                .unwrap_or_default(),
+        );
+        if message.contains("memory") && (message.contains("minimum") || message.contains("exceed"))
+        {
+            return LoadError::MemoryLimit {
+                path: path.to_path_buf(),
+                limit_bytes: limit_bytes.memory_bytes,
+                message,
+            };
+        }
+        LoadError::Malformed {
+            path: path.to_path_buf(),
+            message,
+        }
     }
 }
 

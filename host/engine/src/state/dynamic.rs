@@ -294,6 +294,7 @@ impl State {
     /// Adds keys to a dynamic set, in order; keys already present are left where they are.
     /// Returns how many were new.
     pub fn dynamic_add(&self, name: &str, keys: &[String]) -> Result<u64, EngineError> {
+        super::check_dynamic_name(name)?;
         super::check_dynamic_keys(keys)?;
         self.write_dynamic(|tx, d| d.add(tx, name, keys))
     }
