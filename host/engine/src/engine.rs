@@ -836,6 +836,7 @@ impl Engine {
             scope,
             progress,
             claimed: Mutex::new(ClaimedRuns::default()),
+            done: Mutex::new(Finished::default()),
             summary: Mutex::new(QueueSummary::default()),
             first_error: Mutex::new(None),
             abort: std::sync::atomic::AtomicBool::new(false),
@@ -846,13 +847,7 @@ impl Engine {
             for _ in 0..workers {
                 s.spawn(|| {
                     if let Err(e) = self.worker(&shared) {
-                        let mut f = shared.first_error.lock().unwrap_or_else(|p| p.into_inner());
-                        f.get_or_insert(e);
-                        // The others stop too: the command fails with this error instead of
-                        // waiting for runs nobody will finish.
-                        shared
-                            .abort
-                            .store(true, std::sync::atomic::Ordering::SeqCst);
+                        shared.fail(e);
                     }
                     shared
                         .workers_done
@@ -862,6 +857,9 @@ impl Engine {
             }
             s.spawn(|| self.return_stale_claims(&shared, workers));
         });
+        if let Err(e) = self.flush(&shared, true) {
+            shared.fail(e);
+        }
         // Whatever is still claimed goes back (a stop, or an error).
         let left: Vec<String> = shared
             .claimed
@@ -896,8 +894,10 @@ impl Engine {
         self.wake.1.notify_all();
     }
 
-    /// Returns claimed runs that waited past twice [`HOLD_BUDGET`] to the queue: every worker
-    /// of this process is busy, and another process may be idle.
+    /// Keeps the batching honest while workers are busy: returns claimed runs that waited past
+    /// twice [`HOLD_BUDGET`] to the queue (every worker of this process is busy; another
+    /// process may be idle), and records successes buffered longer than the budget (their
+    /// worker went on to a slow run).
     fn return_stale_claims(&self, shared: &Shared<'_>, workers: usize) {
         let done = || {
             shared
@@ -920,6 +920,9 @@ impl Engine {
                 && let Err(e) = self.state.release(&stale)
             {
                 tracing::warn!(error = %e, "could not return claimed runs to the queue");
+            }
+            if let Err(e) = self.flush(shared, false) {
+                shared.fail(e);
             }
             let guard = self.wake.0.lock().unwrap_or_else(|p| p.into_inner());
             if !done() {
@@ -969,35 +972,10 @@ impl Engine {
     }
 
     fn worker(&self, shared: &Shared<'_>) -> Result<(), EngineError> {
-        // Successes recorded together (group commit): SQLite commits, not plugin calls, would
-        // otherwise bound small runs. Flushed before waiting, at 32, or after the budget.
-        let mut completed: Vec<Completed> = Vec::new();
-        let mut finished: Vec<(String, Outcome)> = Vec::new();
-        match self.work(shared, &mut completed, &mut finished) {
-            Ok(()) => self.flush(shared, &mut completed, &mut finished),
-            Err(e) => {
-                // Executed but not recorded: they run again (a materialization is recorded
-                // once per run and partition, so nothing doubles).
-                let ids: Vec<String> = completed.iter().map(|c| c.run_id.clone()).collect();
-                if !ids.is_empty() {
-                    let _ = self.state.release(&ids);
-                }
-                Err(e)
-            }
-        }
-    }
-
-    fn work(
-        &self,
-        shared: &Shared<'_>,
-        completed: &mut Vec<Completed>,
-        finished: &mut Vec<(String, Outcome)>,
-    ) -> Result<(), EngineError> {
         let aborted = || shared.abort.load(std::sync::atomic::Ordering::SeqCst);
-        let mut oldest: Option<std::time::Instant> = None;
         loop {
             if self.is_stopping() || aborted() {
-                return Ok(());
+                return self.flush(shared, true);
             }
             let seen = *self.wake.0.lock().unwrap_or_else(|p| p.into_inner());
             if let Some(run) = self.next_run(shared)? {
@@ -1020,20 +998,23 @@ impl Engine {
                     c.observe(started.elapsed());
                     c.runs.is_empty()
                 };
-                if let Outcome::Success { done, .. } = &outcome {
-                    completed.push(done.clone());
-                }
-                finished.push((run.id, outcome));
-                let first = *oldest.get_or_insert(started);
-                if idle || completed.len() >= CLAIM_BATCH as usize || first.elapsed() >= HOLD_BUDGET
-                {
-                    self.flush(shared, completed, finished)?;
-                    oldest = None;
+                let full = {
+                    let mut d = shared.done.lock().unwrap_or_else(|p| p.into_inner());
+                    if let Outcome::Success { done, .. } = &outcome {
+                        d.completed.push(done.clone());
+                    }
+                    d.finished.push((run.id, outcome));
+                    d.oldest.get_or_insert(started);
+                    d.completed.len() >= CLAIM_BATCH as usize
+                };
+                // Nothing more claimed here, or a full batch: record now. Otherwise the next
+                // run's end, or the monitor after the budget, records it.
+                if idle || full {
+                    self.flush(shared, true)?;
                 }
                 continue;
             }
-            self.flush(shared, completed, finished)?;
-            oldest = None;
+            self.flush(shared, true)?;
             let pending = self.state.pending(shared.scope)?;
             if pending.queued == 0 && pending.running == 0 {
                 return Ok(());
@@ -1057,20 +1038,28 @@ impl Engine {
         }
     }
 
-    /// Records buffered successes in one transaction and reports what finished.
-    fn flush(
-        &self,
-        shared: &Shared<'_>,
-        completed: &mut Vec<Completed>,
-        finished: &mut Vec<(String, Outcome)>,
-    ) -> Result<(), EngineError> {
-        self.state.finish_successes(completed)?;
-        completed.clear();
-        if finished.is_empty() {
+    /// Records buffered successes in one transaction (group commit: SQLite commits, not
+    /// plugin calls, would otherwise bound small runs) and reports what finished. Unless
+    /// `now`, only when the oldest has waited [`HOLD_BUDGET`]. On a database error the
+    /// successes go back to the queue: they run again, and a materialization is recorded
+    /// once per run and partition, so nothing doubles.
+    fn flush(&self, shared: &Shared<'_>, now: bool) -> Result<(), EngineError> {
+        let mut d = shared.done.lock().unwrap_or_else(|p| p.into_inner());
+        if d.finished.is_empty() || (!now && d.oldest.is_none_or(|t| t.elapsed() < HOLD_BUDGET)) {
             return Ok(());
         }
+        d.oldest = None;
+        let completed = std::mem::take(&mut d.completed);
+        let finished = std::mem::take(&mut d.finished);
+        // Recorded under the lock: a later flush never overtakes an earlier one.
+        if let Err(e) = self.state.finish_successes(&completed) {
+            let ids: Vec<String> = completed.iter().map(|c| c.run_id.clone()).collect();
+            let _ = self.state.release(&ids);
+            return Err(e);
+        }
+        drop(d);
         let mut s = shared.summary.lock().unwrap_or_else(|p| p.into_inner());
-        for (run, outcome) in finished.drain(..) {
+        for (run, outcome) in finished {
             let (ok, partitions, error) = match outcome {
                 Outcome::Success { partitions, .. } => {
                     s.runs_succeeded += 1;
@@ -1941,10 +1930,31 @@ struct Shared<'a> {
     scope: &'a RunScope,
     progress: &'a (dyn Fn(&Progress) + Sync),
     claimed: Mutex<ClaimedRuns>,
+    /// Runs finished but not recorded yet.
+    done: Mutex<Finished>,
     summary: Mutex<QueueSummary>,
     first_error: Mutex<Option<EngineError>>,
     abort: std::sync::atomic::AtomicBool,
     workers_done: std::sync::atomic::AtomicUsize,
+}
+
+impl Shared<'_> {
+    /// Records the first error and stops every worker: the command fails with it instead of
+    /// waiting for runs nobody will finish.
+    fn fail(&self, e: EngineError) {
+        let mut f = self.first_error.lock().unwrap_or_else(|p| p.into_inner());
+        f.get_or_insert(e);
+        self.abort.store(true, std::sync::atomic::Ordering::SeqCst);
+    }
+}
+
+/// Runs finished, their successes buffered for one transaction.
+#[derive(Default)]
+struct Finished {
+    completed: Vec<Completed>,
+    finished: Vec<(String, Outcome)>,
+    /// When the oldest of them started.
+    oldest: Option<std::time::Instant>,
 }
 
 /// Runs claimed but not started, with when they were claimed, and the recent run duration.

@@ -3,8 +3,9 @@
 //! dynamic keys, and declares definitions that are huge or cyclic. The hardening tests load it
 //! and check that the host stops each attempt with a clear error and keeps serving.
 //!
-//! What `definitions()` declares is chosen by the environment variable `HOSTILE` (granted to
-//! the plugin by the test), so one component covers every definition-time attack:
+//! What `definitions()` declares is chosen by the file `/hostile/mode` (a directory the test
+//! grants the plugin; no grant, no file: the normal definitions), so one component covers
+//! every definition-time attack:
 //!
 //! - unset: the computations and sensors below;
 //! - `sleep:MS` / `poll:MS`: sleep (or block in `wasi:io/poll`) for MS milliseconds first;
@@ -95,6 +96,8 @@ fn normal() -> Definitions {
         "metadata_many",
         "metadata_big",
         "metadata_ok",
+        "sockets",
+        "env",
     ]
     .iter()
     .map(|n| computation(n))
@@ -123,8 +126,9 @@ fn normal() -> Definitions {
 
 impl Guest for Hostile {
     fn definitions() -> Definitions {
-        let mode = std::env::var("HOSTILE").unwrap_or_default();
-        let (what, arg) = mode.split_once(':').unwrap_or((mode.as_str(), ""));
+        let mode = std::fs::read_to_string("/hostile/mode").unwrap_or_default();
+        let mode = mode.trim();
+        let (what, arg) = mode.split_once(':').unwrap_or((mode, ""));
         let mut defs = normal();
         match what {
             "sleep" => std::thread::sleep(Duration::from_millis(number(arg) as u64)),
@@ -241,6 +245,34 @@ impl Guest for Hostile {
                     .collect(),
             ),
             "per_tenant" => output(name, vec![b'z'; 20 << 10], vec![]),
+            // What the network looks like from inside: every attempt should fail.
+            "sockets" => {
+                let tried = ["127.0.0.1:1", "10.0.0.1:80", "[::1]:22"].map(|addr| {
+                    match std::net::TcpStream::connect(addr) {
+                        Ok(_) => format!("{addr}: connected"),
+                        Err(e) => format!("{addr}: {:?}", e.kind()),
+                    }
+                });
+                let udp = match std::net::UdpSocket::bind("0.0.0.0:0") {
+                    Ok(_) => "udp: bound".to_string(),
+                    Err(e) => format!("udp: {:?}", e.kind()),
+                };
+                output(
+                    name,
+                    format!("{}\n{udp}", tried.join("\n")).into_bytes(),
+                    vec![],
+                )
+            }
+            // The environment it sees: only what was granted.
+            "env" => output(
+                name,
+                std::env::vars()
+                    .map(|(k, _)| k)
+                    .collect::<Vec<_>>()
+                    .join("\n")
+                    .into_bytes(),
+                vec![],
+            ),
             other => Err(PluginError::InvalidInput(format!("no computation {other}"))),
         }
     }
@@ -259,7 +291,8 @@ impl Guest for Hostile {
             }
             "huge_cursor" => result.cursor = Some("c".repeat(50 << 20)),
             "run_flood" => {
-                result.run_requests = (0..1_000_000)
+                // Twice the default limit of run requests, well within what the host copies.
+                result.run_requests = (0..200_000)
                     .map(|i| RunRequest {
                         run_key: Some(format!("r{i}")),
                         assets: vec!["ok".to_string()],
