@@ -478,3 +478,25 @@ fn many_openers_of_a_fresh_state_all_succeed() {
         );
     }
 }
+
+#[test]
+fn a_run_keeps_a_bounded_log() {
+    let p = Project::new(&[], &[("loud", None)]);
+    let engine = p.engine();
+    let runs = submit(&engine, &["log_lines"], &PartitionSelection::All, false);
+    assert_eq!(engine.run_runs(&runs, &|_| {}).unwrap().runs_succeeded, 1);
+    let events = engine.state().run_events(&runs[0]).unwrap();
+    // 10,000 lines (max_log_lines) and the notice; a million were written.
+    assert!(
+        (10_001..=10_005).contains(&events.len()),
+        "{} events",
+        events.len()
+    );
+    assert_eq!(
+        events
+            .iter()
+            .filter(|e| e.message.starts_with("log truncated"))
+            .count(),
+        1
+    );
+}

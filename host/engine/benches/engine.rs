@@ -11,6 +11,9 @@
 //! - `dynamic_add_10k_bulk`, `dynamic_add_1m_bulk`: one call each (≤ 10 ms, ≤ 1 s).
 //! - `status_10m`: counts and health bar of a 10M-partition asset with 10,000 scattered
 //!   materializations (≤ 10 ms).
+//! - `sensor_tick_1m_keys`: one sensor evaluation that adds a million dynamic partition keys
+//!   (the hostile test guest's `million_tenants`), from the call to the committed tick
+//!   (≤ 2 s).
 
 #![allow(clippy::unwrap_used, clippy::expect_used, reason = "benchmark set-up")]
 
@@ -31,11 +34,16 @@ fn now() -> DateTime<Utc> {
 
 /// A fresh project: the probe plugin and an empty state.
 fn engine(dir: &Path) -> Engine {
+    engine_with(dir, "engine_probe")
+}
+
+/// A fresh project holding one test guest.
+fn engine_with(dir: &Path, guest: &str) -> Engine {
     let plugins = dir.join("plugins");
     std::fs::create_dir_all(&plugins).unwrap();
     std::fs::copy(
-        components().guest("engine_probe"),
-        plugins.join("engine_probe.wasm"),
+        components().guest(guest),
+        plugins.join(format!("{guest}.wasm")),
     )
     .unwrap();
     let runtime = RuntimeConfig {
@@ -214,5 +222,26 @@ fn bench(c: &mut Criterion) {
     });
 }
 
-criterion_group!(benches, bench);
+fn sensor_tick(c: &mut Criterion) {
+    let mut group = c.benchmark_group("sensor");
+    group.sample_size(10);
+    group.bench_function("sensor_tick_1m_keys", |b| {
+        b.iter_custom(|iters| {
+            let mut total = Duration::ZERO;
+            for _ in 0..iters {
+                // A fresh state each time: every key is new.
+                let dir = tempfile::tempdir().unwrap();
+                let engine = engine_with(dir.path(), "hostile");
+                let t = Instant::now();
+                let outcome = engine.tick_sensor("million_tenants", now()).unwrap();
+                total += t.elapsed();
+                assert_eq!(outcome.dynamic_partitions[0].1, 1_000_000);
+            }
+            total
+        });
+    });
+    group.finish();
+}
+
+criterion_group!(benches, bench, sensor_tick);
 criterion_main!(benches);

@@ -348,6 +348,9 @@ impl Engine {
             logs: Arc::new(Mutex::new(HashMap::new())),
         };
         let logs = Arc::clone(&engine.logs);
+        // A run keeps at most what one call may log: a run of many calls (a range, retries)
+        // cannot fill memory, nor the database when it ends.
+        let limits = engine.registry.runtime().config().limits;
         engine
             .registry
             .runtime()
@@ -357,11 +360,26 @@ impl Engine {
                 for (k, v) in &rec.fields {
                     message.push_str(&format!(" {k}={v}"));
                 }
-                logs.lock()
-                    .unwrap_or_else(|p| p.into_inner())
-                    .entry(run)
-                    .or_default()
-                    .push((rec.level.to_string(), message));
+                let mut logs = logs.lock().unwrap_or_else(|p| p.into_inner());
+                let log = logs.entry(run).or_default();
+                if log.truncated {
+                    return;
+                }
+                if log.lines.len() as u64 >= limits.max_log_lines
+                    || (log.bytes + message.len()) as u64 > limits.max_log_bytes
+                {
+                    log.truncated = true;
+                    log.lines.push((
+                        "warn".to_string(),
+                        format!(
+                            "log truncated: this run wrote more than {} lines or {} bytes (max_log_lines, max_log_bytes in [runtime.limits]); the rest was dropped",
+                            limits.max_log_lines, limits.max_log_bytes
+                        ),
+                    ));
+                    return;
+                }
+                log.bytes += message.len();
+                log.lines.push((rec.level.to_string(), message));
             }));
         engine
             .registry
@@ -1097,6 +1115,7 @@ impl Engine {
             .lock()
             .unwrap_or_else(|p| p.into_inner())
             .remove(&run.id)
+            .map(|l| l.lines)
             .unwrap_or_default();
         match result {
             Ok(Outcome::Success {
@@ -1914,7 +1933,15 @@ pub struct Submitted {
 }
 
 /// Log lines (level, message) by run id.
-type RunLogs = HashMap<String, Vec<(String, String)>>;
+type RunLogs = HashMap<String, RunLog>;
+
+/// One run's log lines (level, message), until the run's end records them.
+#[derive(Debug, Default)]
+struct RunLog {
+    lines: Vec<(String, String)>,
+    bytes: usize,
+    truncated: bool,
+}
 
 /// The most runs claimed (and successes recorded) per transaction.
 const CLAIM_BATCH: u32 = 32;

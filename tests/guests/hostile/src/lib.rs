@@ -98,6 +98,7 @@ fn normal() -> Definitions {
         "metadata_ok",
         "sockets",
         "env",
+        "max_result",
     ]
     .iter()
     .map(|n| computation(n))
@@ -245,6 +246,18 @@ impl Guest for Hostile {
                     .collect(),
             ),
             "per_tenant" => output(name, vec![b'z'; 20 << 10], vec![]),
+            // The largest result the default limits allow: 64 MiB of data and 1,000 metadata
+            // entries of a kilobyte.
+            "max_result" => output(
+                name,
+                vec![7u8; 64 << 20],
+                (0..1000)
+                    .map(|i| MetadataEntry {
+                        key: format!("k{i:03}"),
+                        value: MetadataValue::Text("y".repeat(1000)),
+                    })
+                    .collect(),
+            ),
             // What the network looks like from inside: every attempt should fail.
             "sockets" => {
                 let tried = ["127.0.0.1:1", "10.0.0.1:80", "[::1]:22"].map(|addr| {
