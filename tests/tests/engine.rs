@@ -701,6 +701,7 @@ fn pools_limit_running_runs_across_workers_and_processes() {
     let done = |id: &str| Completed {
         run_id: id.into(),
         plugin: "p".into(),
+        backfill_id: None,
         logs: Vec::new(),
         blobs: Vec::new(),
         materializations: Vec::new(),

@@ -370,6 +370,27 @@ fn a_process_killed_while_creating_the_state_leaves_it_usable() {
     }
 }
 
+#[test]
+fn a_damaged_state_is_refused_with_what_to_do() {
+    let c = components();
+    let p = Project::new(&[("daily_sales", c.plugin("daily_sales"))], "");
+    let ok = p.run(&["materialize", "daily_sales", "--partition", "2024-01-01"]);
+    assert!(ok.status.success(), "{}", stderr(&ok));
+    let db = p.path().join(".tessera").join("state.db");
+    // A table dropped by hand: refused at open, not a command that hangs mid-run.
+    rusqlite::Connection::open(&db)
+        .unwrap()
+        .execute_batch("DROP TABLE materializations")
+        .unwrap();
+    let (out, took) = timed(|| p.run(&["materialize", "daily_sales", "--partition", "2024-01-02"]));
+    fails_with(&out, took, "materializations are missing");
+    assert!(stderr(&out).contains("backup"), "{}", stderr(&out));
+    // An empty file: refused, not taken for a new, empty state.
+    std::fs::write(&db, b"").unwrap();
+    let (out, took) = timed(|| p.run(&["status"]));
+    fails_with(&out, took, "empty");
+}
+
 /// Runs a command and returns its output and its peak resident memory (the kernel's own
 /// accounting for that one child).
 fn peak_rss(mut cmd: Command) -> (std::process::ExitStatus, u64) {

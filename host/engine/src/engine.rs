@@ -840,53 +840,58 @@ impl Engine {
 
     /// Executes the queued runs of a scope with `concurrency` workers until none is left.
     ///
-    /// Workers share one list of claimed runs: a worker claims a few at a time (as many as
-    /// fit in [`HOLD_BUDGET`] at the recent pace, so small runs cost few transactions), and
-    /// any idle worker takes from the list. A claimed run left waiting longer than the budget
-    /// (every worker busy with a slow run) goes back to the queue for other processes.
+    /// Each worker claims a few runs per transaction (as many as it starts within
+    /// [`HOLD_BUDGET`] at the recent pace, at most [`CLAIM_BATCH`]: small runs cost few
+    /// transactions) and records its successes in one transaction per batch. A monitor keeps
+    /// that batching from holding work back: runs a worker claimed but has not started for
+    /// twice the budget (it is in a slow run) go back to the queue, where any idle worker of
+    /// this or another process takes them, and successes buffered that long are recorded.
     fn run_scope(
         &self,
         scope: &RunScope,
         progress: &(dyn Fn(&Progress) + Sync),
     ) -> Result<QueueSummary, EngineError> {
         self.state.requeue_orphans(owner_alive)?;
+        let workers = self.config.concurrency.clamp(1, MAX_CONCURRENCY);
         let shared = Shared {
             scope,
             progress,
-            claimed: Mutex::new(ClaimedRuns::default()),
-            done: Mutex::new(Finished::default()),
+            slots: (0..workers).map(|_| Slot::default()).collect(),
             summary: Mutex::new(QueueSummary::default()),
             first_error: Mutex::new(None),
             abort: std::sync::atomic::AtomicBool::new(false),
             workers_done: std::sync::atomic::AtomicUsize::new(0),
+            monitor: (Mutex::new(()), Condvar::new()),
         };
-        let workers = self.config.concurrency.clamp(1, MAX_CONCURRENCY);
         std::thread::scope(|s| {
-            for _ in 0..workers {
-                s.spawn(|| {
-                    if let Err(e) = self.worker(&shared) {
+            for me in 0..workers {
+                let shared = &shared;
+                s.spawn(move || {
+                    if let Err(e) = self.worker(shared, me) {
                         shared.fail(e);
                     }
                     shared
                         .workers_done
                         .fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+                    {
+                        let (lock, ended) = &shared.monitor;
+                        let _guard = lock.lock().unwrap_or_else(|p| p.into_inner());
+                        ended.notify_all();
+                    }
                     self.notify();
                 });
             }
-            s.spawn(|| self.return_stale_claims(&shared, workers));
+            s.spawn(|| self.monitor(&shared));
         });
-        if let Err(e) = self.flush(&shared, true) {
-            shared.fail(e);
+        // Whatever is still recorded nowhere or claimed goes to the database or back to the
+        // queue (a stop, or an error).
+        let mut left = Vec::new();
+        for w in 0..workers {
+            if let Err(e) = self.flush(&shared, w, true) {
+                shared.fail(e);
+            }
+            left.extend(shared.slots[w].take_claimed());
         }
-        // Whatever is still claimed goes back (a stop, or an error).
-        let left: Vec<String> = shared
-            .claimed
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .runs
-            .drain(..)
-            .map(|(r, _)| r.id)
-            .collect();
         let released = if left.is_empty() {
             Ok(())
         } else {
@@ -912,11 +917,11 @@ impl Engine {
         self.wake.1.notify_all();
     }
 
-    /// Keeps the batching honest while workers are busy: returns claimed runs that waited past
-    /// twice [`HOLD_BUDGET`] to the queue (every worker of this process is busy; another
-    /// process may be idle), and records successes buffered longer than the budget (their
-    /// worker went on to a slow run).
-    fn return_stale_claims(&self, shared: &Shared<'_>, workers: usize) {
+    /// Keeps the batching honest while workers are busy: returns to the queue the claimed
+    /// runs a worker has not started for twice [`HOLD_BUDGET`], and records successes
+    /// buffered longer than the budget (their worker went on to a slow run).
+    fn monitor(&self, shared: &Shared<'_>) {
+        let workers = shared.slots.len();
         let done = || {
             shared
                 .workers_done
@@ -924,45 +929,57 @@ impl Engine {
                 >= workers
         };
         while !done() {
-            let stale: Vec<String> = {
-                let mut c = shared.claimed.lock().unwrap_or_else(|p| p.into_inner());
-                let now = std::time::Instant::now();
-                let (old, keep): (Vec<_>, Vec<_>) = c
-                    .runs
-                    .drain(..)
-                    .partition(|(_, at)| now.duration_since(*at) > HOLD_BUDGET * 2);
-                c.runs = keep.into();
-                old.into_iter().map(|(r, _)| r.id).collect()
-            };
-            if !stale.is_empty()
-                && let Err(e) = self.state.release(&stale)
-            {
-                tracing::warn!(error = %e, "could not return claimed runs to the queue");
+            let mut stale = Vec::new();
+            for slot in &shared.slots {
+                let mut c = slot.claimed.lock().unwrap_or_else(|p| p.into_inner());
+                if c.at.is_some_and(|at| at.elapsed() > HOLD_BUDGET * 2) && !c.runs.is_empty() {
+                    stale.extend(c.runs.drain(..).map(|r| r.id));
+                }
             }
-            if let Err(e) = self.flush(shared, false) {
-                shared.fail(e);
+            if !stale.is_empty() {
+                match self.state.release(&stale) {
+                    // Idle workers may take them now.
+                    Ok(()) => self.notify(),
+                    Err(e) => {
+                        tracing::warn!(error = %e, "could not return claimed runs to the queue");
+                    }
+                }
             }
-            let guard = self.wake.0.lock().unwrap_or_else(|p| p.into_inner());
+            for w in 0..workers {
+                if let Err(e) = self.flush(shared, w, false) {
+                    shared.fail(e);
+                }
+            }
+            // Its own wake-up, not the workers': they notify at every batch.
+            let (lock, ended) = &shared.monitor;
+            let guard = lock.lock().unwrap_or_else(|p| p.into_inner());
             if !done() {
-                let _ = self
-                    .wake
-                    .1
+                let _ = ended
                     .wait_timeout(guard, HOLD_BUDGET)
                     .unwrap_or_else(|p| p.into_inner());
             }
         }
     }
 
-    /// The next claimed run for this worker: from the shared list, else a new claim.
-    fn next_run(&self, shared: &Shared<'_>) -> Result<Option<RunRecord>, EngineError> {
-        let pace = {
-            let mut c = shared.claimed.lock().unwrap_or_else(|p| p.into_inner());
-            if let Some((run, _)) = c.runs.pop_front() {
-                return Ok(Some(run));
-            }
-            c.pace
-        };
-        // As many runs as the recent pace starts within the budget (one until it is known).
+    /// The worker's next run: its own claimed ones first, else a new claim.
+    fn next_run(
+        &self,
+        shared: &Shared<'_>,
+        me: usize,
+        pace: Option<Duration>,
+    ) -> Result<Option<RunRecord>, EngineError> {
+        let slot = &shared.slots[me];
+        if let Some(run) = slot
+            .claimed
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .runs
+            .pop_front()
+        {
+            return Ok(Some(run));
+        }
+        // As many runs as this worker starts within the budget at the recent pace (one
+        // until the pace is known).
         let batch = match pace {
             Some(p) if !p.is_zero() => (HOLD_BUDGET.as_secs_f64() / p.as_secs_f64()) as u32,
             Some(_) => CLAIM_BATCH,
@@ -976,27 +993,23 @@ impl Engine {
             return Ok(None);
         }
         let first = runs.remove(0);
-        if !runs.is_empty() {
-            let now = std::time::Instant::now();
-            shared
-                .claimed
-                .lock()
-                .unwrap_or_else(|p| p.into_inner())
-                .runs
-                .extend(runs.into_iter().map(|r| (r, now)));
-            self.notify();
-        }
+        let mut c = slot.claimed.lock().unwrap_or_else(|p| p.into_inner());
+        c.runs.extend(runs);
+        c.at = Some(std::time::Instant::now());
         Ok(Some(first))
     }
 
-    fn worker(&self, shared: &Shared<'_>) -> Result<(), EngineError> {
+    /// One worker (`me` indexes its slot).
+    fn worker(&self, shared: &Shared<'_>, me: usize) -> Result<(), EngineError> {
         let aborted = || shared.abort.load(std::sync::atomic::Ordering::SeqCst);
+        // Moving average of how long this worker's runs take.
+        let mut pace: Option<Duration> = None;
         loop {
             if self.is_stopping() || aborted() {
-                return self.flush(shared, true);
+                return self.flush(shared, me, true);
             }
             let seen = *self.wake.0.lock().unwrap_or_else(|p| p.into_inner());
-            if let Some(run) = self.next_run(shared)? {
+            if let Some(run) = self.next_run(shared, me, pace)? {
                 (shared.progress)(&Progress::RunStarted {
                     run: run.id.clone(),
                     assets: run.assets.clone(),
@@ -1011,28 +1024,40 @@ impl Engine {
                         return Err(e);
                     }
                 };
-                let idle = {
-                    let mut c = shared.claimed.lock().unwrap_or_else(|p| p.into_inner());
-                    c.observe(started.elapsed());
-                    c.runs.is_empty()
-                };
-                let full = {
-                    let mut d = shared.done.lock().unwrap_or_else(|p| p.into_inner());
-                    if let Outcome::Success { done, .. } = &outcome {
-                        d.completed.push(done.clone());
-                    }
-                    d.finished.push((run.id, outcome));
+                let took = started.elapsed();
+                pace = Some(match pace {
+                    Some(p) => p.mul_f64(0.8) + took.mul_f64(0.2),
+                    None => took,
+                });
+                let slot = &shared.slots[me];
+                let buffered = {
+                    let mut d = slot.done.lock().unwrap_or_else(|p| p.into_inner());
+                    let ended = match outcome {
+                        Outcome::Success { partitions, done } => {
+                            d.completed.push(done);
+                            Ended::Succeeded(partitions)
+                        }
+                        Outcome::Retry { error } => Ended::Retried(error),
+                        Outcome::Failed { error } => Ended::Failed(error),
+                        Outcome::Canceled => Ended::Canceled,
+                    };
+                    d.finished.push((run.id, ended));
                     d.oldest.get_or_insert(started);
-                    d.completed.len() >= CLAIM_BATCH as usize
+                    d.completed.len()
                 };
-                // Nothing more claimed here, or a full batch: record now. Otherwise the next
-                // run's end, or the monitor after the budget, records it.
-                if idle || full {
-                    self.flush(shared, true)?;
+                // The end of the batch, or a full one: record it.
+                let batch_done = slot
+                    .claimed
+                    .lock()
+                    .unwrap_or_else(|p| p.into_inner())
+                    .runs
+                    .is_empty();
+                if batch_done || buffered >= CLAIM_BATCH as usize {
+                    self.flush(shared, me, true)?;
                 }
                 continue;
             }
-            self.flush(shared, true)?;
+            self.flush(shared, me, true)?;
             let pending = self.state.pending(shared.scope)?;
             if pending.queued == 0 && pending.running == 0 {
                 return Ok(());
@@ -1056,43 +1081,49 @@ impl Engine {
         }
     }
 
-    /// Records buffered successes in one transaction (group commit: SQLite commits, not
-    /// plugin calls, would otherwise bound small runs) and reports what finished. Unless
-    /// `now`, only when the oldest has waited [`HOLD_BUDGET`]. On a database error the
-    /// successes go back to the queue: they run again, and a materialization is recorded
-    /// once per run and partition, so nothing doubles.
-    fn flush(&self, shared: &Shared<'_>, now: bool) -> Result<(), EngineError> {
-        let mut d = shared.done.lock().unwrap_or_else(|p| p.into_inner());
-        if d.finished.is_empty() || (!now && d.oldest.is_none_or(|t| t.elapsed() < HOLD_BUDGET)) {
+    /// Records a worker's buffered successes in one transaction (group commit: SQLite
+    /// commits, not plugin calls, would otherwise bound small runs) and reports what
+    /// finished. Unless `now`, only when the oldest has waited [`HOLD_BUDGET`]. On a database
+    /// error the successes go back to the queue: they run again, and a materialization is
+    /// recorded once per run and partition, so nothing doubles.
+    fn flush(&self, shared: &Shared<'_>, worker: usize, now: bool) -> Result<(), EngineError> {
+        let Some(slot) = shared.slots.get(worker) else {
             return Ok(());
-        }
-        d.oldest = None;
-        let completed = std::mem::take(&mut d.completed);
-        let finished = std::mem::take(&mut d.finished);
-        // Recorded under the lock: a later flush never overtakes an earlier one.
+        };
+        let (completed, finished) = {
+            let mut d = slot.done.lock().unwrap_or_else(|p| p.into_inner());
+            if d.finished.is_empty() || (!now && d.oldest.is_none_or(|t| t.elapsed() < HOLD_BUDGET))
+            {
+                return Ok(());
+            }
+            d.oldest = None;
+            (
+                std::mem::take(&mut d.completed),
+                std::mem::take(&mut d.finished),
+            )
+        };
         if let Err(e) = self.state.finish_successes(&completed) {
             let ids: Vec<String> = completed.iter().map(|c| c.run_id.clone()).collect();
             let _ = self.state.release(&ids);
             return Err(e);
         }
-        drop(d);
         let mut s = shared.summary.lock().unwrap_or_else(|p| p.into_inner());
-        for (run, outcome) in finished {
-            let (ok, partitions, error) = match outcome {
-                Outcome::Success { partitions, .. } => {
+        for (run, ended) in finished {
+            let (ok, partitions, error) = match ended {
+                Ended::Succeeded(partitions) => {
                     s.runs_succeeded += 1;
                     s.partitions += partitions;
                     (true, partitions, None)
                 }
-                Outcome::Retry { error } => {
+                Ended::Retried(error) => {
                     s.runs_retried += 1;
                     (false, 0, Some(error))
                 }
-                Outcome::Failed { error } => {
+                Ended::Failed(error) => {
                     s.runs_failed += 1;
                     (false, 0, Some(error))
                 }
-                Outcome::Canceled => (false, 0, Some("canceled".into())),
+                Ended::Canceled => (false, 0, Some("canceled".into())),
             };
             (shared.progress)(&Progress::RunFinished {
                 run,
@@ -1326,6 +1357,7 @@ impl Engine {
             done: Completed {
                 run_id: run.id.clone(),
                 plugin: run.plugin.clone(),
+                backfill_id: run.backfill_id.clone(),
                 logs: Vec::new(),
                 blobs,
                 materializations: pending,
@@ -1945,24 +1977,25 @@ struct RunLog {
 
 /// The most runs claimed (and successes recorded) per transaction.
 const CLAIM_BATCH: u32 = 32;
-/// How long a claimed run may wait for a worker of this process, and a success for its
-/// record: the price of batching transactions, never of holding work another process could do.
+/// How long a claimed run may wait for its worker, and a success for its record: the price
+/// of batching transactions, never of holding work another worker or process could do.
 const HOLD_BUDGET: Duration = Duration::from_millis(20);
 
 /// The registry generation, the asset graph built for it, and the plugins left out of it.
 type GraphCache = (u64, Arc<AssetGraph>, BTreeMap<String, String>);
 
-/// The executor state one `run_scope` call shares between its workers.
+/// The executor state one `run_scope` call shares between its workers and its monitor.
 struct Shared<'a> {
     scope: &'a RunScope,
     progress: &'a (dyn Fn(&Progress) + Sync),
-    claimed: Mutex<ClaimedRuns>,
-    /// Runs finished but not recorded yet.
-    done: Mutex<Finished>,
+    /// One per worker.
+    slots: Vec<Slot>,
     summary: Mutex<QueueSummary>,
     first_error: Mutex<Option<EngineError>>,
     abort: std::sync::atomic::AtomicBool,
     workers_done: std::sync::atomic::AtomicUsize,
+    /// Wakes the monitor when the last worker is done.
+    monitor: (Mutex<()>, Condvar),
 }
 
 impl Shared<'_> {
@@ -1975,30 +2008,40 @@ impl Shared<'_> {
     }
 }
 
+/// A worker's claimed runs and its finished ones: its own, so that workers neither wait for
+/// nor free each other's (the monitor steps in only for a worker stuck in a slow run).
+#[derive(Default)]
+struct Slot {
+    claimed: Mutex<Claimed>,
+    done: Mutex<Finished>,
+}
+
+impl Slot {
+    fn take_claimed(&self) -> Vec<String> {
+        self.claimed
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .runs
+            .drain(..)
+            .map(|r| r.id)
+            .collect()
+    }
+}
+
+/// Runs claimed but not started, and when they were claimed.
+#[derive(Default)]
+struct Claimed {
+    runs: std::collections::VecDeque<RunRecord>,
+    at: Option<std::time::Instant>,
+}
+
 /// Runs finished, their successes buffered for one transaction.
 #[derive(Default)]
 struct Finished {
     completed: Vec<Completed>,
-    finished: Vec<(String, Outcome)>,
+    finished: Vec<(String, Ended)>,
     /// When the oldest of them started.
     oldest: Option<std::time::Instant>,
-}
-
-/// Runs claimed but not started, with when they were claimed, and the recent run duration.
-#[derive(Default)]
-struct ClaimedRuns {
-    runs: std::collections::VecDeque<(RunRecord, std::time::Instant)>,
-    /// Moving average of how long a run takes here.
-    pace: Option<Duration>,
-}
-
-impl ClaimedRuns {
-    fn observe(&mut self, took: Duration) {
-        self.pace = Some(match self.pace {
-            Some(p) => p.mul_f64(0.8) + took.mul_f64(0.2),
-            None => took,
-        });
-    }
 }
 /// Keys of one run between checkpoints.
 const CHECKPOINT_EVERY: u64 = 64;
@@ -2023,6 +2066,14 @@ fn involves_dynamic(graph: &AssetGraph, node: &AssetNode) -> bool {
             .inputs
             .iter()
             .any(|e| dynamic(graph.asset(&e.upstream).and_then(|u| u.partitions.as_ref())))
+}
+
+/// How a run ended, for its progress report (its recorded success is in `Finished`).
+enum Ended {
+    Succeeded(u64),
+    Retried(String),
+    Failed(String),
+    Canceled,
 }
 
 enum Outcome {

@@ -305,6 +305,9 @@ pub struct NewBlob {
 pub struct Completed {
     pub run_id: String,
     pub plugin: String,
+    /// The backfill the run belongs to, settled in the same transaction when this was its
+    /// last open run.
+    pub backfill_id: Option<String>,
     /// The plugin's log lines during the run: (level, message).
     pub logs: Vec<(String, String)>,
     pub blobs: Vec<NewBlob>,
@@ -668,7 +671,12 @@ impl State {
                     event(tx, &r.run_id, level, message, now)?;
                 }
             }
-            settle_backfills_of(tx, runs.iter().map(|r| r.run_id.as_str()), now)
+            let backfills: std::collections::BTreeSet<&str> =
+                runs.iter().filter_map(|r| r.backfill_id.as_deref()).collect();
+            for b in backfills {
+                settle_backfill(tx, b, now)?;
+            }
+            Ok(())
         })
     }
 

@@ -170,10 +170,7 @@ impl RuntimeConfig {
     }
 
     /// The capabilities of one plugin.
-    pub fn grants_for(&self, plugin: &str) -> Grants {
-        self.grants
-            .get(plugin)
-            .cloned()
-            .unwrap_or_else(|| self.default_grants.clone())
+    pub fn grants_for(&self, plugin: &str) -> &Grants {
+        self.grants.get(plugin).unwrap_or(&self.default_grants)
     }
 }

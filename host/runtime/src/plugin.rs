@@ -1,6 +1,7 @@
 //! One loaded version of a plugin: immutable once built, shared by `Arc` so a reload never
 //! disturbs calls in flight.
 
+use std::future::Future;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -208,8 +209,20 @@ impl Plugin {
             limit: limits.timeout,
         };
         let tokio = &self.runtime.inner.tokio;
-        // The timer is armed only if the call blocks in a host call (`Timeout` polls the call
-        // first): a call that never waits pays for no timer.
+        // Most calls never wait: the call is polled once, in the runtime's context (WASI's
+        // host functions need it), and only a call that blocks in a host call is handed to
+        // the executor, under the deadline's timer (and the cancel token's).
+        let _context = tokio.enter();
+        let mut work = std::pin::pin!(work);
+        if let std::task::Poll::Ready(outcome) = work
+            .as_mut()
+            .poll(&mut std::task::Context::from_waker(std::task::Waker::noop()))
+        {
+            return match outcome {
+                Err(CallError::Timeout { .. }) => Err(timeout()),
+                other => other,
+            };
+        }
         let outcome = match cancel {
             None => tokio.block_on(async {
                 tokio::time::timeout_at(deadline.into(), work)

@@ -236,8 +236,8 @@ impl Registry {
     /// failed and was reported). Blocking: call off async threads.
     pub fn refresh(&self, path: &Path, detected: Instant) -> Option<RegistryEvent> {
         let name = plugin_name(path)?;
-        // `symlink_metadata` first: a dangling symlink is gone, not an error.
-        if std::fs::symlink_metadata(path).is_err() || !path.exists() {
+        // Gone (a dangling symlink too): no longer served, and no longer failing.
+        if !path.exists() {
             if let Ok(mut f) = self.inner.failed_content.write() {
                 f.remove(&name);
             }
