@@ -443,7 +443,7 @@ fn zero_rusage() -> libc::rusage {
 }
 
 /// The bound the README documents for the host handling one call's result.
-const HOST_RESULT_BOUND: u64 = 768 << 20;
+const HOST_RESULT_BOUND: u64 = 600 << 20;
 
 #[test]
 fn the_host_stays_within_its_memory_bound_for_the_largest_results() {

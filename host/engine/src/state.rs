@@ -1360,6 +1360,13 @@ fn create(path: &Path) -> Result<(), EngineError> {
         std::fs::File::open(&tmp)
             .and_then(|f| f.sync_all())
             .map_err(|e| EngineError::db(path, e))?;
+        // A log left beside a database that is gone (deleted by hand) belongs to no database
+        // now; SQLite would replay it into the new one.
+        for suffix in ["-wal", "-shm"] {
+            let mut n = path.as_os_str().to_owned();
+            n.push(suffix);
+            let _ = std::fs::remove_file(PathBuf::from(n));
+        }
         std::fs::rename(&tmp, path).map_err(|e| EngineError::db(path, e))
     })();
     if built.is_err() {
@@ -1748,12 +1755,22 @@ fn bad_key_text(k: &str, key: bool) -> Option<&'static str> {
         Some("is empty")
     } else if k.contains("...") {
         Some("holds '...' (the range syntax)")
-    } else if k.chars().any(char::is_control) {
+    } else if has_control(k) {
         Some("holds a control character")
     } else if key && k.contains('|') {
         Some("holds '|' (it joins the keys of multi-dimensional partitions)")
     } else {
         None
+    }
+}
+
+/// Whether a key holds a control character: bytes for ASCII (a million keys in a tick), chars
+/// otherwise (C1 controls are two bytes in UTF-8).
+fn has_control(k: &str) -> bool {
+    if k.is_ascii() {
+        k.bytes().any(|b| b < 0x20 || b == 0x7f)
+    } else {
+        k.chars().any(char::is_control)
     }
 }
 
