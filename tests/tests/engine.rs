@@ -159,7 +159,7 @@ fn the_seed_pipeline_backfills_in_dependency_order() {
     assert_eq!((p.runs_succeeded, p.runs_failed), (31 * 7, 0), "{p:?}");
     assert_eq!(
         engine.state().backfill(&id).unwrap().unwrap().status,
-        "completed"
+        tessera_engine::BackfillStatus::Completed
     );
     for a in assets {
         assert_eq!(materialized(&engine, a).len(), 31, "{a}");
@@ -295,7 +295,7 @@ fn a_failure_marks_partitions_and_cancels_what_depends_on_it() {
     );
     assert_eq!(
         engine.state().backfill(&id).unwrap().unwrap().status,
-        "failed"
+        tessera_engine::BackfillStatus::Failed
     );
     let broken = engine.state().partitions("broken").unwrap();
     assert_eq!(broken.len(), 2);
@@ -425,7 +425,7 @@ fn late_upstream_data_makes_downstream_stale_and_eager_assets_catch_up() {
     let (status, views) = engine.asset_status(&graph, "down", 5, now(), true).unwrap();
     let stale: Vec<&str> = views
         .iter()
-        .filter(|v| v.state == "stale")
+        .filter(|v| v.state == tessera_engine::PartitionStatus::Stale)
         .map(|v| v.key.as_str())
         .collect();
     assert_eq!(
@@ -689,12 +689,14 @@ fn pools_limit_running_runs_across_workers_and_processes() {
     };
     // One worker (or process) takes one gpu run and the free one; another gets nothing.
     assert_eq!(
-        ids(state.claim_batch("w1", &RunScope::All, 16, &pools).unwrap()),
+        ids(state
+            .claim_batch("w1", &RunScope::All, 16, &pools, Duration::from_secs(30))
+            .unwrap()),
         ["g1", "free"]
     );
     assert!(
         state
-            .claim_batch("w2", &RunScope::All, 16, &pools)
+            .claim_batch("w2", &RunScope::All, 16, &pools, Duration::from_secs(30))
             .unwrap()
             .is_empty()
     );
@@ -708,14 +710,215 @@ fn pools_limit_running_runs_across_workers_and_processes() {
     };
     state.finish_successes(&[done("g1")]).unwrap();
     assert_eq!(
-        ids(state.claim_batch("w2", &RunScope::All, 16, &pools).unwrap()),
+        ids(state
+            .claim_batch("w2", &RunScope::All, 16, &pools, Duration::from_secs(30))
+            .unwrap()),
         ["g2"]
     );
     // Without limits, everything queued is claimable.
     assert_eq!(
         ids(state
-            .claim_batch("w3", &RunScope::All, 16, &BTreeMap::new())
+            .claim_batch(
+                "w3",
+                &RunScope::All,
+                16,
+                &BTreeMap::new(),
+                Duration::from_secs(30)
+            )
             .unwrap()),
         ["g3"]
     );
+}
+
+#[test]
+fn schedule_run_keys_deduplicate_across_catch_up_and_restarts() {
+    let setup = Setup::new(&[]);
+    // An hourly cron over a daily asset: every tick of a day names the same partition.
+    let spec = tessera_engine::ScheduleSpec {
+        name: "hourly".into(),
+        asset: "up".into(),
+        cron: "0 * * * *".into(),
+        timezone: "UTC".into(),
+        catch_up: 10,
+    };
+    let t0 = now() + chrono::Duration::minutes(30);
+    {
+        let engine = setup.engine();
+        let first = engine.tick_schedule(&spec, t0).unwrap();
+        assert_eq!(first.len(), 1, "the first tick requests 2024-05-31");
+    }
+    // A restart three hours later catches up three ticks, all naming 2024-05-31 again.
+    let engine = setup.engine();
+    let caught_up = engine
+        .tick_schedule(&spec, t0 + chrono::Duration::hours(3))
+        .unwrap();
+    assert!(caught_up.is_empty(), "{caught_up:?}");
+    // The next day's ticks name 2024-06-01: one run, however many ticks name it.
+    let next = engine
+        .tick_schedule(&spec, t0 + chrono::Duration::hours(26))
+        .unwrap();
+    assert_eq!(next.len(), 1, "{next:?}");
+    let runs = engine.state().runs(100, None).unwrap();
+    let mut keys: Vec<String> = runs.iter().map(|r| r.selection.describe()).collect();
+    keys.sort();
+    assert_eq!(keys, ["2024-05-31", "2024-06-01"]);
+}
+
+#[test]
+fn canceling_a_finished_backfill_keeps_its_status() {
+    let setup = Setup::new(&[]);
+    let engine = setup.engine();
+    let id = backfill(
+        &engine,
+        &["up"],
+        &range("2024-01-01", "2024-01-03"),
+        RunPolicy::PerPartition,
+    );
+    let (canceled, status) = engine.state().cancel_backfill(&id).unwrap();
+    assert_eq!(
+        (canceled, status),
+        (0, tessera_engine::BackfillStatus::Completed)
+    );
+    assert_eq!(
+        engine.state().backfill(&id).unwrap().unwrap().status,
+        tessera_engine::BackfillStatus::Completed
+    );
+    // A running one is canceled, with its queued runs.
+    let s = engine
+        .submit(
+            &strings(&["up"]),
+            &range("2024-02-01", "2024-02-05"),
+            Filter::Any,
+            RunPolicy::PerPartition,
+            true,
+            "backfill",
+            now(),
+        )
+        .unwrap();
+    let b = s.backfill_id.unwrap();
+    let (canceled, status) = engine.state().cancel_backfill(&b).unwrap();
+    assert_eq!(
+        (canceled, status),
+        (5, tessera_engine::BackfillStatus::Canceled)
+    );
+}
+
+#[test]
+fn a_row_that_does_not_decode_is_an_error_naming_it() {
+    let setup = Setup::new(&[]);
+    let engine = setup.engine();
+    let id = backfill(
+        &engine,
+        &["up"],
+        &range("2024-01-01", "2024-01-01"),
+        RunPolicy::PerPartition,
+    );
+    let run = engine.state().runs(1, Some(&id)).unwrap()[0].id.clone();
+    drop(engine);
+    let db = setup.storage().join("state.db");
+    let conn = rusqlite::Connection::open(&db).unwrap();
+    conn.execute(
+        "UPDATE runs SET status = 'paused' WHERE id = ?1",
+        rusqlite::params![run],
+    )
+    .unwrap();
+    drop(conn);
+    let engine = setup.engine();
+    // Not read as "queued": an error naming the table, the row, the column and the value.
+    let err = engine.state().runs(10, None).unwrap_err();
+    let text = tessera_engine::report(&err);
+    for part in ["runs row", &run, "status", "paused"] {
+        assert!(text.contains(part), "{part:?} in {text}");
+    }
+    let conn = rusqlite::Connection::open(&db).unwrap();
+    conn.execute(
+        "UPDATE runs SET status = 'success', assets = '{not json' WHERE id = ?1",
+        rusqlite::params![run],
+    )
+    .unwrap();
+    drop(conn);
+    let text = tessera_engine::report(&engine.state().run(&run).unwrap_err());
+    assert!(
+        text.contains("assets") && text.contains("not json"),
+        "{text}"
+    );
+}
+
+#[test]
+fn a_run_is_queued_again_only_when_its_lease_expires() {
+    use tessera_engine::state::RunEvent;
+    let setup = Setup::new(&[]);
+    let lease = Duration::from_millis(300);
+    let config = || EngineConfig {
+        clock: Clock::Fixed(now()),
+        concurrency: 2,
+        retry_backoff: Duration::from_millis(5),
+        lease,
+        ..EngineConfig::default()
+    };
+    let engine = setup.engine_with(config());
+    let s = engine
+        .submit(
+            &strings(&["up"]),
+            &range("2024-01-01", "2024-01-01"),
+            Filter::Any,
+            RunPolicy::PerPartition,
+            false,
+            "manual",
+            now(),
+        )
+        .unwrap();
+    // Another host claims the run, then stops without a word (it never renews its lease).
+    let ghost = engine
+        .state()
+        .claim_batch("ghost", &RunScope::All, 16, &BTreeMap::new(), lease)
+        .unwrap();
+    assert_eq!(ghost.len(), 1);
+    assert_eq!(engine.state().requeue_expired().unwrap(), 0, "still leased");
+    let started = Instant::now();
+    let summary = engine.run_runs(&s.runs, &|_| {}).unwrap();
+    assert_eq!(summary.runs_succeeded, 1);
+    assert!(
+        started.elapsed() >= Duration::from_millis(250),
+        "waited for the lease"
+    );
+    let events: Vec<RunEvent> = engine.state().run_events(&s.runs[0]).unwrap();
+    assert!(
+        events.iter().any(|e| e.message.contains("lease")),
+        "{events:?}"
+    );
+
+    // Live hosts renew theirs: two engines sharing a backfill whose calls each last more than
+    // twice the lease (`hang` until its 700 ms timeout) never take each other's runs.
+    let config = || EngineConfig {
+        max_attempts: 1,
+        timeouts: BTreeMap::from([("hang".to_string(), Duration::from_millis(700))]),
+        ..config()
+    };
+    let (one, two) = (setup.engine_with(config()), setup.engine_with(config()));
+    let s = one
+        .submit(
+            &strings(&["hang"]),
+            &range("2024-01-01", "2024-01-03"),
+            Filter::Any,
+            RunPolicy::PerPartition,
+            true,
+            "backfill",
+            now(),
+        )
+        .unwrap();
+    let b = s.backfill_id.unwrap();
+    let (a, c) = std::thread::scope(|scope| {
+        let other = scope.spawn(|| two.run_queue(Some(&b), &|_| {}).unwrap());
+        let mine = one.run_queue(Some(&b), &|_| {}).unwrap();
+        (mine, other.join().unwrap())
+    });
+    assert_eq!(a.runs_failed + c.runs_failed, 3, "{a:?} {c:?}");
+    for run in &s.runs {
+        let events = one.state().run_events(run).unwrap();
+        assert!(
+            !events.iter().any(|e| e.message.contains("lease")),
+            "{run}: {events:?}"
+        );
+    }
 }

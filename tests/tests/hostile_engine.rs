@@ -288,7 +288,7 @@ fn a_command_runs_what_it_submitted_and_a_daemon_settles_backfills() {
     // The daemon runs everything queued; the backfill is settled by whoever ends its last run.
     engine.run_queue(None, &|_| {}).unwrap();
     let b = engine.state().backfill(&backfill).unwrap().unwrap();
-    assert_eq!(b.status, "completed");
+    assert_eq!(b.status, tessera_engine::BackfillStatus::Completed);
     assert!(b.ended_at.is_some());
 }
 
@@ -359,7 +359,8 @@ fn a_database_error_ends_the_command_and_releases_its_runs() {
     let started = Instant::now();
     let err = engine.run_runs(&runs, &|_| {}).unwrap_err();
     vandal.join().unwrap();
-    assert!(err.to_string().contains("materializations"), "{err}");
+    let err = tessera_engine::report(&err);
+    assert!(err.contains("materializations"), "{err}");
     assert!(
         started.elapsed() < Duration::from_secs(30),
         "{:?}",

@@ -34,6 +34,8 @@ struct Execution {
     retry_backoff_ms: u64,
     /// Per-asset call timeouts in milliseconds, by asset key.
     timeouts_ms: std::collections::BTreeMap<String, u64>,
+    /// How long a claimed run survives its host without a heartbeat.
+    lease_ms: u64,
 }
 
 impl Default for Execution {
@@ -45,6 +47,7 @@ impl Default for Execution {
             max_attempts: d.max_attempts,
             retry_backoff_ms: u64::try_from(d.retry_backoff.as_millis()).unwrap_or(500),
             timeouts_ms: std::collections::BTreeMap::new(),
+            lease_ms: u64::try_from(d.lease.as_millis()).unwrap_or(30_000),
         }
     }
 }
@@ -169,6 +172,12 @@ impl Config {
         for s in &parsed.schedules {
             s.spec().schedule()?;
         }
+        if e.lease_ms < 300 {
+            anyhow::bail!(
+                "[execution] lease_ms = {} is too short: at least 300 (a heartbeat renews it every third)",
+                e.lease_ms
+            );
+        }
         if let Some((asset, _)) = e.timeouts_ms.iter().find(|(_, ms)| **ms == 0) {
             anyhow::bail!("[execution.timeouts_ms] {asset:?} must be at least 1 millisecond");
         }
@@ -187,6 +196,7 @@ impl Config {
                     .into_iter()
                     .map(|(asset, ms)| (asset, Duration::from_millis(ms)))
                     .collect(),
+                lease: Duration::from_millis(e.lease_ms),
             },
             runtime,
             schedules: parsed.schedules,

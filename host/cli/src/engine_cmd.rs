@@ -356,12 +356,15 @@ pub(crate) fn backfill_status(config: &Config, id: &str, json: bool) -> anyhow::
 
 pub(crate) fn backfill_cancel(config: &Config, id: &str, json: bool) -> anyhow::Result<ExitCode> {
     let state = open_state_only(config)?;
-    state
+    let before = state
         .backfill(id)?
-        .with_context(|| format!("no backfill {id:?} (see `tessera backfill list`)"))?;
-    let n = state.cancel_backfill(id)?;
+        .with_context(|| format!("no backfill {id:?} (see `tessera backfill list`)"))?
+        .status;
+    let (n, status) = state.cancel_backfill(id)?;
     if json {
-        print_json(&serde_json::json!({ "backfill": id, "runs_canceled": n }))?;
+        print_json(&serde_json::json!({ "backfill": id, "runs_canceled": n, "status": status }))?;
+    } else if before.is_final() {
+        outln!("backfill {id} is already {status}; nothing to cancel");
     } else {
         outln!(
             "backfill {id} canceled ({n} queued runs canceled; running runs stop after their current partition)"
@@ -376,7 +379,7 @@ pub(crate) fn backfill_resume(config: &Config, id: &str, json: bool) -> anyhow::
         .state()
         .backfill(id)?
         .with_context(|| format!("no backfill {id:?} (see `tessera backfill list`)"))?;
-    if b.status != "running" {
+    if b.status != tessera_engine::BackfillStatus::Running {
         engine.state().reopen_backfill(id)?;
     }
     let p = engine.state().backfill_progress(id)?;
@@ -470,13 +473,18 @@ pub(crate) fn partitions(
         return Ok(ExitCode::SUCCESS);
     }
     outln!(
-        "{asset}: {} partitions ({}) — {} materialized, {} failed, {} missing, {} stale",
+        "{asset}: {} partitions ({}) — {} materialized, {} failed, {} missing, {} stale{}",
         summary.total,
         summary.partitions_kind,
         summary.materialized,
         summary.failed,
         summary.missing,
-        summary.stale
+        summary.stale,
+        if summary.outside > 0 {
+            format!("; {} recorded outside the definition", summary.outside)
+        } else {
+            String::new()
+        }
     );
     outln!("  {}", coloured_bar(&summary.bar));
     if status {
@@ -665,6 +673,7 @@ pub(crate) fn dynamic(
     name: &str,
     keys: &[String],
     file: Option<&Path>,
+    strict: bool,
     json: bool,
 ) -> anyhow::Result<ExitCode> {
     let mut keys = keys.to_vec();
@@ -685,6 +694,24 @@ pub(crate) fn dynamic(
         "add" => {
             if keys.is_empty() {
                 bail!("give keys to add (arguments or --file)");
+            }
+            // A typo in the set's name would otherwise fill a set nothing reads.
+            let sets = open(config)?.graph()?.dynamic_sets();
+            if !sets.contains(name) {
+                let known = if sets.is_empty() {
+                    "no loaded definition uses a dynamic set".to_string()
+                } else {
+                    format!(
+                        "the sets in use are: {}",
+                        sets.iter().cloned().collect::<Vec<_>>().join(", ")
+                    )
+                };
+                if strict {
+                    bail!("no loaded definition uses the dynamic set {name:?}; {known}");
+                }
+                eprintln!(
+                    "warning: no loaded definition uses the dynamic set {name:?} ({known}); adding anyway (--strict refuses)"
+                );
             }
             let n = state.dynamic_add(name, &keys)?;
             if json {

@@ -138,6 +138,9 @@ enum Command {
         /// Read keys from a file, one per line.
         #[arg(long)]
         file: Option<PathBuf>,
+        /// Refuse to add to a set no loaded definition uses (default: a warning).
+        #[arg(long)]
+        strict: bool,
         #[arg(long)]
         json: bool,
     },
@@ -273,8 +276,9 @@ fn run_engine_command(
             name,
             keys,
             file,
+            strict,
             json,
-        } => engine_cmd::dynamic(config, &action, &name, &keys, file.as_deref(), json),
+        } => engine_cmd::dynamic(config, &action, &name, &keys, file.as_deref(), strict, json),
         Command::Sensor {
             action,
             name,

@@ -200,7 +200,8 @@ fn jitter(max_ms: u64) -> Duration {
 fn a_backfill_killed_at_random_points_resumes_with_nothing_lost_or_twice() {
     let c = components();
     let probe = c.guest("engine_probe");
-    let p = project(&[("engine_probe", probe.as_path())], "");
+    // A killed process's runs return to the queue when their lease expires.
+    let p = project(&[("engine_probe", probe.as_path())], "lease_ms = 600\n");
     let dir = p.path();
     let storage = dir.join(".tessera");
     let total = 120u64;
@@ -266,7 +267,10 @@ fn a_backfill_killed_at_random_points_resumes_with_nothing_lost_or_twice() {
     let state = tessera_engine::State::open(&storage.join("state.db")).unwrap();
     let progress = state.backfill_progress(&id).unwrap();
     assert_eq!(progress.runs_succeeded, total, "{progress:?}");
-    assert_eq!(state.backfill(&id).unwrap().unwrap().status, "completed");
+    assert_eq!(
+        state.backfill(&id).unwrap().unwrap().status,
+        tessera_engine::BackfillStatus::Completed
+    );
     let parts = state.partitions("slow").unwrap();
     assert_eq!(parts.len() as u64, total, "nothing lost");
     assert_eq!(

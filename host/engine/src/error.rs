@@ -5,8 +5,13 @@ use std::path::PathBuf;
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum EngineError {
-    #[error("state database {path}: {message}")]
-    Database { path: PathBuf, message: String },
+    /// The cause is the source (SQLite's error, an I/O error, a row that does not decode).
+    #[error("state database {path}")]
+    Database {
+        path: PathBuf,
+        #[source]
+        source: BoxError,
+    },
     #[error(
         "state database {path} has schema version {found}; this tessera knows up to {known} (upgrade tessera)"
     )]
@@ -49,10 +54,29 @@ pub enum EngineError {
 }
 
 impl EngineError {
-    pub(crate) fn db(path: &std::path::Path, e: impl std::fmt::Display) -> EngineError {
+    pub(crate) fn db(path: &std::path::Path, e: impl Into<BoxError>) -> EngineError {
         EngineError::Database {
             path: path.to_path_buf(),
-            message: e.to_string(),
+            source: e.into(),
         }
     }
+}
+
+pub type BoxError = Box<dyn std::error::Error + Send + Sync + 'static>;
+
+/// An error and its causes on one line ("a: b: c"), for messages stored or sent as text (a
+/// run's error, a daemon event) where the chain would otherwise be lost.
+pub fn report(e: &(dyn std::error::Error + 'static)) -> String {
+    let mut text = e.to_string();
+    let mut cause = e.source();
+    while let Some(c) = cause {
+        let next = c.to_string();
+        // A transparent wrapper repeats its inner message: say it once.
+        if !text.ends_with(&next) {
+            text.push_str(": ");
+            text.push_str(&next);
+        }
+        cause = c.source();
+    }
+    text
 }

@@ -80,6 +80,28 @@ fn timeout(spec: &AssetSpec) -> Result<Option<std::time::Duration>, String> {
 }
 
 impl AssetGraph {
+    /// The dynamic partition sets the graph's definitions use (own or a dimension's).
+    pub fn dynamic_sets(&self) -> std::collections::BTreeSet<String> {
+        use tessera_partitions::PartitionsDefinition as D;
+        let mut sets = std::collections::BTreeSet::new();
+        for n in self.nodes.values() {
+            match &n.partitions {
+                Some(D::Dynamic(d)) => {
+                    sets.insert(d.name().to_string());
+                }
+                Some(D::Multi(m)) => {
+                    for dim in m.dimensions() {
+                        if let D::Dynamic(d) = &dim.def {
+                            sets.insert(d.name().to_string());
+                        }
+                    }
+                }
+                _ => {}
+            }
+        }
+        sets
+    }
+
     /// Builds and validates the graph of a set of plugins (keyed by plugin name): an error
     /// when any plugin does not fit (the check a plugin reload must pass).
     pub fn build(plugins: &BTreeMap<String, Arc<Plugin>>) -> Result<AssetGraph, String> {

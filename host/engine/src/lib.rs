@@ -11,11 +11,11 @@ pub mod io;
 pub mod state;
 
 pub use engine::{
-    AssetStatus, Clock, DaemonLock, Engine, EngineConfig, Filter, MAX_CONCURRENCY,
-    PartitionSelection, PartitionView, Progress, QueueSummary, RunPolicy, ScheduleSpec,
-    SensorOutcome, StateDynamicKeys, Submitted,
+    AssetStatus, Clock, Daemon, DaemonEvent, DaemonLock, Engine, EngineConfig, EventSink, Filter,
+    MAX_CONCURRENCY, PartitionSelection, PartitionStatus, PartitionView, Progress, QueueSummary,
+    RunPolicy, ScheduleSpec, SensorOutcome, StateDynamicKeys, Submitted,
 };
-pub use error::EngineError;
+pub use error::{BoxError, EngineError, report};
 pub use graph::{AssetGraph, AssetNode, Edge};
 pub use io::IoStore;
-pub use state::{RunRecord, RunScope, RunSelection, RunStatus, State};
+pub use state::{BackfillStatus, DecodeError, RunRecord, RunScope, RunSelection, RunStatus, State};

@@ -4,6 +4,7 @@
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::sync::{Mutex, MutexGuard};
+use std::time::Duration;
 
 use rusqlite::{Connection, OptionalExtension, Transaction, params};
 use serde::{Deserialize, Serialize};
@@ -146,6 +147,11 @@ ALTER TABLE partition_status ADD COLUMN code_version TEXT;
 UPDATE partition_status SET code_version =
     (SELECT m.code_version FROM materializations m WHERE m.id = partition_status.materialization);
 ",
+    // 3: a running run's owner holds it by a lease it renews (a heartbeat); an expired lease
+    // puts the run back in the queue, on any machine (no process table needed).
+    r"
+ALTER TABLE runs ADD COLUMN lease_until INTEGER;
+",
 ];
 
 /// The partitions one run covers.
@@ -219,14 +225,15 @@ impl RunStatus {
         }
     }
 
-    fn parse(s: &str) -> RunStatus {
-        match s {
+    fn parse(s: &str) -> Option<RunStatus> {
+        Some(match s {
+            "queued" => RunStatus::Queued,
             "running" => RunStatus::Running,
             "success" => RunStatus::Success,
             "failed" => RunStatus::Failed,
             "canceled" => RunStatus::Canceled,
-            _ => RunStatus::Queued,
-        }
+            _ => return None,
+        })
     }
 
     pub fn is_final(self) -> bool {
@@ -364,10 +371,118 @@ pub struct RunEvent {
     pub message: String,
 }
 
+/// Where a backfill is: running until its last run is final, then completed (every run
+/// succeeded) or failed (a run failed or was canceled); canceled when asked before that.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum BackfillStatus {
+    Running,
+    Completed,
+    Failed,
+    Canceled,
+}
+
+impl BackfillStatus {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            BackfillStatus::Running => "running",
+            BackfillStatus::Completed => "completed",
+            BackfillStatus::Failed => "failed",
+            BackfillStatus::Canceled => "canceled",
+        }
+    }
+
+    fn parse(s: &str) -> Option<BackfillStatus> {
+        Some(match s {
+            "running" => BackfillStatus::Running,
+            "completed" => BackfillStatus::Completed,
+            "failed" => BackfillStatus::Failed,
+            "canceled" => BackfillStatus::Canceled,
+            _ => return None,
+        })
+    }
+
+    pub fn is_final(self) -> bool {
+        self != BackfillStatus::Running
+    }
+}
+
+impl std::fmt::Display for BackfillStatus {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl std::fmt::Display for RunStatus {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// A stored value this version cannot read: names the table, the row and the column.
+#[derive(Debug, thiserror::Error)]
+#[error("{table} row {row}: column {column} holds {value:?}, which is not {expected}")]
+pub struct DecodeError {
+    pub table: &'static str,
+    pub row: String,
+    pub column: &'static str,
+    pub value: String,
+    pub expected: String,
+}
+
+/// The row-decoding error for a value that does not decode.
+fn undecodable(
+    table: &'static str,
+    row: &str,
+    (index, column): (usize, &'static str),
+    value: &str,
+    expected: impl Into<String>,
+) -> rusqlite::Error {
+    rusqlite::Error::FromSqlConversionFailure(
+        index,
+        rusqlite::types::Type::Text,
+        Box::new(DecodeError {
+            table,
+            row: format!("{row:?}"),
+            column,
+            value: shorten(value),
+            expected: expected.into(),
+        }),
+    )
+}
+
+/// A JSON column, strictly: a value that does not decode is an error naming the row.
+fn decode_json<T: for<'de> Deserialize<'de>>(
+    table: &'static str,
+    row: &str,
+    column: (usize, &'static str),
+    text: &str,
+) -> rusqlite::Result<T> {
+    serde_json::from_str(text).map_err(|e| {
+        undecodable(
+            table,
+            row,
+            column,
+            text,
+            format!("valid JSON of the expected shape ({e})"),
+        )
+    })
+}
+
+/// A count column: never negative.
+fn decode_count(
+    table: &'static str,
+    row: &str,
+    column: (usize, &'static str),
+    value: i64,
+) -> rusqlite::Result<u64> {
+    u64::try_from(value).map_err(|_| undecodable(table, row, column, &value.to_string(), "a count"))
+}
+
 #[derive(Debug, Clone, Serialize)]
 pub struct BackfillRecord {
     pub id: String,
-    pub status: String,
+    pub status: BackfillStatus,
     pub assets: Vec<String>,
     pub description: String,
     pub partitions: u64,
@@ -394,6 +509,13 @@ pub struct State {
     dynamic: Mutex<dynamic::DynamicCache>,
 }
 
+/// How long a claim holds without a heartbeat, unless configured.
+pub const DEFAULT_LEASE: Duration = Duration::from_secs(30);
+
+fn lease_ms(lease: Duration) -> i64 {
+    i64::try_from(lease.as_millis()).unwrap_or(i64::MAX)
+}
+
 pub fn now_ms() -> i64 {
     chrono::Utc::now().timestamp_millis()
 }
@@ -402,35 +524,43 @@ fn json<T: Serialize>(v: &T) -> String {
     serde_json::to_string(v).unwrap_or_else(|_| "null".to_string())
 }
 
-fn from_json<T: for<'de> Deserialize<'de> + Default>(s: &str) -> T {
-    serde_json::from_str(s).unwrap_or_default()
-}
-
 const RUN_COLUMNS: &str = "id, status, plugin, computation, assets, selection, partitions, backfill_id, run_key, trigger, tags, attempts, max_attempts, created_at, started_at, ended_at, error";
 
 fn run_from_row(row: &rusqlite::Row<'_>) -> rusqlite::Result<RunRecord> {
+    let id: String = row.get(0)?;
     let status: String = row.get(1)?;
     let assets: String = row.get(4)?;
     let selection: String = row.get(5)?;
     let tags: String = row.get(10)?;
+    let small = |column: (usize, &'static str), v: i64| {
+        u32::try_from(v).map_err(|_| undecodable("runs", &id, column, &v.to_string(), "a count"))
+    };
     Ok(RunRecord {
-        id: row.get(0)?,
-        status: RunStatus::parse(&status),
+        status: RunStatus::parse(&status).ok_or_else(|| {
+            undecodable(
+                "runs",
+                &id,
+                (1, "status"),
+                &status,
+                "a run status (queued, running, success, failed, canceled)",
+            )
+        })?,
         plugin: row.get(2)?,
         computation: row.get(3)?,
-        assets: from_json(&assets),
-        selection: from_json(&selection),
-        partitions: row.get::<_, i64>(6)?.try_into().unwrap_or(0),
+        assets: decode_json("runs", &id, (4, "assets"), &assets)?,
+        selection: decode_json("runs", &id, (5, "selection"), &selection)?,
+        partitions: decode_count("runs", &id, (6, "partitions"), row.get(6)?)?,
         backfill_id: row.get(7)?,
         run_key: row.get(8)?,
         trigger: row.get(9)?,
-        tags: from_json(&tags),
-        attempts: row.get::<_, i64>(11)?.try_into().unwrap_or(0),
-        max_attempts: row.get::<_, i64>(12)?.try_into().unwrap_or(1),
+        tags: decode_json("runs", &id, (10, "tags"), &tags)?,
+        attempts: small((11, "attempts"), row.get(11)?)?,
+        max_attempts: small((12, "max_attempts"), row.get(12)?)?,
         created_at: row.get(13)?,
         started_at: row.get(14)?,
         ended_at: row.get(15)?,
         error: row.get(16)?,
+        id,
     })
 }
 
@@ -482,7 +612,7 @@ impl State {
         self.conn.lock().unwrap_or_else(|p| p.into_inner())
     }
 
-    fn err(&self, e: impl std::fmt::Display) -> EngineError {
+    fn err(&self, e: impl Into<crate::error::BoxError>) -> EngineError {
         EngineError::db(&self.path, e)
     }
 
@@ -522,7 +652,7 @@ impl State {
                 tx.execute(
                     "INSERT INTO backfills (id, seq, status, assets, description, partitions, created_at)
                      VALUES (?1, (SELECT COALESCE(MAX(seq), 0) + 1 FROM backfills), ?2, ?3, ?4, ?5, ?6)",
-                    params![b.id, b.status, json(&b.assets), b.description, b.partitions as i64, b.created_at],
+                    params![b.id, b.status.as_str(), json(&b.assets), b.description, b.partitions as i64, b.created_at],
                 )?;
             }
             let mut seq: i64 =
@@ -565,7 +695,7 @@ impl State {
         scope: &RunScope,
     ) -> Result<Option<RunRecord>, EngineError> {
         Ok(self
-            .claim_batch(owner, scope, 1, &BTreeMap::new())?
+            .claim_batch(owner, scope, 1, &BTreeMap::new(), DEFAULT_LEASE)?
             .into_iter()
             .next())
     }
@@ -579,8 +709,10 @@ impl State {
         scope: &RunScope,
         max: u32,
         pools: &BTreeMap<String, usize>,
+        lease: Duration,
     ) -> Result<Vec<RunRecord>, EngineError> {
         let now = now_ms();
+        let lease_until = now.saturating_add(lease_ms(lease));
         let (backfill, first, last) = scope.params();
         self.write(|tx| {
             // With pools, look further ahead: some candidates may have to wait.
@@ -628,10 +760,10 @@ impl State {
             }
             let mut claim = tx.prepare_cached(
                 "UPDATE runs SET status = 'running', owner = ?2, attempts = attempts + 1,
-                        started_at = COALESCE(started_at, ?3) WHERE id = ?1",
+                        started_at = COALESCE(started_at, ?3), lease_until = ?4 WHERE id = ?1",
             )?;
             for run in &mut runs {
-                claim.execute(params![run.id, owner, now])?;
+                claim.execute(params![run.id, owner, now, lease_until])?;
                 run.status = RunStatus::Running;
                 run.attempts += 1;
             }
@@ -791,27 +923,48 @@ impl State {
     }
 
     /// Puts runs left `running` by a dead owner back in the queue.
-    pub fn requeue_orphans(&self, is_alive: impl Fn(&str) -> bool) -> Result<u64, EngineError> {
+    /// Extends the leases of the runs `owner` holds (its heartbeat). Returns how many.
+    pub fn renew_leases(&self, owner: &str, lease: Duration) -> Result<u64, EngineError> {
+        let until = now_ms().saturating_add(lease_ms(lease));
+        self.write(|tx| {
+            let n = tx
+                .prepare_cached(
+                    "UPDATE runs SET lease_until = ?2 WHERE owner = ?1 AND status = 'running'",
+                )?
+                .execute(params![owner, until])?;
+            Ok(n as u64)
+        })
+    }
+
+    /// Puts back in the queue the running runs whose lease expired: their owner stopped (a
+    /// crash, `kill -9`, a lost machine) or stalled past its lease. A run from before leases
+    /// (no lease recorded) counts as expired. Returns how many.
+    pub fn requeue_expired(&self) -> Result<u64, EngineError> {
         let now = now_ms();
         self.write(|tx| {
-            let owners: Vec<(String, Option<String>)> = {
-                let mut s = tx.prepare("SELECT id, owner FROM runs WHERE status = 'running'")?;
-                s.query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?
+            let expired: Vec<String> = {
+                let mut s = tx.prepare_cached(
+                    "SELECT id FROM runs WHERE status = 'running'
+                       AND (lease_until IS NULL OR lease_until < ?1)",
+                )?;
+                s.query_map(params![now], |r| r.get(0))?
                     .collect::<Result<_, _>>()?
             };
-            let mut n = 0;
-            for (id, owner) in owners {
-                if owner.as_deref().is_some_and(&is_alive) {
-                    continue;
-                }
+            for id in &expired {
                 tx.execute(
-                    "UPDATE runs SET status = 'queued', owner = NULL, attempts = MAX(attempts - 1, 0) WHERE id = ?1",
+                    "UPDATE runs SET status = 'queued', owner = NULL, lease_until = NULL,
+                            attempts = MAX(attempts - 1, 0) WHERE id = ?1",
                     params![id],
                 )?;
-                event(tx, &id, "warn", "its host stopped mid-run; queued again", now)?;
-                n += 1;
+                event(
+                    tx,
+                    id,
+                    "warn",
+                    "its host stopped renewing its lease mid-run; queued again",
+                    now,
+                )?;
             }
-            Ok(n)
+            Ok(expired.len() as u64)
         })
     }
 
@@ -831,8 +984,12 @@ impl State {
             c.query_row("SELECT status FROM runs WHERE id = ?1", params![id], |r| {
                 r.get::<_, String>(0)
             })
-            .optional()
-            .map(|s| s.map(|s| RunStatus::parse(&s)))
+            .optional()?
+            .map(|s| {
+                RunStatus::parse(&s)
+                    .ok_or_else(|| undecodable("runs", id, (1, "status"), &s, "a run status"))
+            })
+            .transpose()
         })
     }
 
@@ -1075,27 +1232,53 @@ impl State {
     }
 
     /// Records schedule ticks and their runs in one transaction; a tick recorded before (by
-    /// another process) is skipped with its run. Returns the runs queued.
+    /// another process) is skipped with its run, and so is a run whose run key the schedule
+    /// used before (two ticks, or a catch-up after a restart, naming the same partition).
+    /// Returns the runs queued.
     pub fn record_schedule_ticks(
         &self,
         schedule: &str,
         ticks: &[(i64, Option<String>, Option<NewRun>)],
     ) -> Result<Vec<String>, EngineError> {
         let now = now_ms();
+        // Run keys share the sensors' table, in the schedule's own namespace.
+        let namespace = format!("schedule:{schedule}");
         self.write(|tx| {
             let mut seq: i64 =
                 tx.query_row("SELECT COALESCE(MAX(seq), 0) FROM runs", [], |r| r.get(0))?;
             let mut queued = Vec::new();
             for (tick, partition, run) in ticks {
-                let status = if run.is_some() { "requested" } else { "skipped" };
-                let inserted = tx.execute(
-                    "INSERT OR IGNORE INTO schedule_ticks (schedule, tick, partition, run_id, status)
-                     VALUES (?1, ?2, ?3, ?4, ?5)",
-                    params![schedule, tick, partition, run.as_ref().map(|r| r.id.clone()), status],
-                )?;
-                if inserted == 0 {
+                let recorded: Option<i64> = tx
+                    .query_row(
+                        "SELECT 1 FROM schedule_ticks WHERE schedule = ?1 AND tick = ?2",
+                        params![schedule, tick],
+                        |r| r.get(0),
+                    )
+                    .optional()?;
+                if recorded.is_some() {
                     continue;
                 }
+                let mut run = run.as_ref();
+                if let Some(key) = run.and_then(|r| r.run_key.as_ref()) {
+                    let fresh = tx.execute(
+                        "INSERT OR IGNORE INTO sensor_run_keys (sensor, run_key, run_id)
+                         VALUES (?1, ?2, ?3)",
+                        params![namespace, key, run.map(|r| r.id.clone())],
+                    )?;
+                    if fresh == 0 {
+                        run = None;
+                    }
+                }
+                let status = if run.is_some() {
+                    "requested"
+                } else {
+                    "skipped"
+                };
+                tx.execute(
+                    "INSERT INTO schedule_ticks (schedule, tick, partition, run_id, status)
+                     VALUES (?1, ?2, ?3, ?4, ?5)",
+                    params![schedule, tick, partition, run.map(|r| r.id.clone()), status],
+                )?;
                 if let Some(r) = run {
                     seq += 1;
                     insert_run(tx, seq, r, now)?;
@@ -1148,7 +1331,10 @@ impl State {
                 let (status, runs, partitions) = row?;
                 p.runs_total += runs;
                 p.partitions_total += partitions;
-                match RunStatus::parse(&status) {
+                let status = RunStatus::parse(&status).ok_or_else(|| {
+                    undecodable("runs", &format!("of backfill {id}"), (1, "status"), &status, "a run status")
+                })?;
+                match status {
                     RunStatus::Queued => p.runs_queued += runs,
                     RunStatus::Running => p.runs_running += runs,
                     RunStatus::Success => {
@@ -1166,32 +1352,47 @@ impl State {
         })
     }
 
-    pub fn set_backfill_status(&self, id: &str, status: &str) -> Result<(), EngineError> {
+    pub fn set_backfill_status(&self, id: &str, status: BackfillStatus) -> Result<(), EngineError> {
         let now = now_ms();
         self.write(|tx| {
-            let ended = matches!(status, "completed" | "failed" | "canceled").then_some(now);
+            let ended = status.is_final().then_some(now);
             tx.execute(
                 "UPDATE backfills SET status = ?2, ended_at = ?3 WHERE id = ?1",
-                params![id, status, ended],
+                params![id, status.as_str(), ended],
             )?;
             Ok(())
         })
     }
 
-    /// Cancels a backfill: its queued runs are canceled; running ones finish their current
-    /// partition and stop.
-    pub fn cancel_backfill(&self, id: &str) -> Result<u64, EngineError> {
+    /// Cancels a running backfill: its queued runs are canceled; running ones finish their
+    /// current partition and stop. A backfill already final keeps its status (a completed
+    /// one stays completed). Returns the runs canceled and the backfill's status after.
+    pub fn cancel_backfill(&self, id: &str) -> Result<(u64, BackfillStatus), EngineError> {
         let now = now_ms();
         self.write(|tx| {
-            let n = tx.execute(
-                "UPDATE runs SET status = 'canceled', ended_at = ?2 WHERE backfill_id = ?1 AND status = 'queued'",
+            let changed = tx.execute(
+                "UPDATE backfills SET status = 'canceled', ended_at = ?2
+                 WHERE id = ?1 AND status = 'running'",
                 params![id, now],
             )?;
-            tx.execute(
-                "UPDATE backfills SET status = 'canceled', ended_at = ?2 WHERE id = ?1",
-                params![id, now],
+            let n = if changed == 0 {
+                0
+            } else {
+                tx.execute(
+                    "UPDATE runs SET status = 'canceled', ended_at = ?2
+                     WHERE backfill_id = ?1 AND status = 'queued'",
+                    params![id, now],
+                )?
+            };
+            let status: String = tx.query_row(
+                "SELECT status FROM backfills WHERE id = ?1",
+                params![id],
+                |r| r.get(0),
             )?;
-            Ok(n as u64)
+            let status = BackfillStatus::parse(&status).ok_or_else(|| {
+                undecodable("backfills", id, (1, "status"), &status, "a backfill status")
+            })?;
+            Ok((n as u64, status))
         })
     }
 
@@ -1784,6 +1985,7 @@ fn shorten(k: &str) -> String {
 }
 
 fn partition_from_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<PartitionRecord> {
+    let partition: String = r.get(0)?;
     let status: String = r.get(1)?;
     let id: Option<i64> = r.get(4)?;
     let materialization = match id {
@@ -1796,7 +1998,12 @@ fn partition_from_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<PartitionRecord
                 code_version: r.get(7)?,
                 data_version: r.get(8)?,
                 blob: r.get(9)?,
-                metadata: serde_json::from_str(&metadata).unwrap_or(serde_json::Value::Null),
+                metadata: decode_json(
+                    "materializations",
+                    &format!("{id}"),
+                    (10, "metadata"),
+                    &metadata,
+                )?,
                 started_at: r.get(11)?,
                 ended_at: r.get(12)?,
             })
@@ -1804,12 +2011,20 @@ fn partition_from_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<PartitionRecord
         None => None,
     };
     Ok(PartitionRecord {
-        partition: r.get(0)?,
-        status: if status == "failed" {
-            PartitionState::Failed
-        } else {
-            PartitionState::Materialized
+        status: match status.as_str() {
+            "failed" => PartitionState::Failed,
+            "materialized" => PartitionState::Materialized,
+            _ => {
+                return Err(undecodable(
+                    "partition_status",
+                    &partition,
+                    (1, "status"),
+                    &status,
+                    "a partition status (materialized, failed)",
+                ));
+            }
         },
+        partition,
         materialization,
         failed_run: r.get(2)?,
         error: r.get(3)?,
@@ -1817,13 +2032,23 @@ fn partition_from_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<PartitionRecord
 }
 
 fn backfill_from_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<BackfillRecord> {
+    let id: String = r.get(0)?;
+    let status: String = r.get(1)?;
     let assets: String = r.get(2)?;
     Ok(BackfillRecord {
-        id: r.get(0)?,
-        status: r.get(1)?,
-        assets: serde_json::from_str(&assets).unwrap_or_default(),
+        status: BackfillStatus::parse(&status).ok_or_else(|| {
+            undecodable(
+                "backfills",
+                &id,
+                (1, "status"),
+                &status,
+                "a backfill status (running, completed, failed, canceled)",
+            )
+        })?,
+        assets: decode_json("backfills", &id, (2, "assets"), &assets)?,
         description: r.get(3)?,
-        partitions: r.get::<_, i64>(4)? as u64,
+        partitions: decode_count("backfills", &id, (4, "partitions"), r.get(4)?)?,
+        id,
         created_at: r.get(5)?,
         ended_at: r.get(6)?,
     })

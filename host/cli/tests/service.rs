@@ -1,0 +1,160 @@
+//! The engine as a service, through the `tessera` binary: the daemon on a fixed clock, and the
+//! defects a new user hit (each test failed before its fix).
+
+#![allow(
+    clippy::expect_used,
+    clippy::unwrap_used,
+    clippy::panic,
+    reason = "test code"
+)]
+
+use std::process::Stdio;
+use std::time::Duration;
+
+use serde_json::Value;
+use tessera_tests::components;
+
+mod common;
+
+use common::*;
+
+fn json(out: &std::process::Output) -> Value {
+    assert!(out.status.success(), "{}", stderr(out));
+    serde_json::from_slice(&out.stdout)
+        .unwrap_or_else(|e| panic!("{e}: {}", String::from_utf8_lossy(&out.stdout)))
+}
+
+#[test]
+fn a_fixed_clock_drives_schedules_in_the_daemon() {
+    let c = components();
+    let p = Project::new(
+        &[("engine_probe", c.guest("engine_probe"))],
+        "[[schedules]]\nname = \"nightly\"\nasset = \"up\"\ncron = \"0 1 * * *\"\n",
+    );
+    let mut dev = p
+        .cmd(&["--now", "2024-01-05T01:30:00Z", "dev", "--json"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let rx = wait_for_line(&mut dev, "\"schedule_tick\"");
+    // Its run executes on the same clock: 2024-01-04 exists then.
+    let deadline = std::time::Instant::now() + Duration::from_secs(60);
+    loop {
+        let line = rx
+            .recv_timeout(deadline.saturating_duration_since(std::time::Instant::now()))
+            .expect("the scheduled run finishes");
+        if line.contains("\"run_finished\"") {
+            assert!(line.contains("\"ok\":true"), "{line}");
+            break;
+        }
+    }
+    signal(&dev, "-INT");
+    assert!(wait_at_most(&mut dev, Duration::from_secs(15)).success());
+    let runs = json(&p.run(&["runs", "--json"]));
+    let scheduled: Vec<&Value> = runs
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|r| r["trigger"] == "schedule:nightly")
+        .collect();
+    assert_eq!(scheduled.len(), 1, "{runs:#}");
+    assert_eq!(
+        scheduled[0]["selection"]["keys"][0], "2024-01-04",
+        "{runs:#}"
+    );
+}
+
+/// The views of `partitions ASSET --json`, by key: (state, whole view).
+fn views(p: &Project, args: &[&str]) -> (Value, std::collections::BTreeMap<String, String>) {
+    let v = json(&p.run(args));
+    let states = v["partitions"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| {
+            (
+                p["key"].as_str().unwrap().to_string(),
+                p["state"].as_str().unwrap().to_string(),
+            )
+        })
+        .collect();
+    (v["status"].clone(), states)
+}
+
+#[test]
+fn records_outside_the_definition_are_shown_apart_never_fail() {
+    let c = components();
+    let p = Project::new(&[("engine_probe", c.guest("engine_probe"))], "");
+    let later = "2024-01-20T00:00:00Z";
+    // `down` reads the day before too.
+    for (asset, range) in [
+        ("up", "2024-01-08...2024-01-12"),
+        ("down", "2024-01-10...2024-01-12"),
+    ] {
+        let out = p.run(&["--now", later, "materialize", asset, "--range", range]);
+        assert!(out.status.success(), "{}", stderr(&out));
+    }
+    // At an earlier `now`, 2024-01-11 and 2024-01-12 do not exist yet.
+    let earlier = "2024-01-11T00:00:00Z";
+    for args in [
+        &["--now", earlier, "status"][..],
+        &["--now", earlier, "status", "--json"],
+        &["--now", earlier, "assets", "--json"],
+        &["--now", earlier, "partitions", "down", "--status"],
+    ] {
+        let out = p.run(args);
+        assert!(out.status.success(), "{args:?}: {}", stderr(&out));
+    }
+    for (asset, inside) in [("up", 3), ("down", 1)] {
+        let (status, states) = views(&p, &["--now", earlier, "partitions", asset, "--json"]);
+        assert_eq!(status["outside"], 2, "{asset}: {status}");
+        assert_eq!(status["materialized"], inside, "{asset}: {status}");
+        assert_eq!(status["stale"], 0, "{asset}: {status}");
+        assert_eq!(states["2024-01-10"], "materialized", "{asset}");
+        assert_eq!(states["2024-01-11"], "outside_definition", "{asset}");
+        assert_eq!(states["2024-01-12"], "outside_definition", "{asset}");
+    }
+    let text = String::from_utf8_lossy(
+        &p.run(&["--now", earlier, "partitions", "down", "--status"])
+            .stdout,
+    )
+    .into_owned();
+    assert!(text.contains("2 recorded outside the definition"), "{text}");
+}
+
+#[test]
+fn a_removed_dynamic_key_is_outside_the_definition_not_stale() {
+    let c = components();
+    let p = Project::new(&[("customer_metrics", c.plugin("customer_metrics"))], "");
+    let out = p.run(&["dynamic", "add", "customers", "acme", "globex"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert!(!stderr(&out).contains("warning"), "{}", stderr(&out));
+    let out = p.run(&["materialize", "customer_metrics", "--all"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let out = p.run(&["dynamic", "remove", "customers", "globex"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let (status, states) = views(&p, &["partitions", "customer_metrics", "--json"]);
+    assert_eq!(status["total"], 1, "{status}");
+    assert_eq!(status["stale"], 0, "{status}");
+    assert_eq!(status["outside"], 1, "{status}");
+    assert_eq!(states["acme"], "materialized");
+    assert_eq!(states["globex"], "outside_definition");
+}
+
+#[test]
+fn adding_to_a_set_no_definition_uses_warns_or_is_refused() {
+    let c = components();
+    let p = Project::new(&[("customer_metrics", c.plugin("customer_metrics"))], "");
+    let out = p.run(&["dynamic", "add", "custmers", "acme"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let err = stderr(&out);
+    assert!(
+        err.contains("warning") && err.contains("\"custmers\"") && err.contains("customers"),
+        "{err}"
+    );
+    let (out, took) = timed(|| p.run(&["dynamic", "add", "custmers", "acme", "--strict"]));
+    fails_with(&out, took, "the sets in use are: customers");
+    let out = p.run(&["dynamic", "add", "customers", "acme", "--strict"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+}

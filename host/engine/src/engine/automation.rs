@@ -1,0 +1,67 @@
+//! Automation: eager policies queue partitions whose upstream changed.
+
+use chrono::{DateTime, Utc};
+use tessera_partitions::Context;
+
+use super::{Engine, new_id};
+use crate::error::EngineError;
+use crate::state::{NewRun, RunSelection};
+
+impl Engine {
+    /// For every asset with the eager policy: queues its materialized partitions whose
+    /// upstream partitions were re-materialized since (late-arriving data). Cheap when nothing
+    /// was materialized since the last call. A partition is queued once per upstream change
+    /// (the run key names the newest upstream materialization).
+    pub fn queue_eager(&self, now: DateTime<Utc>) -> Result<Vec<String>, EngineError> {
+        let newest = self.state.last_materialization()?;
+        {
+            let seen = self.eager_seen.lock().unwrap_or_else(|p| p.into_inner());
+            if *seen == newest {
+                return Ok(Vec::new());
+            }
+        }
+        let graph = self.graph()?;
+        let dynamic = self.dynamic_snapshot()?;
+        let cx = Context::new(now).with_dynamic(&dynamic);
+        let mut queued = Vec::new();
+        for node in graph.assets().filter(|n| n.eager && !n.inputs.is_empty()) {
+            let records = self
+                .state
+                .partition_summaries(&node.key, &node.code_version)?;
+            let stale = self.upstream_newer(&graph, node, &records, &cx)?;
+            let mut tick = crate::state::SensorTick {
+                sensor: format!("eager:{}", node.key),
+                at: now.timestamp_millis(),
+                cursor: None,
+                skip_reason: None,
+                error: None,
+                dynamic: Vec::new(),
+                runs: Vec::new(),
+            };
+            for (key, upstream_id) in stale {
+                tick.runs.push(NewRun {
+                    id: new_id("r"),
+                    plugin: node.plugin.clone(),
+                    computation: node.computation.clone(),
+                    assets: vec![node.key.clone()],
+                    selection: RunSelection::Keys {
+                        keys: vec![key.clone()],
+                    },
+                    partitions: 1,
+                    backfill_id: None,
+                    run_key: Some(format!("{key}@{upstream_id}")),
+                    trigger: "eager".into(),
+                    tags: Vec::new(),
+                    max_attempts: self.config.max_attempts,
+                    depends_on: Vec::new(),
+                    pool: node.pool.clone(),
+                });
+            }
+            if !tick.runs.is_empty() {
+                queued.extend(self.state.record_sensor_tick(&tick)?);
+            }
+        }
+        *self.eager_seen.lock().unwrap_or_else(|p| p.into_inner()) = newest;
+        Ok(queued)
+    }
+}
