@@ -18,7 +18,7 @@ use crate::config::Config;
 /// The largest key list `dynamic add --file` reads (ten million keys of 20 bytes or so).
 const MAX_KEYS_FILE_BYTES: u64 = 256 << 20;
 
-fn print_json<T: Serialize>(v: &T) -> anyhow::Result<()> {
+pub(crate) fn print_json<T: Serialize>(v: &T) -> anyhow::Result<()> {
     outln!("{}", serde_json::to_string_pretty(v)?);
     Ok(())
 }
@@ -254,7 +254,7 @@ pub(crate) fn materialize(
     )
 }
 
-fn run_submitted(
+pub(crate) fn run_submitted(
     engine: &Engine,
     submitted: &tessera_engine::Submitted,
     progress: &(dyn Fn(&Progress) + Sync),
@@ -540,8 +540,32 @@ pub(crate) fn status(config: &Config, json: bool, now: DateTime<Utc>) -> anyhow:
         .filter(|r| r.status == tessera_engine::RunStatus::Failed)
         .take(5)
         .collect();
+    let sensors: Vec<serde_json::Value> = match &graph {
+        Ok(g) => g
+            .sensors()
+            .iter()
+            .map(|(name, s)| {
+                Ok(serde_json::json!({
+                    "sensor": name,
+                    "plugin": s.plugin,
+                    "targets": s.spec.targets,
+                    "minimum_interval_secs": s.spec.minimum_interval.as_secs_f64(),
+                    "state": engine.state().sensor_state(name)?,
+                }))
+            })
+            .collect::<anyhow::Result<_>>()?,
+        Err(_) => Vec::new(),
+    };
+    let specs: Vec<_> = config.schedules.iter().map(|s| s.spec()).collect();
+    let schedules = if graph.is_ok() {
+        engine.schedules(&specs, now)?
+    } else {
+        Vec::new()
+    };
     if json {
         print_json(&serde_json::json!({
+            "sensors": sensors,
+            "schedules": schedules,
             "plugins": plugins,
             "plugin_errors": errors,
             "plugins_excluded": excluded,
@@ -609,30 +633,6 @@ pub(crate) fn status(config: &Config, json: bool, now: DateTime<Utc>) -> anyhow:
                 r.error.as_deref().unwrap_or("")
             );
         }
-    }
-    Ok(ExitCode::SUCCESS)
-}
-
-pub(crate) fn runs(config: &Config, limit: u32, json: bool) -> anyhow::Result<ExitCode> {
-    let state = open_state_only(config)?;
-    let runs = state.runs(limit, None)?;
-    if json {
-        print_json(&runs)?;
-        return Ok(ExitCode::SUCCESS);
-    }
-    for r in &runs {
-        outln!(
-            "{}  {:<8}  {:<24}  {:<28}  {}{}",
-            r.id,
-            r.status.as_str(),
-            r.assets.join(","),
-            r.selection.describe(),
-            r.trigger,
-            r.error
-                .as_ref()
-                .map(|e| format!("  error: {e}"))
-                .unwrap_or_default()
-        );
     }
     Ok(ExitCode::SUCCESS)
 }

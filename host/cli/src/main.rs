@@ -18,6 +18,7 @@ macro_rules! outln {
 mod config;
 mod dev;
 mod engine_cmd;
+mod inspect_cmd;
 mod plugin_cmd;
 
 use std::path::PathBuf;
@@ -63,11 +64,32 @@ enum Command {
         #[arg(long)]
         json: bool,
     },
-    /// An asset's partitions: counts and a health bar; `--status` lists every recorded one.
+    /// An asset's partitions: counts and a health bar; `--status` lists every recorded one;
+    /// `--keys` pages through the definition's keys (computed, never all at once).
     Partitions {
         asset: String,
-        #[arg(long)]
+        #[arg(long, conflicts_with = "keys")]
         status: bool,
+        #[arg(long)]
+        keys: bool,
+        /// With --keys: the page's first key.
+        #[arg(long, requires = "keys")]
+        from: Option<String>,
+        /// With --keys: the page's size.
+        #[arg(long, requires = "keys", default_value_t = 100)]
+        limit: u64,
+        #[arg(long)]
+        json: bool,
+    },
+    /// One partition in full: state, run, code and data version, metadata, timings,
+    /// staleness reasons, a preview of the stored value, its materialization history.
+    Show {
+        asset: String,
+        /// The partition key (none for an unpartitioned asset).
+        key: Option<String>,
+        /// Materializations of the history to list, newest first.
+        #[arg(long, default_value_t = 10)]
+        history: u32,
         #[arg(long)]
         json: bool,
     },
@@ -155,10 +177,36 @@ enum Command {
         #[arg(long)]
         json: bool,
     },
-    /// Recent runs, newest first.
+    /// Recent runs, newest first, filtered.
     Runs {
         #[arg(long, default_value_t = 50)]
         limit: u32,
+        /// Runs of this asset.
+        #[arg(long)]
+        asset: Option<String>,
+        /// Runs that cover this partition key.
+        #[arg(long)]
+        partition: Option<String>,
+        /// queued, running, success, failed or canceled.
+        #[arg(long)]
+        status: Option<tessera_engine::RunStatus>,
+        /// Runs of this backfill.
+        #[arg(long)]
+        backfill: Option<String>,
+        /// Created since an RFC 3339 time, or a span before now (30m, 6h, 7d).
+        #[arg(long)]
+        since: Option<String>,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Schedules: `list`, or `tick NAME` to take the ticks due now.
+    Schedule {
+        #[arg(value_parser = ["list", "tick"])]
+        action: String,
+        name: Option<String>,
+        /// After the tick, execute the runs it queued.
+        #[arg(long)]
+        run: bool,
         #[arg(long)]
         json: bool,
     },
@@ -205,9 +253,24 @@ fn run_engine_command(
         Command::Assets { json } => engine_cmd::assets(config, json, now),
         Command::Partitions {
             asset,
+            keys: true,
+            from,
+            limit,
+            json,
+            ..
+        } => inspect_cmd::keys(config, &asset, from.as_deref(), limit, json, now),
+        Command::Partitions {
+            asset,
             status,
             json,
+            ..
         } => engine_cmd::partitions(config, &asset, status, json, now),
+        Command::Show {
+            asset,
+            key,
+            history,
+            json,
+        } => inspect_cmd::show(config, &asset, key.as_deref(), history, json, now),
         Command::Status { json } => engine_cmd::status(config, json, now),
         Command::Materialize {
             assets,
@@ -289,7 +352,35 @@ fn run_engine_command(
             (_, Some(name)) => engine_cmd::sensor_tick(config, &name, run, json, now),
             (_, None) => anyhow::bail!("give the sensor's name: `tessera sensor tick NAME`"),
         },
-        Command::Runs { limit, json } => engine_cmd::runs(config, limit, json),
+        Command::Runs {
+            limit,
+            asset,
+            partition,
+            status,
+            backfill,
+            since,
+            json,
+        } => inspect_cmd::runs(
+            config,
+            limit,
+            asset,
+            partition,
+            status,
+            backfill,
+            since.as_deref(),
+            json,
+            now,
+        ),
+        Command::Schedule {
+            action,
+            name,
+            run,
+            json,
+        } => match (action.as_str(), name) {
+            ("list", _) => inspect_cmd::schedule_list(config, json, now),
+            (_, Some(name)) => inspect_cmd::schedule_tick(config, &name, run, json, now),
+            (_, None) => anyhow::bail!("give the schedule's name: `tessera schedule tick NAME`"),
+        },
         Command::Logs { run, json } => engine_cmd::logs(config, &run, json),
     }
 }

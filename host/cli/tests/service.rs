@@ -158,3 +158,143 @@ fn adding_to_a_set_no_definition_uses_warns_or_is_refused() {
     let out = p.run(&["dynamic", "add", "customers", "acme", "--strict"]);
     assert!(out.status.success(), "{}", stderr(&out));
 }
+
+#[test]
+fn show_prints_one_partition_in_full() {
+    let c = components();
+    let p = Project::new(&[("engine_probe", c.guest("engine_probe"))], "");
+    let now = "2024-02-01T00:00:00Z";
+    let run = |args: &[&str]| {
+        let mut all = vec!["--now", now];
+        all.extend_from_slice(args);
+        p.run(&all)
+    };
+    for args in [
+        &["materialize", "up", "--range", "2024-01-09...2024-01-10"][..],
+        &["materialize", "down", "--partition", "2024-01-10"],
+        // Re-materialized upstream: `down` becomes stale, with the reason.
+        &["materialize", "up", "--partition", "2024-01-10"],
+    ] {
+        let out = run(args);
+        assert!(out.status.success(), "{args:?}: {}", stderr(&out));
+    }
+    let d = json(&run(&["show", "down", "2024-01-10", "--json"]));
+    assert_eq!(d["state"], "stale", "{d:#}");
+    let reasons = d["stale_reasons"].as_array().unwrap();
+    assert_eq!(reasons.len(), 1, "{d:#}");
+    assert!(
+        reasons[0]
+            .as_str()
+            .unwrap()
+            .contains("upstream up[2024-01-10] was materialized after it"),
+        "{d:#}"
+    );
+    assert_eq!(d["history_total"], 1);
+    // The probe writes text: shown as it is.
+    assert_eq!(d["preview"]["kind"], "text", "{d:#}");
+    assert!(!d["preview"]["text"].as_str().unwrap().is_empty(), "{d:#}");
+    assert!(d["latest"]["data_version"].as_str().unwrap().len() == 64);
+    let up = json(&run(&["show", "up", "2024-01-10", "--json"]));
+    assert_eq!(up["state"], "materialized");
+    assert_eq!(up["history_total"], 2);
+    assert_eq!(up["history"].as_array().unwrap().len(), 2);
+    // Text for people.
+    let text = String::from_utf8_lossy(&run(&["show", "down", "2024-01-10"]).stdout).into_owned();
+    for part in [
+        "down[2024-01-10]: stale",
+        "stale: upstream up[2024-01-10]",
+        "history (1",
+    ] {
+        assert!(text.contains(part), "{part:?} in {text}");
+    }
+    // A partition never materialized is missing; one that does not exist is an error.
+    let m = json(&run(&["show", "up", "2024-01-20", "--json"]));
+    assert_eq!(m["state"], "missing");
+    let (out, took) = timed(|| run(&["show", "up", "2030-01-01"]));
+    fails_with(&out, took, "no partition \"2030-01-01\"");
+}
+
+#[test]
+fn runs_filter_and_keys_page_and_schedules_list() {
+    let c = components();
+    let p = Project::new(
+        &[("engine_probe", c.guest("engine_probe"))],
+        "[[schedules]]\nname = \"nightly\"\nasset = \"up\"\ncron = \"0 1 * * *\"\n",
+    );
+    let now = "2024-02-01T01:30:00Z";
+    let run = |args: &[&str]| {
+        let mut all = vec!["--now", now];
+        all.extend_from_slice(args);
+        p.run(&all)
+    };
+    assert!(
+        run(&["materialize", "up", "--range", "2024-01-01...2024-01-03"])
+            .status
+            .success()
+    );
+    assert!(
+        !run(&["materialize", "broken", "--partition", "2024-01-02"])
+            .status
+            .success()
+    );
+    let count = |args: &[&str]| {
+        let mut all = vec!["runs", "--json"];
+        all.extend_from_slice(args);
+        json(&run(&all)).as_array().unwrap().len()
+    };
+    assert_eq!(count(&[]), 4);
+    assert_eq!(count(&["--asset", "up"]), 3);
+    assert_eq!(count(&["--partition", "2024-01-02"]), 2);
+    assert_eq!(count(&["--status", "failed"]), 1);
+    assert_eq!(count(&["--asset", "broken", "--status", "success"]), 0);
+    assert_eq!(count(&["--since", "2000-01-01T00:00:00Z"]), 4);
+    assert_eq!(count(&["--since", "2099-01-01T00:00:00Z"]), 0);
+    let (out, took) = timed(|| run(&["runs", "--status", "paused"]));
+    fails_with(&out, took, "not a run status");
+
+    // Keys: a page computed from the definition (31 + 1 days exist at `now`).
+    let page = json(&run(&[
+        "partitions",
+        "up",
+        "--keys",
+        "--from",
+        "2024-01-30",
+        "--limit",
+        "2",
+        "--json",
+    ]));
+    assert_eq!(
+        page["keys"],
+        serde_json::json!(["2024-01-30", "2024-01-31"])
+    );
+    assert_eq!(page["total"], 31);
+    assert_eq!(page["next"], Value::Null);
+    let page = json(&run(&[
+        "partitions",
+        "minutely",
+        "--keys",
+        "--limit",
+        "3",
+        "--json",
+    ]));
+    assert_eq!(page["keys"].as_array().unwrap().len(), 3);
+    assert!(page["total"].as_u64().unwrap() > 7_000_000, "{page}");
+    assert_eq!(page["next"], "2010-01-01-00:03");
+
+    // Schedules: listed with their next tick; a tick queues the latest partition once.
+    let list = json(&run(&["schedule", "list", "--json"]));
+    assert_eq!(list[0]["name"], "nightly");
+    assert_eq!(list[0]["last_tick"], Value::Null);
+    assert_eq!(list[0]["next_tick"], 1_706_835_600, "2024-02-02 01:00 UTC");
+    let tick = json(&run(&["schedule", "tick", "nightly", "--run", "--json"]));
+    assert_eq!(tick["runs_queued"].as_array().unwrap().len(), 1, "{tick}");
+    assert_eq!(tick["executed"]["runs_succeeded"], 1, "{tick}");
+    let again = json(&run(&["schedule", "tick", "nightly", "--json"]));
+    assert_eq!(again["runs_queued"].as_array().unwrap().len(), 0, "{again}");
+    let status = json(&run(&["status", "--json"]));
+    assert_eq!(
+        status["schedules"][0]["last_tick"], 1_706_749_200,
+        "{status}"
+    );
+    assert_eq!(status["sensors"][0]["sensor"], "repeat_sensor", "{status}");
+}

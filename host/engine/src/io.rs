@@ -145,6 +145,21 @@ impl IoStore {
         Ok(data_version(bytes))
     }
 
+    /// The first `n` bytes of a blob, and its whole size.
+    pub fn read_prefix(&self, blob: &str, n: usize) -> Result<(Vec<u8>, u64), EngineError> {
+        use std::io::Read;
+        let path = self.path_of(blob)?;
+        let io = |e: std::io::Error| EngineError::Io {
+            path: path.clone(),
+            message: e.to_string(),
+        };
+        let file = std::fs::File::open(&path).map_err(io)?;
+        let size = file.metadata().map_err(io)?.len();
+        let mut head = Vec::with_capacity(n.min(size as usize));
+        file.take(n as u64).read_to_end(&mut head).map_err(io)?;
+        Ok((head, size))
+    }
+
     pub fn read(&self, blob: &str) -> Result<Vec<u8>, EngineError> {
         let path = self.path_of(blob)?;
         std::fs::read(&path).map_err(|e| EngineError::Io {

@@ -12,10 +12,13 @@ pub mod state;
 
 pub use engine::{
     AssetStatus, Clock, Daemon, DaemonEvent, DaemonLock, Engine, EngineConfig, EventSink, Filter,
-    MAX_CONCURRENCY, PartitionSelection, PartitionStatus, PartitionView, Progress, QueueSummary,
-    RunPolicy, ScheduleSpec, SensorOutcome, StateDynamicKeys, Submitted,
+    KeyPage, MAX_CONCURRENCY, Materialization, PartitionDetail, PartitionSelection,
+    PartitionStatus, PartitionView, Preview, Progress, QueueSummary, RunPolicy, ScheduleSpec,
+    ScheduleView, SensorOutcome, StateDynamicKeys, Submitted,
 };
 pub use error::{BoxError, EngineError, report};
 pub use graph::{AssetGraph, AssetNode, Edge};
 pub use io::IoStore;
-pub use state::{BackfillStatus, DecodeError, RunRecord, RunScope, RunSelection, RunStatus, State};
+pub use state::{
+    BackfillStatus, DecodeError, RunFilter, RunRecord, RunScope, RunSelection, RunStatus, State,
+};

@@ -149,8 +149,10 @@ UPDATE partition_status SET code_version =
 ",
     // 3: a running run's owner holds it by a lease it renews (a heartbeat); an expired lease
     // puts the run back in the queue, on any machine (no process table needed).
+    // And a partition's materialization history is read newest first by `show`.
     r"
 ALTER TABLE runs ADD COLUMN lease_until INTEGER;
+CREATE INDEX materializations_by_partition ON materializations(asset, partition, id);
 ",
 ];
 
@@ -413,10 +415,32 @@ impl std::fmt::Display for BackfillStatus {
     }
 }
 
+impl std::str::FromStr for RunStatus {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<RunStatus, String> {
+        RunStatus::parse(s).ok_or_else(|| {
+            format!("{s:?} is not a run status: queued, running, success, failed or canceled")
+        })
+    }
+}
+
 impl std::fmt::Display for RunStatus {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.write_str(self.as_str())
     }
+}
+
+/// Which runs `State::runs_matching` returns; `None` matches anything.
+#[derive(Debug, Clone, Default)]
+pub struct RunFilter {
+    pub limit: u32,
+    pub asset: Option<String>,
+    pub partition: Option<String>,
+    pub status: Option<RunStatus>,
+    pub backfill: Option<String>,
+    /// Created at or after (unix milliseconds).
+    pub since: Option<i64>,
 }
 
 /// A stored value this version cannot read: names the table, the row and the column.
@@ -1001,6 +1025,88 @@ impl State {
             ))?;
             s.query_map(params![limit, backfill], run_from_row)?
                 .collect()
+        })
+    }
+
+    /// The newest runs first that match every condition of `filter`.
+    pub fn runs_matching(&self, filter: &RunFilter) -> Result<Vec<RunRecord>, EngineError> {
+        self.read(|c| {
+            // A run touches a partition when it recorded it, names it, or its range holds it
+            // (range ends compared as text: exact for the time formats keys use).
+            let mut s = c.prepare(&format!(
+                "SELECT {RUN_COLUMNS} FROM runs r
+                 WHERE (?2 IS NULL OR r.backfill_id = ?2)
+                   AND (?3 IS NULL OR r.status = ?3)
+                   AND (?4 IS NULL OR r.created_at >= ?4)
+                   AND (?5 IS NULL OR EXISTS (SELECT 1 FROM json_each(r.assets) WHERE value = ?5))
+                   AND (?6 IS NULL
+                        OR EXISTS (SELECT 1 FROM materializations m
+                                   WHERE m.run_id = r.id AND m.partition = ?6)
+                        OR EXISTS (SELECT 1 FROM json_each(r.selection, '$.keys') WHERE value = ?6)
+                        OR (json_extract(r.selection, '$.start') <= ?6
+                            AND json_extract(r.selection, '$.end') >= ?6))
+                 ORDER BY r.seq DESC LIMIT ?1"
+            ))?;
+            s.query_map(
+                params![
+                    filter.limit,
+                    filter.backfill,
+                    filter.status.map(RunStatus::as_str),
+                    filter.since,
+                    filter.asset,
+                    filter.partition
+                ],
+                run_from_row,
+            )?
+            .collect()
+        })
+    }
+
+    /// A partition's materializations, newest first (at most `limit`), and how many there are.
+    pub fn materialization_history(
+        &self,
+        asset: &str,
+        partition: &str,
+        limit: u32,
+    ) -> Result<(Vec<MaterializationRecord>, u64), EngineError> {
+        self.read(|c| {
+            let mut s = c.prepare_cached(
+                "SELECT id, run_id, plugin, code_version, data_version, blob, metadata,
+                        started_at, ended_at
+                 FROM materializations WHERE asset = ?1 AND partition = ?2
+                 ORDER BY id DESC LIMIT ?3",
+            )?;
+            let rows = s
+                .query_map(params![asset, partition, limit], |r| {
+                    let id: i64 = r.get(0)?;
+                    let metadata: String = r.get(6)?;
+                    Ok(MaterializationRecord {
+                        id,
+                        run_id: r.get(1)?,
+                        plugin: r.get(2)?,
+                        code_version: r.get(3)?,
+                        data_version: r.get(4)?,
+                        blob: r.get(5)?,
+                        metadata: decode_json(
+                            "materializations",
+                            &id.to_string(),
+                            (6, "metadata"),
+                            &metadata,
+                        )?,
+                        started_at: r.get(7)?,
+                        ended_at: r.get(8)?,
+                    })
+                })?
+                .collect::<rusqlite::Result<Vec<_>>>()?;
+            let total: i64 = c
+                .prepare_cached(
+                    "SELECT COUNT(*) FROM materializations WHERE asset = ?1 AND partition = ?2",
+                )?
+                .query_row(params![asset, partition], |r| r.get(0))?;
+            Ok((
+                rows,
+                decode_count("materializations", partition, (0, "count"), total)?,
+            ))
         })
     }
 

@@ -4,6 +4,7 @@
 mod automation;
 mod daemon;
 mod execute;
+mod inspect;
 mod plan;
 mod schedule;
 mod select;
@@ -13,6 +14,7 @@ mod status;
 
 pub use daemon::{Daemon, DaemonEvent, DaemonLock, EventSink};
 pub use execute::{MAX_CONCURRENCY, Progress, QueueSummary};
+pub use inspect::{KeyPage, Materialization, PartitionDetail, Preview, ScheduleView};
 pub use plan::Submitted;
 pub use schedule::ScheduleSpec;
 pub use select::{Filter, PartitionSelection};

@@ -7,7 +7,7 @@ use tessera_partitions::Context;
 use super::Engine;
 use crate::error::EngineError;
 use crate::graph::{AssetGraph, AssetNode};
-use crate::state::PartitionSummary;
+use crate::state::{PartitionRecord, PartitionSummary};
 
 impl Engine {
     /// Materialized partitions of `node` that are stale: their asset's code version changed,
@@ -83,6 +83,80 @@ impl Engine {
             }
         }
         Ok(out)
+    }
+}
+
+/// Reasons listed per partition at most; the rest are counted.
+const MAX_REASONS: usize = 20;
+
+impl Engine {
+    /// Why one recorded partition is stale (empty when it is not) — its code version
+    /// changed, or an upstream partition it reads was materialized after it — and the
+    /// upstream partitions it reads that were never materialized.
+    pub(super) fn stale_reasons(
+        &self,
+        graph: &AssetGraph,
+        node: &AssetNode,
+        record: &PartitionRecord,
+        cx: &Context<'_>,
+    ) -> Result<(Vec<String>, Vec<String>), EngineError> {
+        let Some(own) = &record.materialization else {
+            return Ok((Vec::new(), Vec::new()));
+        };
+        let short = |v: &str| v[..12.min(v.len())].to_string();
+        let mut reasons = Vec::new();
+        if own.code_version != node.code_version {
+            reasons.push(format!(
+                "code version changed from {} to {}",
+                short(&own.code_version),
+                short(&node.code_version)
+            ));
+        }
+        let mut missing = Vec::new();
+        let (mut more_reasons, mut more_missing) = (0u64, 0u64);
+        for e in &node.inputs {
+            let up = self.node(graph, &e.upstream)?;
+            let (keys, _) = self.upstream_keys(
+                cx,
+                node,
+                e,
+                up.partitions.as_ref(),
+                std::slice::from_ref(&record.partition),
+            )?;
+            let records = self.state.partitions_of(&e.upstream, &keys)?;
+            let by_key: HashMap<&str, &PartitionRecord> =
+                records.iter().map(|r| (r.partition.as_str(), r)).collect();
+            for k in &keys {
+                let label = if k.is_empty() {
+                    e.upstream.clone()
+                } else {
+                    format!("{}[{k}]", e.upstream)
+                };
+                match by_key
+                    .get(k.as_str())
+                    .and_then(|r| r.materialization.as_ref())
+                {
+                    None if e.allow_missing => {}
+                    None if missing.len() < MAX_REASONS => missing.push(label),
+                    None => more_missing += 1,
+                    Some(m) if m.id > own.id && reasons.len() < MAX_REASONS => {
+                        reasons.push(format!(
+                            "upstream {label} was materialized after it (run {})",
+                            m.run_id
+                        ));
+                    }
+                    Some(m) if m.id > own.id => more_reasons += 1,
+                    Some(_) => {}
+                }
+            }
+        }
+        if more_reasons > 0 {
+            reasons.push(format!("and {more_reasons} more upstream partitions"));
+        }
+        if more_missing > 0 {
+            missing.push(format!("and {more_missing} more"));
+        }
+        Ok((reasons, missing))
     }
 }
 

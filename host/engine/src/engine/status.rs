@@ -34,6 +34,8 @@ pub struct AssetStatus {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "snake_case")]
 pub enum PartitionStatus {
+    /// Never materialized.
+    Missing,
     Materialized,
     Stale,
     Failed,
@@ -44,6 +46,7 @@ pub enum PartitionStatus {
 impl PartitionStatus {
     pub fn as_str(self) -> &'static str {
         match self {
+            PartitionStatus::Missing => "missing",
             PartitionStatus::Materialized => "materialized",
             PartitionStatus::Stale => "stale",
             PartitionStatus::Failed => "failed",

@@ -1,0 +1,354 @@
+//! Inspection: one partition in full (`show`), a page of a definition's keys, filtered runs,
+//! and the schedules' state. Read-only.
+
+use chrono::{DateTime, Utc};
+use serde::Serialize;
+use tessera_partitions::{Context, MemoryDynamicStore, PartitionKey};
+
+use super::status::PartitionStatus;
+use super::{Engine, involves_dynamic};
+use crate::error::EngineError;
+use crate::graph::AssetGraph;
+use crate::state::{MaterializationRecord, PartitionState, RunFilter, RunRecord};
+
+/// The bytes of a stored value `show` reads at most.
+const PREVIEW_READ: usize = 64 << 10;
+/// The characters of text or JSON `show` prints at most.
+const PREVIEW_CHARS: usize = 4000;
+
+/// One partition in full.
+#[derive(Debug, Clone, Serialize)]
+pub struct PartitionDetail {
+    pub asset: String,
+    pub key: String,
+    pub state: PartitionStatus,
+    /// The asset's code version now (the one a new run would record).
+    pub code_version: String,
+    pub latest: Option<Materialization>,
+    /// The latest attempt's failure, when it failed.
+    pub failure: Option<Failure>,
+    /// Why it is stale (empty when it is not).
+    pub stale_reasons: Vec<String>,
+    /// Upstream partitions it reads that were never materialized.
+    pub upstream_missing: Vec<String>,
+    pub preview: Option<Preview>,
+    /// Newest first, at most the limit asked for.
+    pub history: Vec<Materialization>,
+    pub history_total: u64,
+}
+
+/// One materialization, for people.
+#[derive(Debug, Clone, Serialize)]
+pub struct Materialization {
+    pub id: i64,
+    pub run_id: String,
+    pub code_version: String,
+    pub data_version: String,
+    pub metadata: serde_json::Value,
+    pub started_at: i64,
+    pub ended_at: i64,
+    pub duration_ms: i64,
+}
+
+impl From<MaterializationRecord> for Materialization {
+    fn from(m: MaterializationRecord) -> Materialization {
+        Materialization {
+            id: m.id,
+            duration_ms: m.ended_at - m.started_at,
+            run_id: m.run_id,
+            code_version: m.code_version,
+            data_version: m.data_version,
+            metadata: m.metadata,
+            started_at: m.started_at,
+            ended_at: m.ended_at,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Failure {
+    pub run_id: Option<String>,
+    pub error: Option<String>,
+}
+
+/// The start of a stored value: JSON pretty-printed, text as it is, binary as its size.
+#[derive(Debug, Clone, Serialize)]
+pub struct Preview {
+    /// `json`, `text` or `binary`.
+    pub kind: &'static str,
+    pub bytes: u64,
+    /// SHA-256 of the whole value (its data version).
+    pub sha256: String,
+    pub text: Option<String>,
+    /// Whether `text` shows only the start.
+    pub truncated: bool,
+}
+
+/// A page of a definition's keys.
+#[derive(Debug, Clone, Serialize)]
+pub struct KeyPage {
+    pub asset: String,
+    pub total: u64,
+    /// The index of the first key of the page.
+    pub offset: u64,
+    pub keys: Vec<String>,
+    /// The key the next page starts with, if any.
+    pub next: Option<String>,
+}
+
+/// A schedule's state.
+#[derive(Debug, Clone, Serialize)]
+pub struct ScheduleView {
+    pub name: String,
+    pub asset: String,
+    pub cron: String,
+    pub timezone: String,
+    /// Unix seconds of the last recorded tick.
+    pub last_tick: Option<i64>,
+    /// Unix seconds of the next tick after `now`.
+    pub next_tick: Option<i64>,
+    pub error: Option<String>,
+}
+
+impl Engine {
+    /// One partition of `asset` in full: its state, latest materialization and failure,
+    /// staleness reasons, a preview of the stored value, and the newest `history` of its
+    /// materializations.
+    pub fn show_partition(
+        &self,
+        graph: &AssetGraph,
+        asset: &str,
+        key: &str,
+        now: DateTime<Utc>,
+        history: u32,
+    ) -> Result<PartitionDetail, EngineError> {
+        let node = self.node(graph, asset)?;
+        if node.partitions.is_none() && !key.is_empty() {
+            return Err(EngineError::Selection {
+                asset: asset.to_string(),
+                message: "the asset is not partitioned; show it without a key".into(),
+            });
+        }
+        let dynamic = if involves_dynamic(graph, node) {
+            self.dynamic_snapshot()?
+        } else {
+            MemoryDynamicStore::new()
+        };
+        let cx = Context::new(now).with_dynamic(&dynamic);
+        let inside = super::staleness::inside(node, &cx, key);
+        let record = self
+            .state
+            .partitions_of(asset, &[key.to_string()])?
+            .into_iter()
+            .next();
+        if record.is_none() && !inside {
+            return Err(EngineError::Selection {
+                asset: asset.to_string(),
+                message: format!(
+                    "no partition {key:?} as of {now}, and none recorded (see `tessera partitions {asset} --keys`)"
+                ),
+            });
+        }
+        let (reasons, upstream_missing) = match &record {
+            Some(r) if inside => self.stale_reasons(graph, node, r, &cx)?,
+            _ => (Vec::new(), Vec::new()),
+        };
+        let state = match &record {
+            None => PartitionStatus::Missing,
+            Some(_) if !inside => PartitionStatus::OutsideDefinition,
+            Some(r) if r.status == PartitionState::Failed => PartitionStatus::Failed,
+            Some(_) if !reasons.is_empty() => PartitionStatus::Stale,
+            Some(_) => PartitionStatus::Materialized,
+        };
+        let preview = match record.as_ref().and_then(|r| r.materialization.as_ref()) {
+            Some(m) => Some(self.preview(&m.blob, &m.data_version)?),
+            None => None,
+        };
+        let (past, history_total) = self.state.materialization_history(asset, key, history)?;
+        Ok(PartitionDetail {
+            asset: asset.to_string(),
+            key: key.to_string(),
+            state,
+            code_version: node.code_version.clone(),
+            latest: record
+                .as_ref()
+                .and_then(|r| r.materialization.clone())
+                .map(Materialization::from),
+            failure: record
+                .as_ref()
+                .filter(|r| r.status == PartitionState::Failed)
+                .map(|r| Failure {
+                    run_id: r.failed_run.clone(),
+                    error: r.error.clone(),
+                }),
+            stale_reasons: reasons,
+            upstream_missing,
+            preview,
+            history: past.into_iter().map(Materialization::from).collect(),
+            history_total,
+        })
+    }
+
+    fn preview(&self, blob: &str, data_version: &str) -> Result<Preview, EngineError> {
+        let (head, bytes) = match blob.strip_prefix("db:") {
+            Some(_) => {
+                let data = self.read_blob(blob)?;
+                let n = data.len() as u64;
+                (data.into_iter().take(PREVIEW_READ).collect::<Vec<u8>>(), n)
+            }
+            None => self.io.read_prefix(blob, PREVIEW_READ)?,
+        };
+        let (kind, text, truncated) = describe(&head, bytes);
+        Ok(Preview {
+            kind,
+            bytes,
+            sha256: data_version.to_string(),
+            text,
+            truncated,
+        })
+    }
+
+    /// `limit` keys of `asset`'s definition from `from` (a key; the first when `None`),
+    /// computed, never enumerating the rest.
+    pub fn partition_keys(
+        &self,
+        graph: &AssetGraph,
+        asset: &str,
+        from: Option<&str>,
+        limit: u64,
+        now: DateTime<Utc>,
+    ) -> Result<KeyPage, EngineError> {
+        let node = self.node(graph, asset)?;
+        let Some(def) = &node.partitions else {
+            return Err(EngineError::Selection {
+                asset: asset.to_string(),
+                message: "the asset is not partitioned: it has no keys".into(),
+            });
+        };
+        let dynamic = if involves_dynamic(graph, node) {
+            self.dynamic_snapshot()?
+        } else {
+            MemoryDynamicStore::new()
+        };
+        let cx = Context::new(now).with_dynamic(&dynamic);
+        let total = def.count(&cx)?;
+        let offset = match from {
+            None => 0,
+            Some(k) => def
+                .index_of(&cx, k)?
+                .ok_or_else(|| EngineError::Selection {
+                    asset: asset.to_string(),
+                    message: format!("no partition {k:?} as of {now}"),
+                })? as u64,
+        };
+        let keys: Vec<String> = def
+            .keys_from(&cx, offset, limit.saturating_add(1))?
+            .map(PartitionKey::into_string)
+            .collect();
+        let (keys, next) = if keys.len() as u64 > limit {
+            let mut keys = keys;
+            let next = keys.pop();
+            (keys, next)
+        } else {
+            (keys, None)
+        };
+        Ok(KeyPage {
+            asset: asset.to_string(),
+            total,
+            offset,
+            keys,
+            next,
+        })
+    }
+
+    /// The runs matching a filter, newest first.
+    pub fn runs(&self, filter: &RunFilter) -> Result<Vec<RunRecord>, EngineError> {
+        self.state.runs_matching(filter)
+    }
+
+    /// Each schedule with its last and next tick (and what is wrong with it, if anything).
+    pub fn schedules(
+        &self,
+        specs: &[super::ScheduleSpec],
+        now: DateTime<Utc>,
+    ) -> Result<Vec<ScheduleView>, EngineError> {
+        let graph = self.graph()?;
+        let mut out = Vec::new();
+        for spec in specs {
+            let (next_tick, mut error) = match spec.schedule() {
+                Ok(s) => (s.iter_from(now.timestamp() + 1).next(), None),
+                Err(e) => (None, Some(e.to_string())),
+            };
+            if let Err(e) = spec.check_target(&graph) {
+                error.get_or_insert(e.to_string());
+            }
+            out.push(ScheduleView {
+                name: spec.name.clone(),
+                asset: spec.asset.clone(),
+                cron: spec.cron.clone(),
+                timezone: spec.timezone.clone(),
+                last_tick: self.state.last_schedule_tick(&spec.name)?,
+                next_tick,
+                error,
+            });
+        }
+        Ok(out)
+    }
+}
+
+/// What the start of a value is — `json` (whole and valid: pretty-printed), `text` (UTF-8
+/// without control characters, a character cut at the end forgiven) or `binary` — with the
+/// text to show and whether it is only the start.
+fn describe(head: &[u8], bytes: u64) -> (&'static str, Option<String>, bool) {
+    let whole = head.len() as u64 == bytes;
+    let cut = |text: &str| -> (String, bool) {
+        match text.char_indices().nth(PREVIEW_CHARS) {
+            Some((i, _)) => (text[..i].to_string(), true),
+            None => (text.to_string(), !whole),
+        }
+    };
+    if whole && let Ok(v) = serde_json::from_slice::<serde_json::Value>(head) {
+        let pretty = serde_json::to_string_pretty(&v).unwrap_or_default();
+        let (t, more) = cut(&pretty);
+        return ("json", Some(t), more);
+    }
+    let valid = match std::str::from_utf8(head) {
+        Ok(t) => Some(t),
+        Err(e) if !whole && head.len() - e.valid_up_to() < 4 => {
+            std::str::from_utf8(&head[..e.valid_up_to()]).ok()
+        }
+        Err(_) => None,
+    };
+    match valid.filter(|t| !t.chars().any(|c| c.is_control() && !c.is_whitespace())) {
+        Some(t) => {
+            let (t, more) = cut(t);
+            ("text", Some(t), more)
+        }
+        None => ("binary", None, false),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{PREVIEW_CHARS, describe};
+
+    #[test]
+    fn values_are_described_by_what_they_hold() {
+        let (kind, text, more) = describe(br#"{"b":1,"a":[1,2]}"#, 17);
+        assert_eq!((kind, more), ("json", false));
+        assert!(text.unwrap().contains("\n  \"b\": 1"));
+        assert_eq!(
+            describe(b"day,total\n", 10),
+            ("text", Some("day,total\n".into()), false)
+        );
+        assert_eq!(describe(&[0, 159, 146, 150], 4), ("binary", None, false));
+        // The start of a longer value: "é" cut after its first byte is still text.
+        let (kind, text, more) = describe("abcé".as_bytes().get(..4).unwrap_or_default(), 100);
+        assert_eq!((kind, text.as_deref(), more), ("text", Some("abc"), true));
+        let long = "x".repeat(PREVIEW_CHARS + 10);
+        let (_, text, more) = describe(long.as_bytes(), long.len() as u64);
+        assert_eq!((text.map(|t| t.len()), more), (Some(PREVIEW_CHARS), true));
+        // JSON is recognised only whole.
+        assert_eq!(describe(b"[1,2", 100).0, "text");
+    }
+}
