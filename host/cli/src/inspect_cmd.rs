@@ -92,8 +92,9 @@ pub(crate) fn show(
         }
     }
     outln!(
-        "  history ({} materializations{}):",
+        "  history ({} materialization{}{}):",
         d.history_total,
+        if d.history_total == 1 { "" } else { "s" },
         if d.history_total > d.history.len() as u64 {
             format!(", newest {}", d.history.len())
         } else {

@@ -203,7 +203,7 @@ fn show_prints_one_partition_in_full() {
     for part in [
         "down[2024-01-10]: stale",
         "stale: upstream up[2024-01-10]",
-        "history (1",
+        "history (1 materialization):",
     ] {
         assert!(text.contains(part), "{part:?} in {text}");
     }
@@ -297,4 +297,30 @@ fn runs_filter_and_keys_page_and_schedules_list() {
         "{status}"
     );
     assert_eq!(status["sensors"][0]["sensor"], "repeat_sensor", "{status}");
+}
+
+#[test]
+fn a_row_that_does_not_decode_is_named_once() {
+    let c = components();
+    let p = Project::new(&[("engine_probe", c.guest("engine_probe"))], "");
+    let out = p.run(&[
+        "--now",
+        "2024-02-01T00:00:00Z",
+        "materialize",
+        "up",
+        "--partition",
+        "2024-01-10",
+    ]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let db = p.path().join(".tessera").join("state.db");
+    let conn = rusqlite::Connection::open(&db).unwrap();
+    conn.execute("UPDATE runs SET status = 'paused'", [])
+        .unwrap();
+    drop(conn);
+    let (out, took) = timed(|| p.run(&["runs"]));
+    fails_with(
+        &out,
+        took,
+        "column status holds \"paused\", which is not a run status",
+    );
 }

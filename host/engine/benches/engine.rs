@@ -222,6 +222,52 @@ fn bench(c: &mut Criterion) {
     });
 }
 
+/// `show` of a partition materialized 1,000 times (its history read newest first, 10 listed).
+fn show_history(c: &mut Criterion) {
+    let dir = tempfile::tempdir().unwrap();
+    let engine = engine(dir.path());
+    let value = serde_json::to_vec(&serde_json::json!({"rows": 1000, "total": 12.5})).unwrap();
+    let blob = tessera_engine::state::NewBlob {
+        name: "show/value".into(),
+        data: value,
+    };
+    for i in 0..1000 {
+        let m = NewMaterialization {
+            asset: "up".into(),
+            partition: "2024-01-10".into(),
+            code_version: "v".into(),
+            data_version: format!("{i:064}"),
+            blob: "db:show/value".into(),
+            metadata: serde_json::json!({"rows": i}),
+            started_at: i,
+            ended_at: i + 3,
+        };
+        let blobs = if i == 0 {
+            std::slice::from_ref(&blob)
+        } else {
+            &[]
+        };
+        engine
+            .state()
+            .record_progress(&format!("history-{i}"), "engine_probe", blobs, &[m])
+            .unwrap();
+    }
+    let graph = engine.graph().unwrap();
+    let d = engine
+        .show_partition(&graph, "up", "2024-01-10", now(), 10)
+        .unwrap();
+    assert_eq!((d.history_total, d.history.len()), (1000, 10));
+    c.bench_function("show_history_1k", |b| {
+        b.iter(|| {
+            black_box(
+                engine
+                    .show_partition(&graph, "up", "2024-01-10", now(), 10)
+                    .unwrap(),
+            )
+        });
+    });
+}
+
 fn sensor_tick(c: &mut Criterion) {
     let mut group = c.benchmark_group("sensor");
     group.sample_size(10);
@@ -243,5 +289,5 @@ fn sensor_tick(c: &mut Criterion) {
     group.finish();
 }
 
-criterion_group!(benches, bench, sensor_tick);
+criterion_group!(benches, bench, show_history, sensor_tick);
 criterion_main!(benches);

@@ -636,8 +636,14 @@ impl State {
         self.conn.lock().unwrap_or_else(|p| p.into_inner())
     }
 
-    fn err(&self, e: impl Into<crate::error::BoxError>) -> EngineError {
-        EngineError::db(&self.path, e)
+    fn err(&self, e: rusqlite::Error) -> EngineError {
+        // A row that does not decode is the cause itself: SQLite's wrapper would repeat it.
+        match e {
+            rusqlite::Error::FromSqlConversionFailure(_, _, inner) if inner.is::<DecodeError>() => {
+                EngineError::db(&self.path, inner)
+            }
+            e => EngineError::db(&self.path, e),
+        }
     }
 
     /// Runs `f` in one write transaction.
