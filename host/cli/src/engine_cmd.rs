@@ -590,7 +590,14 @@ pub(crate) fn status(config: &Config, json: bool, now: DateTime<Utc>) -> anyhow:
         );
     }
     for (name, e) in &errors {
-        outln!("  {name:<22} NOT LOADED: {}", e.error);
+        if engine.registry().get(name).is_some() {
+            outln!(
+                "  {name:<22} FILE FAILED TO LOAD (the last good version serves): {}",
+                e.error
+            );
+        } else {
+            outln!("  {name:<22} NOT LOADED: {}", e.error);
+        }
     }
     for (name, why) in &excluded {
         outln!("  {name:<22} NOT IN THE GRAPH: {why}");

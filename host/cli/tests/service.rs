@@ -324,3 +324,44 @@ fn a_row_that_does_not_decode_is_named_once() {
         "column status holds \"paused\", which is not a run status",
     );
 }
+
+#[test]
+fn commands_beside_a_broken_plugin_file_use_its_last_good_version() {
+    let c = components();
+    let p = Project::new(&[("engine_probe", c.guest("engine_probe"))], "");
+    let now = ["--now", "2024-02-01T00:00:00Z"];
+    let run = |args: &[&str]| {
+        let mut all = now.to_vec();
+        all.extend_from_slice(args);
+        p.run(&all)
+    };
+    let out = run(&["materialize", "up", "--partition", "2024-01-09"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    // A half-written or broken file where the plugin was.
+    std::fs::write(
+        p.path().join("plugins").join("engine_probe.wasm"),
+        b"\0asm broken",
+    )
+    .unwrap();
+    let out = run(&["materialize", "up", "--partition", "2024-01-10"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let status = json(&run(&["status", "--json"]));
+    assert_eq!(status["plugins"][0]["plugin"], "engine_probe", "{status:#}");
+    assert!(
+        status["plugin_errors"]["engine_probe"]["error"].is_string(),
+        "{status:#}"
+    );
+    let text = String::from_utf8_lossy(&run(&["status"]).stdout).into_owned();
+    assert!(
+        text.contains("FILE FAILED TO LOAD (the last good version serves)"),
+        "{text}"
+    );
+    // Fixed: the file serves again.
+    std::fs::copy(
+        c.guest("engine_probe"),
+        p.path().join("plugins").join("engine_probe.wasm"),
+    )
+    .unwrap();
+    let status = json(&run(&["status", "--json"]));
+    assert_eq!(status["plugin_errors"], serde_json::json!({}), "{status:#}");
+}

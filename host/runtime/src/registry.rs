@@ -84,6 +84,9 @@ struct Inner {
     runtime: Runtime,
     validator: RwLock<Option<Arc<Validator>>>,
     dir: PathBuf,
+    /// Where the last version of each plugin that served is kept (see
+    /// [`Registry::keep_last_good`]).
+    last_good: RwLock<Option<PathBuf>>,
     plugins: RwLock<BTreeMap<String, Arc<Plugin>>>,
     errors: RwLock<BTreeMap<String, LoadFailure>>,
     events: broadcast::Sender<RegistryEvent>,
@@ -130,6 +133,7 @@ impl Registry {
                 runtime,
                 validator: RwLock::new(None),
                 dir: dir.to_path_buf(),
+                last_good: RwLock::new(None),
                 plugins: RwLock::new(BTreeMap::new()),
                 errors: RwLock::new(BTreeMap::new()),
                 events,
@@ -144,6 +148,98 @@ impl Registry {
         if let Ok(mut v) = self.inner.validator.write() {
             *v = Some(validator);
         }
+    }
+
+    /// Keeps a copy of every version that serves in `dir` (`<name>.wasm`, beside its
+    /// `<name>.sha256`), and serves that copy when a plugin's file fails to load with nothing
+    /// serving yet: a command started beside a broken file sees the plugin set the daemon
+    /// serves, with the broken file reported. Set before [`Registry::load_all`].
+    pub fn keep_last_good(&self, dir: &Path) {
+        if let Ok(mut d) = self.inner.last_good.write() {
+            *d = Some(dir.to_path_buf());
+        }
+    }
+
+    fn last_good_dir(&self) -> Option<PathBuf> {
+        self.inner.last_good.read().ok().and_then(|d| d.clone())
+    }
+
+    /// Records `bytes` as the last good version of `name` (atomically; skipped when that
+    /// version is the one kept). A failure costs only the fallback: it is logged.
+    fn keep(&self, name: &str, bytes: &[u8], hash: &str) {
+        let Some(dir) = self.last_good_dir() else {
+            return;
+        };
+        let stamp = dir.join(format!("{name}.sha256"));
+        if std::fs::read_to_string(&stamp).is_ok_and(|h| h.trim() == hash) {
+            return;
+        }
+        let write = || -> std::io::Result<()> {
+            std::fs::create_dir_all(&dir)?;
+            let tmp = dir.join(format!(".{name}.wasm.tmp{}", std::process::id()));
+            std::fs::write(&tmp, bytes)?;
+            std::fs::rename(&tmp, dir.join(format!("{name}.wasm")))?;
+            let tmp = dir.join(format!(".{name}.sha256.tmp{}", std::process::id()));
+            std::fs::write(&tmp, hash)?;
+            std::fs::rename(&tmp, &stamp)
+        };
+        if let Err(e) = write() {
+            tracing::warn!(plugin = name, error = %e, "cannot keep the last good version");
+        }
+    }
+
+    /// Serves the kept last good version of `name`, when nothing serves it and one is kept
+    /// whose content is not `failed` (the content that just failed).
+    fn serve_last_good(&self, name: &str, failed: Option<&str>) -> Option<Arc<Plugin>> {
+        let dir = self.last_good_dir()?;
+        let path = dir.join(format!("{name}.wasm"));
+        let limit = self.inner.runtime.config().max_plugin_bytes;
+        let bytes = crate::fs::read_regular_file(&path, limit).ok()?;
+        let hash = content_hash(&bytes);
+        if failed == Some(hash.as_str()) {
+            return None;
+        }
+        let plugin = match self.inner.runtime.load_hashed(name, &path, &bytes, hash) {
+            Ok(p) => Arc::new(p),
+            Err(e) => {
+                tracing::warn!(plugin = name, error = %e, "the kept last good version does not load");
+                return None;
+            }
+        };
+        let _swapping = self.inner.swap.lock().unwrap_or_else(|p| p.into_inner());
+        if self.check_swap(name, &plugin).is_err() {
+            return None;
+        }
+        let mut plugins = self.inner.plugins.write().ok()?;
+        if plugins.contains_key(name) {
+            return None;
+        }
+        plugins.insert(name.to_string(), Arc::clone(&plugin));
+        drop(plugins);
+        self.bump();
+        tracing::warn!(
+            plugin = name,
+            version = &plugin.code_version()[..12.min(plugin.code_version().len())],
+            "serving the last good version"
+        );
+        Some(plugin)
+    }
+
+    /// Records a failure of `name`'s file; with nothing serving, the last good version serves
+    /// from now on (the failure stays reported).
+    fn failed_or_last_good(
+        &self,
+        name: &str,
+        path: &Path,
+        version: Option<&str>,
+        e: &LoadError,
+        current: Option<&Plugin>,
+    ) -> Option<RegistryEvent> {
+        let fallback = match current {
+            Some(_) => None,
+            None => self.serve_last_good(name, version),
+        };
+        self.failed_once(name, path, version, e, current.or(fallback.as_deref()))
     }
 
     /// Changes whenever a version is swapped in or a plugin removed: callers cache what they
@@ -254,7 +350,7 @@ impl Registry {
         let current = self.get(&name);
         let bytes = match self.wait_until_stable(path) {
             Ok(b) => b,
-            Err(e) => return self.failed_once(&name, path, None, &e, current.as_deref()),
+            Err(e) => return self.failed_or_last_good(&name, path, None, &e, current.as_deref()),
         };
         let hash = content_hash(&bytes);
         if current.as_ref().is_some_and(|p| p.code_version() == hash) {
@@ -288,10 +384,10 @@ impl Registry {
                 if let Ok(mut f) = self.inner.failed_content.write() {
                     f.insert(name.clone(), hash.clone());
                 }
-                return self.failed_once(&name, path, Some(&hash), &e, current.as_deref());
+                return self.failed_or_last_good(&name, path, Some(&hash), &e, current.as_deref());
             }
         };
-        drop(bytes);
+        let kept = bytes;
         let stats = plugin.stats();
         let version = plugin.code_version().to_string();
         let previous = {
@@ -302,7 +398,7 @@ impl Registry {
                     plugin: name.clone(),
                     message,
                 };
-                return self.failed_once(&name, path, Some(&hash), &e, current.as_deref());
+                return self.failed_or_last_good(&name, path, Some(&hash), &e, current.as_deref());
             }
             let previous = self
                 .inner
@@ -319,6 +415,8 @@ impl Registry {
         if let Ok(mut errors) = self.inner.errors.write() {
             errors.remove(&name);
         }
+        self.keep(&name, &kept, &hash);
+        drop(kept);
         Some(self.publish(RegistryEvent::Loaded {
             plugin: name,
             version,

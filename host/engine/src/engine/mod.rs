@@ -171,6 +171,9 @@ impl Engine {
         let runtime =
             Runtime::with_dynamic_keys(runtime, Arc::new(StateDynamicKeys(Arc::clone(&state))))?;
         let registry = Registry::new(runtime, plugins);
+        // Commands and the daemon serve the same plugin set: a file broken since the last
+        // good version served is reported, and that version serves.
+        registry.keep_last_good(&storage.join("last-good"));
         // Loaded before the engine installs its graph check: one at a time, a plugin would be
         // refused for reading an asset of a plugin not loaded yet.
         let events = registry.load_all()?;
