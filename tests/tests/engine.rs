@@ -922,3 +922,63 @@ fn a_run_is_queued_again_only_when_its_lease_expires() {
         );
     }
 }
+
+#[test]
+fn a_missing_upstream_makes_only_its_readers_unavailable() {
+    let c = components();
+    let setup = Setup::new(&[]);
+    std::fs::copy(
+        c.guest("partial_reader"),
+        setup.plugins().join("partial_reader.wasm"),
+    )
+    .unwrap();
+    // `daily_sales` is not loaded: `reads_sales` and what reads it are unavailable, with the
+    // reason; `own`, and every other plugin, work.
+    let engine = setup.engine();
+    assert!(engine.excluded_plugins().is_empty());
+    let graph = engine.graph().unwrap();
+    let unavailable = graph.unavailable();
+    assert_eq!(
+        unavailable.keys().collect::<Vec<_>>(),
+        ["after_sales", "reads_sales"]
+    );
+    assert!(
+        unavailable["reads_sales"].contains("\"daily_sales\", which no loaded plugin declares")
+    );
+    assert!(unavailable["after_sales"].contains("\"reads_sales\", which is unavailable"));
+    for asset in ["own", "up"] {
+        backfill(
+            &engine,
+            &[asset],
+            &range("2024-01-01", "2024-01-02"),
+            RunPolicy::PerPartition,
+        );
+        assert_eq!(materialized(&engine, asset).len(), 2, "{asset}");
+    }
+    let err = engine
+        .submit(
+            &strings(&["after_sales"]),
+            &range("2024-01-01", "2024-01-02"),
+            Filter::Any,
+            RunPolicy::PerPartition,
+            false,
+            "manual",
+            now(),
+        )
+        .unwrap_err();
+    assert!(
+        err.to_string()
+            .contains("asset \"after_sales\" is unavailable: it reads \"reads_sales\""),
+        "{err}"
+    );
+    // Once `daily_sales` loads, they are available.
+    std::fs::copy(
+        c.plugin("daily_sales"),
+        setup.plugins().join("daily_sales.wasm"),
+    )
+    .unwrap();
+    engine.registry().load_all().unwrap();
+    let graph = engine.graph().unwrap();
+    assert!(graph.unavailable().is_empty(), "{:?}", graph.unavailable());
+    assert!(graph.asset("after_sales").is_some());
+}

@@ -571,6 +571,8 @@ pub(crate) fn status(config: &Config, json: bool, now: DateTime<Utc>) -> anyhow:
             "plugins_excluded": excluded,
             "schedule_errors": schedule_errors,
             "graph_error": graph.as_ref().err().map(ToString::to_string),
+            "assets_unavailable": graph.as_ref().map(|g| g.unavailable().clone()).unwrap_or_default(),
+            "sensors_unavailable": graph.as_ref().map(|g| g.unavailable_sensors().clone()).unwrap_or_default(),
             "assets": assets,
             "runs": counts.iter().map(|(s, n)| (s.clone(), *n)).collect::<std::collections::BTreeMap<_, _>>(),
             "recent_failures": failures,
@@ -619,6 +621,14 @@ pub(crate) fn status(config: &Config, json: bool, now: DateTime<Utc>) -> anyhow:
             a.failed,
             a.stale
         );
+    }
+    if let Ok(g) = &graph {
+        for (asset, why) in g.unavailable() {
+            outln!("  {asset:<22} UNAVAILABLE: {why}");
+        }
+        for (sensor, why) in g.unavailable_sensors() {
+            outln!("sensor {sensor} unavailable: {why}");
+        }
     }
     let queue: Vec<String> = counts.iter().map(|(s, n)| format!("{n} {s}")).collect();
     outln!(

@@ -34,6 +34,8 @@ pub enum EngineError {
     Graph(String),
     #[error("no asset {0:?} (see `tessera assets`)")]
     UnknownAsset(String),
+    #[error("asset {asset:?} is unavailable: {reason}")]
+    Unavailable { asset: String, reason: String },
     #[error("no plugin {0:?} is loaded")]
     UnknownPlugin(String),
     #[error("no sensor {0:?} (see `tessera sensor list`)")]

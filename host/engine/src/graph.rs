@@ -49,6 +49,12 @@ pub struct AssetGraph {
     /// Topological order: every asset after all of its inputs.
     order: Vec<String>,
     sensors: BTreeMap<String, SensorNode>,
+    /// Assets declared by a loaded plugin but unavailable, with the reason: they read an
+    /// asset no loaded plugin declares (its plugin failed to load, say), or an unavailable
+    /// one. Their plugin's other assets work.
+    unavailable: BTreeMap<String, String>,
+    /// Sensors that target an unavailable asset, with the reason.
+    unavailable_sensors: BTreeMap<String, String>,
 }
 
 /// An asset is eager when its metadata says `policy = "eager"` (the contract has no field
@@ -104,8 +110,25 @@ impl AssetGraph {
 
     /// Builds and validates the graph of a set of plugins (keyed by plugin name): an error
     /// when any plugin does not fit (the check a plugin reload must pass).
+    /// An asset made unavailable counts as a problem here: a reload that would strand
+    /// assets is refused like any other that breaks the graph.
     pub fn build(plugins: &BTreeMap<String, Arc<Plugin>>) -> Result<AssetGraph, String> {
-        let (graph, problems) = AssetGraph::check(plugins);
+        let (graph, mut problems) = AssetGraph::check(plugins);
+        for (asset, why) in &graph.unavailable {
+            let plugin = plugins
+                .iter()
+                .find(|(_, p)| {
+                    p.definitions()
+                        .computations
+                        .iter()
+                        .any(|c| c.assets.iter().any(|a| &a.key == asset))
+                })
+                .map_or("?", |(n, _)| n.as_str());
+            problems.push((
+                plugin.to_string(),
+                format!("asset {asset:?} (plugin {plugin:?}): {why}"),
+            ));
+        }
         if problems.is_empty() {
             Ok(graph)
         } else {
@@ -118,9 +141,10 @@ impl AssetGraph {
     }
 
     /// The graph of the plugins that fit together, and why each of the others was left out.
-    /// A plugin whose assets collide with another's, read an asset nobody declares, or close
-    /// a dependency cycle is set aside like a plugin that failed to load: the rest keep
-    /// working.
+    /// A plugin whose assets collide with another's, read across an incompatible mapping, or
+    /// close a dependency cycle is set aside like a plugin that failed to load: the rest keep
+    /// working. An asset that reads one no loaded plugin declares is only itself unavailable,
+    /// with what reads it (see [`AssetGraph::unavailable`]).
     pub fn build_excluding(
         plugins: &BTreeMap<String, Arc<Plugin>>,
     ) -> (AssetGraph, BTreeMap<String, String>) {
@@ -217,6 +241,61 @@ impl AssetGraph {
                 );
             }
         }
+        // Assets reading what no loaded plugin declares, and what reads them, are unavailable
+        // (with their siblings: one call produces them all); their plugin's others work.
+        let mut unavailable: BTreeMap<String, String> = BTreeMap::new();
+        loop {
+            let mut newly: Vec<(String, String)> = Vec::new();
+            for (key, inputs) in &raw_inputs {
+                let Some(n) = nodes.get(key) else { continue };
+                if unavailable.contains_key(key) {
+                    continue;
+                }
+                let Some(why) = inputs.iter().find_map(|input| {
+                    if unavailable.contains_key(&input.asset) {
+                        Some(format!("it reads {:?}, which is unavailable", input.asset))
+                    } else if !nodes.contains_key(&input.asset) {
+                        Some(format!(
+                            "it reads {:?}, which no loaded plugin declares",
+                            input.asset
+                        ))
+                    } else {
+                        None
+                    }
+                }) else {
+                    continue;
+                };
+                for s in n.siblings.iter().filter(|s| *s != key) {
+                    newly.push((
+                        s.clone(),
+                        format!("the call that produces it also produces {key:?}, and {why}"),
+                    ));
+                }
+                newly.push((key.clone(), why));
+            }
+            if newly.is_empty() {
+                break;
+            }
+            for (k, why) in newly {
+                unavailable.entry(k).or_insert(why);
+            }
+        }
+        for k in unavailable.keys() {
+            nodes.remove(k);
+        }
+        let mut unavailable_sensors = BTreeMap::new();
+        sensors.retain(|name, s| {
+            match s.spec.targets.iter().find(|t| unavailable.contains_key(*t)) {
+                Some(t) => {
+                    unavailable_sensors.insert(
+                        name.clone(),
+                        format!("it targets {t:?}, which is unavailable"),
+                    );
+                    false
+                }
+                None => true,
+            }
+        });
         // Resolve inputs now that every asset is known.
         for (key, inputs) in &raw_inputs {
             let (plugin, partitions, siblings) = match nodes.get(key) {
@@ -311,6 +390,8 @@ impl AssetGraph {
                 nodes,
                 order,
                 sensors,
+                unavailable,
+                unavailable_sensors,
             },
             problems,
         )
@@ -327,6 +408,16 @@ impl AssetGraph {
 
     pub fn sensors(&self) -> &BTreeMap<String, SensorNode> {
         &self.sensors
+    }
+
+    /// Assets a loaded plugin declares that cannot run now, with the reason.
+    pub fn unavailable(&self) -> &BTreeMap<String, String> {
+        &self.unavailable
+    }
+
+    /// Sensors a loaded plugin declares that target an unavailable asset, with the reason.
+    pub fn unavailable_sensors(&self) -> &BTreeMap<String, String> {
+        &self.unavailable_sensors
     }
 
     /// Position of an asset in the topological order.

@@ -343,7 +343,13 @@ impl Engine {
     fn node<'g>(&self, graph: &'g AssetGraph, asset: &str) -> Result<&'g AssetNode, EngineError> {
         graph
             .asset(asset)
-            .ok_or_else(|| EngineError::UnknownAsset(asset.to_string()))
+            .ok_or_else(|| match graph.unavailable().get(asset) {
+                Some(reason) => EngineError::Unavailable {
+                    asset: asset.to_string(),
+                    reason: reason.clone(),
+                },
+                None => EngineError::UnknownAsset(asset.to_string()),
+            })
     }
 
     pub fn dynamic_add(&self, name: &str, keys: &[String]) -> Result<u64, EngineError> {
