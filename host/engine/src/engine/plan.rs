@@ -277,3 +277,74 @@ fn split(
     }
     Ok(units)
 }
+
+#[cfg(test)]
+mod tests {
+    use chrono::TimeZone;
+    use tessera_partitions::{MemoryDynamicStore, PartitionsDefinition, TimeWindowPartitions};
+
+    use super::*;
+
+    fn daily(key: &str) -> AssetNode {
+        AssetNode {
+            key: key.into(),
+            plugin: "p".into(),
+            computation: key.into(),
+            description: None,
+            partitions: TimeWindowPartitions::daily("2024-01-01")
+                .build()
+                .ok()
+                .map(PartitionsDefinition::from),
+            inputs: Vec::new(),
+            code_version: "v".into(),
+            eager: false,
+            pool: None,
+            timeout: None,
+            siblings: vec![key.into()],
+        }
+    }
+
+    fn keys(u: &Unit) -> String {
+        match &u.selection {
+            RunSelection::None => "-".into(),
+            RunSelection::Keys { keys } => keys.join(","),
+            RunSelection::Range { start, end } => format!("{start}...{end}"),
+        }
+    }
+
+    #[test]
+    fn a_selection_splits_into_runs_by_policy() {
+        let store = MemoryDynamicStore::new();
+        let now = Utc.with_ymd_and_hms(2024, 3, 1, 0, 0, 0).single();
+        let cx = Context::new(now.unwrap_or_default()).with_dynamic(&store);
+        let node = daily("a");
+        let assets = vec!["a".to_string()];
+        // January 1–10 and 20–22: two contiguous ranges, 13 partitions.
+        let subset = PartitionSubset::from_range(0, 10).union(&PartitionSubset::from_range(19, 22));
+        let split = |policy| split(&node, &assets, Some(&subset), policy, &cx);
+
+        let per = split(RunPolicy::PerPartition).unwrap_or_default();
+        assert_eq!(per.len(), 13);
+        assert_eq!(keys(&per[0]), "2024-01-01");
+        assert_eq!(per[12].indices, vec![(21, 22)]);
+
+        let five = split(RunPolicy::MaxPerRun(5)).unwrap_or_default();
+        let got: Vec<String> = five.iter().map(keys).collect();
+        assert_eq!(got.len(), 3);
+        assert_eq!(got[2], "2024-01-20,2024-01-21,2024-01-22");
+        assert_eq!(five[1].indices, vec![(5, 10)]);
+
+        let single = split(RunPolicy::SingleRun).unwrap_or_default();
+        let got: Vec<String> = single.iter().map(keys).collect();
+        assert_eq!(got, ["2024-01-01...2024-01-10", "2024-01-20...2024-01-22"]);
+        assert_eq!(single[1].keys.len(), 3);
+
+        // Unpartitioned: one run, no keys.
+        let mut plain = daily("b");
+        plain.partitions = None;
+        let one = super::split(&plain, &["b".to_string()], None, RunPolicy::SingleRun, &cx)
+            .unwrap_or_default();
+        assert_eq!(one.len(), 1);
+        assert_eq!(keys(&one[0]), "-");
+    }
+}

@@ -1,0 +1,109 @@
+//! Partitions: their latest state, summaries, materialization history.
+
+use rusqlite::{OptionalExtension, params};
+
+use super::*;
+use crate::error::EngineError;
+
+impl State {
+    /// The latest state of every recorded partition of an asset.
+    pub fn partitions(&self, asset: &str) -> Result<Vec<PartitionRecord>, EngineError> {
+        self.read(|c| {
+            let mut s = c.prepare_cached(
+                "SELECT p.partition, p.status, p.failed_run, p.error,
+                        m.id, m.run_id, m.plugin, m.code_version, m.data_version, m.blob, m.metadata,
+                        m.started_at, m.ended_at
+                 FROM partition_status p LEFT JOIN materializations m ON m.id = p.materialization
+                 WHERE p.asset = ?1",
+            )?;
+            s.query_map(params![asset], partition_from_row)?.collect()
+        })
+    }
+
+    /// What a status summary needs of every recorded partition: key, state, latest
+    /// materialization id and code version (no metadata).
+    pub fn partition_summaries(
+        &self,
+        asset: &str,
+        code_version: &str,
+    ) -> Result<Vec<PartitionSummary>, EngineError> {
+        self.read(|c| {
+            let mut s = c.prepare_cached(
+                "SELECT partition, status = 'failed', materialization,
+                        materialization IS NOT NULL AND code_version IS NOT ?2
+                 FROM partition_status WHERE asset = ?1",
+            )?;
+            s.query_map(params![asset, code_version], |r| {
+                Ok(PartitionSummary {
+                    partition: r.get(0)?,
+                    failed: r.get(1)?,
+                    materialization: r.get(2)?,
+                    code_changed: r.get(3)?,
+                })
+            })?
+            .collect()
+        })
+    }
+
+    /// The latest state of some partitions of an asset (absent ones are left out).
+    pub fn partitions_of(
+        &self,
+        asset: &str,
+        keys: &[String],
+    ) -> Result<Vec<PartitionRecord>, EngineError> {
+        self.read(|c| {
+            let mut s = c.prepare_cached(
+                "SELECT p.partition, p.status, p.failed_run, p.error,
+                        m.id, m.run_id, m.plugin, m.code_version, m.data_version, m.blob, m.metadata,
+                        m.started_at, m.ended_at
+                 FROM partition_status p LEFT JOIN materializations m ON m.id = p.materialization
+                 WHERE p.asset = ?1 AND p.partition = ?2",
+            )?;
+            let mut out = Vec::with_capacity(keys.len());
+            for k in keys {
+                if let Some(p) = s
+                    .query_row(params![asset, k], partition_from_row)
+                    .optional()?
+                {
+                    out.push(p);
+                }
+            }
+            Ok(out)
+        })
+    }
+
+    /// How many partitions of an asset are materialized and failed (without listing them).
+    pub fn partition_counts(&self, asset: &str) -> Result<(u64, u64), EngineError> {
+        self.read(|c| {
+            c.query_row(
+                "SELECT COALESCE(SUM(status = 'materialized'), 0), COALESCE(SUM(status = 'failed'), 0)
+                 FROM partition_status WHERE asset = ?1",
+                params![asset],
+                |r| Ok((r.get::<_, i64>(0)? as u64, r.get::<_, i64>(1)? as u64)),
+            )
+        })
+    }
+
+    /// How many materializations of an asset were ever recorded (every run, every attempt).
+    pub fn materialization_count(&self, asset: &str) -> Result<u64, EngineError> {
+        self.read(|c| {
+            c.query_row(
+                "SELECT COUNT(*) FROM materializations WHERE asset = ?1",
+                params![asset],
+                |r| r.get::<_, i64>(0),
+            )
+            .map(|n| n as u64)
+        })
+    }
+
+    /// The newest materialization id (0 when none): a cheap "anything new?" check.
+    pub fn last_materialization(&self) -> Result<i64, EngineError> {
+        self.read(|c| {
+            c.query_row(
+                "SELECT COALESCE(MAX(id), 0) FROM materializations",
+                [],
+                |r| r.get(0),
+            )
+        })
+    }
+}

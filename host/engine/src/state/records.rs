@@ -1,0 +1,524 @@
+//! What the state store holds and returns, and how rows decode (strictly: a value that does
+//! not decode is an error naming its row).
+
+use serde::{Deserialize, Serialize};
+
+/// The partitions one run covers.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case", tag = "kind")]
+pub enum RunSelection {
+    /// An unpartitioned asset.
+    #[default]
+    None,
+    /// One call per key.
+    Keys { keys: Vec<String> },
+    /// One call over the whole range (both ends included).
+    Range { start: String, end: String },
+}
+
+impl RunSelection {
+    pub fn describe(&self) -> String {
+        match self {
+            RunSelection::None => "-".to_string(),
+            RunSelection::Keys { keys } => match keys.as_slice() {
+                [one] => one.clone(),
+                [first, .., last] => format!("{first} … {last} ({} keys)", keys.len()),
+                [] => "(none)".to_string(),
+            },
+            RunSelection::Range { start, end } => format!("{start}...{end}"),
+        }
+    }
+}
+
+/// Which queued runs an executor takes.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub enum RunScope {
+    /// Every queued run (the daemon).
+    #[default]
+    All,
+    /// One backfill's runs.
+    Backfill(String),
+    /// The runs stored by one request: one transaction stores them with consecutive `seq`.
+    Seqs { first: i64, last: i64 },
+}
+
+impl RunScope {
+    /// (backfill, first seq, last seq) as query parameters.
+    pub(super) fn params(&self) -> (Option<&str>, i64, i64) {
+        match self {
+            RunScope::All => (None, i64::MIN, i64::MAX),
+            RunScope::Backfill(b) => (Some(b.as_str()), i64::MIN, i64::MAX),
+            RunScope::Seqs { first, last } => (None, *first, *last),
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum RunStatus {
+    Queued,
+    Running,
+    Success,
+    Failed,
+    Canceled,
+}
+
+impl RunStatus {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            RunStatus::Queued => "queued",
+            RunStatus::Running => "running",
+            RunStatus::Success => "success",
+            RunStatus::Failed => "failed",
+            RunStatus::Canceled => "canceled",
+        }
+    }
+
+    pub(super) fn parse(s: &str) -> Option<RunStatus> {
+        Some(match s {
+            "queued" => RunStatus::Queued,
+            "running" => RunStatus::Running,
+            "success" => RunStatus::Success,
+            "failed" => RunStatus::Failed,
+            "canceled" => RunStatus::Canceled,
+            _ => return None,
+        })
+    }
+
+    pub fn is_final(self) -> bool {
+        matches!(
+            self,
+            RunStatus::Success | RunStatus::Failed | RunStatus::Canceled
+        )
+    }
+}
+
+/// A run to create.
+#[derive(Debug, Clone)]
+pub struct NewRun {
+    pub id: String,
+    pub plugin: String,
+    pub computation: String,
+    pub assets: Vec<String>,
+    pub selection: RunSelection,
+    pub partitions: u64,
+    pub backfill_id: Option<String>,
+    pub run_key: Option<String>,
+    pub trigger: String,
+    pub tags: Vec<(String, String)>,
+    pub max_attempts: u32,
+    /// Runs (already stored or in the same batch) that must succeed first.
+    pub depends_on: Vec<String>,
+    /// The concurrency pool its asset belongs to, if any.
+    pub pool: Option<String>,
+}
+
+/// A stored run.
+#[derive(Debug, Clone, Serialize)]
+pub struct RunRecord {
+    pub id: String,
+    pub status: RunStatus,
+    pub plugin: String,
+    pub computation: String,
+    pub assets: Vec<String>,
+    pub selection: RunSelection,
+    pub partitions: u64,
+    pub backfill_id: Option<String>,
+    pub run_key: Option<String>,
+    pub trigger: String,
+    pub tags: Vec<(String, String)>,
+    pub attempts: u32,
+    pub max_attempts: u32,
+    pub created_at: i64,
+    pub started_at: Option<i64>,
+    pub ended_at: Option<i64>,
+    pub error: Option<String>,
+}
+
+/// One asset partition produced by a run.
+#[derive(Debug, Clone)]
+pub struct NewMaterialization {
+    pub asset: String,
+    pub partition: String,
+    pub code_version: String,
+    pub data_version: String,
+    pub blob: String,
+    pub metadata: serde_json::Value,
+    pub started_at: i64,
+    pub ended_at: i64,
+}
+
+/// Output bytes stored in the database itself (small outputs): written in the transaction
+/// that records their materializations. A materialization's `blob` is then `db:<name>`.
+#[derive(Debug, Clone)]
+pub struct NewBlob {
+    pub name: String,
+    pub data: Vec<u8>,
+}
+
+/// A run that succeeded, ready to be recorded.
+#[derive(Debug, Clone)]
+pub struct Completed {
+    pub run_id: String,
+    pub plugin: String,
+    /// The backfill the run belongs to, settled in the same transaction when this was its
+    /// last open run.
+    pub backfill_id: Option<String>,
+    /// The plugin's log lines during the run: (level, message).
+    pub logs: Vec<(String, String)>,
+    pub blobs: Vec<NewBlob>,
+    pub materializations: Vec<NewMaterialization>,
+}
+
+/// One partition's state, without its materialization's details.
+#[derive(Debug, Clone)]
+pub struct PartitionSummary {
+    pub partition: String,
+    pub failed: bool,
+    pub materialization: Option<i64>,
+    /// Materialized with a code version other than the one asked about.
+    pub code_changed: bool,
+}
+
+/// The latest state of one partition.
+#[derive(Debug, Clone, Serialize)]
+pub struct PartitionRecord {
+    pub partition: String,
+    pub status: PartitionState,
+    /// The latest successful materialization, if any (kept when a later attempt failed).
+    pub materialization: Option<MaterializationRecord>,
+    pub failed_run: Option<String>,
+    pub error: Option<String>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum PartitionState {
+    Materialized,
+    Failed,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct MaterializationRecord {
+    /// Grows with every materialization: orders them without trusting clocks.
+    pub id: i64,
+    pub run_id: String,
+    pub plugin: String,
+    pub code_version: String,
+    pub data_version: String,
+    pub blob: String,
+    pub metadata: serde_json::Value,
+    pub started_at: i64,
+    pub ended_at: i64,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct RunEvent {
+    pub seq: i64,
+    pub at: i64,
+    pub level: String,
+    pub message: String,
+}
+
+/// Where a backfill is: running until its last run is final, then completed (every run
+/// succeeded) or failed (a run failed or was canceled); canceled when asked before that.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum BackfillStatus {
+    Running,
+    Completed,
+    Failed,
+    Canceled,
+}
+
+impl BackfillStatus {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            BackfillStatus::Running => "running",
+            BackfillStatus::Completed => "completed",
+            BackfillStatus::Failed => "failed",
+            BackfillStatus::Canceled => "canceled",
+        }
+    }
+
+    pub(super) fn parse(s: &str) -> Option<BackfillStatus> {
+        Some(match s {
+            "running" => BackfillStatus::Running,
+            "completed" => BackfillStatus::Completed,
+            "failed" => BackfillStatus::Failed,
+            "canceled" => BackfillStatus::Canceled,
+            _ => return None,
+        })
+    }
+
+    pub fn is_final(self) -> bool {
+        self != BackfillStatus::Running
+    }
+}
+
+impl std::fmt::Display for BackfillStatus {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl std::str::FromStr for RunStatus {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<RunStatus, String> {
+        RunStatus::parse(s).ok_or_else(|| {
+            format!("{s:?} is not a run status: queued, running, success, failed or canceled")
+        })
+    }
+}
+
+impl std::fmt::Display for RunStatus {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// Which runs `State::runs_matching` returns; `None` matches anything.
+#[derive(Debug, Clone, Default)]
+pub struct RunFilter {
+    pub limit: u32,
+    pub asset: Option<String>,
+    pub partition: Option<String>,
+    pub status: Option<RunStatus>,
+    pub backfill: Option<String>,
+    /// Created at or after (unix milliseconds).
+    pub since: Option<i64>,
+}
+
+/// A stored value this version cannot read: names the table, the row and the column.
+#[derive(Debug, thiserror::Error)]
+#[error("{table} row {row}: column {column} holds {value:?}, which is not {expected}")]
+pub struct DecodeError {
+    pub table: &'static str,
+    pub row: String,
+    pub column: &'static str,
+    pub value: String,
+    pub expected: String,
+}
+
+/// The row-decoding error for a value that does not decode.
+pub(super) fn undecodable(
+    table: &'static str,
+    row: &str,
+    (index, column): (usize, &'static str),
+    value: &str,
+    expected: impl Into<String>,
+) -> rusqlite::Error {
+    rusqlite::Error::FromSqlConversionFailure(
+        index,
+        rusqlite::types::Type::Text,
+        Box::new(DecodeError {
+            table,
+            row: format!("{row:?}"),
+            column,
+            value: shorten(value),
+            expected: expected.into(),
+        }),
+    )
+}
+
+/// A JSON column, strictly: a value that does not decode is an error naming the row.
+pub(super) fn decode_json<T: for<'de> Deserialize<'de>>(
+    table: &'static str,
+    row: &str,
+    column: (usize, &'static str),
+    text: &str,
+) -> rusqlite::Result<T> {
+    serde_json::from_str(text).map_err(|e| {
+        undecodable(
+            table,
+            row,
+            column,
+            text,
+            format!("valid JSON of the expected shape ({e})"),
+        )
+    })
+}
+
+/// A count column: never negative.
+pub(super) fn decode_count(
+    table: &'static str,
+    row: &str,
+    column: (usize, &'static str),
+    value: i64,
+) -> rusqlite::Result<u64> {
+    u64::try_from(value).map_err(|_| undecodable(table, row, column, &value.to_string(), "a count"))
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct BackfillRecord {
+    pub id: String,
+    pub status: BackfillStatus,
+    pub assets: Vec<String>,
+    pub description: String,
+    pub partitions: u64,
+    pub created_at: i64,
+    pub ended_at: Option<i64>,
+}
+
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct SensorState {
+    pub cursor: Option<String>,
+    pub last_evaluation: Option<i64>,
+    pub last_skip_reason: Option<String>,
+    pub last_error: Option<String>,
+    pub evaluations: u64,
+}
+
+pub(super) const RUN_COLUMNS: &str = "id, status, plugin, computation, assets, selection, partitions, backfill_id, run_key, trigger, tags, attempts, max_attempts, created_at, started_at, ended_at, error";
+
+pub(super) fn run_from_row(row: &rusqlite::Row<'_>) -> rusqlite::Result<RunRecord> {
+    let id: String = row.get(0)?;
+    let status: String = row.get(1)?;
+    let assets: String = row.get(4)?;
+    let selection: String = row.get(5)?;
+    let tags: String = row.get(10)?;
+    let small = |column: (usize, &'static str), v: i64| {
+        u32::try_from(v).map_err(|_| undecodable("runs", &id, column, &v.to_string(), "a count"))
+    };
+    Ok(RunRecord {
+        status: RunStatus::parse(&status).ok_or_else(|| {
+            undecodable(
+                "runs",
+                &id,
+                (1, "status"),
+                &status,
+                "a run status (queued, running, success, failed, canceled)",
+            )
+        })?,
+        plugin: row.get(2)?,
+        computation: row.get(3)?,
+        assets: decode_json("runs", &id, (4, "assets"), &assets)?,
+        selection: decode_json("runs", &id, (5, "selection"), &selection)?,
+        partitions: decode_count("runs", &id, (6, "partitions"), row.get(6)?)?,
+        backfill_id: row.get(7)?,
+        run_key: row.get(8)?,
+        trigger: row.get(9)?,
+        tags: decode_json("runs", &id, (10, "tags"), &tags)?,
+        attempts: small((11, "attempts"), row.get(11)?)?,
+        max_attempts: small((12, "max_attempts"), row.get(12)?)?,
+        created_at: row.get(13)?,
+        started_at: row.get(14)?,
+        ended_at: row.get(15)?,
+        error: row.get(16)?,
+        id,
+    })
+}
+
+/// What is left to do.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Pending {
+    pub queued: u64,
+    pub running: u64,
+    pub next_retry_at: Option<i64>,
+}
+
+#[derive(Debug, Clone, Copy, Default, Serialize)]
+pub struct BackfillProgress {
+    pub runs_total: u64,
+    pub runs_queued: u64,
+    pub runs_running: u64,
+    pub runs_succeeded: u64,
+    pub runs_failed: u64,
+    pub runs_canceled: u64,
+    pub partitions_total: u64,
+    pub partitions_done: u64,
+    pub partitions_failed: u64,
+}
+
+/// One sensor evaluation's effects, recorded together.
+#[derive(Debug, Clone)]
+pub struct SensorTick {
+    pub sensor: String,
+    pub at: i64,
+    pub cursor: Option<String>,
+    pub skip_reason: Option<String>,
+    pub error: Option<String>,
+    /// (set name, keys to add, keys to delete)
+    pub dynamic: Vec<(String, Vec<String>, Vec<String>)>,
+    pub runs: Vec<NewRun>,
+}
+
+/// A key for a message: long ones cut.
+pub(super) fn shorten(k: &str) -> String {
+    if k.len() <= 80 {
+        return k.to_string();
+    }
+    let head: String = k.chars().take(60).collect();
+    format!("{head}… ({} bytes)", k.len())
+}
+
+pub(super) fn partition_from_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<PartitionRecord> {
+    let partition: String = r.get(0)?;
+    let status: String = r.get(1)?;
+    let id: Option<i64> = r.get(4)?;
+    let materialization = match id {
+        Some(id) => {
+            let metadata: String = r.get(10)?;
+            Some(MaterializationRecord {
+                id,
+                run_id: r.get(5)?,
+                plugin: r.get(6)?,
+                code_version: r.get(7)?,
+                data_version: r.get(8)?,
+                blob: r.get(9)?,
+                metadata: decode_json(
+                    "materializations",
+                    &format!("{id}"),
+                    (10, "metadata"),
+                    &metadata,
+                )?,
+                started_at: r.get(11)?,
+                ended_at: r.get(12)?,
+            })
+        }
+        None => None,
+    };
+    Ok(PartitionRecord {
+        status: match status.as_str() {
+            "failed" => PartitionState::Failed,
+            "materialized" => PartitionState::Materialized,
+            _ => {
+                return Err(undecodable(
+                    "partition_status",
+                    &partition,
+                    (1, "status"),
+                    &status,
+                    "a partition status (materialized, failed)",
+                ));
+            }
+        },
+        partition,
+        materialization,
+        failed_run: r.get(2)?,
+        error: r.get(3)?,
+    })
+}
+
+pub(super) fn backfill_from_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<BackfillRecord> {
+    let id: String = r.get(0)?;
+    let status: String = r.get(1)?;
+    let assets: String = r.get(2)?;
+    Ok(BackfillRecord {
+        status: BackfillStatus::parse(&status).ok_or_else(|| {
+            undecodable(
+                "backfills",
+                &id,
+                (1, "status"),
+                &status,
+                "a backfill status (running, completed, failed, canceled)",
+            )
+        })?,
+        assets: decode_json("backfills", &id, (2, "assets"), &assets)?,
+        description: r.get(3)?,
+        partitions: decode_count("backfills", &id, (4, "partitions"), r.get(4)?)?,
+        id,
+        created_at: r.get(5)?,
+        ended_at: r.get(6)?,
+    })
+}

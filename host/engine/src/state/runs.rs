@@ -1,0 +1,640 @@
+//! Runs: stored, claimed under a lease, finished, their events and logs.
+
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+use rusqlite::{OptionalExtension, Transaction, params};
+
+use super::*;
+use crate::error::EngineError;
+
+impl State {
+    /// Stores runs (and a backfill, when given) in one transaction.
+    pub fn insert_runs(
+        &self,
+        backfill: Option<&BackfillRecord>,
+        runs: &[NewRun],
+    ) -> Result<(), EngineError> {
+        let now = now_ms();
+        self.write(|tx| {
+            if let Some(b) = backfill {
+                tx.execute(
+                    "INSERT INTO backfills (id, seq, status, assets, description, partitions, created_at)
+                     VALUES (?1, (SELECT COALESCE(MAX(seq), 0) + 1 FROM backfills), ?2, ?3, ?4, ?5, ?6)",
+                    params![b.id, b.status.as_str(), json(&b.assets), b.description, b.partitions as i64, b.created_at],
+                )?;
+            }
+            let mut seq: i64 =
+                tx.query_row("SELECT COALESCE(MAX(seq), 0) FROM runs", [], |r| r.get(0))?;
+            for r in runs {
+                seq += 1;
+                insert_run(tx, seq, r, now)?;
+            }
+            // A backfill that selected nothing is done at once.
+            if let Some(b) = backfill {
+                settle_backfill(tx, &b.id, now)?;
+            }
+            Ok(())
+        })
+    }
+
+    /// The `seq` range of runs stored together (`first` and `last` of one request).
+    pub fn seq_range(&self, first: &str, last: &str) -> Result<Option<RunScope>, EngineError> {
+        self.read(|c| {
+            let seq = |id: &str| -> rusqlite::Result<Option<i64>> {
+                c.prepare_cached("SELECT seq FROM runs WHERE id = ?1")?
+                    .query_row(params![id], |r| r.get(0))
+                    .optional()
+            };
+            Ok(match (seq(first)?, seq(last)?) {
+                (Some(a), Some(b)) => Some(RunScope::Seqs {
+                    first: a.min(b),
+                    last: a.max(b),
+                }),
+                _ => None,
+            })
+        })
+    }
+
+    /// Claims the oldest queued run whose dependencies all succeeded and whose retry delay has
+    /// passed, optionally only among one backfill's runs.
+    pub fn claim_next(
+        &self,
+        owner: &str,
+        scope: &RunScope,
+    ) -> Result<Option<RunRecord>, EngineError> {
+        Ok(self
+            .claim_batch(owner, scope, 1, &BTreeMap::new(), DEFAULT_LEASE)?
+            .into_iter()
+            .next())
+    }
+
+    /// Claims up to `max` such runs in one transaction, oldest first. A run in a pool named
+    /// in `pools` is claimed only while fewer than the pool's limit of its runs are running
+    /// (across every process sharing the database).
+    pub fn claim_batch(
+        &self,
+        owner: &str,
+        scope: &RunScope,
+        max: u32,
+        pools: &BTreeMap<String, usize>,
+        lease: Duration,
+    ) -> Result<Vec<RunRecord>, EngineError> {
+        let now = now_ms();
+        let lease_until = now.saturating_add(lease_ms(lease));
+        let (backfill, first, last) = scope.params();
+        self.write(|tx| {
+            // With pools, look further ahead: some candidates may have to wait.
+            let look = if pools.is_empty() { max.max(1) } else { max.max(1) * 8 };
+            let sql = format!(
+                "SELECT {RUN_COLUMNS}, r.pool FROM runs r
+                 WHERE r.status = 'queued' AND r.not_before <= ?1 AND (?2 IS NULL OR r.backfill_id = ?2)
+                   AND r.seq BETWEEN ?4 AND ?5
+                   AND NOT EXISTS (SELECT 1 FROM run_deps d JOIN runs u ON u.id = d.depends_on
+                                   WHERE d.run_id = r.id AND u.status != 'success')
+                 ORDER BY r.seq LIMIT ?3"
+            );
+            let candidates: Vec<(RunRecord, Option<String>)> = {
+                let mut s = tx.prepare_cached(&sql)?;
+                s.query_map(params![now, backfill, look, first, last], |row| {
+                    Ok((run_from_row(row)?, row.get(17)?))
+                })?
+                .collect::<Result<_, _>>()?
+            };
+            let mut running: BTreeMap<String, usize> = BTreeMap::new();
+            let mut runs = Vec::new();
+            for (run, pool) in candidates {
+                if runs.len() >= max.max(1) as usize {
+                    break;
+                }
+                if let Some((name, limit)) = pool.as_ref().and_then(|p| pools.get_key_value(p)) {
+                    let busy = match running.get(name) {
+                        Some(n) => *n,
+                        None => {
+                            let n: i64 = tx
+                                .prepare_cached(
+                                    "SELECT COUNT(*) FROM runs WHERE pool = ?1 AND status = 'running'",
+                                )?
+                                .query_row(params![name], |r| r.get(0))?;
+                            n as usize
+                        }
+                    };
+                    if busy >= *limit {
+                        running.insert(name.clone(), busy);
+                        continue;
+                    }
+                    running.insert(name.clone(), busy + 1);
+                }
+                runs.push(run);
+            }
+            let mut claim = tx.prepare_cached(
+                "UPDATE runs SET status = 'running', owner = ?2, attempts = attempts + 1,
+                        started_at = COALESCE(started_at, ?3), lease_until = ?4 WHERE id = ?1",
+            )?;
+            for run in &mut runs {
+                claim.execute(params![run.id, owner, now, lease_until])?;
+                run.status = RunStatus::Running;
+                run.attempts += 1;
+            }
+            Ok(runs)
+        })
+    }
+
+    /// Returns claimed runs that were not started to the queue (a stopping worker).
+    pub fn release(&self, run_ids: &[String]) -> Result<(), EngineError> {
+        self.write(|tx| {
+            let mut s = tx.prepare_cached(
+                "UPDATE runs SET status = 'queued', owner = NULL, attempts = MAX(attempts - 1, 0)
+                 WHERE id = ?1 AND status = 'running'",
+            )?;
+            for id in run_ids {
+                s.execute(params![id])?;
+            }
+            Ok(())
+        })
+    }
+
+    /// Records several successful runs in one transaction (group commit).
+    pub fn finish_successes(&self, runs: &[Completed]) -> Result<(), EngineError> {
+        if runs.is_empty() {
+            return Ok(());
+        }
+        let now = now_ms();
+        self.write(|tx| {
+            for r in runs {
+                insert_blobs(tx, &r.blobs)?;
+                record_materializations(tx, &r.run_id, &r.plugin, &r.materializations, now)?;
+                tx.prepare_cached(
+                    "UPDATE runs SET status = 'success', ended_at = ?2, error = NULL, owner = NULL WHERE id = ?1",
+                )?
+                .execute(params![r.run_id, now])?;
+                for (level, message) in &r.logs {
+                    event(tx, &r.run_id, level, message, now)?;
+                }
+            }
+            let backfills: std::collections::BTreeSet<&str> =
+                runs.iter().filter_map(|r| r.backfill_id.as_deref()).collect();
+            for b in backfills {
+                settle_backfill(tx, b, now)?;
+            }
+            Ok(())
+        })
+    }
+
+    /// Appends log lines to a run's events.
+    pub fn log_many(&self, run_id: &str, lines: &[(String, String)]) -> Result<(), EngineError> {
+        if lines.is_empty() {
+            return Ok(());
+        }
+        let now = now_ms();
+        self.write(|tx| {
+            for (level, message) in lines {
+                event(tx, run_id, level, message, now)?;
+            }
+            Ok(())
+        })
+    }
+
+    /// The bytes of a blob stored in the database.
+    pub fn blob(&self, name: &str) -> Result<Option<Vec<u8>>, EngineError> {
+        self.read(|c| {
+            c.prepare_cached("SELECT data FROM blobs WHERE name = ?1")?
+                .query_row(params![name], |r| r.get(0))
+                .optional()
+        })
+    }
+
+    /// When nothing is claimable: the earliest time a queued run's retry delay ends, and
+    /// whether any run is queued or running at all (within the backfill, when given).
+    pub fn pending(&self, scope: &RunScope) -> Result<Pending, EngineError> {
+        let (backfill, first, last) = scope.params();
+        self.read(|c| {
+            c.query_row(
+                "SELECT
+                    COALESCE(SUM(status = 'queued'), 0),
+                    COALESCE(SUM(status = 'running'), 0),
+                    MIN(CASE WHEN status = 'queued' THEN not_before END)
+                 FROM runs WHERE status IN ('queued', 'running') AND (?1 IS NULL OR backfill_id = ?1)
+                   AND seq BETWEEN ?2 AND ?3",
+                params![backfill, first, last],
+                |r| {
+                    Ok(Pending {
+                        queued: r.get::<_, i64>(0)? as u64,
+                        running: r.get::<_, i64>(1)? as u64,
+                        next_retry_at: r.get(2)?,
+                    })
+                },
+            )
+        })
+    }
+
+    /// Records materializations of a run that is still going (a batch of keys).
+    pub fn record_progress(
+        &self,
+        run_id: &str,
+        plugin: &str,
+        blobs: &[NewBlob],
+        materializations: &[NewMaterialization],
+    ) -> Result<(), EngineError> {
+        let now = now_ms();
+        self.write(|tx| {
+            insert_blobs(tx, blobs)?;
+            record_materializations(tx, run_id, plugin, materializations, now)
+        })
+    }
+
+    /// Records a failed attempt: queued again after `retry_after_ms`, or failed for good
+    /// (its partitions marked failed, its dependents canceled).
+    pub fn finish_failure(
+        &self,
+        run: &RunRecord,
+        error: &str,
+        failed_partitions: &[(String, String)],
+        retry_after_ms: Option<i64>,
+    ) -> Result<(), EngineError> {
+        let now = now_ms();
+        self.write(|tx| {
+            if let Some(delay) = retry_after_ms {
+                tx.execute(
+                    "UPDATE runs SET status = 'queued', owner = NULL, not_before = ?2, error = ?3 WHERE id = ?1",
+                    params![run.id, now + delay, error],
+                )?;
+                event(
+                    tx,
+                    &run.id,
+                    "warn",
+                    &format!("attempt {} failed, retrying in {delay} ms: {error}", run.attempts),
+                    now,
+                )?;
+                return Ok(());
+            }
+            tx.execute(
+                "UPDATE runs SET status = 'failed', owner = NULL, ended_at = ?2, error = ?3 WHERE id = ?1",
+                params![run.id, now, error],
+            )?;
+            let mut mark = tx.prepare_cached(
+                "INSERT INTO partition_status (asset, partition, status, failed_run, error, updated_at)
+                 VALUES (?1, ?2, 'failed', ?3, ?4, ?5)
+                 ON CONFLICT (asset, partition) DO UPDATE SET
+                    status = 'failed', failed_run = ?3, error = ?4, updated_at = ?5",
+            )?;
+            for (asset, partition) in failed_partitions {
+                mark.execute(params![asset, partition, run.id, error, now])?;
+            }
+            event(tx, &run.id, "error", &format!("run failed: {error}"), now)?;
+            let canceled = cancel_dependents(tx, &run.id, now)?;
+            settle_backfills_of(
+                tx,
+                std::iter::once(run.id.as_str()).chain(canceled.iter().map(String::as_str)),
+                now,
+            )
+        })
+    }
+
+    /// Puts runs left `running` by a dead owner back in the queue.
+    /// Extends the leases of the runs `owner` holds (its heartbeat). Returns how many.
+    pub fn renew_leases(&self, owner: &str, lease: Duration) -> Result<u64, EngineError> {
+        let until = now_ms().saturating_add(lease_ms(lease));
+        self.write(|tx| {
+            let n = tx
+                .prepare_cached(
+                    "UPDATE runs SET lease_until = ?2 WHERE owner = ?1 AND status = 'running'",
+                )?
+                .execute(params![owner, until])?;
+            Ok(n as u64)
+        })
+    }
+
+    /// Puts back in the queue the running runs whose lease expired: their owner stopped (a
+    /// crash, `kill -9`, a lost machine) or stalled past its lease. A run from before leases
+    /// (no lease recorded) counts as expired. Returns how many.
+    pub fn requeue_expired(&self) -> Result<u64, EngineError> {
+        let now = now_ms();
+        self.write(|tx| {
+            let expired: Vec<String> = {
+                let mut s = tx.prepare_cached(
+                    "SELECT id FROM runs WHERE status = 'running'
+                       AND (lease_until IS NULL OR lease_until < ?1)",
+                )?;
+                s.query_map(params![now], |r| r.get(0))?
+                    .collect::<Result<_, _>>()?
+            };
+            for id in &expired {
+                tx.execute(
+                    "UPDATE runs SET status = 'queued', owner = NULL, lease_until = NULL,
+                            attempts = MAX(attempts - 1, 0) WHERE id = ?1",
+                    params![id],
+                )?;
+                event(
+                    tx,
+                    id,
+                    "warn",
+                    "its host stopped renewing its lease mid-run; queued again",
+                    now,
+                )?;
+            }
+            Ok(expired.len() as u64)
+        })
+    }
+
+    pub fn run(&self, id: &str) -> Result<Option<RunRecord>, EngineError> {
+        self.read(|c| {
+            c.query_row(
+                &format!("SELECT {RUN_COLUMNS} FROM runs WHERE id = ?1"),
+                params![id],
+                run_from_row,
+            )
+            .optional()
+        })
+    }
+
+    pub fn run_status(&self, id: &str) -> Result<Option<RunStatus>, EngineError> {
+        self.read(|c| {
+            c.query_row("SELECT status FROM runs WHERE id = ?1", params![id], |r| {
+                r.get::<_, String>(0)
+            })
+            .optional()?
+            .map(|s| {
+                RunStatus::parse(&s)
+                    .ok_or_else(|| undecodable("runs", id, (1, "status"), &s, "a run status"))
+            })
+            .transpose()
+        })
+    }
+
+    /// The newest runs first.
+    pub fn runs(&self, limit: u32, backfill: Option<&str>) -> Result<Vec<RunRecord>, EngineError> {
+        self.read(|c| {
+            let mut s = c.prepare(&format!(
+                "SELECT {RUN_COLUMNS} FROM runs WHERE (?2 IS NULL OR backfill_id = ?2) ORDER BY seq DESC LIMIT ?1"
+            ))?;
+            s.query_map(params![limit, backfill], run_from_row)?
+                .collect()
+        })
+    }
+
+    /// The newest runs first that match every condition of `filter`.
+    pub fn runs_matching(&self, filter: &RunFilter) -> Result<Vec<RunRecord>, EngineError> {
+        self.read(|c| {
+            // A run touches a partition when it recorded it, names it, or its range holds it
+            // (range ends compared as text: exact for the time formats keys use).
+            let mut s = c.prepare(&format!(
+                "SELECT {RUN_COLUMNS} FROM runs r
+                 WHERE (?2 IS NULL OR r.backfill_id = ?2)
+                   AND (?3 IS NULL OR r.status = ?3)
+                   AND (?4 IS NULL OR r.created_at >= ?4)
+                   AND (?5 IS NULL OR EXISTS (SELECT 1 FROM json_each(r.assets) WHERE value = ?5))
+                   AND (?6 IS NULL
+                        OR EXISTS (SELECT 1 FROM materializations m
+                                   WHERE m.run_id = r.id AND m.partition = ?6)
+                        OR EXISTS (SELECT 1 FROM json_each(r.selection, '$.keys') WHERE value = ?6)
+                        OR (json_extract(r.selection, '$.start') <= ?6
+                            AND json_extract(r.selection, '$.end') >= ?6))
+                 ORDER BY r.seq DESC LIMIT ?1"
+            ))?;
+            s.query_map(
+                params![
+                    filter.limit,
+                    filter.backfill,
+                    filter.status.map(RunStatus::as_str),
+                    filter.since,
+                    filter.asset,
+                    filter.partition
+                ],
+                run_from_row,
+            )?
+            .collect()
+        })
+    }
+
+    /// A partition's materializations, newest first (at most `limit`), and how many there are.
+    pub fn materialization_history(
+        &self,
+        asset: &str,
+        partition: &str,
+        limit: u32,
+    ) -> Result<(Vec<MaterializationRecord>, u64), EngineError> {
+        self.read(|c| {
+            let mut s = c.prepare_cached(
+                "SELECT id, run_id, plugin, code_version, data_version, blob, metadata,
+                        started_at, ended_at
+                 FROM materializations WHERE asset = ?1 AND partition = ?2
+                 ORDER BY id DESC LIMIT ?3",
+            )?;
+            let rows = s
+                .query_map(params![asset, partition, limit], |r| {
+                    let id: i64 = r.get(0)?;
+                    let metadata: String = r.get(6)?;
+                    Ok(MaterializationRecord {
+                        id,
+                        run_id: r.get(1)?,
+                        plugin: r.get(2)?,
+                        code_version: r.get(3)?,
+                        data_version: r.get(4)?,
+                        blob: r.get(5)?,
+                        metadata: decode_json(
+                            "materializations",
+                            &id.to_string(),
+                            (6, "metadata"),
+                            &metadata,
+                        )?,
+                        started_at: r.get(7)?,
+                        ended_at: r.get(8)?,
+                    })
+                })?
+                .collect::<rusqlite::Result<Vec<_>>>()?;
+            let total: i64 = c
+                .prepare_cached(
+                    "SELECT COUNT(*) FROM materializations WHERE asset = ?1 AND partition = ?2",
+                )?
+                .query_row(params![asset, partition], |r| r.get(0))?;
+            Ok((
+                rows,
+                decode_count("materializations", partition, (0, "count"), total)?,
+            ))
+        })
+    }
+
+    pub fn run_events(&self, id: &str) -> Result<Vec<RunEvent>, EngineError> {
+        self.read(|c| {
+            let mut s = c.prepare(
+                "SELECT seq, at, level, message FROM run_events WHERE run_id = ?1 ORDER BY seq",
+            )?;
+            s.query_map(params![id], |r| {
+                Ok(RunEvent {
+                    seq: r.get(0)?,
+                    at: r.get(1)?,
+                    level: r.get(2)?,
+                    message: r.get(3)?,
+                })
+            })?
+            .collect()
+        })
+    }
+
+    pub fn log(&self, run_id: &str, level: &str, message: &str) -> Result<(), EngineError> {
+        let now = now_ms();
+        self.write(|tx| event(tx, run_id, level, message, now))
+    }
+
+    /// Keys of a run already materialized by it (a resumed run skips them).
+    pub fn done_in_run(&self, run_id: &str) -> Result<Vec<(String, String)>, EngineError> {
+        self.read(|c| {
+            let mut s =
+                c.prepare("SELECT asset, partition FROM materializations WHERE run_id = ?1")?;
+            s.query_map(params![run_id], |r| Ok((r.get(0)?, r.get(1)?)))?
+                .collect()
+        })
+    }
+
+    /// Counts of runs by status, across everything.
+    pub fn run_counts(&self) -> Result<Vec<(String, u64)>, EngineError> {
+        self.read(|c| {
+            let mut s = c.prepare("SELECT status, COUNT(*) FROM runs GROUP BY status")?;
+            s.query_map([], |r| Ok((r.get(0)?, r.get::<_, i64>(1)? as u64)))?
+                .collect()
+        })
+    }
+}
+
+pub(super) fn insert_run(
+    tx: &Transaction<'_>,
+    seq: i64,
+    r: &NewRun,
+    created_at: i64,
+) -> rusqlite::Result<()> {
+    let mut insert = tx.prepare_cached(
+        "INSERT INTO runs (id, seq, status, plugin, computation, assets, selection, partitions,
+                           backfill_id, run_key, trigger, tags, max_attempts, created_at, pool)
+         VALUES (?1, ?2, 'queued', ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14)",
+    )?;
+    insert.execute(params![
+        r.id,
+        seq,
+        r.plugin,
+        r.computation,
+        json(&r.assets),
+        json(&r.selection),
+        r.partitions as i64,
+        r.backfill_id,
+        r.run_key,
+        r.trigger,
+        json(&r.tags),
+        i64::from(r.max_attempts.max(1)),
+        created_at,
+        r.pool,
+    ])?;
+    let mut dep =
+        tx.prepare_cached("INSERT OR IGNORE INTO run_deps (run_id, depends_on) VALUES (?1, ?2)")?;
+    for d in &r.depends_on {
+        dep.execute(params![r.id, d])?;
+    }
+    Ok(())
+}
+
+pub(super) fn insert_blobs(tx: &Transaction<'_>, blobs: &[NewBlob]) -> rusqlite::Result<()> {
+    if blobs.is_empty() {
+        return Ok(());
+    }
+    let mut s = tx.prepare_cached(
+        "INSERT INTO blobs (name, data) VALUES (?1, ?2)
+         ON CONFLICT (name) DO UPDATE SET data = ?2",
+    )?;
+    for b in blobs {
+        s.execute(params![b.name, b.data])?;
+    }
+    Ok(())
+}
+
+pub(super) fn event(
+    tx: &Transaction<'_>,
+    run_id: &str,
+    level: &str,
+    message: &str,
+    at: i64,
+) -> rusqlite::Result<()> {
+    tx.prepare_cached(
+        "INSERT INTO run_events (run_id, seq, at, level, message)
+         VALUES (?1, (SELECT COALESCE(MAX(seq), 0) + 1 FROM run_events WHERE run_id = ?1), ?2, ?3, ?4)",
+    )?
+    .execute(params![run_id, at, level, message])?;
+    Ok(())
+}
+
+pub(super) fn record_materializations(
+    tx: &Transaction<'_>,
+    run_id: &str,
+    plugin: &str,
+    materializations: &[NewMaterialization],
+    now: i64,
+) -> rusqlite::Result<()> {
+    let mut insert = tx.prepare_cached(
+        "INSERT INTO materializations (asset, partition, run_id, plugin, code_version, data_version, blob, metadata, started_at, ended_at)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)
+         ON CONFLICT (run_id, asset, partition) DO NOTHING",
+    )?;
+    let mut status = tx.prepare_cached(
+        "INSERT INTO partition_status (asset, partition, status, materialization, updated_at, code_version)
+         VALUES (?1, ?2, 'materialized', ?3, ?4, ?5)
+         ON CONFLICT (asset, partition) DO UPDATE SET
+            status = 'materialized', materialization = ?3, failed_run = NULL, error = NULL,
+            updated_at = ?4, code_version = ?5",
+    )?;
+    for m in materializations {
+        let inserted = insert.execute(params![
+            m.asset,
+            m.partition,
+            run_id,
+            plugin,
+            m.code_version,
+            m.data_version,
+            m.blob,
+            json(&m.metadata),
+            m.started_at,
+            m.ended_at,
+        ])?;
+        if inserted == 0 {
+            // Recorded before (a resumed run): never twice.
+            continue;
+        }
+        status.execute(params![
+            m.asset,
+            m.partition,
+            tx.last_insert_rowid(),
+            now,
+            m.code_version
+        ])?;
+    }
+    Ok(())
+}
+
+/// Cancels every queued run downstream of a failed one; returns their ids.
+pub(super) fn cancel_dependents(
+    tx: &Transaction<'_>,
+    run_id: &str,
+    now: i64,
+) -> rusqlite::Result<Vec<String>> {
+    // Breadth-first over the dependency edges: everything downstream of a failed run can
+    // never start.
+    let mut canceled = Vec::new();
+    let mut frontier = vec![run_id.to_string()];
+    while let Some(id) = frontier.pop() {
+        let dependents: Vec<String> = {
+            let mut s = tx.prepare_cached(
+                "SELECT d.run_id FROM run_deps d JOIN runs r ON r.id = d.run_id
+                 WHERE d.depends_on = ?1 AND r.status = 'queued'",
+            )?;
+            s.query_map(params![id], |r| r.get(0))?
+                .collect::<Result<_, _>>()?
+        };
+        for d in dependents {
+            tx.execute(
+                "UPDATE runs SET status = 'canceled', ended_at = ?2, error = ?3 WHERE id = ?1",
+                params![d, now, format!("upstream run {run_id} failed")],
+            )?;
+            canceled.push(d.clone());
+            frontier.push(d);
+        }
+    }
+    Ok(canceled)
+}
