@@ -48,7 +48,7 @@ fn report(json: bool, event: &DaemonEvent) {
         outln!("{}", serde_json::to_value(event).unwrap_or_default());
         return;
     }
-    let short = |v: &str| v[..12.min(v.len())].to_string();
+    let short = tessera_engine::short_version;
     let text = match event {
         DaemonEvent::PluginExcluded { plugin, error } => {
             format!("plugin {plugin} left out of the asset graph: {error}")

@@ -17,9 +17,7 @@ fn time(ms: i64) -> String {
     )
 }
 
-fn short(v: &str) -> &str {
-    &v[..12.min(v.len())]
-}
+use tessera_engine::short_version as short;
 
 /// `tessera show ASSET [KEY]`.
 pub(crate) fn show(

@@ -143,6 +143,12 @@ impl std::fmt::Debug for Engine {
     }
 }
 
+/// The first 12 characters of a version for people (a declared code version may be any
+/// text: cut at a character boundary).
+pub fn short_version(v: &str) -> &str {
+    v.char_indices().nth(12).map_or(v, |(i, _)| &v[..i])
+}
+
 pub(crate) fn new_id(prefix: &str) -> String {
     use std::sync::atomic::{AtomicU64, Ordering};
     static N: AtomicU64 = AtomicU64::new(0);
@@ -388,4 +394,17 @@ fn involves_dynamic(graph: &AssetGraph, node: &AssetNode) -> bool {
             .inputs
             .iter()
             .any(|e| dynamic(graph.asset(&e.upstream).and_then(|u| u.partitions.as_ref())))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::short_version;
+
+    #[test]
+    fn versions_are_shortened_at_a_character() {
+        assert_eq!(short_version("1"), "1");
+        assert_eq!(short_version("0123456789abcdef"), "0123456789ab");
+        // A declared code version is any text: never cut inside a character.
+        assert_eq!(short_version("ünïcödé-vérsïön"), "ünïcödé-vérs");
+    }
 }

@@ -103,7 +103,7 @@ impl Engine {
         let Some(own) = &record.materialization else {
             return Ok((Vec::new(), Vec::new()));
         };
-        let short = |v: &str| v[..12.min(v.len())].to_string();
+        let short = super::short_version;
         let mut reasons = Vec::new();
         if own.code_version != node.code_version {
             reasons.push(format!(
