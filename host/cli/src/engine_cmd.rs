@@ -811,16 +811,7 @@ pub(crate) fn sensor_tick(
 ) -> anyhow::Result<ExitCode> {
     let engine = open(config)?;
     let outcome = engine.tick_sensor(name, now)?;
-    let summary = if run && !outcome.runs_queued.is_empty() {
-        let submitted = tessera_engine::Submitted {
-            backfill_id: None,
-            runs: outcome.runs_queued.clone(),
-            partitions: outcome.runs_queued.len() as u64,
-        };
-        Some(run_submitted(&engine, &submitted, &|_| {})?)
-    } else {
-        None
-    };
+    let summary = execute_if(run, &engine, &outcome.runs_queued)?;
     if json {
         print_json(&serde_json::json!({ "tick": outcome, "executed": summary }))?;
     } else {
@@ -836,17 +827,39 @@ pub(crate) fn sensor_tick(
             outcome.run_keys_skipped,
             outcome.cursor.as_deref().unwrap_or("-")
         );
-        if let Some(s) = summary {
-            outln!(
-                "{} runs succeeded, {} failed",
-                s.runs_succeeded,
-                s.runs_failed
-            );
-        }
     }
-    Ok(if summary.is_some_and(|s| s.runs_failed > 0) {
+    Ok(report_executed(summary, json))
+}
+
+/// With `--run`, executes exactly the runs a tick queued (a sensor's, a schedule's).
+pub(crate) fn execute_if(
+    run: bool,
+    engine: &Engine,
+    queued: &[String],
+) -> anyhow::Result<Option<QueueSummary>> {
+    if !run || queued.is_empty() {
+        return Ok(None);
+    }
+    let submitted = tessera_engine::Submitted {
+        backfill_id: None,
+        runs: queued.to_vec(),
+        partitions: queued.len() as u64,
+    };
+    Ok(Some(run_submitted(engine, &submitted, &|_| {})?))
+}
+
+/// Says what `--run` executed (in text) and fails the command when a run failed.
+pub(crate) fn report_executed(summary: Option<QueueSummary>, json: bool) -> ExitCode {
+    if let Some(s) = summary.filter(|_| !json) {
+        outln!(
+            "{} runs succeeded, {} failed",
+            s.runs_succeeded,
+            s.runs_failed
+        );
+    }
+    if summary.is_some_and(|s| s.runs_failed > 0) {
         ExitCode::FAILURE
     } else {
         ExitCode::SUCCESS
-    })
+    }
 }

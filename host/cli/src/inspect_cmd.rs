@@ -8,7 +8,7 @@ use chrono::{DateTime, Utc};
 use tessera_engine::{Materialization, RunFilter, RunStatus};
 
 use crate::config::Config;
-use crate::engine_cmd::{open, print_json, run_submitted};
+use crate::engine_cmd::{execute_if, open, print_json, report_executed};
 
 fn time(ms: i64) -> String {
     DateTime::<Utc>::from_timestamp_millis(ms).map_or_else(
@@ -283,33 +283,13 @@ pub(crate) fn schedule_tick(
         })?;
     let engine = open(config)?;
     let queued = engine.tick_schedule(&spec, now)?;
-    let summary = if run && !queued.is_empty() {
-        let submitted = tessera_engine::Submitted {
-            backfill_id: None,
-            partitions: queued.len() as u64,
-            runs: queued.clone(),
-        };
-        Some(run_submitted(&engine, &submitted, &|_| {})?)
-    } else {
-        None
-    };
+    let summary = execute_if(run, &engine, &queued)?;
     if json {
         print_json(
             &serde_json::json!({ "schedule": name, "runs_queued": queued, "executed": summary }),
         )?;
     } else {
         outln!("schedule {name}: {} runs queued", queued.len());
-        if let Some(s) = summary {
-            outln!(
-                "{} runs succeeded, {} failed",
-                s.runs_succeeded,
-                s.runs_failed
-            );
-        }
     }
-    Ok(if summary.is_some_and(|s| s.runs_failed > 0) {
-        ExitCode::FAILURE
-    } else {
-        ExitCode::SUCCESS
-    })
+    Ok(report_executed(summary, json))
 }

@@ -106,4 +106,35 @@ impl State {
             )
         })
     }
+
+    /// A partition's materializations, newest first (at most `limit`), and how many there are.
+    pub fn materialization_history(
+        &self,
+        asset: &str,
+        partition: &str,
+        limit: u32,
+    ) -> Result<(Vec<MaterializationRecord>, u64), EngineError> {
+        self.read(|c| {
+            let mut s = c.prepare_cached(
+                "SELECT id, run_id, plugin, code_version, data_version, blob, metadata,
+                        started_at, ended_at
+                 FROM materializations WHERE asset = ?1 AND partition = ?2
+                 ORDER BY id DESC LIMIT ?3",
+            )?;
+            let rows = s
+                .query_map(params![asset, partition, limit], |r| {
+                    materialization_from_row(r, 0)
+                })?
+                .collect::<rusqlite::Result<Vec<_>>>()?;
+            let total: i64 = c
+                .prepare_cached(
+                    "SELECT COUNT(*) FROM materializations WHERE asset = ?1 AND partition = ?2",
+                )?
+                .query_row(params![asset, partition], |r| r.get(0))?;
+            Ok((
+                rows,
+                decode_count("materializations", partition, (0, "count"), total)?,
+            ))
+        })
+    }
 }

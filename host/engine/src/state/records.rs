@@ -453,30 +453,38 @@ pub(super) fn shorten(k: &str) -> String {
     format!("{head}… ({} bytes)", k.len())
 }
 
+/// A materialization from its columns `id, run_id, plugin, code_version, data_version, blob,
+/// metadata, started_at, ended_at`, starting at column `at`.
+pub(super) fn materialization_from_row(
+    r: &rusqlite::Row<'_>,
+    at: usize,
+) -> rusqlite::Result<MaterializationRecord> {
+    let id: i64 = r.get(at)?;
+    let metadata: String = r.get(at + 6)?;
+    Ok(MaterializationRecord {
+        id,
+        run_id: r.get(at + 1)?,
+        plugin: r.get(at + 2)?,
+        code_version: r.get(at + 3)?,
+        data_version: r.get(at + 4)?,
+        blob: r.get(at + 5)?,
+        metadata: decode_json(
+            "materializations",
+            &id.to_string(),
+            (at + 6, "metadata"),
+            &metadata,
+        )?,
+        started_at: r.get(at + 7)?,
+        ended_at: r.get(at + 8)?,
+    })
+}
+
 pub(super) fn partition_from_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<PartitionRecord> {
     let partition: String = r.get(0)?;
     let status: String = r.get(1)?;
     let id: Option<i64> = r.get(4)?;
     let materialization = match id {
-        Some(id) => {
-            let metadata: String = r.get(10)?;
-            Some(MaterializationRecord {
-                id,
-                run_id: r.get(5)?,
-                plugin: r.get(6)?,
-                code_version: r.get(7)?,
-                data_version: r.get(8)?,
-                blob: r.get(9)?,
-                metadata: decode_json(
-                    "materializations",
-                    &format!("{id}"),
-                    (10, "metadata"),
-                    &metadata,
-                )?,
-                started_at: r.get(11)?,
-                ended_at: r.get(12)?,
-            })
-        }
+        Some(_) => Some(materialization_from_row(r, 4)?),
         None => None,
     };
     Ok(PartitionRecord {

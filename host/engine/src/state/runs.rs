@@ -407,54 +407,6 @@ impl State {
         })
     }
 
-    /// A partition's materializations, newest first (at most `limit`), and how many there are.
-    pub fn materialization_history(
-        &self,
-        asset: &str,
-        partition: &str,
-        limit: u32,
-    ) -> Result<(Vec<MaterializationRecord>, u64), EngineError> {
-        self.read(|c| {
-            let mut s = c.prepare_cached(
-                "SELECT id, run_id, plugin, code_version, data_version, blob, metadata,
-                        started_at, ended_at
-                 FROM materializations WHERE asset = ?1 AND partition = ?2
-                 ORDER BY id DESC LIMIT ?3",
-            )?;
-            let rows = s
-                .query_map(params![asset, partition, limit], |r| {
-                    let id: i64 = r.get(0)?;
-                    let metadata: String = r.get(6)?;
-                    Ok(MaterializationRecord {
-                        id,
-                        run_id: r.get(1)?,
-                        plugin: r.get(2)?,
-                        code_version: r.get(3)?,
-                        data_version: r.get(4)?,
-                        blob: r.get(5)?,
-                        metadata: decode_json(
-                            "materializations",
-                            &id.to_string(),
-                            (6, "metadata"),
-                            &metadata,
-                        )?,
-                        started_at: r.get(7)?,
-                        ended_at: r.get(8)?,
-                    })
-                })?
-                .collect::<rusqlite::Result<Vec<_>>>()?;
-            let total: i64 = c
-                .prepare_cached(
-                    "SELECT COUNT(*) FROM materializations WHERE asset = ?1 AND partition = ?2",
-                )?
-                .query_row(params![asset, partition], |r| r.get(0))?;
-            Ok((
-                rows,
-                decode_count("materializations", partition, (0, "count"), total)?,
-            ))
-        })
-    }
-
     pub fn run_events(&self, id: &str) -> Result<Vec<RunEvent>, EngineError> {
         self.read(|c| {
             let mut s = c.prepare(
