@@ -317,6 +317,83 @@ fn a_failure_marks_partitions_and_cancels_what_depends_on_it() {
 }
 
 #[test]
+fn a_missing_upstream_partition_waits_instead_of_failing() {
+    let setup = Setup::new(&[]);
+    let engine = setup.engine_with(EngineConfig {
+        clock: Clock::Fixed(now()),
+        max_attempts: 3,
+        retry_backoff: Duration::from_secs(3600),
+        ..EngineConfig::default()
+    });
+    // `down` reads `up`, which was never materialized: one attempt, no backoff (the hour-long
+    // delay would hang the test), no failed partitions.
+    let s = engine
+        .submit(
+            &strings(&["down"]),
+            &range("2024-01-02", "2024-01-03"),
+            Filter::Any,
+            RunPolicy::PerPartition,
+            true,
+            "backfill",
+            now(),
+        )
+        .unwrap();
+    let id = s.backfill_id.clone().unwrap();
+    let summary = engine.run_queue(Some(&id), &|_| {}).unwrap();
+    assert_eq!(
+        (
+            summary.runs_waiting_for_upstream,
+            summary.runs_failed,
+            summary.runs_retried
+        ),
+        (2, 0, 0),
+        "{summary:?}"
+    );
+    for run in &s.runs {
+        assert_eq!(
+            engine.state().run_status(run).unwrap(),
+            Some(RunStatus::WaitingForUpstream)
+        );
+    }
+    assert!(engine.state().partitions("down").unwrap().is_empty());
+    let p = engine.state().backfill_progress(&id).unwrap();
+    assert_eq!(
+        (p.runs_waiting_for_upstream, p.runs_failed),
+        (2, 0),
+        "{p:?}"
+    );
+    assert_eq!(
+        engine.state().backfill(&id).unwrap().unwrap().status,
+        tessera_engine::BackfillStatus::Failed,
+        "a backfill that did not produce everything is not completed"
+    );
+    let runs = engine
+        .runs(&tessera_engine::state::RunFilter {
+            limit: 100,
+            status: Some(RunStatus::WaitingForUpstream),
+            ..Default::default()
+        })
+        .unwrap();
+    assert_eq!(runs.len(), 2);
+    assert!(
+        runs.iter().all(|r| r.attempts == 1
+            && r.error
+                .as_deref()
+                .unwrap_or("")
+                .contains("upstream partition up[")),
+        "{runs:?}"
+    );
+    // With the upstream there, the same request succeeds.
+    backfill(
+        &engine,
+        &["up", "down"],
+        &range("2024-01-01", "2024-01-03"),
+        RunPolicy::PerPartition,
+    );
+    assert_eq!(materialized(&engine, "down").len(), 3);
+}
+
+#[test]
 fn an_asset_timeout_ends_a_call_the_plugin_limit_would_let_run() {
     let setup = Setup::new(&[]);
     // The plugin's own limit is the default 60 s; the asset says 200 ms in its metadata.
@@ -405,7 +482,8 @@ fn late_upstream_data_makes_downstream_stale_and_eager_assets_catch_up() {
         engine.queue_eager(now()).unwrap().is_empty(),
         "nothing is late yet"
     );
-    // Late data: 2024-01-03 of `up` again.
+    // 2024-01-03 of `up` again, with the same bytes: nothing downstream is stale (data
+    // versions, not the order of materializations), and nothing eager is queued.
     let s = engine
         .submit(
             &strings(&["up"]),
@@ -422,6 +500,23 @@ fn late_upstream_data_makes_downstream_stale_and_eager_assets_catch_up() {
         engine.state().run_status(&s.runs[0]).unwrap(),
         Some(RunStatus::Success)
     );
+    let (status, _) = engine.asset_status(&graph, "down", 5, now(), true).unwrap();
+    assert_eq!(status.stale, 0, "identical bytes leave readers current");
+    assert!(engine.queue_eager(now()).unwrap().is_empty());
+    // Late data: 2024-01-03 with new bytes (the probe writes the label of its call, here
+    // a range).
+    engine
+        .submit(
+            &strings(&["up"]),
+            &range("2024-01-02", "2024-01-03"),
+            Filter::Any,
+            RunPolicy::SingleRun,
+            false,
+            "manual",
+            now(),
+        )
+        .unwrap();
+    engine.run_queue(None, &|_| {}).unwrap();
     let (status, views) = engine.asset_status(&graph, "down", 5, now(), true).unwrap();
     let stale: Vec<&str> = views
         .iter()
@@ -430,10 +525,26 @@ fn late_upstream_data_makes_downstream_stale_and_eager_assets_catch_up() {
         .collect();
     assert_eq!(
         stale,
-        ["2024-01-03", "2024-01-04"],
+        ["2024-01-02", "2024-01-03", "2024-01-04"],
         "offset -1 reads the day before"
     );
-    assert_eq!(status.stale, 2);
+    // Each with the upstream partition that changed, from which data version to which.
+    let v4 = views.iter().find(|v| v.key == "2024-01-04").unwrap();
+    match v4.stale_reasons.as_slice() {
+        [
+            tessera_engine::StaleReason::UpstreamChanged {
+                asset,
+                key,
+                from: Some(from),
+                to,
+            },
+        ] => {
+            assert_eq!((asset.as_str(), key.as_str()), ("up", "2024-01-03"));
+            assert_ne!(from, to);
+        }
+        other => panic!("{other:?}"),
+    }
+    assert_eq!(status.stale, 3);
     // `--stale` picks them; re-running them clears it.
     let id = {
         let s = engine
@@ -447,7 +558,7 @@ fn late_upstream_data_makes_downstream_stale_and_eager_assets_catch_up() {
                 now(),
             )
             .unwrap();
-        assert_eq!(s.partitions, 2);
+        assert_eq!(s.partitions, 3);
         s.backfill_id.unwrap()
     };
     engine.run_queue(Some(&id), &|_| {}).unwrap();
@@ -459,9 +570,9 @@ fn late_upstream_data_makes_downstream_stale_and_eager_assets_catch_up() {
             .stale,
         0
     );
-    // The eager asset is queued once for the late partition, not again.
+    // The eager asset is queued once for each late partition, not again.
     let queued = engine.queue_eager(now()).unwrap();
-    assert_eq!(queued.len(), 1);
+    assert_eq!(queued.len(), 2);
     assert!(engine.queue_eager(now()).unwrap().is_empty());
     engine.run_queue(None, &|_| {}).unwrap();
     assert_eq!(

@@ -272,9 +272,10 @@ fn report_outcome(engine: &Engine, outcome: &RunOutcome, json: bool) -> anyhow::
         print_json(outcome)?;
     } else {
         outln!(
-            "{} runs succeeded, {} failed ({} partitions materialized)",
+            "{} runs succeeded, {} failed{} ({} partitions materialized)",
             s.runs_succeeded,
             s.runs_failed,
+            waiting_note(&s),
             s.partitions
         );
         if let Some(b) = &outcome.backfill_id
@@ -283,11 +284,20 @@ fn report_outcome(engine: &Engine, outcome: &RunOutcome, json: bool) -> anyhow::
             outln!("backfill {b}: {}", rec.status);
         }
     }
-    Ok(if s.runs_failed > 0 {
+    // Runs waiting for upstream did not produce what was asked: not a success either.
+    Ok(if s.runs_failed > 0 || s.runs_waiting_for_upstream > 0 {
         ExitCode::FAILURE
     } else {
         ExitCode::SUCCESS
     })
+}
+
+/// ", N waiting for upstream" when some are.
+fn waiting_note(s: &QueueSummary) -> String {
+    match s.runs_waiting_for_upstream {
+        0 => String::new(),
+        n => format!(", {n} waiting for upstream"),
+    }
 }
 
 // ---- backfill management -----------------------------------------------------------------
@@ -343,10 +353,11 @@ pub(crate) fn backfill_status(config: &Config, id: &str, json: bool) -> anyhow::
             p.partitions_total
         );
         outln!(
-            "  runs:       {} succeeded, {} failed, {} canceled, {} queued, {} running",
+            "  runs:       {} succeeded, {} failed, {} canceled, {} waiting for upstream, {} queued, {} running",
             p.runs_succeeded,
             p.runs_failed,
             p.runs_canceled,
+            p.runs_waiting_for_upstream,
             p.runs_queued,
             p.runs_running
         );
@@ -489,12 +500,20 @@ pub(crate) fn partitions(
     outln!("  {}", coloured_bar(&summary.bar));
     if status {
         for v in &views {
-            outln!(
-                "  {:<24} {:<12} {}",
-                v.key,
-                v.state,
-                v.error.as_deref().unwrap_or("")
-            );
+            // A failure's error, or why it is stale (the first reasons; `show` lists all).
+            let why = match (&v.error, v.stale_reasons.as_slice()) {
+                (Some(e), _) => e.clone(),
+                (None, []) => String::new(),
+                (None, reasons) => {
+                    let mut s: Vec<String> =
+                        reasons.iter().take(2).map(|r| r.to_string()).collect();
+                    if reasons.len() > 2 {
+                        s.push(format!("and {} more reasons", reasons.len() - 2));
+                    }
+                    s.join("; ")
+                }
+            };
+            outln!("  {:<24} {:<12} {why}", v.key, v.state);
         }
     }
     Ok(ExitCode::SUCCESS)
@@ -852,12 +871,13 @@ pub(crate) fn execute_if(
 pub(crate) fn report_executed(summary: Option<QueueSummary>, json: bool) -> ExitCode {
     if let Some(s) = summary.filter(|_| !json) {
         outln!(
-            "{} runs succeeded, {} failed",
+            "{} runs succeeded, {} failed{}",
             s.runs_succeeded,
-            s.runs_failed
+            s.runs_failed,
+            waiting_note(&s)
         );
     }
-    if summary.is_some_and(|s| s.runs_failed > 0) {
+    if summary.is_some_and(|s| s.runs_failed > 0 || s.runs_waiting_for_upstream > 0) {
         ExitCode::FAILURE
     } else {
         ExitCode::SUCCESS

@@ -187,7 +187,7 @@ enum Command {
         /// Runs that cover this partition key.
         #[arg(long)]
         partition: Option<String>,
-        /// queued, running, success, failed or canceled.
+        /// queued, running, success, failed, canceled or waiting_for_upstream.
         #[arg(long)]
         status: Option<tessera_engine::RunStatus>,
         /// Runs of this backfill.

@@ -195,6 +195,7 @@ fn bench(c: &mut Criterion) {
                 metadata: serde_json::Value::Null,
                 started_at: 0,
                 ended_at: 0,
+                inputs: Default::default(),
             }
         })
         .collect();
@@ -241,6 +242,7 @@ fn show_history(c: &mut Criterion) {
             metadata: serde_json::json!({"rows": i}),
             started_at: i,
             ended_at: i + 3,
+            inputs: Default::default(),
         };
         let blobs = if i == 0 {
             std::slice::from_ref(&blob)

@@ -9,9 +9,9 @@ use crate::state::{NewRun, RunSelection};
 
 impl Engine {
     /// For every asset with the eager policy: queues its materialized partitions whose
-    /// upstream partitions were re-materialized since (late-arriving data). Cheap when nothing
-    /// was materialized since the last call. A partition is queued once per upstream change
-    /// (the run key names the newest upstream materialization).
+    /// upstream partitions have new data versions since (late-arriving data). Cheap when
+    /// nothing was materialized since the last call. A partition is queued once per upstream
+    /// change (the run key names the newest upstream materialization).
     pub fn queue_eager(&self, now: DateTime<Utc>) -> Result<Vec<String>, EngineError> {
         let newest = self.state.last_materialization()?;
         {
@@ -25,10 +25,16 @@ impl Engine {
         let cx = Context::new(now).with_dynamic(&dynamic);
         let mut queued = Vec::new();
         for node in graph.assets().filter(|n| n.eager && !n.inputs.is_empty()) {
-            let records = self
-                .state
-                .partition_summaries(&node.key, &node.code_version)?;
-            let stale = self.upstream_newer(&graph, node, &records, &cx)?;
+            let records = self.state.partition_summaries(&node.key)?;
+            // Inputs with new data versions, not a changed code version (that is a
+            // deployment's to decide) nor an upstream re-materialized with the same bytes.
+            let mut stale: Vec<(String, i64)> = self
+                .stale_partitions(&graph, node, &records, &cx, false)?
+                .into_iter()
+                .filter(|(_, s)| s.inputs_changed)
+                .filter_map(|(k, s)| Some((k, s.newest_upstream?)))
+                .collect();
+            stale.sort();
             let mut tick = crate::state::SensorTick {
                 sensor: format!("eager:{}", node.key),
                 at: now.timestamp_millis(),

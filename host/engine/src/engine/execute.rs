@@ -8,12 +8,14 @@ use serde::Serialize;
 use tessera_partitions::{Context, MemoryDynamicStore, PartitionKey};
 use tessera_runtime::{CallError, InputData, MaterializeRequest, Selection};
 
+use super::staleness::Latest;
 use super::{Engine, involves_dynamic};
 use crate::error::{EngineError, report};
 use crate::graph::{AssetGraph, AssetNode};
 use crate::io::IoStore;
 use crate::state::{
-    Completed, NewBlob, NewMaterialization, PartitionRecord, RunRecord, RunScope, RunSelection,
+    Completed, InputsRead, NewBlob, NewMaterialization, PartitionRecord, RunRecord, RunScope,
+    RunSelection,
 };
 
 /// What a call to [`Engine::run_queue`] did.
@@ -22,6 +24,8 @@ pub struct QueueSummary {
     pub runs_succeeded: u64,
     pub runs_failed: u64,
     pub runs_retried: u64,
+    /// Runs that found an upstream partition missing (final, not retried).
+    pub runs_waiting_for_upstream: u64,
     pub partitions: u64,
 }
 
@@ -292,6 +296,7 @@ impl Engine {
                         }
                         Outcome::Retry { error } => Ended::Retried(error),
                         Outcome::Failed { error } => Ended::Failed(error),
+                        Outcome::Waiting { reason } => Ended::Waiting(reason),
                         Outcome::Canceled => Ended::Canceled,
                     };
                     d.finished.push((run.id, ended));
@@ -376,6 +381,10 @@ impl Engine {
                     s.runs_failed += 1;
                     (false, 0, Some(error))
                 }
+                Ended::Waiting(reason) => {
+                    s.runs_waiting_for_upstream += 1;
+                    (false, 0, Some(format!("waiting for upstream: {reason}")))
+                }
                 Ended::Canceled => (false, 0, Some("canceled".into())),
             };
             (shared.progress)(&Progress::RunFinished {
@@ -412,6 +421,14 @@ impl Engine {
             Ok(outcome) => {
                 self.state.log_many(&run.id, &logs)?;
                 Ok(outcome)
+            }
+            Err(failure) if failure.waiting => {
+                self.state.log_many(&run.id, &logs)?;
+                tracing::info!(reason = %failure.message, "run waits for upstream");
+                self.state.finish_waiting(run, &failure.message)?;
+                Ok(Outcome::Waiting {
+                    reason: failure.message,
+                })
             }
             Err(failure) => {
                 self.state.log_many(&run.id, &logs)?;
@@ -451,6 +468,7 @@ impl Engine {
         let fatal = |message: String| Failure {
             message,
             retryable: false,
+            waiting: false,
         };
         let plugin = self
             .registry
@@ -544,7 +562,7 @@ impl Engine {
                     return Ok(Outcome::Canceled);
                 }
             }
-            let inputs = self.gather_inputs(&graph, &node, run, &keys, &cx)?;
+            let (inputs, latest) = self.gather_inputs(&graph, &node, run, &keys, &cx)?;
             let started = crate::state::now_ms();
             let outputs = plugin
                 .materialize(&MaterializeRequest {
@@ -560,6 +578,7 @@ impl Engine {
                 .map_err(|e| Failure {
                     retryable: retryable(&e),
                     message: report(&e),
+                    waiting: false,
                 })?;
             let ended = crate::state::now_ms();
             for o in outputs {
@@ -581,12 +600,24 @@ impl Engine {
                     let version = self.io.write(&blob, &o.data).map_err(|e| Failure {
                         message: report(&e),
                         retryable: true,
+                        waiting: false,
                     })?;
                     (blob, version)
                 };
                 let metadata = serde_json::to_value(&o.metadata).unwrap_or_default();
+                let out_node = graph.asset(&o.asset);
                 for k in &keys {
+                    // What this key read, by data version: staleness compares it with the
+                    // upstream's versions later.
+                    let inputs = match out_node {
+                        Some(n) => self
+                            .read_now(&graph, n, &cx, &latest, k, true)
+                            .map_err(|e| fatal(report(&e)))?
+                            .inputs_read(),
+                        None => InputsRead::default(),
+                    };
                     pending.push(NewMaterialization {
+                        inputs,
                         asset: o.asset.clone(),
                         partition: k.clone(),
                         code_version: code_version.clone(),
@@ -614,7 +645,7 @@ impl Engine {
     }
 
     /// The inputs of one call: for each upstream asset, the (key, bytes) of every upstream
-    /// partition the call's keys map to.
+    /// partition the call's keys map to, and the materializations they came from.
     fn gather_inputs(
         &self,
         graph: &AssetGraph,
@@ -622,13 +653,15 @@ impl Engine {
         run: &RunRecord,
         keys: &[String],
         cx: &Context<'_>,
-    ) -> Result<Vec<InputData>, Failure> {
+    ) -> Result<(Vec<InputData>, HashMap<String, Latest>), Failure> {
         let fatal = |message: String| Failure {
             message,
             retryable: false,
+            waiting: false,
         };
         let keys: Vec<String> = keys.iter().filter(|k| !k.is_empty()).cloned().collect();
         let mut inputs: Vec<InputData> = Vec::new();
+        let mut read: HashMap<String, Latest> = HashMap::new();
         for asset in &run.assets {
             let Some(n) = graph.asset(asset) else {
                 continue;
@@ -658,6 +691,7 @@ impl Engine {
                     records.iter().map(|r| (r.partition.as_str(), r)).collect();
                 let mut partitions = Vec::new();
                 let mut blobs_seen = BTreeSet::new();
+                let latest = read.entry(edge.upstream.clone()).or_default();
                 for k in &wanted {
                     let Some(m) = by_key
                         .get(k.as_str())
@@ -667,15 +701,18 @@ impl Engine {
                             continue;
                         }
                         let shown = if k.is_empty() { "(unpartitioned)" } else { k };
+                        // Not a failure of this run, and retrying on a timer would not
+                        // help: it ends waiting, and runs again when asked (or eagerly).
                         return Err(Failure {
                             message: format!(
                                 "upstream partition {}[{shown}] has not been materialized",
                                 edge.upstream
                             ),
-                            // Another run may produce it (e.g. outside this backfill).
-                            retryable: true,
+                            retryable: false,
+                            waiting: true,
                         });
                     };
+                    latest.insert(k.clone(), (m.id, m.data_version.clone()));
                     // A range run stores one blob for all its keys: deliver it once, labelled
                     // with the range.
                     if !blobs_seen.insert(m.blob.clone()) {
@@ -684,6 +721,7 @@ impl Engine {
                     let data = self.read_blob(&m.blob).map_err(|e| Failure {
                         message: report(&e),
                         retryable: true,
+                        waiting: false,
                     })?;
                     let label = m
                         .blob
@@ -697,7 +735,7 @@ impl Engine {
                 });
             }
         }
-        Ok(inputs)
+        Ok((inputs, read))
     }
 }
 
@@ -780,6 +818,7 @@ enum Ended {
     Succeeded(u64),
     Retried(String),
     Failed(String),
+    Waiting(String),
     Canceled,
 }
 
@@ -787,12 +826,15 @@ enum Outcome {
     Success { partitions: u64, done: Completed },
     Retry { error: String },
     Failed { error: String },
+    Waiting { reason: String },
     Canceled,
 }
 
 struct Failure {
     message: String,
     retryable: bool,
+    /// Not a failure: an upstream partition is missing (see `RunStatus::WaitingForUpstream`).
+    waiting: bool,
 }
 
 /// A failure the plugin reported, a timeout, a trap or a host hiccup may pass on a retry

@@ -6,10 +6,12 @@ use serde::Serialize;
 use tessera_partitions::{Context, MemoryDynamicStore, PartitionKey};
 
 use super::status::PartitionStatus;
-use super::{Engine, involves_dynamic};
+use super::{Engine, StaleReason, involves_dynamic};
 use crate::error::EngineError;
 use crate::graph::AssetGraph;
-use crate::state::{MaterializationRecord, PartitionState, RunFilter, RunRecord};
+use crate::state::{
+    MaterializationRecord, PartitionRecord, PartitionState, PartitionSummary, RunFilter, RunRecord,
+};
 
 /// The bytes of a stored value `show` reads at most.
 const PREVIEW_READ: usize = 64 << 10;
@@ -28,7 +30,7 @@ pub struct PartitionDetail {
     /// The latest attempt's failure, when it failed.
     pub failure: Option<Failure>,
     /// Why it is stale (empty when it is not).
-    pub stale_reasons: Vec<String>,
+    pub stale_reasons: Vec<StaleReason>,
     /// Upstream partitions it reads that were never materialized.
     pub upstream_missing: Vec<String>,
     pub preview: Option<Preview>,
@@ -149,9 +151,18 @@ impl Engine {
                 ),
             });
         }
-        let (reasons, upstream_missing) = match &record {
-            Some(r) if inside => self.stale_reasons(graph, node, r, &cx)?,
-            _ => (Vec::new(), Vec::new()),
+        let (reasons, upstream_missing) = if inside {
+            let latest = self.upstream_latest(graph, node, &cx, Some(key))?;
+            let read = self.read_now(graph, node, &cx, &latest, key, true)?;
+            let stale = match &record {
+                Some(r) if r.status == PartitionState::Materialized => {
+                    self.judge(node, &summary_of(r), &read, true)?
+                }
+                _ => None,
+            };
+            (stale.map(|s| s.reasons).unwrap_or_default(), read.missing)
+        } else {
+            (Vec::new(), Vec::new())
         };
         let state = match &record {
             None => PartitionStatus::Missing,
@@ -325,6 +336,19 @@ fn describe(head: &[u8], bytes: u64) -> (&'static str, Option<String>, bool) {
             ("text", Some(t), more)
         }
         None => ("binary", None, false),
+    }
+}
+
+/// A partition's record as staleness reads it.
+fn summary_of(r: &PartitionRecord) -> PartitionSummary {
+    let m = r.materialization.as_ref();
+    PartitionSummary {
+        partition: r.partition.clone(),
+        failed: r.status == PartitionState::Failed,
+        materialization: m.map(|m| m.id),
+        code_version: m.map(|m| m.code_version.clone()),
+        data_version: m.map(|m| m.data_version.clone()),
+        input_hash: m.and_then(|m| m.input_hash.clone()),
     }
 }
 

@@ -19,6 +19,7 @@ pub use plan::Submitted;
 pub use schedule::ScheduleSpec;
 pub use select::{Filter, PartitionSelection};
 pub use sensor::SensorOutcome;
+pub use staleness::StaleReason;
 pub use status::{AssetStatus, PartitionStatus, PartitionView};
 
 use std::collections::{BTreeMap, HashMap};

@@ -76,9 +76,11 @@ impl Engine {
         if filter == Filter::Any {
             return Ok(subset);
         }
-        let records = self.state.partition_summaries(asset, &node.code_version)?;
+        let records = self.state.partition_summaries(asset)?;
         let stale: BTreeSet<String> = if filter == Filter::Stale {
-            self.stale_keys(graph, node, &records, &cx)?
+            self.stale_partitions(graph, node, &records, &cx, false)?
+                .into_keys()
+                .collect()
         } else {
             BTreeSet::new()
         };

@@ -6,7 +6,7 @@ use chrono::{DateTime, Utc};
 use serde::Serialize;
 use tessera_partitions::{Context, MemoryDynamicStore};
 
-use super::{Engine, involves_dynamic};
+use super::{Engine, StaleReason, involves_dynamic};
 use crate::error::EngineError;
 use crate::graph::AssetGraph;
 use crate::state::PartitionState;
@@ -70,6 +70,9 @@ pub struct PartitionView {
     pub data_version: Option<String>,
     pub code_version: Option<String>,
     pub error: Option<String>,
+    /// Why it is stale (empty unless it is).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub stale_reasons: Vec<StaleReason>,
 }
 
 impl Engine {
@@ -90,8 +93,8 @@ impl Engine {
             MemoryDynamicStore::new()
         };
         let cx = Context::new(now).with_dynamic(&dynamic);
-        let records = self.state.partition_summaries(asset, &node.code_version)?;
-        let stale = self.stale_keys(graph, node, &records, &cx)?;
+        let records = self.state.partition_summaries(asset)?;
+        let mut stale = self.stale_partitions(graph, node, &records, &cx, list)?;
         let (total, kind) = match &node.partitions {
             Some(d) => (d.count(&cx)?, d.kind().to_string()),
             None => (1, "unpartitioned".to_string()),
@@ -120,21 +123,28 @@ impl Engine {
                 bucket.0 += 1;
             }
         }
+        let stale_count = stale.len() as u64;
         let views = if list {
             self.state
                 .partitions(asset)?
                 .into_iter()
-                .map(|r| PartitionView {
+                .map(|r| {
+                    let reasons = match r.status {
+                        PartitionState::Materialized => stale.remove(&r.partition),
+                        PartitionState::Failed => None,
+                    };
+                    (r, reasons)
+                })
+                .map(|(r, reasons)| PartitionView {
                     state: match r.status {
                         _ if outside.contains(r.partition.as_str()) => {
                             PartitionStatus::OutsideDefinition
                         }
                         PartitionState::Failed => PartitionStatus::Failed,
-                        PartitionState::Materialized if stale.contains(&r.partition) => {
-                            PartitionStatus::Stale
-                        }
+                        PartitionState::Materialized if reasons.is_some() => PartitionStatus::Stale,
                         PartitionState::Materialized => PartitionStatus::Materialized,
                     },
+                    stale_reasons: reasons.map(|s| s.reasons).unwrap_or_default(),
                     run_id: r.materialization.as_ref().map(|m| m.run_id.clone()),
                     data_version: r.materialization.as_ref().map(|m| m.data_version.clone()),
                     code_version: r.materialization.as_ref().map(|m| m.code_version.clone()),
@@ -172,7 +182,7 @@ impl Engine {
                 materialized,
                 failed,
                 missing: total.saturating_sub(materialized + failed),
-                stale: stale.len() as u64,
+                stale: stale_count,
                 outside: outside.len() as u64,
                 bar,
             },

@@ -61,6 +61,7 @@ impl State {
                         p.partitions_failed += partitions;
                     }
                     RunStatus::Canceled => p.runs_canceled += runs,
+                    RunStatus::WaitingForUpstream => p.runs_waiting_for_upstream += runs,
                 }
             }
             Ok(p)
@@ -181,8 +182,8 @@ pub(super) fn settle_backfills_of<'a>(
     Ok(())
 }
 
-/// Marks a running backfill completed (or failed, when a run failed or was canceled) once no
-/// run of it is queued or running.
+/// Marks a running backfill completed (or failed, when a run failed, was canceled or waits
+/// for upstream data) once no run of it is queued or running.
 pub(super) fn settle_backfill(tx: &Transaction<'_>, id: &str, now: i64) -> rusqlite::Result<()> {
     let open: bool = tx
         .prepare_cached(
@@ -194,7 +195,7 @@ pub(super) fn settle_backfill(tx: &Transaction<'_>, id: &str, now: i64) -> rusql
     }
     let bad: bool = tx
         .prepare_cached(
-            "SELECT EXISTS (SELECT 1 FROM runs WHERE backfill_id = ?1 AND status IN ('failed', 'canceled'))",
+            "SELECT EXISTS (SELECT 1 FROM runs WHERE backfill_id = ?1 AND status IN ('failed', 'canceled', 'waiting_for_upstream'))",
         )?
         .query_row(params![id], |r| r.get(0))?;
     tx.prepare_cached(

@@ -12,7 +12,7 @@ impl State {
             let mut s = c.prepare_cached(
                 "SELECT p.partition, p.status, p.failed_run, p.error,
                         m.id, m.run_id, m.plugin, m.code_version, m.data_version, m.blob, m.metadata,
-                        m.started_at, m.ended_at
+                        m.started_at, m.ended_at, m.input_hash
                  FROM partition_status p LEFT JOIN materializations m ON m.id = p.materialization
                  WHERE p.asset = ?1",
             )?;
@@ -20,28 +20,51 @@ impl State {
         })
     }
 
-    /// What a status summary needs of every recorded partition: key, state, latest
-    /// materialization id and code version (no metadata).
-    pub fn partition_summaries(
-        &self,
-        asset: &str,
-        code_version: &str,
-    ) -> Result<Vec<PartitionSummary>, EngineError> {
+    /// What a status summary and staleness need of every recorded partition: key, state,
+    /// latest materialization id, code and data version, input hash (no metadata, no join).
+    pub fn partition_summaries(&self, asset: &str) -> Result<Vec<PartitionSummary>, EngineError> {
         self.read(|c| {
             let mut s = c.prepare_cached(
-                "SELECT partition, status = 'failed', materialization,
-                        materialization IS NOT NULL AND code_version IS NOT ?2
+                "SELECT partition, status = 'failed', materialization, code_version,
+                        data_version, input_hash
                  FROM partition_status WHERE asset = ?1",
             )?;
-            s.query_map(params![asset, code_version], |r| {
+            s.query_map(params![asset], |r| {
                 Ok(PartitionSummary {
                     partition: r.get(0)?,
                     failed: r.get(1)?,
                     materialization: r.get(2)?,
-                    code_changed: r.get(3)?,
+                    code_version: r.get(3)?,
+                    data_version: r.get(4)?,
+                    input_hash: r.get(5)?,
                 })
             })?
             .collect()
+        })
+    }
+
+    /// The inputs one materialization listed as read: (upstream asset, key, data version),
+    /// `None` when it kept only their hash (or was recorded before data versions).
+    #[allow(clippy::type_complexity)]
+    pub fn materialization_inputs(
+        &self,
+        id: i64,
+    ) -> Result<Option<Vec<(String, String, Option<String>)>>, EngineError> {
+        self.read(|c| {
+            let text: Option<String> = c
+                .prepare_cached("SELECT inputs FROM materializations WHERE id = ?1")?
+                .query_row(params![id], |r| r.get(0))
+                .optional()?
+                .flatten();
+            match text {
+                Some(t) => Ok(Some(decode_json(
+                    "materializations",
+                    &id.to_string(),
+                    (0, "inputs"),
+                    &t,
+                )?)),
+                None => Ok(None),
+            }
         })
     }
 
@@ -55,7 +78,7 @@ impl State {
             let mut s = c.prepare_cached(
                 "SELECT p.partition, p.status, p.failed_run, p.error,
                         m.id, m.run_id, m.plugin, m.code_version, m.data_version, m.blob, m.metadata,
-                        m.started_at, m.ended_at
+                        m.started_at, m.ended_at, m.input_hash
                  FROM partition_status p LEFT JOIN materializations m ON m.id = p.materialization
                  WHERE p.asset = ?1 AND p.partition = ?2",
             )?;
@@ -117,7 +140,7 @@ impl State {
         self.read(|c| {
             let mut s = c.prepare_cached(
                 "SELECT id, run_id, plugin, code_version, data_version, blob, metadata,
-                        started_at, ended_at
+                        started_at, ended_at, input_hash
                  FROM materializations WHERE asset = ?1 AND partition = ?2
                  ORDER BY id DESC LIMIT ?3",
             )?;

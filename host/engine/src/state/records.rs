@@ -61,6 +61,9 @@ pub enum RunStatus {
     Success,
     Failed,
     Canceled,
+    /// Final without a failure: an upstream partition it reads is not materialized (and no
+    /// run of its request will produce it). Not retried; its partitions stay as they were.
+    WaitingForUpstream,
 }
 
 impl RunStatus {
@@ -71,6 +74,7 @@ impl RunStatus {
             RunStatus::Success => "success",
             RunStatus::Failed => "failed",
             RunStatus::Canceled => "canceled",
+            RunStatus::WaitingForUpstream => "waiting_for_upstream",
         }
     }
 
@@ -81,6 +85,7 @@ impl RunStatus {
             "success" => RunStatus::Success,
             "failed" => RunStatus::Failed,
             "canceled" => RunStatus::Canceled,
+            "waiting_for_upstream" => RunStatus::WaitingForUpstream,
             _ => return None,
         })
     }
@@ -88,7 +93,10 @@ impl RunStatus {
     pub fn is_final(self) -> bool {
         matches!(
             self,
-            RunStatus::Success | RunStatus::Failed | RunStatus::Canceled
+            RunStatus::Success
+                | RunStatus::Failed
+                | RunStatus::Canceled
+                | RunStatus::WaitingForUpstream
         )
     }
 }
@@ -146,6 +154,26 @@ pub struct NewMaterialization {
     pub metadata: serde_json::Value,
     pub started_at: i64,
     pub ended_at: i64,
+    /// What it read: see [`InputsRead`].
+    pub inputs: InputsRead,
+}
+
+/// The upstream partitions one materialization read, by data version: what staleness
+/// compares against the upstream's current versions.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct InputsRead {
+    /// A hash of every (upstream asset, key, data version) read, in mapping order; `None`
+    /// leaves staleness to the order of materializations (as before data versions).
+    pub hash: Option<String>,
+    /// The list itself when it is short (at most [`InputsRead::LISTED`] entries): the
+    /// reasons name which upstream changed. A version of `None` is an upstream partition
+    /// that was missing when read (allowed by its input).
+    pub listed: Option<Vec<(String, String, Option<String>)>>,
+}
+
+impl InputsRead {
+    /// Inputs listed per materialization at most; longer lists keep only their hash.
+    pub const LISTED: usize = 100;
 }
 
 /// Output bytes stored in the database itself (small outputs): written in the transaction
@@ -176,8 +204,10 @@ pub struct PartitionSummary {
     pub partition: String,
     pub failed: bool,
     pub materialization: Option<i64>,
-    /// Materialized with a code version other than the one asked about.
-    pub code_changed: bool,
+    /// Of the latest materialization, as are the next two.
+    pub code_version: Option<String>,
+    pub data_version: Option<String>,
+    pub input_hash: Option<String>,
 }
 
 /// The latest state of one partition.
@@ -210,6 +240,9 @@ pub struct MaterializationRecord {
     pub metadata: serde_json::Value,
     pub started_at: i64,
     pub ended_at: i64,
+    /// The hash of the inputs it read (see [`InputsRead`]); `None` before data versions.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub input_hash: Option<String>,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -267,7 +300,7 @@ impl std::str::FromStr for RunStatus {
 
     fn from_str(s: &str) -> Result<RunStatus, String> {
         RunStatus::parse(s).ok_or_else(|| {
-            format!("{s:?} is not a run status: queued, running, success, failed or canceled")
+            format!("{s:?} is not a run status: queued, running, success, failed, canceled or waiting_for_upstream")
         })
     }
 }
@@ -388,7 +421,7 @@ pub(super) fn run_from_row(row: &rusqlite::Row<'_>) -> rusqlite::Result<RunRecor
                 &id,
                 (1, "status"),
                 &status,
-                "a run status (queued, running, success, failed, canceled)",
+                "a run status (queued, running, success, failed, canceled, waiting_for_upstream)",
             )
         })?,
         plugin: row.get(2)?,
@@ -426,6 +459,7 @@ pub struct BackfillProgress {
     pub runs_succeeded: u64,
     pub runs_failed: u64,
     pub runs_canceled: u64,
+    pub runs_waiting_for_upstream: u64,
     pub partitions_total: u64,
     pub partitions_done: u64,
     pub partitions_failed: u64,
@@ -454,7 +488,7 @@ pub(super) fn shorten(k: &str) -> String {
 }
 
 /// A materialization from its columns `id, run_id, plugin, code_version, data_version, blob,
-/// metadata, started_at, ended_at`, starting at column `at`.
+/// metadata, started_at, ended_at, input_hash`, starting at column `at`.
 pub(super) fn materialization_from_row(
     r: &rusqlite::Row<'_>,
     at: usize,
@@ -476,6 +510,7 @@ pub(super) fn materialization_from_row(
         )?,
         started_at: r.get(at + 7)?,
         ended_at: r.get(at + 8)?,
+        input_hash: r.get(at + 9)?,
     })
 }
 

@@ -282,7 +282,13 @@ impl State {
                 mark.execute(params![asset, partition, run.id, error, now])?;
             }
             event(tx, &run.id, "error", &format!("run failed: {error}"), now)?;
-            let canceled = cancel_dependents(tx, &run.id, now)?;
+            let canceled = end_dependents(
+                tx,
+                &run.id,
+                now,
+                RunStatus::Canceled,
+                &format!("upstream run {} failed", run.id),
+            )?;
             settle_backfills_of(
                 tx,
                 std::iter::once(run.id.as_str()).chain(canceled.iter().map(String::as_str)),
@@ -291,7 +297,32 @@ impl State {
         })
     }
 
-    /// Puts runs left `running` by a dead owner back in the queue.
+    /// Ends a run that found an upstream partition it reads missing: final, not retried, its
+    /// partitions left as they were; the runs that wait for it end the same way.
+    pub fn finish_waiting(&self, run: &RunRecord, reason: &str) -> Result<(), EngineError> {
+        let now = now_ms();
+        self.write(|tx| {
+            tx.execute(
+                "UPDATE runs SET status = 'waiting_for_upstream', owner = NULL, ended_at = ?2, error = ?3
+                 WHERE id = ?1",
+                params![run.id, now, reason],
+            )?;
+            event(tx, &run.id, "warn", &format!("waiting for upstream: {reason}"), now)?;
+            let ended = end_dependents(
+                tx,
+                &run.id,
+                now,
+                RunStatus::WaitingForUpstream,
+                &format!("upstream run {} is waiting for upstream data", run.id),
+            )?;
+            settle_backfills_of(
+                tx,
+                std::iter::once(run.id.as_str()).chain(ended.iter().map(String::as_str)),
+                now,
+            )
+        })
+    }
+
     /// Extends the leases of the runs `owner` holds (its heartbeat). Returns how many.
     pub fn renew_leases(&self, owner: &str, lease: Duration) -> Result<u64, EngineError> {
         let until = now_ms().saturating_add(lease_ms(lease));
@@ -521,16 +552,16 @@ pub(super) fn record_materializations(
     now: i64,
 ) -> rusqlite::Result<()> {
     let mut insert = tx.prepare_cached(
-        "INSERT INTO materializations (asset, partition, run_id, plugin, code_version, data_version, blob, metadata, started_at, ended_at)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)
+        "INSERT INTO materializations (asset, partition, run_id, plugin, code_version, data_version, blob, metadata, started_at, ended_at, input_hash, inputs)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)
          ON CONFLICT (run_id, asset, partition) DO NOTHING",
     )?;
     let mut status = tx.prepare_cached(
-        "INSERT INTO partition_status (asset, partition, status, materialization, updated_at, code_version)
-         VALUES (?1, ?2, 'materialized', ?3, ?4, ?5)
+        "INSERT INTO partition_status (asset, partition, status, materialization, updated_at, code_version, data_version, input_hash)
+         VALUES (?1, ?2, 'materialized', ?3, ?4, ?5, ?6, ?7)
          ON CONFLICT (asset, partition) DO UPDATE SET
             status = 'materialized', materialization = ?3, failed_run = NULL, error = NULL,
-            updated_at = ?4, code_version = ?5",
+            updated_at = ?4, code_version = ?5, data_version = ?6, input_hash = ?7",
     )?;
     for m in materializations {
         let inserted = insert.execute(params![
@@ -544,6 +575,8 @@ pub(super) fn record_materializations(
             json(&m.metadata),
             m.started_at,
             m.ended_at,
+            m.inputs.hash,
+            m.inputs.listed.as_ref().map(json),
         ])?;
         if inserted == 0 {
             // Recorded before (a resumed run): never twice.
@@ -554,20 +587,25 @@ pub(super) fn record_materializations(
             m.partition,
             tx.last_insert_rowid(),
             now,
-            m.code_version
+            m.code_version,
+            m.data_version,
+            m.inputs.hash,
         ])?;
     }
     Ok(())
 }
 
 /// Cancels every queued run downstream of a failed one; returns their ids.
-pub(super) fn cancel_dependents(
+/// Ends every queued run downstream of `run_id` with `status` and `error`; returns them.
+pub(super) fn end_dependents(
     tx: &Transaction<'_>,
     run_id: &str,
     now: i64,
+    status: RunStatus,
+    error: &str,
 ) -> rusqlite::Result<Vec<String>> {
-    // Breadth-first over the dependency edges: everything downstream of a failed run can
-    // never start.
+    // Breadth-first over the dependency edges: everything downstream of a run that did not
+    // succeed can never start.
     let mut canceled = Vec::new();
     let mut frontier = vec![run_id.to_string()];
     while let Some(id) = frontier.pop() {
@@ -581,8 +619,8 @@ pub(super) fn cancel_dependents(
         };
         for d in dependents {
             tx.execute(
-                "UPDATE runs SET status = 'canceled', ended_at = ?2, error = ?3 WHERE id = ?1",
-                params![d, now, format!("upstream run {run_id} failed")],
+                "UPDATE runs SET status = ?4, ended_at = ?2, error = ?3 WHERE id = ?1",
+                params![d, now, error, status.as_str()],
             )?;
             canceled.push(d.clone());
             frontier.push(d);

@@ -148,6 +148,19 @@ UPDATE partition_status SET code_version =
 ALTER TABLE runs ADD COLUMN lease_until INTEGER;
 CREATE INDEX materializations_by_partition ON materializations(asset, partition, id);
 ",
+    // 4: data versions drive staleness. A materialization records a hash of the inputs it
+    // read (each upstream partition's data version) and, when they are few, the list itself
+    // (the reasons `show` gives); the latest data version and input hash sit beside each
+    // partition's status. Rows from before have no input hash: their staleness falls back to
+    // the order of materializations.
+    r"
+ALTER TABLE materializations ADD COLUMN input_hash TEXT;
+ALTER TABLE materializations ADD COLUMN inputs TEXT;
+ALTER TABLE partition_status ADD COLUMN data_version TEXT;
+ALTER TABLE partition_status ADD COLUMN input_hash TEXT;
+UPDATE partition_status SET data_version =
+    (SELECT m.data_version FROM materializations m WHERE m.id = partition_status.materialization);
+",
 ];
 
 /// An exclusive lock on `<db>.lock` while a process creates or migrates the database.
