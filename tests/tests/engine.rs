@@ -78,10 +78,7 @@ impl Setup {
 }
 
 fn range(a: &str, b: &str) -> PartitionSelection {
-    PartitionSelection::Range {
-        start: a.into(),
-        end: b.into(),
-    }
+    PartitionSelection::Range(tessera_partitions::KeyRange::new(a, b))
 }
 
 fn strings(v: &[&str]) -> Vec<String> {

@@ -90,6 +90,7 @@ fn request(computation: &str) -> MaterializeRequest {
         computation: computation.to_string(),
         assets: Vec::new(),
         selection: Selection::None,
+        resolved: None,
         run_id: "hostile-run".to_string(),
         attempt: 1,
         now: now(),

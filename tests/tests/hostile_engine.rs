@@ -245,10 +245,10 @@ fn selections_that_name_nothing_are_errors() {
     };
     let err = submit(
         &["up"],
-        PartitionSelection::Range {
-            start: "2024-01-05".into(),
-            end: "2024-01-01".into(),
-        },
+        PartitionSelection::Range(tessera_partitions::KeyRange::new(
+            "2024-01-05",
+            "2024-01-01",
+        )),
     )
     .unwrap_err();
     assert!(err.to_string().contains("comes after"), "{err}");
@@ -265,10 +265,10 @@ fn a_command_runs_what_it_submitted_and_a_daemon_settles_backfills() {
     let queued = engine
         .submit(
             &strings(&["up"]),
-            &PartitionSelection::Range {
-                start: "2024-01-01".into(),
-                end: "2024-01-20".into(),
-            },
+            &PartitionSelection::Range(tessera_partitions::KeyRange::new(
+                "2024-01-01",
+                "2024-01-20",
+            )),
             Filter::Any,
             RunPolicy::PerPartition,
             true,
@@ -342,10 +342,10 @@ fn a_database_error_ends_the_command_and_releases_its_runs() {
     let runs = submit(
         &engine,
         &["slow"],
-        &PartitionSelection::Range {
-            start: "2024-01-01".into(),
-            end: "2024-03-31".into(),
-        },
+        &PartitionSelection::Range(tessera_partitions::KeyRange::new(
+            "2024-01-01",
+            "2024-03-31",
+        )),
         false,
     );
     assert_eq!(runs.len(), 91);

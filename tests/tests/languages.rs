@@ -102,10 +102,10 @@ fn every_language_writes_what_the_rust_asset_writes() {
     let submitted = engine
         .submit(
             &assets,
-            &PartitionSelection::Range {
-                start: "2024-01-01".into(),
-                end: "2024-01-06".into(),
-            },
+            &PartitionSelection::Range(tessera_partitions::KeyRange::new(
+                "2024-01-01",
+                "2024-01-06",
+            )),
             Filter::Any,
             RunPolicy::PerPartition,
             true,
@@ -146,6 +146,7 @@ fn js_and_python_errors_reach_the_host_typed() {
             computation: port.into(),
             assets: Vec::new(),
             selection,
+            resolved: None,
             run_id: "t".into(),
             attempt: 1,
             now,
@@ -161,10 +162,10 @@ fn js_and_python_errors_reach_the_host_typed() {
         );
         let range = plugin
             .materialize(&request(
-                Selection::Range {
-                    start: "2024-01-02".into(),
-                    end: "2024-01-03".into(),
-                },
+                Selection::Range(tessera_partitions::KeyRange::new(
+                    "2024-01-02",
+                    "2024-01-03",
+                )),
                 Vec::new(),
             ))
             .unwrap_err();
@@ -293,6 +294,7 @@ fn check_template(file: &Path, multi: bool) {
         computation: computation.into(),
         assets: Vec::new(),
         selection: Selection::Key(key.into()),
+        resolved: None,
         run_id: "t".into(),
         attempt: 1,
         now,
@@ -462,6 +464,7 @@ fn hot_reloads(v1: &Path, v2: &Path, asset: &str) {
             computation: asset.into(),
             assets: Vec::new(),
             selection: Selection::Key("2024-01-01".into()),
+            resolved: None,
             run_id: "t".into(),
             attempt: 1,
             now: Utc.with_ymd_and_hms(2024, 2, 1, 0, 0, 0).unwrap(),

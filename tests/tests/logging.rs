@@ -28,6 +28,7 @@ fn request(computation: &str, selection: Selection) -> MaterializeRequest {
         computation: computation.to_string(),
         assets: Vec::new(),
         selection,
+        resolved: None,
         run_id: "test-run".to_string(),
         attempt: 1,
         now: Utc.with_ymd_and_hms(2024, 6, 1, 0, 0, 0).unwrap(),

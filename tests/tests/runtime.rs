@@ -15,7 +15,7 @@ use chrono::{DateTime, TimeZone, Utc};
 use serde_json::{Value, json};
 use tessera_runtime::{
     CallError, DirGrant, Grants, InputData, Limits, LoadError, MaterializeRequest, Registry,
-    RegistryEvent, Runtime, RuntimeConfig, Selection, SensorRequest, TrapKind,
+    RegistryEvent, Resolved, Runtime, RuntimeConfig, Selection, SensorRequest, TrapKind,
 };
 use tessera_tests::{components, copy_atomically, shared_dir};
 
@@ -39,6 +39,7 @@ fn request(computation: &str, selection: Selection) -> MaterializeRequest {
         computation: computation.to_string(),
         assets: Vec::new(),
         selection,
+        resolved: None,
         run_id: "test-run".to_string(),
         attempt: 1,
         now: now(),
@@ -136,10 +137,10 @@ fn materializes_a_partition_with_its_time_window() {
     let out = plugin
         .materialize(&request(
             "daily_sales",
-            Selection::Range {
-                start: "2024-01-01".into(),
-                end: "2024-01-03".into(),
-            },
+            Selection::Range(tessera_partitions::KeyRange::new(
+                "2024-01-01",
+                "2024-01-03",
+            )),
         ))
         .map(|o| o.len());
     assert!(
@@ -579,6 +580,35 @@ fn dynamic_partitions_come_from_the_host() {
     assert_eq!(added, ["initech"], "{result:?}");
     assert_eq!(result.run_requests.len(), 1);
     assert_eq!(result.run_requests[0].selection, key("initech"));
+}
+
+#[test]
+fn a_planned_call_needs_no_partition_store() {
+    // No dynamic keys at all: a call the engine resolved carries its keys and window.
+    let c = components();
+    let rt = runtime();
+    let plugin = rt.load(&c.plugin("customer_metrics")).unwrap();
+    let unresolved = plugin
+        .materialize(&request("customer_metrics", key("acme")))
+        .unwrap_err();
+    assert!(unresolved.to_string().contains("acme"), "{unresolved}");
+    let mut planned = request("customer_metrics", key("acme"));
+    planned.resolved = Some(Resolved {
+        keys: vec!["acme".into()],
+        window: None,
+    });
+    let out = plugin.materialize(&planned).unwrap();
+    assert_eq!(json_of(&out[0].data)["customer"], "acme");
+    // Keys that do not match the selection are refused before the guest runs.
+    planned.resolved = Some(Resolved {
+        keys: vec!["globex".into()],
+        window: None,
+    });
+    let err = plugin.materialize(&planned).unwrap_err();
+    assert!(
+        err.to_string().contains("do not match the selection acme"),
+        "{err}"
+    );
 }
 
 #[test]

@@ -45,13 +45,6 @@ pub(crate) fn open(config: &Config) -> anyhow::Result<Engine> {
     Ok(engine)
 }
 
-fn parse_range(r: &str) -> anyhow::Result<(String, String)> {
-    let (a, b) = r
-        .split_once("...")
-        .with_context(|| format!("range {r:?}: expected START...END"))?;
-    Ok((a.to_string(), b.to_string()))
-}
-
 /// `--partition`, `--range`, `--all` (and `--from/--to` for backfills) as a selection.
 pub(crate) fn selection(
     partition: &[String],
@@ -60,15 +53,13 @@ pub(crate) fn selection(
     to: Option<&str>,
 ) -> anyhow::Result<PartitionSelection> {
     if let Some(r) = range {
-        let (start, end) = parse_range(r)?;
-        return Ok(PartitionSelection::Range { start, end });
+        return Ok(PartitionSelection::Range(r.parse()?));
     }
     match (from, to) {
         (Some(a), Some(b)) => {
-            return Ok(PartitionSelection::Range {
-                start: a.to_string(),
-                end: b.to_string(),
-            });
+            return Ok(PartitionSelection::Range(
+                tessera_partitions::KeyRange::new(a, b),
+            ));
         }
         (Some(_), None) | (None, Some(_)) => bail!("give both --from and --to"),
         (None, None) => {}

@@ -176,21 +176,14 @@ pub(crate) fn run(cmd: PluginCommand) -> anyhow::Result<ExitCode> {
                 .clone();
             let selection = match (partition, range) {
                 (Some(k), _) => Selection::Key(k),
-                (None, Some(r)) => {
-                    let (start, end) = r
-                        .split_once("...")
-                        .with_context(|| format!("--range {r:?}: expected A...B"))?;
-                    Selection::Range {
-                        start: start.to_string(),
-                        end: end.to_string(),
-                    }
-                }
+                (None, Some(r)) => Selection::Range(r.parse()?),
                 (None, None) => Selection::None,
             };
             let request = MaterializeRequest {
                 computation,
                 assets: Vec::new(),
                 selection,
+                resolved: None,
                 run_id,
                 attempt: 1,
                 now: now.unwrap_or_else(Utc::now),
@@ -283,7 +276,7 @@ pub(crate) fn run(cmd: PluginCommand) -> anyhow::Result<ExitCode> {
                     let sel = match &rr.selection {
                         Selection::None => String::new(),
                         Selection::Key(k) => format!(" partition {k}"),
-                        Selection::Range { start, end } => format!(" range {start}...{end}"),
+                        Selection::Range(r) => format!(" range {r}"),
                     };
                     let key = rr
                         .run_key

@@ -64,10 +64,10 @@ fn run(engine: &Engine, assets: &[&str], policy: RunPolicy) -> u64 {
     let s = engine
         .submit(
             &assets,
-            &PartitionSelection::Range {
-                start: "2000-01-01".into(),
-                end: "2027-05-18".into(),
-            },
+            &PartitionSelection::Range(tessera_partitions::KeyRange::new(
+                "2000-01-01",
+                "2027-05-18",
+            )),
             Filter::Any,
             policy,
             true,

@@ -133,6 +133,38 @@ pub enum Error {
         /// The definition's end.
         last: String,
     },
+    /// A key range whose start comes after its end.
+    #[error("the range {range} is empty in {def}: {start:?} comes after {end:?}")]
+    EmptyRange {
+        /// The definition asked.
+        def: String,
+        /// The range as written.
+        range: String,
+        /// Its first key.
+        start: String,
+        /// Its last key.
+        end: String,
+    },
+    /// A key range that reaches partitions that do not exist yet at the context's time.
+    #[error(
+        "the range {range} reaches {missing} partitions of {def} that do not exist yet as of {now}"
+    )]
+    RangeNotYet {
+        /// The definition asked.
+        def: String,
+        /// The range as written.
+        range: String,
+        /// How many of its partitions do not exist yet.
+        missing: u64,
+        /// The context's time (RFC 3339).
+        now: String,
+    },
+    /// Text that is not a key range `START...END`.
+    #[error("{text:?} is not a key range: write START...END (both ends included)")]
+    MalformedRange {
+        /// The text given.
+        text: String,
+    },
     /// A dynamic definition was asked for keys without a store to read them from.
     #[error("dynamic partitions {name:?} need a dynamic-partitions store to list their keys")]
     NoDynamicStore {

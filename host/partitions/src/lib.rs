@@ -32,6 +32,7 @@ mod dynamic;
 mod error;
 pub mod fmt;
 mod key;
+mod key_range;
 mod mapping;
 mod multi;
 pub mod ranges;
@@ -44,6 +45,7 @@ pub use definition::{Context, KeyIter, PartitionsDefinition};
 pub use dynamic::{DynamicPartitions, DynamicPartitionsStore, MemoryDynamicStore};
 pub use error::Error;
 pub use key::{PartitionKey, TimeWindow};
+pub use key_range::KeyRange;
 pub use mapping::{
     DimensionMapping, PartitionMapping, StaticMapping, TimeWindowMapping, UpstreamPartitions,
     infer_mapping,

@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use chrono::{DateTime, Utc};
 use serde::Serialize;
-use tessera_partitions::{Context, MemoryDynamicStore, PartitionsDefinition};
+use tessera_partitions::{Context, KeyRange, MemoryDynamicStore, PartitionsDefinition, TimeWindow};
 
 use crate::bindings::types as wit;
 use crate::config::Limits;
@@ -22,10 +22,95 @@ pub enum Selection {
     None,
     Key(String),
     /// Both ends included.
-    Range {
-        start: String,
-        end: String,
-    },
+    Range(KeyRange),
+}
+
+impl std::fmt::Display for Selection {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Selection::None => f.write_str("-"),
+            Selection::Key(k) => f.write_str(k),
+            Selection::Range(r) => r.fmt(f),
+        }
+    }
+}
+
+/// A selection resolved against its asset's definition: every key it covers, in order, and
+/// the time window over them. The engine resolves a call it planned once and hands this to
+/// the runtime, which then needs no partition store of its own.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Resolved {
+    pub keys: Vec<String>,
+    pub window: Option<TimeWindow>,
+}
+
+impl Resolved {
+    /// Resolves `selection` against `def` (`None`: unpartitioned) at `cx`: the key must
+    /// exist, the range be non-empty and exist, and it cover at most [`MAX_KEYS_PER_CALL`].
+    pub fn of(
+        def: Option<&PartitionsDefinition>,
+        selection: &Selection,
+        cx: &Context<'_>,
+    ) -> Result<Resolved, String> {
+        let Some(def) = def else {
+            return match selection {
+                Selection::None => Ok(Resolved {
+                    keys: Vec::new(),
+                    window: None,
+                }),
+                _ => Err("the asset is not partitioned; do not name a partition".into()),
+            };
+        };
+        let now = cx.now();
+        let keys: Vec<String> = match selection {
+            Selection::None => {
+                return Err(format!(
+                    "the asset is partitioned ({def}); name a partition key or range"
+                ));
+            }
+            Selection::Key(k) => {
+                if !def.has_key(cx, k).map_err(|e| e.to_string())? {
+                    return Err(format!("{def} has no partition {k:?} as of {now}"));
+                }
+                vec![k.clone()]
+            }
+            Selection::Range(range) => {
+                let existing = range.subset(def, cx).map_err(|e| e.to_string())?;
+                if existing.len() > MAX_KEYS_PER_CALL {
+                    return Err(format!(
+                        "the range {range} holds {} partitions; one call takes at most {MAX_KEYS_PER_CALL}",
+                        existing.len()
+                    ));
+                }
+                def.subset_keys(cx, &existing)
+                    .map_err(|e| e.to_string())?
+                    .map(|k| k.into_string())
+                    .collect()
+            }
+        };
+        let window = match (keys.first(), keys.last()) {
+            (Some(first), Some(last)) => {
+                let a = def.time_window_for_key(first);
+                // One key (the common case): one window computation.
+                let b = if keys.len() == 1 {
+                    a.clone()
+                } else {
+                    def.time_window_for_key(last)
+                };
+                match (a, b) {
+                    (Ok(a), Ok(b)) => Some(TimeWindow {
+                        start: a.start,
+                        end: b.end,
+                        start_offset: a.start_offset,
+                        end_offset: b.end_offset,
+                    }),
+                    _ => None,
+                }
+            }
+            _ => None,
+        };
+        Ok(Resolved { keys, window })
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -61,6 +146,10 @@ pub struct MaterializeRequest {
     /// The assets to produce; empty means all of the computation's.
     pub assets: Vec<String>,
     pub selection: Selection,
+    /// The selection's keys and window as planned (see [`Resolved`]); `None` has the runtime
+    /// resolve it against the computation's definition (a stateless call, `plugin call`),
+    /// reading dynamic sets through the runtime's [`crate::DynamicKeys`].
+    pub resolved: Option<Resolved>,
     pub run_id: String,
     pub attempt: u32,
     pub now: DateTime<Utc>,
@@ -122,9 +211,9 @@ fn selection_to_wit(s: &Selection) -> wit::PartitionSelection {
     match s {
         Selection::None => wit::PartitionSelection::None,
         Selection::Key(k) => wit::PartitionSelection::Key(k.clone()),
-        Selection::Range { start, end } => wit::PartitionSelection::Range(wit::KeyRange {
-            start: start.clone(),
-            end: end.clone(),
+        Selection::Range(r) => wit::PartitionSelection::Range(wit::KeyRange {
+            start: r.start.clone(),
+            end: r.end.clone(),
         }),
     }
 }
@@ -133,15 +222,12 @@ fn selection_from_wit(s: wit::PartitionSelection) -> Selection {
     match s {
         wit::PartitionSelection::None => Selection::None,
         wit::PartitionSelection::Key(k) => Selection::Key(k),
-        wit::PartitionSelection::Range(r) => Selection::Range {
-            start: r.start,
-            end: r.end,
-        },
+        wit::PartitionSelection::Range(r) => Selection::Range(KeyRange::new(r.start, r.end)),
     }
 }
 
 /// The most keys one call may cover; larger selections are split into several runs.
-const MAX_KEYS_PER_CALL: u64 = 100_000;
+pub const MAX_KEYS_PER_CALL: u64 = 100_000;
 
 impl Plugin {
     /// Snapshot of the dynamic partition sets a definition reads.
@@ -166,89 +252,20 @@ impl Plugin {
         store
     }
 
-    /// Keys and time window of a selection, checked against the partitions that exist.
+    /// Keys and time window of a selection nobody resolved: checked against the partitions
+    /// that exist, dynamic sets read through the runtime's [`crate::DynamicKeys`].
     fn resolve_selection(
         &self,
         def: Option<&PartitionsDefinition>,
         selection: &Selection,
         now: DateTime<Utc>,
-    ) -> Result<(Vec<String>, Option<wit::TimeWindow>), CallError> {
-        let invalid = |message: String| CallError::Host {
+    ) -> Result<Resolved, CallError> {
+        let dynamic = def.map(|d| self.dynamic_store(d)).unwrap_or_default();
+        let cx = Context::new(now).with_dynamic(&dynamic);
+        Resolved::of(def, selection, &cx).map_err(|message| CallError::Host {
             plugin: self.name().to_string(),
             message,
-        };
-        let Some(def) = def else {
-            return match selection {
-                Selection::None => Ok((Vec::new(), None)),
-                _ => Err(invalid(
-                    "the asset is not partitioned; do not name a partition".into(),
-                )),
-            };
-        };
-        let dynamic = self.dynamic_store(def);
-        let cx = Context::new(now).with_dynamic(&dynamic);
-        let keys: Vec<String> = match selection {
-            Selection::None => {
-                return Err(invalid(format!(
-                    "the asset is partitioned ({def}); name a partition key or range"
-                )));
-            }
-            Selection::Key(k) => {
-                if !def.has_key(&cx, k).map_err(|e| invalid(e.to_string()))? {
-                    return Err(invalid(format!("{def} has no partition {k:?} as of {now}")));
-                }
-                vec![k.clone()]
-            }
-            Selection::Range { start, end } => {
-                let subset = def
-                    .range(&cx, start, end)
-                    .map_err(|e| invalid(e.to_string()))?;
-                if subset.is_empty() {
-                    return Err(invalid(format!(
-                        "the range {start}...{end} is empty: {start:?} comes after {end:?} in {def}"
-                    )));
-                }
-                let count = def.count(&cx).map_err(|e| invalid(e.to_string()))?;
-                let (existing, missing) = subset.split_existing(count);
-                if !missing.is_empty() {
-                    return Err(invalid(format!(
-                        "the range {start}...{end} reaches partitions of {def} that do not exist as of {now}"
-                    )));
-                }
-                if existing.len() > MAX_KEYS_PER_CALL {
-                    return Err(invalid(format!(
-                        "the range {start}...{end} holds {} partitions; one call takes at most {MAX_KEYS_PER_CALL}",
-                        existing.len()
-                    )));
-                }
-                def.subset_keys(&cx, &existing)
-                    .map_err(|e| invalid(e.to_string()))?
-                    .map(|k| k.into_string())
-                    .collect()
-            }
-        };
-        let window = match (keys.first(), keys.last()) {
-            (Some(first), Some(last)) => {
-                let a = def.time_window_for_key(first);
-                // One key (the common case): one window computation.
-                let b = if keys.len() == 1 {
-                    a.clone()
-                } else {
-                    def.time_window_for_key(last)
-                };
-                match (a, b) {
-                    (Ok(a), Ok(b)) => Some(wit::TimeWindow {
-                        start: a.start,
-                        end: b.end,
-                        start_utc_offset: a.start_offset,
-                        end_utc_offset: b.end_offset,
-                    }),
-                    _ => None,
-                }
-            }
-            _ => None,
-        };
-        Ok((keys, window))
+        })
     }
 
     fn runtime_dynamic(&self) -> &dyn crate::host::DynamicKeys {
@@ -287,13 +304,24 @@ impl Plugin {
             .assets
             .first()
             .and_then(|a| a.partitions.as_ref());
-        let (keys, window) = self.resolve_selection(partitions, &req.selection, req.now)?;
+        let Resolved { keys, window } = match &req.resolved {
+            Some(r) => {
+                self.check_resolved(partitions, &req.selection, r)?;
+                r.clone()
+            }
+            None => self.resolve_selection(partitions, &req.selection, req.now)?,
+        };
         let context = wit::MaterializeContext {
             computation: computation.name.clone(),
             assets: assets.clone(),
             partition: selection_to_wit(&req.selection),
             partition_keys: keys,
-            time_window: window,
+            time_window: window.map(|w| wit::TimeWindow {
+                start: w.start,
+                end: w.end,
+                start_utc_offset: w.start_offset,
+                end_utc_offset: w.end_offset,
+            }),
             run_id: req.run_id.clone(),
             attempt: req.attempt,
             now: req.now.timestamp(),
@@ -318,7 +346,7 @@ impl Plugin {
             partition: match &req.selection {
                 Selection::None => None,
                 Selection::Key(k) => Some(k.clone()),
-                Selection::Range { start, end } => Some(format!("{start}...{end}")),
+                Selection::Range(r) => Some(r.to_string()),
             },
             run: Some(req.run_id.clone()),
             sensor: None,
@@ -552,6 +580,37 @@ impl Plugin {
         CallError::InvalidResult {
             plugin: self.name().to_string(),
             message,
+        }
+    }
+
+    /// A resolution handed in agrees with its selection's shape (the planner's keys are
+    /// trusted, not recomputed): a key is itself, a range starts and ends at its ends.
+    fn check_resolved(
+        &self,
+        def: Option<&PartitionsDefinition>,
+        selection: &Selection,
+        r: &Resolved,
+    ) -> Result<(), CallError> {
+        let ok = match (def, selection) {
+            (None, Selection::None) => r.keys.is_empty(),
+            (Some(_), Selection::Key(k)) => r.keys.len() == 1 && r.keys[0] == *k,
+            (Some(_), Selection::Range(range)) => {
+                r.keys.first() == Some(&range.start)
+                    && r.keys.last() == Some(&range.end)
+                    && r.keys.len() as u64 <= MAX_KEYS_PER_CALL
+            }
+            _ => false,
+        };
+        if ok {
+            Ok(())
+        } else {
+            Err(CallError::Host {
+                plugin: self.name().to_string(),
+                message: format!(
+                    "the planned keys ({} of them) do not match the selection {selection}",
+                    r.keys.len()
+                ),
+            })
         }
     }
 

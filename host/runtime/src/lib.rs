@@ -28,8 +28,8 @@ mod runtime;
 
 pub use cache::ArtifactCache;
 pub use call::{
-    DynamicRequest, InputData, MaterializeRequest, MetadataValue, Output, RunRequest, Selection,
-    SensorRequest, SensorResult,
+    DynamicRequest, InputData, MAX_KEYS_PER_CALL, MaterializeRequest, MetadataValue, Output,
+    Resolved, RunRequest, Selection, SensorRequest, SensorResult,
 };
 pub use config::{DirGrant, Grants, Limits, RESULT_OVERHEAD_BYTES, RuntimeConfig};
 pub use convert::{AssetSpec, ComputationSpec, Definitions, InputSpec, SensorSpec};

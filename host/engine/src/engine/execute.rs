@@ -5,8 +5,8 @@ use std::sync::{Condvar, Mutex};
 use std::time::Duration;
 
 use serde::Serialize;
-use tessera_partitions::{Context, MemoryDynamicStore, PartitionKey};
-use tessera_runtime::{CallError, InputData, MaterializeRequest, Selection};
+use tessera_partitions::{Context, MemoryDynamicStore};
+use tessera_runtime::{CallError, InputData, MaterializeRequest, Resolved, Selection};
 
 use super::staleness::Latest;
 use super::{Engine, involves_dynamic};
@@ -497,40 +497,34 @@ impl Engine {
         } else {
             BTreeSet::new()
         };
-        let calls: Vec<(Selection, Vec<String>, String)> = match &run.selection {
-            RunSelection::None => vec![(Selection::None, vec![String::new()], String::new())],
-            RunSelection::Keys { keys } => keys
-                .iter()
-                .filter(|k| !done.contains(*k))
-                .map(|k| (Selection::Key(k.clone()), vec![k.clone()], k.clone()))
-                .collect(),
-            RunSelection::Range { start, end } => {
-                let def = node
-                    .partitions
-                    .as_ref()
-                    .ok_or_else(|| fatal("a range of an unpartitioned asset".into()))?;
-                let keys: Vec<String> = def
-                    .subset_keys(
-                        &cx,
-                        &def.range(&cx, start, end).map_err(|e| fatal(report(&e)))?,
-                    )
-                    .map_err(|e| fatal(report(&e)))?
-                    .map(PartitionKey::into_string)
-                    .collect();
-                if keys.iter().all(|k| done.contains(k)) {
-                    Vec::new()
-                } else {
-                    vec![(
-                        Selection::Range {
-                            start: start.clone(),
-                            end: end.clone(),
-                        },
-                        keys,
-                        format!("{start}...{end}"),
-                    )]
+        // Each call's keys and time window, resolved here once and handed to the runtime.
+        let def = node.partitions.as_ref();
+        let resolve = |selection: Selection| {
+            Resolved::of(def, &selection, &cx)
+                .map(|r| (selection, r))
+                .map_err(fatal)
+        };
+        // (selection, its resolution, the keys recorded, the label of its blob)
+        let mut calls: Vec<(Selection, Resolved, Vec<String>, String)> = Vec::new();
+        match &run.selection {
+            RunSelection::None => {
+                let (selection, resolved) = resolve(Selection::None)?;
+                calls.push((selection, resolved, vec![String::new()], String::new()));
+            }
+            RunSelection::Keys { keys } => {
+                for k in keys.iter().filter(|k| !done.contains(*k)) {
+                    let (selection, resolved) = resolve(Selection::Key(k.clone()))?;
+                    calls.push((selection, resolved, vec![k.clone()], k.clone()));
                 }
             }
-        };
+            RunSelection::Range(range) => {
+                let (selection, resolved) = resolve(Selection::Range(range.clone()))?;
+                if !resolved.keys.iter().all(|k| done.contains(k)) {
+                    let keys = resolved.keys.clone();
+                    calls.push((selection, resolved, keys, range.to_string()));
+                }
+            }
+        }
         // A call produces all the run's assets: it gets the longest of their timeouts.
         let timeout = run
             .assets
@@ -546,7 +540,7 @@ impl Engine {
         let mut pending: Vec<NewMaterialization> = Vec::new();
         let mut blobs: Vec<NewBlob> = Vec::new();
         let mut count = 0u64;
-        for (i, (selection, keys, label)) in calls.into_iter().enumerate() {
+        for (i, (selection, resolved, keys, label)) in calls.into_iter().enumerate() {
             if i > 0 && (i as u64).is_multiple_of(CHECKPOINT_EVERY) {
                 // Checkpoint long runs: a resumed run skips what is recorded, and cancel is
                 // noticed between partitions.
@@ -569,6 +563,7 @@ impl Engine {
                     computation: run.computation.clone(),
                     assets: run.assets.clone(),
                     selection,
+                    resolved: Some(resolved),
                     run_id: run.id.clone(),
                     attempt: run.attempts,
                     now,
@@ -853,6 +848,6 @@ fn run_keys(selection: &RunSelection) -> Vec<String> {
     match selection {
         RunSelection::None => vec![String::new()],
         RunSelection::Keys { keys } => keys.clone(),
-        RunSelection::Range { start, end } => vec![format!("{start}...{end}")],
+        RunSelection::Range(r) => vec![r.to_string()],
     }
 }

@@ -4,7 +4,7 @@ use std::collections::{BTreeSet, HashMap};
 
 use chrono::{DateTime, Utc};
 use serde::Serialize;
-use tessera_partitions::{Context, PartitionKey, PartitionSubset};
+use tessera_partitions::{Context, KeyRange, PartitionKey, PartitionSubset};
 
 use super::select::describe_selection;
 use super::{Engine, Filter, PartitionSelection, RunPolicy, new_id};
@@ -247,10 +247,7 @@ fn split(
                 let selection = if keys.len() == 1 {
                     RunSelection::Keys { keys: keys.clone() }
                 } else {
-                    RunSelection::Range {
-                        start: first.clone(),
-                        end: last.clone(),
-                    }
+                    RunSelection::Range(KeyRange::new(first.clone(), last.clone()))
                 };
                 units.push(unit(selection, vec![(a, b)], keys));
             }
@@ -308,7 +305,7 @@ mod tests {
         match &u.selection {
             RunSelection::None => "-".into(),
             RunSelection::Keys { keys } => keys.join(","),
-            RunSelection::Range { start, end } => format!("{start}...{end}"),
+            RunSelection::Range(r) => r.to_string(),
         }
     }
 

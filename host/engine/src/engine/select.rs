@@ -6,7 +6,7 @@ use std::collections::BTreeSet;
 use chrono::{DateTime, Utc};
 use serde::Serialize;
 use tessera_partitions::{
-    Context, MemoryDynamicStore, PartitionKey, PartitionSubset, PartitionsDefinition,
+    Context, KeyRange, MemoryDynamicStore, PartitionKey, PartitionSubset, PartitionsDefinition,
 };
 
 use super::Engine;
@@ -18,7 +18,7 @@ use crate::graph::{AssetGraph, AssetNode};
 pub enum PartitionSelection {
     All,
     Keys(Vec<String>),
-    Range { start: String, end: String },
+    Range(KeyRange),
 }
 
 /// Narrows a selection to partitions in some state.
@@ -52,26 +52,15 @@ impl Engine {
             return Err(bad("the asset is not partitioned".into()));
         };
         let cx = Context::new(now).with_dynamic(dynamic);
-        let count = def.count(&cx)?;
         let subset = match selection {
             PartitionSelection::All => def.all(&cx)?,
             PartitionSelection::Keys(keys) => def.subset_of_keys(&cx, keys)?,
-            PartitionSelection::Range { start, end } => {
-                let s = def.range(&cx, start, end)?;
-                if s.is_empty() {
-                    return Err(bad(format!(
-                        "the range {start}...{end} is empty: {start:?} comes after {end:?}"
-                    )));
-                }
-                let (existing, missing) = s.split_existing(count);
-                if !missing.is_empty() {
-                    return Err(bad(format!(
-                        "the range {start}...{end} reaches {} partitions that do not exist yet as of {now}",
-                        missing.len()
-                    )));
-                }
-                existing
-            }
+            PartitionSelection::Range(range) => range.subset(def, &cx).map_err(|e| match e {
+                // Said of the asset, not only of its definition.
+                tessera_partitions::Error::EmptyRange { .. }
+                | tessera_partitions::Error::RangeNotYet { .. } => bad(e.to_string()),
+                other => other.into(),
+            })?,
         };
         if filter == Filter::Any {
             return Ok(subset);
@@ -167,7 +156,7 @@ pub(super) fn describe_selection(selection: &PartitionSelection, filter: Filter)
         PartitionSelection::All => "all partitions".to_string(),
         PartitionSelection::Keys(k) if k.len() == 1 => k[0].clone(),
         PartitionSelection::Keys(k) => format!("{} keys", k.len()),
-        PartitionSelection::Range { start, end } => format!("{start}...{end}"),
+        PartitionSelection::Range(r) => r.to_string(),
     };
     match filter {
         Filter::Any => s,

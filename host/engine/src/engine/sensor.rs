@@ -125,10 +125,7 @@ impl Engine {
                 Selection::Key(k) => RunSelection::Keys {
                     keys: vec![k.clone()],
                 },
-                Selection::Range { start, end } => RunSelection::Range {
-                    start: start.clone(),
-                    end: end.clone(),
-                },
+                Selection::Range(r) => RunSelection::Range(r.clone()),
             };
             if let Some(def) = &first.partitions {
                 match &rr.selection {
@@ -138,8 +135,8 @@ impl Engine {
                             first.key
                         )));
                     }
-                    Selection::Range { start, end } => {
-                        def.range(&cx, start, end)?;
+                    Selection::Range(r) => {
+                        def.range(&cx, &r.start, &r.end)?;
                     }
                     _ => {}
                 }

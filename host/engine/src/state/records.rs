@@ -2,6 +2,7 @@
 //! not decode is an error naming its row).
 
 use serde::{Deserialize, Serialize};
+use tessera_partitions::KeyRange;
 
 /// The partitions one run covers.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -13,7 +14,7 @@ pub enum RunSelection {
     /// One call per key.
     Keys { keys: Vec<String> },
     /// One call over the whole range (both ends included).
-    Range { start: String, end: String },
+    Range(KeyRange),
 }
 
 impl RunSelection {
@@ -25,7 +26,7 @@ impl RunSelection {
                 [first, .., last] => format!("{first} … {last} ({} keys)", keys.len()),
                 [] => "(none)".to_string(),
             },
-            RunSelection::Range { start, end } => format!("{start}...{end}"),
+            RunSelection::Range(r) => r.to_string(),
         }
     }
 }
