@@ -16,6 +16,7 @@ use std::time::{Duration, Instant};
 
 use chrono::{DateTime, TimeZone, Utc};
 use serde_json::Value;
+use tessera_engine::prelude::*;
 use tessera_engine::state::PartitionState;
 use tessera_engine::{
     Clock, Engine, EngineConfig, Filter, PartitionSelection, RunPolicy, RunScope, RunStatus,

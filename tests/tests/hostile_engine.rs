@@ -13,6 +13,7 @@ use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 use chrono::{DateTime, TimeZone, Utc};
+use tessera_engine::prelude::*;
 use tessera_engine::state::NewRun;
 use tessera_engine::{
     Clock, Engine, EngineConfig, EngineError, Filter, PartitionSelection, RunPolicy, RunSelection,

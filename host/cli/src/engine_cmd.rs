@@ -402,7 +402,7 @@ pub(crate) fn backfill_resume(config: &Config, id: &str, json: bool) -> anyhow::
     )
 }
 
-fn open_state_only(config: &Config) -> anyhow::Result<Arc<tessera_engine::State>> {
+fn open_state_only(config: &Config) -> anyhow::Result<Arc<dyn tessera_engine::Store>> {
     Ok(Engine::open_state(&config.storage)?)
 }
 

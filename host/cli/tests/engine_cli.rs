@@ -13,6 +13,7 @@ use std::process::{Command, Output};
 use std::time::{Duration, Instant};
 
 use serde_json::Value;
+use tessera_engine::prelude::*;
 use tessera_tests::{components, shared_dir};
 
 /// A project directory: `plugins/` with the given components, and a `tessera.toml`.

@@ -23,6 +23,7 @@ use std::time::{Duration, Instant};
 
 use chrono::{DateTime, TimeZone, Utc};
 use criterion::{Criterion, criterion_group, criterion_main};
+use tessera_engine::prelude::*;
 use tessera_engine::state::NewMaterialization;
 use tessera_engine::{Clock, Engine, EngineConfig, Filter, PartitionSelection, RunPolicy, State};
 use tessera_runtime::RuntimeConfig;

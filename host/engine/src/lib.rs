@@ -20,5 +20,13 @@ pub use error::{BoxError, EngineError, report};
 pub use graph::{AssetGraph, AssetNode, Edge};
 pub use io::IoStore;
 pub use state::{
-    BackfillStatus, DecodeError, RunFilter, RunRecord, RunScope, RunSelection, RunStatus, State,
+    BackfillStatus, BackfillStore, DecodeError, DynamicSetStore, PartitionStore, RunFilter,
+    RunRecord, RunScope, RunSelection, RunStatus, RunStore, SensorStore, State, Store,
 };
+
+/// The storage traits, for calling a [`Store`]'s methods: `use tessera_engine::prelude::*`.
+pub mod prelude {
+    pub use crate::state::{
+        BackfillStore, DynamicSetStore, PartitionStore, RunStore, SensorStore, Store,
+    };
+}

@@ -18,11 +18,13 @@ mod records;
 mod runs;
 mod schema;
 mod sensors;
+mod store;
 
 use backfills::*;
 pub use records::*;
 use runs::*;
 use schema::*;
+pub use store::*;
 
 /// The database. One connection behind a lock: SQLite has one writer anyway, and WAL lets
 /// other processes (a CLI beside the daemon) read and queue work at the same time.
@@ -135,6 +137,12 @@ impl State {
 pub fn set_schema_version_for_tests(path: &Path, version: i64) -> rusqlite::Result<()> {
     let conn = Connection::open(path)?;
     conn.execute_batch(&format!("PRAGMA user_version = {version}"))
+}
+
+impl Store for State {
+    fn location(&self) -> String {
+        self.path().display().to_string()
+    }
 }
 
 impl Drop for State {

@@ -35,7 +35,7 @@ use tessera_runtime::{DynamicKeys, Registry, RegistryEvent, Runtime, RuntimeConf
 use crate::error::EngineError;
 use crate::graph::{AssetGraph, AssetNode};
 use crate::io::IoStore;
-use crate::state::State;
+use crate::state::{State, Store};
 
 /// How work is split into runs.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -105,7 +105,7 @@ impl Default for EngineConfig {
 
 /// Reads dynamic partition keys from the state store (for plugins, through the runtime).
 #[derive(Debug, Clone)]
-pub struct StateDynamicKeys(pub Arc<State>);
+pub struct StateDynamicKeys(pub Arc<dyn Store>);
 
 impl DynamicKeys for StateDynamicKeys {
     fn keys(&self, name: &str) -> Vec<String> {
@@ -114,7 +114,7 @@ impl DynamicKeys for StateDynamicKeys {
 }
 
 pub struct Engine {
-    state: Arc<State>,
+    state: Arc<dyn Store>,
     io: IoStore,
     registry: Registry,
     config: EngineConfig,
@@ -138,7 +138,7 @@ pub struct Engine {
 impl std::fmt::Debug for Engine {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Engine")
-            .field("state", &self.state.path())
+            .field("state", &self.state.location())
             .field("io", &self.io.root())
             .finish_non_exhaustive()
     }
@@ -161,7 +161,7 @@ pub(crate) fn new_id(prefix: &str) -> String {
 
 impl Engine {
     /// The state database and IO store under `storage` (`state.db`, `data/`).
-    pub fn open_state(storage: &Path) -> Result<Arc<State>, EngineError> {
+    pub fn open_state(storage: &Path) -> Result<Arc<dyn Store>, EngineError> {
         Ok(Arc::new(State::open(&storage.join("state.db"))?))
     }
 
@@ -191,7 +191,7 @@ impl Engine {
     /// runtime should read dynamic keys through [`StateDynamicKeys`]). The registry's plugins
     /// should be loaded already (see [`Engine::open`]).
     pub fn new(
-        state: Arc<State>,
+        state: Arc<dyn Store>,
         storage: &Path,
         registry: Registry,
         config: EngineConfig,
@@ -274,12 +274,13 @@ impl Engine {
     }
 
     /// The shared state store.
-    pub fn state_arc(&self) -> Arc<State> {
+    pub fn state_arc(&self) -> Arc<dyn Store> {
         Arc::clone(&self.state)
     }
 
-    pub fn state(&self) -> &State {
-        &self.state
+    /// The state store (SQLite by default), through its storage traits.
+    pub fn state(&self) -> &dyn Store {
+        &*self.state
     }
 
     pub fn registry(&self) -> &Registry {
@@ -330,7 +331,7 @@ impl Engine {
     pub fn read_blob(&self, blob: &str) -> Result<Vec<u8>, EngineError> {
         match blob.strip_prefix("db:") {
             Some(name) => self.state.blob(name)?.ok_or_else(|| EngineError::Io {
-                path: self.state.path().to_path_buf(),
+                path: std::path::PathBuf::from(self.state.location()),
                 message: format!("blob {name:?} is missing"),
             }),
             None => self.io.read(blob),

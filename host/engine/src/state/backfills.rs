@@ -5,8 +5,8 @@ use rusqlite::{OptionalExtension, Transaction, params};
 use super::*;
 use crate::error::EngineError;
 
-impl State {
-    pub fn backfills(&self) -> Result<Vec<BackfillRecord>, EngineError> {
+impl BackfillStore for State {
+    fn backfills(&self) -> Result<Vec<BackfillRecord>, EngineError> {
         self.read(|c| {
             let mut s = c.prepare(
                 "SELECT id, status, assets, description, partitions, created_at, ended_at
@@ -16,7 +16,7 @@ impl State {
         })
     }
 
-    pub fn backfill(&self, id: &str) -> Result<Option<BackfillRecord>, EngineError> {
+    fn backfill(&self, id: &str) -> Result<Option<BackfillRecord>, EngineError> {
         self.read(|c| {
             c.query_row(
                 "SELECT id, status, assets, description, partitions, created_at, ended_at
@@ -28,8 +28,7 @@ impl State {
         })
     }
 
-    /// Run counts by status, and partitions materialized, for one backfill.
-    pub fn backfill_progress(&self, id: &str) -> Result<BackfillProgress, EngineError> {
+    fn backfill_progress(&self, id: &str) -> Result<BackfillProgress, EngineError> {
         self.read(|c| {
             let mut p = BackfillProgress::default();
             let mut s = c.prepare_cached(
@@ -68,7 +67,7 @@ impl State {
         })
     }
 
-    pub fn set_backfill_status(&self, id: &str, status: BackfillStatus) -> Result<(), EngineError> {
+    fn set_backfill_status(&self, id: &str, status: BackfillStatus) -> Result<(), EngineError> {
         let now = now_ms();
         self.write(|tx| {
             let ended = status.is_final().then_some(now);
@@ -80,10 +79,7 @@ impl State {
         })
     }
 
-    /// Cancels a running backfill: its queued runs are canceled; running ones finish their
-    /// current partition and stop. A backfill already final keeps its status (a completed
-    /// one stays completed). Returns the runs canceled and the backfill's status after.
-    pub fn cancel_backfill(&self, id: &str) -> Result<(u64, BackfillStatus), EngineError> {
+    fn cancel_backfill(&self, id: &str) -> Result<(u64, BackfillStatus), EngineError> {
         let now = now_ms();
         self.write(|tx| {
             let changed = tx.execute(
@@ -112,8 +108,7 @@ impl State {
         })
     }
 
-    /// Re-queues a canceled or failed backfill's unfinished runs.
-    pub fn reopen_backfill(&self, id: &str) -> Result<u64, EngineError> {
+    fn reopen_backfill(&self, id: &str) -> Result<u64, EngineError> {
         self.write(|tx| {
             let n = tx.execute(
                 "UPDATE runs SET status = 'queued', ended_at = NULL, error = NULL, attempts = 0, not_before = 0
@@ -128,8 +123,7 @@ impl State {
         })
     }
 
-    /// Whether a run was canceled while it ran (checked between partitions).
-    pub fn is_canceled(&self, run: &RunRecord) -> Result<bool, EngineError> {
+    fn is_canceled(&self, run: &RunRecord) -> Result<bool, EngineError> {
         let Some(b) = &run.backfill_id else {
             return Ok(false);
         };
@@ -142,8 +136,7 @@ impl State {
         })
     }
 
-    /// Marks a canceled run's end (it stopped between partitions).
-    pub fn finish_canceled(&self, run_id: &str) -> Result<(), EngineError> {
+    fn finish_canceled(&self, run_id: &str) -> Result<(), EngineError> {
         let now = now_ms();
         self.write(|tx| {
             tx.execute(

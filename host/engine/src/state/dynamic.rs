@@ -16,6 +16,7 @@
 use std::collections::{HashMap, HashSet};
 use std::sync::{Arc, MutexGuard};
 
+use super::DynamicSetStore;
 use indexmap::IndexSet;
 use rusqlite::{Connection, Transaction, params};
 
@@ -290,27 +291,24 @@ impl State {
         catch_up(&conn, name, &mut set).map_err(|e| self.err(e))?;
         Ok(publish(&mut cache, name.to_string(), set))
     }
+}
 
-    /// Adds keys to a dynamic set, in order; keys already present are left where they are.
-    /// Returns how many were new.
-    pub fn dynamic_add(&self, name: &str, keys: &[String]) -> Result<u64, EngineError> {
+impl DynamicSetStore for State {
+    fn dynamic_add(&self, name: &str, keys: &[String]) -> Result<u64, EngineError> {
         super::check_dynamic_name(name)?;
         super::check_dynamic_keys(keys)?;
         self.write_dynamic(|tx, d| d.add(tx, name, keys))
     }
 
-    /// Removes keys; returns how many existed.
-    pub fn dynamic_remove(&self, name: &str, keys: &[String]) -> Result<u64, EngineError> {
+    fn dynamic_remove(&self, name: &str, keys: &[String]) -> Result<u64, EngineError> {
         self.write_dynamic(|tx, d| d.remove(tx, name, keys))
     }
 
-    /// The keys of a set in insertion order.
-    pub fn dynamic_keys(&self, name: &str) -> Result<Vec<String>, EngineError> {
+    fn dynamic_keys(&self, name: &str) -> Result<Vec<String>, EngineError> {
         Ok(self.dynamic_set(name)?.keys.iter().cloned().collect())
     }
 
-    /// Every set that holds keys, with how many.
-    pub fn dynamic_names(&self) -> Result<Vec<(String, u64)>, EngineError> {
+    fn dynamic_names(&self) -> Result<Vec<(String, u64)>, EngineError> {
         self.read(|c| {
             let mut s = c.prepare(
                 "SELECT name, total FROM dynamic_changes AS d

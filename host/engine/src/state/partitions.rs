@@ -5,9 +5,8 @@ use rusqlite::{OptionalExtension, params};
 use super::*;
 use crate::error::EngineError;
 
-impl State {
-    /// The latest state of every recorded partition of an asset.
-    pub fn partitions(&self, asset: &str) -> Result<Vec<PartitionRecord>, EngineError> {
+impl PartitionStore for State {
+    fn partitions(&self, asset: &str) -> Result<Vec<PartitionRecord>, EngineError> {
         self.read(|c| {
             let mut s = c.prepare_cached(
                 "SELECT p.partition, p.status, p.failed_run, p.error,
@@ -20,9 +19,7 @@ impl State {
         })
     }
 
-    /// What a status summary and staleness need of every recorded partition: key, state,
-    /// latest materialization id, code and data version, input hash (no metadata, no join).
-    pub fn partition_summaries(&self, asset: &str) -> Result<Vec<PartitionSummary>, EngineError> {
+    fn partition_summaries(&self, asset: &str) -> Result<Vec<PartitionSummary>, EngineError> {
         self.read(|c| {
             let mut s = c.prepare_cached(
                 "SELECT partition, status = 'failed', materialization, code_version,
@@ -43,10 +40,8 @@ impl State {
         })
     }
 
-    /// The inputs one materialization listed as read: (upstream asset, key, data version),
-    /// `None` when it kept only their hash (or was recorded before data versions).
     #[allow(clippy::type_complexity)]
-    pub fn materialization_inputs(
+    fn materialization_inputs(
         &self,
         id: i64,
     ) -> Result<Option<Vec<(String, String, Option<String>)>>, EngineError> {
@@ -68,8 +63,7 @@ impl State {
         })
     }
 
-    /// The latest state of some partitions of an asset (absent ones are left out).
-    pub fn partitions_of(
+    fn partitions_of(
         &self,
         asset: &str,
         keys: &[String],
@@ -95,8 +89,7 @@ impl State {
         })
     }
 
-    /// How many partitions of an asset are materialized and failed (without listing them).
-    pub fn partition_counts(&self, asset: &str) -> Result<(u64, u64), EngineError> {
+    fn partition_counts(&self, asset: &str) -> Result<(u64, u64), EngineError> {
         self.read(|c| {
             c.query_row(
                 "SELECT COALESCE(SUM(status = 'materialized'), 0), COALESCE(SUM(status = 'failed'), 0)
@@ -107,8 +100,7 @@ impl State {
         })
     }
 
-    /// How many materializations of an asset were ever recorded (every run, every attempt).
-    pub fn materialization_count(&self, asset: &str) -> Result<u64, EngineError> {
+    fn materialization_count(&self, asset: &str) -> Result<u64, EngineError> {
         self.read(|c| {
             c.query_row(
                 "SELECT COUNT(*) FROM materializations WHERE asset = ?1",
@@ -119,8 +111,7 @@ impl State {
         })
     }
 
-    /// The newest materialization id (0 when none): a cheap "anything new?" check.
-    pub fn last_materialization(&self) -> Result<i64, EngineError> {
+    fn last_materialization(&self) -> Result<i64, EngineError> {
         self.read(|c| {
             c.query_row(
                 "SELECT COALESCE(MAX(id), 0) FROM materializations",
@@ -130,8 +121,7 @@ impl State {
         })
     }
 
-    /// A partition's materializations, newest first (at most `limit`), and how many there are.
-    pub fn materialization_history(
+    fn materialization_history(
         &self,
         asset: &str,
         partition: &str,

@@ -8,9 +8,8 @@ use rusqlite::{OptionalExtension, Transaction, params};
 use super::*;
 use crate::error::EngineError;
 
-impl State {
-    /// Stores runs (and a backfill, when given) in one transaction.
-    pub fn insert_runs(
+impl RunStore for State {
+    fn insert_runs(
         &self,
         backfill: Option<&BackfillRecord>,
         runs: &[NewRun],
@@ -38,8 +37,7 @@ impl State {
         })
     }
 
-    /// The `seq` range of runs stored together (`first` and `last` of one request).
-    pub fn seq_range(&self, first: &str, last: &str) -> Result<Option<RunScope>, EngineError> {
+    fn seq_range(&self, first: &str, last: &str) -> Result<Option<RunScope>, EngineError> {
         self.read(|c| {
             let seq = |id: &str| -> rusqlite::Result<Option<i64>> {
                 c.prepare_cached("SELECT seq FROM runs WHERE id = ?1")?
@@ -56,23 +54,14 @@ impl State {
         })
     }
 
-    /// Claims the oldest queued run whose dependencies all succeeded and whose retry delay has
-    /// passed, optionally only among one backfill's runs.
-    pub fn claim_next(
-        &self,
-        owner: &str,
-        scope: &RunScope,
-    ) -> Result<Option<RunRecord>, EngineError> {
+    fn claim_next(&self, owner: &str, scope: &RunScope) -> Result<Option<RunRecord>, EngineError> {
         Ok(self
             .claim_batch(owner, scope, 1, &BTreeMap::new(), DEFAULT_LEASE)?
             .into_iter()
             .next())
     }
 
-    /// Claims up to `max` such runs in one transaction, oldest first. A run in a pool named
-    /// in `pools` is claimed only while fewer than the pool's limit of its runs are running
-    /// (across every process sharing the database).
-    pub fn claim_batch(
+    fn claim_batch(
         &self,
         owner: &str,
         scope: &RunScope,
@@ -140,8 +129,7 @@ impl State {
         })
     }
 
-    /// Returns claimed runs that were not started to the queue (a stopping worker).
-    pub fn release(&self, run_ids: &[String]) -> Result<(), EngineError> {
+    fn release(&self, run_ids: &[String]) -> Result<(), EngineError> {
         self.write(|tx| {
             let mut s = tx.prepare_cached(
                 "UPDATE runs SET status = 'queued', owner = NULL, attempts = MAX(attempts - 1, 0)
@@ -154,8 +142,7 @@ impl State {
         })
     }
 
-    /// Records several successful runs in one transaction (group commit).
-    pub fn finish_successes(&self, runs: &[Completed]) -> Result<(), EngineError> {
+    fn finish_successes(&self, runs: &[Completed]) -> Result<(), EngineError> {
         if runs.is_empty() {
             return Ok(());
         }
@@ -181,8 +168,7 @@ impl State {
         })
     }
 
-    /// Appends log lines to a run's events.
-    pub fn log_many(&self, run_id: &str, lines: &[(String, String)]) -> Result<(), EngineError> {
+    fn log_many(&self, run_id: &str, lines: &[(String, String)]) -> Result<(), EngineError> {
         if lines.is_empty() {
             return Ok(());
         }
@@ -195,8 +181,7 @@ impl State {
         })
     }
 
-    /// The bytes of a blob stored in the database.
-    pub fn blob(&self, name: &str) -> Result<Option<Vec<u8>>, EngineError> {
+    fn blob(&self, name: &str) -> Result<Option<Vec<u8>>, EngineError> {
         self.read(|c| {
             c.prepare_cached("SELECT data FROM blobs WHERE name = ?1")?
                 .query_row(params![name], |r| r.get(0))
@@ -204,9 +189,7 @@ impl State {
         })
     }
 
-    /// When nothing is claimable: the earliest time a queued run's retry delay ends, and
-    /// whether any run is queued or running at all (within the backfill, when given).
-    pub fn pending(&self, scope: &RunScope) -> Result<Pending, EngineError> {
+    fn pending(&self, scope: &RunScope) -> Result<Pending, EngineError> {
         let (backfill, first, last) = scope.params();
         self.read(|c| {
             c.query_row(
@@ -228,8 +211,7 @@ impl State {
         })
     }
 
-    /// Records materializations of a run that is still going (a batch of keys).
-    pub fn record_progress(
+    fn record_progress(
         &self,
         run_id: &str,
         plugin: &str,
@@ -243,9 +225,7 @@ impl State {
         })
     }
 
-    /// Records a failed attempt: queued again after `retry_after_ms`, or failed for good
-    /// (its partitions marked failed, its dependents canceled).
-    pub fn finish_failure(
+    fn finish_failure(
         &self,
         run: &RunRecord,
         error: &str,
@@ -297,9 +277,7 @@ impl State {
         })
     }
 
-    /// Ends a run that found an upstream partition it reads missing: final, not retried, its
-    /// partitions left as they were; the runs that wait for it end the same way.
-    pub fn finish_waiting(&self, run: &RunRecord, reason: &str) -> Result<(), EngineError> {
+    fn finish_waiting(&self, run: &RunRecord, reason: &str) -> Result<(), EngineError> {
         let now = now_ms();
         self.write(|tx| {
             tx.execute(
@@ -323,8 +301,7 @@ impl State {
         })
     }
 
-    /// Extends the leases of the runs `owner` holds (its heartbeat). Returns how many.
-    pub fn renew_leases(&self, owner: &str, lease: Duration) -> Result<u64, EngineError> {
+    fn renew_leases(&self, owner: &str, lease: Duration) -> Result<u64, EngineError> {
         let until = now_ms().saturating_add(lease_ms(lease));
         self.write(|tx| {
             let n = tx
@@ -336,10 +313,7 @@ impl State {
         })
     }
 
-    /// Puts back in the queue the running runs whose lease expired: their owner stopped (a
-    /// crash, `kill -9`, a lost machine) or stalled past its lease. A run from before leases
-    /// (no lease recorded) counts as expired. Returns how many.
-    pub fn requeue_expired(&self) -> Result<u64, EngineError> {
+    fn requeue_expired(&self) -> Result<u64, EngineError> {
         let now = now_ms();
         self.write(|tx| {
             let expired: Vec<String> = {
@@ -368,7 +342,7 @@ impl State {
         })
     }
 
-    pub fn run(&self, id: &str) -> Result<Option<RunRecord>, EngineError> {
+    fn run(&self, id: &str) -> Result<Option<RunRecord>, EngineError> {
         self.read(|c| {
             c.query_row(
                 &format!("SELECT {RUN_COLUMNS} FROM runs WHERE id = ?1"),
@@ -379,7 +353,7 @@ impl State {
         })
     }
 
-    pub fn run_status(&self, id: &str) -> Result<Option<RunStatus>, EngineError> {
+    fn run_status(&self, id: &str) -> Result<Option<RunStatus>, EngineError> {
         self.read(|c| {
             c.query_row("SELECT status FROM runs WHERE id = ?1", params![id], |r| {
                 r.get::<_, String>(0)
@@ -393,8 +367,7 @@ impl State {
         })
     }
 
-    /// The newest runs first.
-    pub fn runs(&self, limit: u32, backfill: Option<&str>) -> Result<Vec<RunRecord>, EngineError> {
+    fn runs(&self, limit: u32, backfill: Option<&str>) -> Result<Vec<RunRecord>, EngineError> {
         self.read(|c| {
             let mut s = c.prepare(&format!(
                 "SELECT {RUN_COLUMNS} FROM runs WHERE (?2 IS NULL OR backfill_id = ?2) ORDER BY seq DESC LIMIT ?1"
@@ -404,8 +377,7 @@ impl State {
         })
     }
 
-    /// The newest runs first that match every condition of `filter`.
-    pub fn runs_matching(&self, filter: &RunFilter) -> Result<Vec<RunRecord>, EngineError> {
+    fn runs_matching(&self, filter: &RunFilter) -> Result<Vec<RunRecord>, EngineError> {
         self.read(|c| {
             // A run touches a partition when it recorded it, names it, or its range holds it
             // (range ends compared as text: exact for the time formats keys use).
@@ -438,7 +410,7 @@ impl State {
         })
     }
 
-    pub fn run_events(&self, id: &str) -> Result<Vec<RunEvent>, EngineError> {
+    fn run_events(&self, id: &str) -> Result<Vec<RunEvent>, EngineError> {
         self.read(|c| {
             let mut s = c.prepare(
                 "SELECT seq, at, level, message FROM run_events WHERE run_id = ?1 ORDER BY seq",
@@ -455,13 +427,12 @@ impl State {
         })
     }
 
-    pub fn log(&self, run_id: &str, level: &str, message: &str) -> Result<(), EngineError> {
+    fn log(&self, run_id: &str, level: &str, message: &str) -> Result<(), EngineError> {
         let now = now_ms();
         self.write(|tx| event(tx, run_id, level, message, now))
     }
 
-    /// Keys of a run already materialized by it (a resumed run skips them).
-    pub fn done_in_run(&self, run_id: &str) -> Result<Vec<(String, String)>, EngineError> {
+    fn done_in_run(&self, run_id: &str) -> Result<Vec<(String, String)>, EngineError> {
         self.read(|c| {
             let mut s =
                 c.prepare("SELECT asset, partition FROM materializations WHERE run_id = ?1")?;
@@ -470,8 +441,7 @@ impl State {
         })
     }
 
-    /// Counts of runs by status, across everything.
-    pub fn run_counts(&self) -> Result<Vec<(String, u64)>, EngineError> {
+    fn run_counts(&self) -> Result<Vec<(String, u64)>, EngineError> {
         self.read(|c| {
             let mut s = c.prepare("SELECT status, COUNT(*) FROM runs GROUP BY status")?;
             s.query_map([], |r| Ok((r.get(0)?, r.get::<_, i64>(1)? as u64)))?

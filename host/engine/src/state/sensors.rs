@@ -5,8 +5,8 @@ use rusqlite::{OptionalExtension, params};
 use super::*;
 use crate::error::EngineError;
 
-impl State {
-    pub fn sensor_state(&self, name: &str) -> Result<SensorState, EngineError> {
+impl SensorStore for State {
+    fn sensor_state(&self, name: &str) -> Result<SensorState, EngineError> {
         self.read(|c| {
             c.query_row(
                 "SELECT cursor, last_evaluation, last_skip_reason, last_error, evaluations
@@ -27,9 +27,7 @@ impl State {
         })
     }
 
-    /// Records one sensor evaluation in one transaction: dynamic-partition changes first,
-    /// then the runs (deduplicated by run key), then the cursor.
-    pub fn record_sensor_tick(&self, tick: &SensorTick) -> Result<Vec<String>, EngineError> {
+    fn record_sensor_tick(&self, tick: &SensorTick) -> Result<Vec<String>, EngineError> {
         self.write_dynamic(|tx, d| {
             for (name, add, delete) in &tick.dynamic {
                 d.add(tx, name, add)?;
@@ -70,8 +68,7 @@ impl State {
         })
     }
 
-    /// Whether a sensor already launched a run for this key.
-    pub fn sensor_run_key_seen(&self, sensor: &str, run_key: &str) -> Result<bool, EngineError> {
+    fn sensor_run_key_seen(&self, sensor: &str, run_key: &str) -> Result<bool, EngineError> {
         self.read(|c| {
             c.query_row(
                 "SELECT 1 FROM sensor_run_keys WHERE sensor = ?1 AND run_key = ?2",
@@ -83,8 +80,7 @@ impl State {
         })
     }
 
-    /// The newest recorded tick of a schedule (unix seconds).
-    pub fn last_schedule_tick(&self, schedule: &str) -> Result<Option<i64>, EngineError> {
+    fn last_schedule_tick(&self, schedule: &str) -> Result<Option<i64>, EngineError> {
         self.read(|c| {
             c.query_row(
                 "SELECT MAX(tick) FROM schedule_ticks WHERE schedule = ?1",
@@ -94,11 +90,7 @@ impl State {
         })
     }
 
-    /// Records schedule ticks and their runs in one transaction; a tick recorded before (by
-    /// another process) is skipped with its run, and so is a run whose run key the schedule
-    /// used before (two ticks, or a catch-up after a restart, naming the same partition).
-    /// Returns the runs queued.
-    pub fn record_schedule_ticks(
+    fn record_schedule_ticks(
         &self,
         schedule: &str,
         ticks: &[(i64, Option<String>, Option<NewRun>)],
