@@ -628,6 +628,59 @@ fn batched_runs_cover_ranges_and_chunks() {
 }
 
 #[test]
+fn the_backfill_policy_is_honoured_at_planning() {
+    let setup = Setup::new(&[]);
+    let engine = setup.engine();
+    let submit = |asset: &str, policy| {
+        engine.submit(
+            &strings(&[asset]),
+            &range("2024-01-01", "2024-01-12"),
+            Filter::Any,
+            policy,
+            true,
+            "backfill",
+            now(),
+        )
+    };
+    // One partition per run: ranges are refused before anything is queued.
+    for policy in [RunPolicy::SingleRun, RunPolicy::MaxPerRun(3)] {
+        let e = submit("one_by_one", policy).unwrap_err();
+        assert!(
+            matches!(e, tessera_engine::EngineError::BackfillPolicy { .. })
+                && e.to_string()
+                    .contains("one_by_one: its backfill policy is single_partition"),
+            "{e}"
+        );
+    }
+    let all = tessera_engine::state::RunFilter {
+        limit: 100,
+        ..Default::default()
+    };
+    assert!(engine.runs(&all).unwrap().is_empty());
+    assert_eq!(
+        submit("one_by_one", RunPolicy::PerPartition)
+            .unwrap()
+            .runs
+            .len(),
+        12
+    );
+    // Runs of at most 5, decided by the asset: 5 + 5 + 2, one call each (the probe writes
+    // the label of its call).
+    let s = submit("by_fives", RunPolicy::PerPartition).unwrap();
+    assert_eq!(s.runs.len(), 3);
+    engine.run_queue(s.backfill_id.as_deref(), &|_| {}).unwrap();
+    assert_eq!(materialized(&engine, "by_fives").len(), 12);
+    let b = String::from_utf8(blob(&engine, "by_fives", "2024-01-07")).unwrap();
+    assert_eq!(b, "2024-01-06...2024-01-10");
+    // Without a declared policy, `--max-per-run 4` makes one call per run too.
+    let s = submit("up", RunPolicy::MaxPerRun(4)).unwrap();
+    assert_eq!(s.runs.len(), 3);
+    engine.run_queue(s.backfill_id.as_deref(), &|_| {}).unwrap();
+    let b = String::from_utf8(blob(&engine, "up", "2024-01-12")).unwrap();
+    assert_eq!(b, "2024-01-09...2024-01-12");
+}
+
+#[test]
 fn a_reload_that_breaks_the_graph_is_refused() {
     let setup = Setup::new(&[]);
     let engine = setup.engine();

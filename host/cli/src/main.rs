@@ -111,7 +111,8 @@ enum Command {
         /// Every partition that exists now.
         #[arg(long, conflicts_with_all = ["partition", "range"])]
         all: bool,
-        /// One run (and one call) per contiguous range instead of one per partition.
+        /// One run (and one call) per contiguous range instead of one per partition (refused
+        /// for an asset whose backfill policy is single_partition).
         #[arg(long)]
         single_run: bool,
         #[arg(long)]
@@ -136,13 +137,14 @@ enum Command {
         /// Only partitions whose latest attempt failed.
         #[arg(long, group = "filter")]
         failed: bool,
-        /// Only stale partitions (upstream newer, or the code version changed).
+        /// Only stale partitions (upstream data versions changed, or the code version).
         #[arg(long, group = "filter")]
         stale: bool,
-        /// At most N partitions per run (default 1).
+        /// Runs of at most N contiguous partitions, one call each (default: the asset's
+        /// backfill policy, else one partition per run).
         #[arg(long, value_name = "N", conflicts_with = "single_run")]
         max_per_run: Option<u64>,
-        /// One run per contiguous range.
+        /// One run (and one call) per contiguous range.
         #[arg(long)]
         single_run: bool,
         /// Queue the runs and return (a running `tessera dev` executes them).

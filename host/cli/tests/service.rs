@@ -370,3 +370,41 @@ fn commands_beside_a_broken_plugin_file_use_its_last_good_version() {
     let status = json(&run(&["status", "--json"]));
     assert_eq!(status["plugin_errors"], serde_json::json!({}), "{status:#}");
 }
+
+#[test]
+fn a_backfill_policy_refuses_ranges_when_planning() {
+    let c = components();
+    let p = Project::new(&[("engine_probe", c.guest("engine_probe"))], "");
+    let now = "2024-02-01T00:00:00Z";
+    for args in [
+        &[
+            "materialize",
+            "one_by_one",
+            "--range",
+            "2024-01-01...2024-01-05",
+            "--single-run",
+        ][..],
+        &[
+            "backfill",
+            "one_by_one",
+            "--from",
+            "2024-01-01",
+            "--to",
+            "2024-01-05",
+            "--max-per-run",
+            "3",
+        ],
+    ] {
+        let mut all = vec!["--now", now];
+        all.extend_from_slice(args);
+        let (out, took) = timed(|| p.run(&all));
+        fails_with(
+            &out,
+            took,
+            "one_by_one: its backfill policy is single_partition, which does not allow",
+        );
+    }
+    // Nothing was queued.
+    let runs = json(&p.run(&["runs", "--json"]));
+    assert_eq!(runs.as_array().map(Vec::len), Some(0), "{runs}");
+}

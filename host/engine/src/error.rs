@@ -46,6 +46,15 @@ pub enum EngineError {
     UnknownRun(String),
     #[error("{asset}: {message}")]
     Selection { asset: String, message: String },
+    #[error(
+        "{asset}: its backfill policy is {policy}, which does not allow {requested}; \
+         ask without it (the policy decides how its partitions are split into runs)"
+    )]
+    BackfillPolicy {
+        asset: String,
+        policy: crate::graph::BackfillPolicy,
+        requested: String,
+    },
     // Transparent: the inner error's message once (not "X: X" when a chain is printed).
     #[error(transparent)]
     Partitions(#[from] tessera_partitions::Error),

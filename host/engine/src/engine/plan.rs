@@ -5,11 +5,12 @@ use std::collections::{BTreeSet, HashMap};
 use chrono::{DateTime, Utc};
 use serde::Serialize;
 use tessera_partitions::{Context, KeyRange, PartitionKey, PartitionSubset};
+use tessera_runtime::MAX_KEYS_PER_CALL;
 
 use super::select::describe_selection;
 use super::{Engine, Filter, PartitionSelection, RunPolicy, new_id};
 use crate::error::EngineError;
-use crate::graph::AssetNode;
+use crate::graph::{AssetNode, BackfillPolicy};
 use crate::state::{NewRun, RunSelection};
 
 /// A run planned but not stored yet.
@@ -20,7 +21,8 @@ struct Unit {
     assets: Vec<String>,
     selection: RunSelection,
     indices: Vec<(i64, i64)>,
-    keys: Vec<String>,
+    /// How many partitions it covers.
+    count: u64,
 }
 
 impl Engine {
@@ -90,9 +92,15 @@ impl Engine {
                     Some(s)
                 }
             };
-            let new_units = split(node, group_assets, subset.as_ref(), policy, &cx)?;
+            let new_units = split(
+                node,
+                group_assets,
+                subset.as_ref(),
+                split_of(node, policy)?,
+                &cx,
+            )?;
             for u in new_units {
-                total += u.keys.len().max(1) as u64;
+                total += u.count.max(1);
                 let idx = units.len();
                 for a in &u.assets {
                     units_by_asset.entry(a.clone()).or_default().push(idx);
@@ -169,7 +177,7 @@ impl Engine {
                     computation: n.map(|n| n.computation.clone()).unwrap_or_default(),
                     assets: u.assets.clone(),
                     selection: u.selection.clone(),
-                    partitions: u.keys.len().max(1) as u64,
+                    partitions: u.count.max(1),
                     backfill_id: backfill_id.clone(),
                     run_key: None,
                     trigger: trigger.to_string(),
@@ -206,12 +214,50 @@ pub struct Submitted {
     pub partitions: u64,
 }
 
+/// How a computation's partitions are split into runs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Split {
+    /// One run and one call per partition.
+    PerKey,
+    /// One run and one call per contiguous range of at most this many partitions.
+    Ranges(u64),
+}
+
+/// The split a request's policy and the asset's backfill policy agree on: the asset's
+/// policy bounds what a request may ask, and decides when the request does not ask.
+fn split_of(node: &AssetNode, requested: RunPolicy) -> Result<Split, EngineError> {
+    use BackfillPolicy as B;
+    // A call covers at most this many keys (the runtime's bound).
+    let cap = |n: u64| Split::Ranges(n.clamp(1, MAX_KEYS_PER_CALL));
+    let refuse = |asked: String| EngineError::BackfillPolicy {
+        asset: node.key.clone(),
+        policy: node.backfill_policy,
+        requested: asked,
+    };
+    Ok(match (node.backfill_policy, requested) {
+        (B::SinglePartition, RunPolicy::SingleRun) => {
+            return Err(refuse("one run over each range (--single-run)".into()));
+        }
+        (B::SinglePartition, RunPolicy::MaxPerRun(n)) if n > 1 => {
+            return Err(refuse(format!(
+                "runs of up to {n} partitions (--max-per-run {n})"
+            )));
+        }
+        (B::SinglePartition, _) | (B::Unspecified, RunPolicy::PerPartition) => Split::PerKey,
+        (B::Unspecified, RunPolicy::MaxPerRun(n)) if n <= 1 => Split::PerKey,
+        (B::SingleRun | B::Unspecified, RunPolicy::MaxPerRun(n)) => cap(n),
+        (B::SingleRun | B::Unspecified, _) => cap(MAX_KEYS_PER_CALL),
+        (B::MultiRun(m), RunPolicy::MaxPerRun(n)) => cap(n.min(m)),
+        (B::MultiRun(m), _) => cap(m),
+    })
+}
+
 /// Splits a computation's selected partitions into runs.
 fn split(
     node: &AssetNode,
     assets: &[String],
     subset: Option<&PartitionSubset>,
-    policy: RunPolicy,
+    how: Split,
     cx: &Context<'_>,
 ) -> Result<Vec<Unit>, EngineError> {
     let (Some(def), Some(subset)) = (&node.partitions, subset) else {
@@ -221,54 +267,57 @@ fn split(
             assets: assets.to_vec(),
             selection: RunSelection::None,
             indices: Vec::new(),
-            keys: Vec::new(),
+            count: 1,
         }]);
     };
     let mut units = Vec::new();
-    let unit = |selection: RunSelection, indices: Vec<(i64, i64)>, keys: Vec<String>| Unit {
+    let unit = |selection: RunSelection, indices: Vec<(i64, i64)>, count: u64| Unit {
         id: new_id("r"),
         node_key: node.key.clone(),
         assets: assets.to_vec(),
         selection,
         indices,
-        keys,
+        count,
     };
-    match policy {
-        RunPolicy::SingleRun => {
-            for &(a, b) in subset.indices().ranges() {
-                let piece = PartitionSubset::from_range(a, b);
-                let keys: Vec<String> = def
-                    .subset_keys(cx, &piece)?
+    let one = |k: String| RunSelection::Keys { keys: vec![k] };
+    match how {
+        Split::Ranges(max) => {
+            let max = i64::try_from(max).unwrap_or(i64::MAX);
+            let key = |i: i64| -> Result<String, EngineError> {
+                def.key_at(cx, i)?
                     .map(PartitionKey::into_string)
-                    .collect();
-                let (Some(first), Some(last)) = (keys.first(), keys.last()) else {
-                    continue;
-                };
-                let selection = if keys.len() == 1 {
-                    RunSelection::Keys { keys: keys.clone() }
-                } else {
-                    RunSelection::Range(KeyRange::new(first.clone(), last.clone()))
-                };
-                units.push(unit(selection, vec![(a, b)], keys));
+                    .ok_or_else(|| {
+                        EngineError::Invalid(format!("{def} has no partition at index {i}"))
+                    })
+            };
+            // Only the ends of each piece are computed: a range of a million keys costs two.
+            for &(a, b) in subset.indices().ranges() {
+                let mut start = a;
+                while start < b {
+                    let end = start.saturating_add(max).min(b);
+                    let selection = if end - start == 1 {
+                        one(key(start)?)
+                    } else {
+                        RunSelection::Range(KeyRange::new(key(start)?, key(end - 1)?))
+                    };
+                    units.push(unit(selection, vec![(start, end)], (end - start) as u64));
+                    start = end;
+                }
+            }
+            // Keys without an index (none for a subset of the definition) run one by one.
+            for k in subset.unindexed() {
+                units.push(unit(one(k.to_string()), Vec::new(), 1));
             }
         }
-        RunPolicy::PerPartition | RunPolicy::MaxPerRun(_) => {
-            let per = match policy {
-                RunPolicy::MaxPerRun(n) => n.max(1) as usize,
-                _ => 1,
-            };
+        Split::PerKey => {
             let indices: Vec<i64> = subset.indices().iter().collect();
-            let keys: Vec<String> = def
-                .subset_keys(cx, subset)?
-                .map(PartitionKey::into_string)
-                .collect();
-            for (ks, is) in keys.chunks(per).zip(indices.chunks(per)) {
-                let ranges = tessera_partitions::RangeSet::from_values(is.iter().copied());
-                units.push(unit(
-                    RunSelection::Keys { keys: ks.to_vec() },
-                    ranges.ranges().to_vec(),
-                    ks.to_vec(),
-                ));
+            let keys = def.subset_keys(cx, subset)?.map(PartitionKey::into_string);
+            for (i, k) in keys.enumerate() {
+                let span = indices
+                    .get(i)
+                    .map(|&x| vec![(x, x + 1)])
+                    .unwrap_or_default();
+                units.push(unit(one(k), span, 1));
             }
         }
     }
@@ -298,6 +347,7 @@ mod tests {
             pool: None,
             timeout: None,
             siblings: vec![key.into()],
+            backfill_policy: BackfillPolicy::Unspecified,
         }
     }
 
@@ -309,6 +359,12 @@ mod tests {
         }
     }
 
+    fn with(policy: BackfillPolicy) -> AssetNode {
+        let mut n = daily("a");
+        n.backfill_policy = policy;
+        n
+    }
+
     #[test]
     fn a_selection_splits_into_runs_by_policy() {
         let store = MemoryDynamicStore::new();
@@ -318,30 +374,119 @@ mod tests {
         let assets = vec!["a".to_string()];
         // January 1–10 and 20–22: two contiguous ranges, 13 partitions.
         let subset = PartitionSubset::from_range(0, 10).union(&PartitionSubset::from_range(19, 22));
-        let split = |policy| split(&node, &assets, Some(&subset), policy, &cx);
+        let split = |policy| {
+            let how = split_of(&node, policy).unwrap_or(Split::PerKey);
+            split(&node, &assets, Some(&subset), how, &cx).unwrap_or_default()
+        };
 
-        let per = split(RunPolicy::PerPartition).unwrap_or_default();
+        let per = split(RunPolicy::PerPartition);
         assert_eq!(per.len(), 13);
         assert_eq!(keys(&per[0]), "2024-01-01");
         assert_eq!(per[12].indices, vec![(21, 22)]);
 
-        let five = split(RunPolicy::MaxPerRun(5)).unwrap_or_default();
+        // Up to 5 per run: one call per run, over a range within a contiguous piece.
+        let five = split(RunPolicy::MaxPerRun(5));
         let got: Vec<String> = five.iter().map(keys).collect();
-        assert_eq!(got.len(), 3);
-        assert_eq!(got[2], "2024-01-20,2024-01-21,2024-01-22");
+        assert_eq!(
+            got,
+            [
+                "2024-01-01...2024-01-05",
+                "2024-01-06...2024-01-10",
+                "2024-01-20...2024-01-22"
+            ]
+        );
         assert_eq!(five[1].indices, vec![(5, 10)]);
+        assert_eq!(five[2].count, 3);
 
-        let single = split(RunPolicy::SingleRun).unwrap_or_default();
+        let single = split(RunPolicy::SingleRun);
         let got: Vec<String> = single.iter().map(keys).collect();
         assert_eq!(got, ["2024-01-01...2024-01-10", "2024-01-20...2024-01-22"]);
-        assert_eq!(single[1].keys.len(), 3);
+        assert_eq!(single[1].count, 3);
 
         // Unpartitioned: one run, no keys.
         let mut plain = daily("b");
         plain.partitions = None;
-        let one = super::split(&plain, &["b".to_string()], None, RunPolicy::SingleRun, &cx)
+        let one = super::split(&plain, &["b".to_string()], None, Split::Ranges(10), &cx)
             .unwrap_or_default();
         assert_eq!(one.len(), 1);
         assert_eq!(keys(&one[0]), "-");
+    }
+
+    #[test]
+    fn the_backfill_policy_bounds_and_decides_the_split() {
+        use BackfillPolicy as B;
+        use RunPolicy as R;
+        let cases = [
+            (B::Unspecified, R::PerPartition, Some(Split::PerKey)),
+            (B::Unspecified, R::MaxPerRun(1), Some(Split::PerKey)),
+            (B::Unspecified, R::MaxPerRun(5), Some(Split::Ranges(5))),
+            (
+                B::Unspecified,
+                R::SingleRun,
+                Some(Split::Ranges(MAX_KEYS_PER_CALL)),
+            ),
+            (B::SinglePartition, R::PerPartition, Some(Split::PerKey)),
+            (B::SinglePartition, R::MaxPerRun(1), Some(Split::PerKey)),
+            (B::SinglePartition, R::MaxPerRun(5), None),
+            (B::SinglePartition, R::SingleRun, None),
+            // The asset's policy decides when the request does not ask.
+            (
+                B::SingleRun,
+                R::PerPartition,
+                Some(Split::Ranges(MAX_KEYS_PER_CALL)),
+            ),
+            (B::SingleRun, R::MaxPerRun(5), Some(Split::Ranges(5))),
+            (B::MultiRun(8), R::PerPartition, Some(Split::Ranges(8))),
+            (B::MultiRun(8), R::SingleRun, Some(Split::Ranges(8))),
+            (B::MultiRun(8), R::MaxPerRun(5), Some(Split::Ranges(5))),
+            (B::MultiRun(8), R::MaxPerRun(50), Some(Split::Ranges(8))),
+            // A call never covers more keys than the runtime takes.
+            (
+                B::MultiRun(u64::MAX),
+                R::PerPartition,
+                Some(Split::Ranges(MAX_KEYS_PER_CALL)),
+            ),
+        ];
+        for (policy, requested, want) in cases {
+            let got = split_of(&with(policy), requested);
+            match want {
+                Some(w) => assert_eq!(got.ok(), Some(w), "{policy} × {requested:?}"),
+                None => {
+                    let e = got.err().map(|e| e.to_string()).unwrap_or_default();
+                    assert!(
+                        e.contains("a: its backfill policy is single_partition"),
+                        "{policy} × {requested:?}: {e}"
+                    );
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn a_multi_run_policy_covers_a_million_hours_with_few_runs() {
+        let store = MemoryDynamicStore::new();
+        let cx = Context::new(
+            Utc.with_ymd_and_hms(2200, 1, 1, 0, 0, 0)
+                .single()
+                .unwrap_or_default(),
+        )
+        .with_dynamic(&store);
+        let mut node = with(BackfillPolicy::MultiRun(10_000));
+        node.partitions = TimeWindowPartitions::hourly("2000-01-01-00:00")
+            .build()
+            .ok()
+            .map(PartitionsDefinition::from);
+        let subset = PartitionSubset::from_range(0, 1_000_000);
+        let units = split(
+            &node,
+            &["a".to_string()],
+            Some(&subset),
+            split_of(&node, RunPolicy::PerPartition).unwrap_or(Split::PerKey),
+            &cx,
+        )
+        .unwrap_or_default();
+        assert_eq!(units.len(), 100);
+        assert_eq!(units.iter().map(|u| u.count).sum::<u64>(), 1_000_000);
+        assert_eq!(keys(&units[0]), "2000-01-01-00:00...2001-02-20-15:00");
     }
 }

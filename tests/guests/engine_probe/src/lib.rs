@@ -103,6 +103,13 @@ tessera_sdk::plugin! {
         Asset::new("hang", hang)
             .partitions(Partitions::daily("2024-01-01"))
             .metadata("timeout_ms", 200i64),
+        // Backfill policies (metadata): one partition per run; runs of up to 5.
+        Asset::new("one_by_one", echo)
+            .partitions(Partitions::daily("2024-01-01"))
+            .metadata("backfill_policy", "single_partition"),
+        Asset::new("by_fives", echo)
+            .partitions(Partitions::daily("2024-01-01"))
+            .metadata("backfill_policy", "multi_run:5"),
         // Ten million partitions by 2029-01-07 (the status benchmark).
         Asset::new("minutely", echo).partitions(Partitions::cron(
             "* * * * *",
