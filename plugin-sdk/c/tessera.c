@@ -27,6 +27,13 @@ struct tessera_plugin {
 struct tessera_asset {
     tessera_plugin *plugin;
     size_t index;
+    /* Within the computation (0 but for a multi-asset's others). */
+    size_t asset_index;
+};
+
+struct tessera_multi_asset {
+    tessera_plugin *plugin;
+    size_t index;
 };
 
 struct tessera_sensor {
@@ -56,6 +63,9 @@ struct tessera_output {
     size_t cap;
     metadata_list metadata;
     char *error;
+    /* The asset it is for; a multi-asset's other outputs hang off the first. */
+    const char *asset;
+    struct tessera_output *next;
 };
 
 struct tessera_sensor_context {
@@ -124,7 +134,7 @@ static char *vformat(const char *fmt, va_list args) {
 }
 
 static asset_def *def_of(const tessera_asset *a) {
-    return &a->plugin->defs.computations.ptr[a->index].assets.ptr[0];
+    return &a->plugin->defs.computations.ptr[a->index].assets.ptr[a->asset_index];
 }
 
 static sensor_def *sensor_of(const tessera_sensor *s) {
@@ -144,6 +154,32 @@ tessera_asset *tessera_asset_new(tessera_plugin *plugin, const char *key, tesser
     tessera_asset *handle = checked(malloc(sizeof *handle));
     handle->plugin = plugin;
     handle->index = index;
+    handle->asset_index = 0;
+    return handle;
+}
+
+tessera_multi_asset *tessera_multi_asset_new(tessera_plugin *plugin, const char *name,
+                                             tessera_compute compute) {
+    size_t index = plugin->defs.computations.len;
+    computation_def *c = PUSH(plugin->defs.computations);
+    set(&c->name, name);
+    plugin->computes = checked(realloc(plugin->computes, (index + 1) * sizeof *plugin->computes));
+    plugin->computes[index] = compute;
+    tessera_multi_asset *handle = checked(malloc(sizeof *handle));
+    handle->plugin = plugin;
+    handle->index = index;
+    return handle;
+}
+
+tessera_asset *tessera_multi_asset_add(tessera_multi_asset *multi, const char *key) {
+    computation_def *c = &multi->plugin->defs.computations.ptr[multi->index];
+    size_t asset_index = c->assets.len;
+    asset_def *a = PUSH(c->assets);
+    set(&a->key, key);
+    tessera_asset *handle = checked(malloc(sizeof *handle));
+    handle->plugin = multi->plugin;
+    handle->index = multi->index;
+    handle->asset_index = asset_index;
     return handle;
 }
 
@@ -215,21 +251,57 @@ void tessera_asset_cron(tessera_asset *asset, const char *cron, const char *star
     set(&p->val.cron.fmt, fmt);
 }
 
-void tessera_asset_timezone(tessera_asset *asset, const char *zone) {
+/* The cadence or cron definition timezone and end offset apply to: the asset's, or its last
+ * dimension's. */
+static tessera_plugin_types_cadence_partitions_t *last_cadence(tessera_asset *asset) {
     asset_def *a = def_of(asset);
     if (a->partitions.val.tag == TESSERA_PLUGIN_TYPES_PARTITIONS_CADENCE) {
-        set_opt(&a->partitions.val.val.cadence.timezone, zone);
-    } else if (a->partitions.val.tag == TESSERA_PLUGIN_TYPES_PARTITIONS_CRON) {
-        set_opt(&a->partitions.val.val.cron.timezone, zone);
+        return &a->partitions.val.val.cadence;
+    }
+    if (a->partitions.val.tag == TESSERA_PLUGIN_TYPES_PARTITIONS_MULTI &&
+        a->partitions.val.val.multi.len > 0) {
+        tessera_plugin_types_dimension_t *d =
+            &a->partitions.val.val.multi.ptr[a->partitions.val.val.multi.len - 1];
+        if (d->partitions.tag == TESSERA_PLUGIN_TYPES_DIMENSION_PARTITIONS_CADENCE) {
+            return &d->partitions.val.cadence;
+        }
+    }
+    return NULL;
+}
+
+static tessera_plugin_types_cron_partitions_t *last_cron(tessera_asset *asset) {
+    asset_def *a = def_of(asset);
+    if (a->partitions.val.tag == TESSERA_PLUGIN_TYPES_PARTITIONS_CRON) {
+        return &a->partitions.val.val.cron;
+    }
+    if (a->partitions.val.tag == TESSERA_PLUGIN_TYPES_PARTITIONS_MULTI &&
+        a->partitions.val.val.multi.len > 0) {
+        tessera_plugin_types_dimension_t *d =
+            &a->partitions.val.val.multi.ptr[a->partitions.val.val.multi.len - 1];
+        if (d->partitions.tag == TESSERA_PLUGIN_TYPES_DIMENSION_PARTITIONS_CRON) {
+            return &d->partitions.val.cron;
+        }
+    }
+    return NULL;
+}
+
+void tessera_asset_timezone(tessera_asset *asset, const char *zone) {
+    tessera_plugin_types_cadence_partitions_t *c = last_cadence(asset);
+    tessera_plugin_types_cron_partitions_t *k = last_cron(asset);
+    if (c != NULL) {
+        set_opt(&c->timezone, zone);
+    } else if (k != NULL) {
+        set_opt(&k->timezone, zone);
     }
 }
 
 void tessera_asset_end_offset(tessera_asset *asset, int64_t offset) {
-    asset_def *a = def_of(asset);
-    if (a->partitions.val.tag == TESSERA_PLUGIN_TYPES_PARTITIONS_CADENCE) {
-        a->partitions.val.val.cadence.end_offset = offset;
-    } else if (a->partitions.val.tag == TESSERA_PLUGIN_TYPES_PARTITIONS_CRON) {
-        a->partitions.val.val.cron.end_offset = offset;
+    tessera_plugin_types_cadence_partitions_t *c = last_cadence(asset);
+    tessera_plugin_types_cron_partitions_t *k = last_cron(asset);
+    if (c != NULL) {
+        c->end_offset = offset;
+    } else if (k != NULL) {
+        k->end_offset = offset;
     }
 }
 
@@ -243,6 +315,80 @@ void tessera_asset_static(tessera_asset *asset, const char *const *keys, size_t 
 
 void tessera_asset_dynamic(tessera_asset *asset, const char *set_name) {
     set(&partitions(asset, TESSERA_PLUGIN_TYPES_PARTITIONS_DYNAMIC)->val.dynamic, set_name);
+}
+
+/* A new dimension of the asset's multi-dimensional partitions (made multi if they were not). */
+static tessera_plugin_types_dimension_partitions_t *dimension(tessera_asset *asset,
+                                                             const char *name, uint8_t tag) {
+    asset_def *a = def_of(asset);
+    if (!a->partitions.is_some || a->partitions.val.tag != TESSERA_PLUGIN_TYPES_PARTITIONS_MULTI) {
+        partitions(asset, TESSERA_PLUGIN_TYPES_PARTITIONS_MULTI);
+    }
+    tessera_plugin_types_dimension_t *d = PUSH(a->partitions.val.val.multi);
+    set(&d->name, name);
+    d->partitions.tag = tag;
+    return &d->partitions;
+}
+
+void tessera_asset_dimension_static(tessera_asset *asset, const char *name,
+                                    const char *const *keys, size_t count) {
+    tessera_plugin_types_dimension_partitions_t *p =
+        dimension(asset, name, TESSERA_PLUGIN_TYPES_DIMENSION_PARTITIONS_STATIC_KEYS);
+    for (size_t i = 0; i < count; i++) {
+        set(PUSH(p->val.static_keys), keys[i]);
+    }
+}
+
+static void dimension_cadence(tessera_asset *asset, const char *name,
+                              tessera_plugin_types_cadence_t c, const char *start) {
+    tessera_plugin_types_dimension_partitions_t *p =
+        dimension(asset, name, TESSERA_PLUGIN_TYPES_DIMENSION_PARTITIONS_CADENCE);
+    p->val.cadence.cadence = c;
+    set(&p->val.cadence.start, start);
+}
+
+void tessera_asset_dimension_hourly(tessera_asset *asset, const char *name, const char *start) {
+    dimension_cadence(asset, name, TESSERA_PLUGIN_TYPES_CADENCE_HOURLY, start);
+}
+
+void tessera_asset_dimension_daily(tessera_asset *asset, const char *name, const char *start) {
+    dimension_cadence(asset, name, TESSERA_PLUGIN_TYPES_CADENCE_DAILY, start);
+}
+
+void tessera_asset_dimension_weekly(tessera_asset *asset, const char *name, const char *start) {
+    dimension_cadence(asset, name, TESSERA_PLUGIN_TYPES_CADENCE_WEEKLY, start);
+}
+
+void tessera_asset_dimension_monthly(tessera_asset *asset, const char *name, const char *start) {
+    dimension_cadence(asset, name, TESSERA_PLUGIN_TYPES_CADENCE_MONTHLY, start);
+}
+
+void tessera_asset_dimension_cron(tessera_asset *asset, const char *name, const char *cron,
+                                  const char *start, const char *fmt) {
+    tessera_plugin_types_dimension_partitions_t *p =
+        dimension(asset, name, TESSERA_PLUGIN_TYPES_DIMENSION_PARTITIONS_CRON);
+    set(&p->val.cron.cron_schedule, cron);
+    set(&p->val.cron.start, start);
+    set(&p->val.cron.fmt, fmt);
+}
+
+void tessera_asset_dimension_dynamic(tessera_asset *asset, const char *name, const char *set_name) {
+    set(&dimension(asset, name, TESSERA_PLUGIN_TYPES_DIMENSION_PARTITIONS_DYNAMIC)->val.dynamic,
+        set_name);
+}
+
+void tessera_asset_single_partition(tessera_asset *asset) {
+    tessera_asset_metadata_text(asset, "backfill_policy", "single_partition");
+}
+
+void tessera_asset_single_run(tessera_asset *asset) {
+    tessera_asset_metadata_text(asset, "backfill_policy", "single_run");
+}
+
+void tessera_asset_multi_run(tessera_asset *asset, uint32_t max_partitions_per_run) {
+    char policy[32];
+    snprintf(policy, sizeof policy, "multi_run:%u", (unsigned)max_partitions_per_run);
+    tessera_asset_metadata_text(asset, "backfill_policy", policy);
 }
 
 static tessera_plugin_types_asset_input_t *input(tessera_asset *asset, const char *upstream) {
@@ -282,6 +428,151 @@ void tessera_asset_input_window(tessera_asset *asset, const char *upstream, int6
     in->mapping.val.val.time_window.end_offset = end_offset;
     in->mapping.val.val.time_window.allow_nonexistent_upstream_partitions =
         allow_nonexistent_upstream_partitions;
+}
+
+void tessera_asset_input_specific(tessera_asset *asset, const char *upstream,
+                                  const char *const *keys, size_t count) {
+    tessera_plugin_types_asset_input_t *in = input(asset, upstream);
+    in->mapping.is_some = true;
+    in->mapping.val.tag = TESSERA_PLUGIN_TYPES_PARTITION_MAPPING_SPECIFIC;
+    for (size_t i = 0; i < count; i++) {
+        set(PUSH(in->mapping.val.val.specific), keys[i]);
+    }
+}
+
+/* The last input declared, if it has the mapping `tag`. */
+static tessera_plugin_types_partition_mapping_t *last_mapping(tessera_asset *asset, uint8_t tag) {
+    asset_def *a = def_of(asset);
+    if (a->inputs.len == 0) {
+        return NULL;
+    }
+    tessera_plugin_types_asset_input_t *in = &a->inputs.ptr[a->inputs.len - 1];
+    if (!in->mapping.is_some || in->mapping.val.tag != tag) {
+        return NULL;
+    }
+    return &in->mapping.val;
+}
+
+/* Adds upstream -> downstream to a static map, merging pairs of one upstream key. */
+static void static_pair(tessera_plugin_types_list_static_pair_t *pairs, const char *upstream_key,
+                        const char *downstream_key) {
+    tessera_plugin_types_static_pair_t *pair = NULL;
+    for (size_t i = 0; i < pairs->len; i++) {
+        if (eq(&pairs->ptr[i].upstream, upstream_key)) {
+            pair = &pairs->ptr[i];
+        }
+    }
+    if (pair == NULL) {
+        pair = PUSH((*pairs));
+        set(&pair->upstream, upstream_key);
+    }
+    set(PUSH(pair->downstream), downstream_key);
+}
+
+void tessera_asset_input_static_map(tessera_asset *asset, const char *upstream) {
+    input_mapped(asset, upstream, TESSERA_PLUGIN_TYPES_PARTITION_MAPPING_STATIC_MAP);
+}
+
+void tessera_asset_input_static_pair(tessera_asset *asset, const char *upstream_key,
+                                     const char *downstream_key) {
+    tessera_plugin_types_partition_mapping_t *m =
+        last_mapping(asset, TESSERA_PLUGIN_TYPES_PARTITION_MAPPING_STATIC_MAP);
+    if (m != NULL) {
+        static_pair(&m->val.static_map, upstream_key, downstream_key);
+    }
+}
+
+void tessera_asset_input_multi_to_single(tessera_asset *asset, const char *upstream,
+                                         const char *dimension) {
+    tessera_plugin_types_asset_input_t *in = input(asset, upstream);
+    in->mapping.is_some = true;
+    in->mapping.val.tag = TESSERA_PLUGIN_TYPES_PARTITION_MAPPING_MULTI_TO_SINGLE;
+    set_opt(&in->mapping.val.val.multi_to_single, dimension);
+}
+
+void tessera_asset_input_multi(tessera_asset *asset, const char *upstream) {
+    input_mapped(asset, upstream, TESSERA_PLUGIN_TYPES_PARTITION_MAPPING_MULTI);
+}
+
+/* The mapping of (upstream, downstream) dimensions of the last input's multi mapping: the one
+ * declared, or a new one of kind `tag`. */
+static tessera_plugin_types_dimension_mapping_kind_t *
+dimension_mapping(tessera_asset *asset, const char *upstream_dimension,
+                  const char *downstream_dimension, uint8_t tag) {
+    tessera_plugin_types_partition_mapping_t *m =
+        last_mapping(asset, TESSERA_PLUGIN_TYPES_PARTITION_MAPPING_MULTI);
+    if (m == NULL) {
+        return NULL;
+    }
+    for (size_t i = 0; i < m->val.multi.len; i++) {
+        tessera_plugin_types_dimension_mapping_t *d = &m->val.multi.ptr[i];
+        if (eq(&d->upstream_dimension, upstream_dimension) &&
+            eq(&d->downstream_dimension, downstream_dimension) && d->mapping.tag == tag) {
+            return &d->mapping;
+        }
+    }
+    tessera_plugin_types_dimension_mapping_t *d = PUSH(m->val.multi);
+    set(&d->upstream_dimension, upstream_dimension);
+    set(&d->downstream_dimension, downstream_dimension);
+    d->mapping.tag = tag;
+    return &d->mapping;
+}
+
+void tessera_asset_input_dimension_identity(tessera_asset *asset, const char *upstream_dimension,
+                                            const char *downstream_dimension) {
+    dimension_mapping(asset, upstream_dimension, downstream_dimension,
+                      TESSERA_PLUGIN_TYPES_DIMENSION_MAPPING_KIND_IDENTITY);
+}
+
+void tessera_asset_input_dimension_all(tessera_asset *asset, const char *upstream_dimension,
+                                       const char *downstream_dimension) {
+    dimension_mapping(asset, upstream_dimension, downstream_dimension,
+                      TESSERA_PLUGIN_TYPES_DIMENSION_MAPPING_KIND_ALL);
+}
+
+void tessera_asset_input_dimension_last(tessera_asset *asset, const char *upstream_dimension,
+                                        const char *downstream_dimension) {
+    dimension_mapping(asset, upstream_dimension, downstream_dimension,
+                      TESSERA_PLUGIN_TYPES_DIMENSION_MAPPING_KIND_LAST);
+}
+
+void tessera_asset_input_dimension_specific(tessera_asset *asset, const char *upstream_dimension,
+                                            const char *downstream_dimension,
+                                            const char *const *keys, size_t count) {
+    tessera_plugin_types_dimension_mapping_kind_t *k =
+        dimension_mapping(asset, upstream_dimension, downstream_dimension,
+                          TESSERA_PLUGIN_TYPES_DIMENSION_MAPPING_KIND_SPECIFIC);
+    for (size_t i = 0; k != NULL && i < count; i++) {
+        set(PUSH(k->val.specific), keys[i]);
+    }
+}
+
+void tessera_asset_input_dimension_window(tessera_asset *asset, const char *upstream_dimension,
+                                          const char *downstream_dimension, int64_t start_offset,
+                                          int64_t end_offset,
+                                          bool allow_nonexistent_upstream_partitions) {
+    tessera_plugin_types_dimension_mapping_kind_t *k =
+        dimension_mapping(asset, upstream_dimension, downstream_dimension,
+                          TESSERA_PLUGIN_TYPES_DIMENSION_MAPPING_KIND_TIME_WINDOW);
+    if (k != NULL) {
+        k->val.time_window.start_offset = start_offset;
+        k->val.time_window.end_offset = end_offset;
+        k->val.time_window.allow_nonexistent_upstream_partitions =
+            allow_nonexistent_upstream_partitions;
+    }
+}
+
+void tessera_asset_input_dimension_static_pair(tessera_asset *asset,
+                                               const char *upstream_dimension,
+                                               const char *downstream_dimension,
+                                               const char *upstream_key,
+                                               const char *downstream_key) {
+    tessera_plugin_types_dimension_mapping_kind_t *k =
+        dimension_mapping(asset, upstream_dimension, downstream_dimension,
+                          TESSERA_PLUGIN_TYPES_DIMENSION_MAPPING_KIND_STATIC_MAP);
+    if (k != NULL) {
+        static_pair(&k->val.static_map, upstream_key, downstream_key);
+    }
 }
 
 void tessera_asset_input_allow_missing(tessera_asset *asset) {
@@ -389,6 +680,37 @@ const uint8_t *tessera_input_data(const tessera_inputs *inputs, const char *upst
     const plugin_list_u8_t *data = &inputs->raw->ptr[i].partitions.ptr[index].data;
     if (len != NULL) *len = data->len;
     return data->ptr;
+}
+
+bool tessera_is_requested(const tessera_context *ctx, const char *asset) {
+    if (ctx->raw->assets.len == 0) {
+        return true;
+    }
+    for (size_t i = 0; i < ctx->raw->assets.len; i++) {
+        if (eq(&ctx->raw->assets.ptr[i], asset)) {
+            return true;
+        }
+    }
+    return false;
+}
+
+tessera_output *tessera_output_for(tessera_output *out, const char *asset) {
+    tessera_output *o = out;
+    for (; o != NULL; o = o->next) {
+        if (o->asset != NULL && strcmp(o->asset, asset) == 0) {
+            return o;
+        }
+        if (o->next == NULL) {
+            break;
+        }
+    }
+    tessera_output *added = checked(calloc(1, sizeof *added));
+    size_t n = strlen(asset) + 1;
+    char *copy = checked(malloc(n));
+    memcpy(copy, asset, n);
+    added->asset = copy;
+    o->next = added;
+    return added;
 }
 
 void tessera_output_write(tessera_output *out, const void *bytes, size_t len) {
@@ -582,18 +904,40 @@ bool exports_tessera_plugin_guest_materialize(
 
     tessera_output out;
     memset(&out, 0, sizeof out);
+    out.asset = ctx.asset;
     tessera_status status = plugin.computes[found](&ctx, &in, &out);
     if (status != TESSERA_OK) {
         plugin_error(err, status, out.error != NULL ? out.error : "the asset function failed");
         return false;
     }
-    exports_tessera_plugin_guest_output_t *o = checked(calloc(1, sizeof *o));
-    set(&o->asset, ctx.asset);
-    o->data.ptr = out.data;
-    o->data.len = out.len;
-    o->metadata = out.metadata;
-    ret->ptr = o;
-    ret->len = 1;
+    /* One output per requested asset of the computation, in declaration order. */
+    const computation_def *c = &plugin.defs.computations.ptr[found];
+    ret->ptr = checked(calloc(c->assets.len, sizeof *ret->ptr));
+    ret->len = 0;
+    for (size_t i = 0; i < c->assets.len; i++) {
+        char *key = cstr(&c->assets.ptr[i].key);
+        if (!tessera_is_requested(&ctx, key)) {
+            continue;
+        }
+        tessera_output *written = NULL;
+        for (tessera_output *o = &out; o != NULL; o = o->next) {
+            if (o->asset != NULL && strcmp(o->asset, key) == 0) {
+                written = o;
+            }
+        }
+        if (written == NULL) {
+            size_t n = strlen(key) + 64;
+            char *message = checked(malloc(n));
+            snprintf(message, n, "the function wrote no output for asset \"%s\"", key);
+            plugin_error(err, TESSERA_FAILED, message);
+            return false;
+        }
+        exports_tessera_plugin_guest_output_t *o = &ret->ptr[ret->len++];
+        set(&o->asset, key);
+        o->data.ptr = written->data;
+        o->data.len = written->len;
+        o->metadata = written->metadata;
+    }
     return true;
 }
 

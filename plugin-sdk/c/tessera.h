@@ -24,6 +24,7 @@ extern "C" {
 
 typedef struct tessera_plugin tessera_plugin;
 typedef struct tessera_asset tessera_asset;
+typedef struct tessera_multi_asset tessera_multi_asset;
 typedef struct tessera_sensor tessera_sensor;
 typedef struct tessera_context tessera_context;
 typedef struct tessera_inputs tessera_inputs;
@@ -74,6 +75,26 @@ void tessera_asset_end_offset(tessera_asset *asset, int64_t offset);
 void tessera_asset_static(tessera_asset *asset, const char *const *keys, size_t count);
 void tessera_asset_dynamic(tessera_asset *asset, const char *set_name);
 
+/* Multi-dimensional partitions: each call adds a named dimension (two today); keys join the
+ * dimension keys with '|' in dimension-name order. Timezone and end offset apply to the last
+ * dimension added. */
+void tessera_asset_dimension_static(tessera_asset *asset, const char *name,
+                                    const char *const *keys, size_t count);
+void tessera_asset_dimension_hourly(tessera_asset *asset, const char *name, const char *start);
+void tessera_asset_dimension_daily(tessera_asset *asset, const char *name, const char *start);
+void tessera_asset_dimension_weekly(tessera_asset *asset, const char *name, const char *start);
+void tessera_asset_dimension_monthly(tessera_asset *asset, const char *name, const char *start);
+void tessera_asset_dimension_cron(tessera_asset *asset, const char *name, const char *cron,
+                                  const char *start, const char *fmt);
+void tessera_asset_dimension_dynamic(tessera_asset *asset, const char *name, const char *set_name);
+
+/* How the asset may be run over several partitions (its backfill policy, metadata
+ * `backfill_policy`): one partition per run; one run per contiguous range; runs of at most
+ * `max_partitions_per_run`. Undeclared: as each request asks. */
+void tessera_asset_single_partition(tessera_asset *asset);
+void tessera_asset_single_run(tessera_asset *asset);
+void tessera_asset_multi_run(tessera_asset *asset, uint32_t max_partitions_per_run);
+
 /* Inputs. The mapping is inferred as Dagster does unless given. */
 void tessera_asset_input(tessera_asset *asset, const char *upstream);
 void tessera_asset_input_identity(tessera_asset *asset, const char *upstream);
@@ -82,8 +103,52 @@ void tessera_asset_input_last(tessera_asset *asset, const char *upstream);
 /* Offsets count in partitions of this asset: (-1, 0) reads the window before and this one. */
 void tessera_asset_input_window(tessera_asset *asset, const char *upstream, int64_t start_offset,
                                 int64_t end_offset, bool allow_nonexistent_upstream_partitions);
+/* Only these upstream keys, whatever the downstream partition. */
+void tessera_asset_input_specific(tessera_asset *asset, const char *upstream,
+                                  const char *const *keys, size_t count);
+/* A static map: declare it, then its pairs (upstream key -> downstream key; repeat an upstream
+ * key for several downstream keys). Pairs go to the last input declared. */
+void tessera_asset_input_static_map(tessera_asset *asset, const char *upstream);
+void tessera_asset_input_static_pair(tessera_asset *asset, const char *upstream_key,
+                                     const char *downstream_key);
+/* One side multi-dimensional, the other one of its dimensions (`dimension`, or inferred when
+ * NULL). */
+void tessera_asset_input_multi_to_single(tessera_asset *asset, const char *upstream,
+                                         const char *dimension);
+/* Between two multi-dimensional definitions: declare it, then one mapping per pair of
+ * dimensions (dimensions not listed depend on every partition). They go to the last input. */
+void tessera_asset_input_multi(tessera_asset *asset, const char *upstream);
+void tessera_asset_input_dimension_identity(tessera_asset *asset, const char *upstream_dimension,
+                                            const char *downstream_dimension);
+void tessera_asset_input_dimension_all(tessera_asset *asset, const char *upstream_dimension,
+                                       const char *downstream_dimension);
+void tessera_asset_input_dimension_last(tessera_asset *asset, const char *upstream_dimension,
+                                        const char *downstream_dimension);
+void tessera_asset_input_dimension_specific(tessera_asset *asset, const char *upstream_dimension,
+                                            const char *downstream_dimension,
+                                            const char *const *keys, size_t count);
+void tessera_asset_input_dimension_window(tessera_asset *asset, const char *upstream_dimension,
+                                          const char *downstream_dimension, int64_t start_offset,
+                                          int64_t end_offset,
+                                          bool allow_nonexistent_upstream_partitions);
+/* Adds a pair to the static map of (upstream_dimension, downstream_dimension), creating it. */
+void tessera_asset_input_dimension_static_pair(tessera_asset *asset,
+                                               const char *upstream_dimension,
+                                               const char *downstream_dimension,
+                                               const char *upstream_key,
+                                               const char *downstream_key);
 /* Run even when some mapped upstream partitions are missing (the last input declared). */
 void tessera_asset_input_allow_missing(tessera_asset *asset);
+
+/* ---- Declaring multi-assets ------------------------------------------------------------- */
+
+/* One function producing several assets (a multi-asset computation named `name`). Add its
+ * assets with tessera_multi_asset_add and declare each like any asset (they share one
+ * partitions definition: declare the same on each). In the function, tessera_is_requested
+ * says which assets a run asks for and tessera_output_for gives each one's output. */
+tessera_multi_asset *tessera_multi_asset_new(tessera_plugin *plugin, const char *name,
+                                             tessera_compute compute);
+tessera_asset *tessera_multi_asset_add(tessera_multi_asset *multi, const char *key);
 
 /* ---- Declaring sensors ------------------------------------------------------------------ */
 
@@ -117,6 +182,12 @@ const uint8_t *tessera_input_data(const tessera_inputs *inputs, const char *upst
                                   size_t index, size_t *len);
 
 /* Appends to the output's bytes. */
+/* Whether the run asks for `asset` (a multi-asset run may ask for a subset). */
+bool tessera_is_requested(const tessera_context *ctx, const char *asset);
+/* The output of `asset`, one of the computation's assets (for a multi-asset; a single asset's
+ * function writes to `out` itself). Write every requested asset's output. */
+tessera_output *tessera_output_for(tessera_output *out, const char *asset);
+
 void tessera_output_write(tessera_output *out, const void *bytes, size_t len);
 void tessera_output_printf(tessera_output *out, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));

@@ -148,6 +148,44 @@ export function timeWindow(startOffset = 0, endOffset = 0, options = {}) {
 /** A multi-dimensional side maps to a one-dimensional one through `dimension` (inferred when absent). */
 export const multiToSingle = (dimension) => ({ tag: "multi-to-single", val: dimension });
 
+const DIMENSION_MAPPINGS = ["identity", "all", "last", "specific", "static-map", "time-window"];
+
+/**
+ * Between two multi-dimensional definitions, one mapping per pair of dimensions:
+ * `multiMapping([["date", "date", timeWindow(-1, 0)], ["region", "region", identity()]])`.
+ * Each mapping is a one-dimensional one (`identity`, `all`, `last`, `specific`, `staticMap`,
+ * `timeWindow`); dimensions not listed depend on every partition.
+ */
+export function multiMapping(dimensions) {
+    return {
+        tag: "multi",
+        val: dimensions.map(([upstreamDimension, downstreamDimension, mapping]) => {
+            if (!mapping || !DIMENSION_MAPPINGS.includes(mapping.tag)) {
+                throw new TypeError(
+                    `dimensions ${upstreamDimension} -> ${downstreamDimension}: a one-dimensional mapping, not ${JSON.stringify(mapping)}`,
+                );
+            }
+            return { upstreamDimension, downstreamDimension, mapping };
+        }),
+    };
+}
+
+/**
+ * How an asset may be run over several partitions (Dagster's `BackfillPolicy`), for
+ * `.backfillPolicy(…)`: one partition per run, one run per contiguous range, or runs of at
+ * most `max` partitions. Undeclared: as each request asks.
+ */
+export const backfillPolicy = {
+    singlePartition: () => "single_partition",
+    singleRun: () => "single_run",
+    multiRun: (max) => {
+        if (!Number.isInteger(max) || max < 1) {
+            throw new TypeError(`multiRun: a whole number of partitions above 0, not ${max}`);
+        }
+        return `multi_run:${max}`;
+    },
+};
+
 // ---- metadata -------------------------------------------------------------------------------
 
 function metadataValue(value) {
@@ -375,6 +413,11 @@ class AssetSpec {
     metadata(key, value) {
         this.def.metadata.push({ key, value: metadataValue(value) });
         return this;
+    }
+
+    /** How it may be run over several partitions: `backfillPolicy.multiRun(5)`, … */
+    backfillPolicy(policy) {
+        return this.metadata("backfill_policy", policy);
     }
 }
 

@@ -219,6 +219,54 @@ def multi_to_single(dimension: Optional[str] = None) -> types.PartitionMapping:
     return types.PartitionMapping_MultiToSingle(dimension)
 
 
+def multi_mapping(*dimensions: tuple[str, str, types.PartitionMapping]) -> types.PartitionMapping:
+    """Between two multi-dimensional definitions, one mapping per pair of dimensions:
+    multi_mapping(("date", "date", time_window(-1, 0)), ("region", "region", identity())).
+    Each is a one-dimensional mapping (identity, all_partitions, last, specific, static_map,
+    time_window); dimensions not listed depend on every partition."""
+    kinds = {
+        types.PartitionMapping_Identity: lambda m: types.DimensionMappingKind_Identity(),
+        types.PartitionMapping_All: lambda m: types.DimensionMappingKind_All(),
+        types.PartitionMapping_Last: lambda m: types.DimensionMappingKind_Last(),
+        types.PartitionMapping_Specific: lambda m: types.DimensionMappingKind_Specific(m.value),
+        types.PartitionMapping_StaticMap: lambda m: types.DimensionMappingKind_StaticMap(m.value),
+        types.PartitionMapping_TimeWindow: lambda m: types.DimensionMappingKind_TimeWindow(m.value),
+    }
+    dims = []
+    for upstream, downstream, mapping in dimensions:
+        kind = kinds.get(type(mapping))
+        if kind is None:
+            raise TypeError(
+                f"dimensions {upstream} -> {downstream}: a one-dimensional mapping, not {mapping!r}"
+            )
+        dims.append(
+            types.DimensionMapping(
+                upstream_dimension=upstream, downstream_dimension=downstream, mapping=kind(mapping)
+            )
+        )
+    return types.PartitionMapping_Multi(dims)
+
+
+class BackfillPolicy:
+    """How an asset may be run over several partitions (Dagster's BackfillPolicy), for the
+    `backfill_policy` argument: one partition per run, one run per contiguous range, or runs of
+    at most `max_partitions_per_run`. Undeclared: as each request asks."""
+
+    @staticmethod
+    def single_partition() -> str:
+        return "single_partition"
+
+    @staticmethod
+    def single_run() -> str:
+        return "single_run"
+
+    @staticmethod
+    def multi_run(max_partitions_per_run: int) -> str:
+        if not isinstance(max_partitions_per_run, int) or max_partitions_per_run < 1:
+            raise TypeError(f"multi_run: a whole number above 0, not {max_partitions_per_run!r}")
+        return f"multi_run:{max_partitions_per_run}"
+
+
 # ---- metadata and JSON --------------------------------------------------------------------
 
 
@@ -464,9 +512,14 @@ class AssetSpec:
     description: Optional[str] = None
     code_version: Optional[str] = None
     metadata: Mapping[str, Any] = field(default_factory=dict)
+    #: From BackfillPolicy; recorded as metadata `backfill_policy`.
+    backfill_policy: Optional[str] = None
 
     def _wit(self) -> types.AssetDefinition:
         missing = set(self.allow_missing)
+        metadata = dict(self.metadata)
+        if self.backfill_policy is not None:
+            metadata["backfill_policy"] = self.backfill_policy
         return types.AssetDefinition(
             key=self.key,
             description=self.description,
@@ -476,7 +529,7 @@ class AssetSpec:
                 for a, m in self.inputs.items()
             ],
             code_version=self.code_version,
-            metadata=_metadata(self.metadata),
+            metadata=_metadata(metadata),
         )
 
 
@@ -501,6 +554,7 @@ class Plugin:
         description: Optional[str] = None,
         code_version: Optional[str] = None,
         metadata: Optional[Mapping[str, Any]] = None,
+        backfill_policy: Optional[str] = None,
     ) -> Callable[[Compute], Compute]:
         """One asset computed by the decorated `fn(context, inputs)`, which returns an Output
         (or bytes or str) and raises InvalidInput or Failed (or anything) when it cannot.
@@ -514,6 +568,7 @@ class Plugin:
             description=description,
             code_version=code_version,
             metadata=dict(metadata or {}),
+            backfill_policy=backfill_policy,
         )
 
         def register(fn: Compute) -> Compute:

@@ -284,10 +284,10 @@ fn build_c(work: &Path, source: &str, name: &str, defines: &[&str]) -> PathBuf {
 }
 
 /// The templates of the C, JavaScript and Python kits declare and do the same: `hello` (a
-/// greeting per day), `hello_week` (the greetings of the week up to a day) and the sensor
-/// `next_day`; the JavaScript and Python ones (`multi`) also a multi-asset computation,
-/// `hello_sizes`, producing `hello_chars` and `hello_lines`.
-fn check_template(file: &Path, multi: bool) {
+/// greeting per day), `hello_week` (the greetings of the week up to a day), the sensor
+/// `next_day`, and a multi-asset computation, `hello_sizes`, producing `hello_chars` and
+/// `hello_lines`.
+fn check_template(file: &Path) {
     let plugin = Runtime::new(runtime_config()).unwrap().load(file).unwrap();
     let now = Utc.with_ymd_and_hms(2024, 2, 1, 0, 0, 0).unwrap();
     let request = |computation: &str, key: &str, inputs| MaterializeRequest {
@@ -324,33 +324,31 @@ fn check_template(file: &Path, multi: bool) {
         .unwrap_err();
     assert!(err.to_string().contains("nothing"), "{err}");
 
-    if multi {
-        let hello = || {
-            vec![InputData {
-                asset: "hello".into(),
-                partitions: vec![("2024-01-03".into(), b"hello, 2024-01-03\n".to_vec())],
-            }]
-        };
-        let sizes = plugin
-            .materialize(&request("hello_sizes", "2024-01-03", hello()))
-            .unwrap();
-        let got: Vec<(&str, &[u8])> = sizes
-            .iter()
-            .map(|o| (o.asset.as_str(), o.data.as_slice()))
-            .collect();
-        assert_eq!(
-            got,
-            [("hello_chars", &b"18"[..]), ("hello_lines", &b"1"[..])]
-        );
-        let one = plugin
-            .materialize(&MaterializeRequest {
-                assets: vec!["hello_lines".into()],
-                ..request("hello_sizes", "2024-01-03", hello())
-            })
-            .unwrap();
-        assert_eq!(one.len(), 1);
-        assert_eq!(one[0].asset, "hello_lines");
-    }
+    let hello = || {
+        vec![InputData {
+            asset: "hello".into(),
+            partitions: vec![("2024-01-03".into(), b"hello, 2024-01-03\n".to_vec())],
+        }]
+    };
+    let sizes = plugin
+        .materialize(&request("hello_sizes", "2024-01-03", hello()))
+        .unwrap();
+    let got: Vec<(&str, &[u8])> = sizes
+        .iter()
+        .map(|o| (o.asset.as_str(), o.data.as_slice()))
+        .collect();
+    assert_eq!(
+        got,
+        [("hello_chars", &b"18"[..]), ("hello_lines", &b"1"[..])]
+    );
+    let one = plugin
+        .materialize(&MaterializeRequest {
+            assets: vec!["hello_lines".into()],
+            ..request("hello_sizes", "2024-01-03", hello())
+        })
+        .unwrap();
+    assert_eq!(one.len(), 1);
+    assert_eq!(one[0].asset, "hello_lines");
 
     // The sensor: a run request keyed by the day, and the cursor it moves on to.
     let sensor = |cursor: Option<&str>| {
@@ -382,10 +380,12 @@ fn check_template(file: &Path, multi: bool) {
 #[test]
 fn the_c_template_builds_and_runs() {
     let work = tempfile::tempdir().unwrap();
-    check_template(
-        &build_c(work.path(), "plugin-sdk/c/template", "template", &[]),
-        false,
-    );
+    check_template(&build_c(
+        work.path(),
+        "plugin-sdk/c/template",
+        "template",
+        &[],
+    ));
 }
 
 fn kit_template_builds_and_runs(language: &str) {
@@ -396,7 +396,7 @@ fn kit_template_builds_and_runs(language: &str) {
         .join(language)
         .join("template");
     build_with_kit(language, &template, &file);
-    check_template(&file, true);
+    check_template(&file);
 }
 
 #[test]
@@ -542,4 +542,99 @@ fn a_js_plugin_hot_reloads_in_place() {
 #[test]
 fn a_python_plugin_hot_reloads_in_place() {
     port_hot_reloads("python", "processed_events_py", "app.py");
+}
+
+/// A plugin's declarations as the host reads them: each computation with its assets'
+/// partitions, inputs (mapping, allow-missing) and metadata (sorted: kits order it freely).
+fn declared(plugin: &Plugin) -> Vec<String> {
+    let mut out = Vec::new();
+    for c in &plugin.definitions().computations {
+        for a in &c.assets {
+            let mut metadata: Vec<String> = a
+                .metadata
+                .iter()
+                .map(|(k, v)| format!("{k}={v:?}"))
+                .collect();
+            metadata.sort();
+            let inputs: Vec<String> = a
+                .inputs
+                .iter()
+                .map(|i| {
+                    format!(
+                        "{} via {:?} (allow missing {})",
+                        i.asset, i.mapping, i.allow_missing
+                    )
+                })
+                .collect();
+            out.push(format!(
+                "{} / {}: partitions {}; inputs [{}]; metadata [{}]",
+                c.name,
+                a.key,
+                a.partitions
+                    .as_ref()
+                    .map_or_else(|| "none".to_string(), ToString::to_string),
+                inputs.join("; "),
+                metadata.join(", ")
+            ));
+        }
+    }
+    out
+}
+
+#[test]
+fn every_kit_declares_what_the_rust_sdk_declares() {
+    let work = tempfile::tempdir().unwrap();
+    let rust = components().guest("kit_coverage");
+    let c = build_c(work.path(), "tests/kits/c", "kit_c", &[]);
+    let js = work.path().join("kit_js.wasm");
+    build_with_kit("js", &repo_root().join("tests/kits/js"), &js);
+    let python = work.path().join("kit_python.wasm");
+    build_with_kit("python", &repo_root().join("tests/kits/python"), &python);
+    let runtime = Runtime::new(runtime_config()).unwrap();
+    let expected = declared(&runtime.load(&rust).unwrap());
+    assert_eq!(expected.len(), 9, "{expected:#?}");
+    let now = Utc.with_ymd_and_hms(2024, 2, 1, 0, 0, 0).unwrap();
+    for (kit, file) in [("C", &c), ("JavaScript", &js), ("Python", &python)] {
+        let plugin = runtime.load(file).unwrap();
+        assert_eq!(declared(&plugin), expected, "the {kit} kit");
+        // The multi-asset writes the assets asked for, and a range call covers the range.
+        let call = |computation: &str, assets: &[&str], selection| {
+            plugin
+                .materialize(&MaterializeRequest {
+                    computation: computation.into(),
+                    assets: assets.iter().map(|a| a.to_string()).collect(),
+                    selection,
+                    resolved: None,
+                    run_id: "t".into(),
+                    attempt: 1,
+                    now,
+                    inputs: Vec::new(),
+                    timeout: None,
+                })
+                .unwrap_or_else(|e| panic!("the {kit} kit: {e}"))
+        };
+        let key = || Selection::Key("2024-01-02".into());
+        let both = call("pair", &[], key());
+        let got: Vec<(&str, &[u8])> = both
+            .iter()
+            .map(|o| (o.asset.as_str(), o.data.as_slice()))
+            .collect();
+        assert_eq!(
+            got,
+            [("pair_a", &b"pair_a"[..]), ("pair_b", &b"pair_b"[..])],
+            "{kit}"
+        );
+        let one = call("pair", &["pair_b"], key());
+        assert_eq!(one.len(), 1, "{kit}");
+        assert_eq!(one[0].asset, "pair_b", "{kit}");
+        let range = call(
+            "src",
+            &[],
+            Selection::Range(tessera_partitions::KeyRange::new(
+                "2024-01-01",
+                "2024-01-03",
+            )),
+        );
+        assert_eq!(range[0].data, b"2024-01-01...2024-01-03", "{kit}");
+    }
 }

@@ -33,6 +33,28 @@ static tessera_status week(const tessera_context *ctx, const tessera_inputs *inp
     return TESSERA_OK;
 }
 
+/* A multi-asset: one function writes the greeting's size in characters and in lines, for the
+ * assets the run asks for. */
+static tessera_status sizes(const tessera_context *ctx, const tessera_inputs *inputs,
+                            tessera_output *out) {
+    size_t len = 0;
+    const uint8_t *greeting = tessera_input_data(inputs, "hello", 0, &len);
+    if (greeting == NULL) {
+        return tessera_invalid_input(out, "no greeting to measure");
+    }
+    size_t lines = 0;
+    for (size_t i = 0; i < len; i++) {
+        lines += greeting[i] == '\n';
+    }
+    if (tessera_is_requested(ctx, "hello_chars")) {
+        tessera_output_printf(tessera_output_for(out, "hello_chars"), "%zu", len);
+    }
+    if (tessera_is_requested(ctx, "hello_lines")) {
+        tessera_output_printf(tessera_output_for(out, "hello_lines"), "%zu", lines);
+    }
+    return TESSERA_OK;
+}
+
 /* Every evaluation asks for the next day after the cursor, keyed by that day: the host drops a
  * run key it has launched before. The cursor counts the days asked for. */
 static tessera_status next_day(const tessera_sensor_context *ctx, tessera_sensor_result *result) {
@@ -60,6 +82,14 @@ void tessera_define(tessera_plugin *plugin) {
     tessera_asset *w = tessera_asset_new(plugin, "hello_week", week);
     tessera_asset_daily(w, "2024-01-01");
     tessera_asset_input_window(w, "hello", -6, 0, true);
+
+    tessera_multi_asset *m = tessera_multi_asset_new(plugin, "hello_sizes", sizes);
+    tessera_asset *chars = tessera_multi_asset_add(m, "hello_chars");
+    tessera_asset_daily(chars, "2024-01-01");
+    tessera_asset_input(chars, "hello");
+    tessera_asset *lines = tessera_multi_asset_add(m, "hello_lines");
+    tessera_asset_daily(lines, "2024-01-01");
+    tessera_asset_input(lines, "hello");
 
     tessera_sensor *s = tessera_sensor_new(plugin, "next_day", next_day, 30);
     tessera_sensor_target(s, "hello");

@@ -56,6 +56,33 @@ impl AssetSpec {
         self.inputs.push(input.into());
         self
     }
+
+    /// How the asset may be run over several partitions (metadata `backfill_policy`).
+    pub fn backfill_policy(self, policy: BackfillPolicy) -> Self {
+        self.metadata("backfill_policy", policy.to_string())
+    }
+}
+
+/// How an asset may be run over several partitions (Dagster's `BackfillPolicy`); the host's
+/// planner honours it. Undeclared: as each request asks.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum BackfillPolicy {
+    /// One partition per run: ranges are refused.
+    SinglePartition,
+    /// One run (and one call) per contiguous range.
+    SingleRun,
+    /// Runs (each one call) of at most this many contiguous partitions.
+    MultiRun(u32),
+}
+
+impl fmt::Display for BackfillPolicy {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            BackfillPolicy::SinglePartition => f.write_str("single_partition"),
+            BackfillPolicy::SingleRun => f.write_str("single_run"),
+            BackfillPolicy::MultiRun(n) => write!(f, "multi_run:{n}"),
+        }
+    }
 }
 
 impl From<&str> for AssetSpec {
@@ -238,6 +265,12 @@ impl Asset {
 
     pub fn metadata(mut self, key: impl Into<String>, value: impl Into<MetadataValue>) -> Self {
         self.spec = self.spec.metadata(key, value);
+        self
+    }
+
+    /// How the asset may be run over several partitions (metadata `backfill_policy`).
+    pub fn backfill_policy(mut self, policy: BackfillPolicy) -> Self {
+        self.spec = self.spec.backfill_policy(policy);
         self
     }
 }

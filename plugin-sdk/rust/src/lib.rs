@@ -68,7 +68,9 @@ pub mod bindings {
     pub use self::tessera::plugin::types as wit;
 }
 
-pub use definitions::{Asset, AssetSpec, Computation, ComputeFn, Plugin, Sensor, SensorFn};
+pub use definitions::{
+    Asset, AssetSpec, BackfillPolicy, Computation, ComputeFn, Plugin, Sensor, SensorFn,
+};
 pub use host::{dynamic_partition_keys, granted_path};
 pub use io::{
     Context, InputPartition, Inputs, MetadataValue, Output, Outputs, PartitionSelection,
@@ -84,10 +86,11 @@ pub use sensor::{DynamicPartitionsRequest, RunRequest, SensorContext, SensorResu
 pub mod prelude {
     pub use crate::log::Level;
     pub use crate::{
-        Asset, AssetInput, AssetSpec, Cadence, Computation, Context, Dimension, DimensionMapping,
-        DimensionMappingKind, DimensionPartitions, Inputs, Mapping, MetadataValue, Output, Outputs,
-        PartitionSelection, Partitions, Plugin, PluginError, RunRequest, Sensor, SensorContext,
-        SensorResult, TimeWindow, dynamic_partition_keys, granted_path,
+        Asset, AssetInput, AssetSpec, BackfillPolicy, Cadence, Computation, Context, Dimension,
+        DimensionMapping, DimensionMappingKind, DimensionPartitions, Inputs, Mapping,
+        MetadataValue, Output, Outputs, PartitionSelection, Partitions, Plugin, PluginError,
+        RunRequest, Sensor, SensorContext, SensorResult, TimeWindow, dynamic_partition_keys,
+        granted_path,
     };
 }
 

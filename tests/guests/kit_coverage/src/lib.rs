@@ -1,0 +1,87 @@
+//! Every definition, mapping, multi-asset and backfill policy the contract allows, declared
+//! with the Rust SDK. `tests/kits/{c,js,python}` declare the same with their kits; the
+//! `kits` test checks that each declares exactly this.
+
+use tessera_sdk::prelude::*;
+
+/// The partition (or range) the call covers, or `-` when unpartitioned.
+fn label(ctx: &Context, _inputs: &Inputs) -> Result<Output, PluginError> {
+    Ok(Output::text(match ctx.partition_keys() {
+        [] => "-".to_string(),
+        [one] => one.clone(),
+        [first, .., last] => format!("{first}...{last}"),
+    }))
+}
+
+fn pair(ctx: &Context, _inputs: &Inputs) -> Result<Outputs, PluginError> {
+    let mut out = Outputs::new();
+    for asset in ["pair_a", "pair_b"] {
+        if ctx.is_requested(asset) {
+            out.push(asset, Output::text(asset));
+        }
+    }
+    Ok(out)
+}
+
+fn grid() -> Partitions {
+    Partitions::multi([
+        Dimension::new("day", Partitions::daily("2024-01-01")),
+        Dimension::new("region", DimensionPartitions::static_keys(["eu", "us"])),
+    ])
+}
+
+tessera_sdk::plugin! {
+    assets: [
+        Asset::new("src", label)
+            .partitions(Partitions::daily("2024-01-01"))
+            .backfill_policy(BackfillPolicy::MultiRun(5)),
+        Asset::new("grid", label)
+            .partitions(grid())
+            .backfill_policy(BackfillPolicy::SinglePartition),
+        Asset::new("by_region", label)
+            .partitions(Partitions::static_keys(["eu", "us"]))
+            .input_mapped("grid", Mapping::multi_to_single_dimension("region")),
+        Asset::new("grid_shifted", label)
+            .partitions(grid())
+            .input_mapped(
+                "grid",
+                Mapping::multi([
+                    DimensionMapping::new("day", "day", Mapping::time_window(-1, 0)),
+                    DimensionMapping::new(
+                        "region",
+                        "region",
+                        DimensionMappingKind::StaticMap(vec![
+                            ("eu".into(), vec!["us".into()]),
+                            ("us".into(), vec!["eu".into()]),
+                        ]),
+                    ),
+                ]),
+            ),
+        Asset::new("grid_eu", label)
+            .partitions(grid())
+            .input_mapped(
+                "grid",
+                Mapping::multi([
+                    DimensionMapping::new("day", "day", DimensionMappingKind::Identity),
+                    DimensionMapping::new(
+                        "region",
+                        "region",
+                        DimensionMappingKind::Specific(vec!["eu".into()]),
+                    ),
+                ]),
+            ),
+        Asset::new("firsts", label)
+            .input_mapped("src", Mapping::specific(["2024-01-01", "2024-01-02"])),
+        Asset::new("labels", label)
+            .partitions(Partitions::static_keys(["EU", "US"]))
+            .input_mapped(
+                "by_region",
+                Mapping::static_map([("eu", ["EU"]), ("us", ["US"])]),
+            ),
+        Computation::new("pair", pair)
+            .partitions(Partitions::daily("2024-01-01"))
+            .input("src")
+            .asset(AssetSpec::new("pair_a").backfill_policy(BackfillPolicy::SingleRun))
+            .asset("pair_b"),
+    ],
+}

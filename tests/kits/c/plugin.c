@@ -1,0 +1,89 @@
+/*
+ * The C kit declaring what tests/guests/kit_coverage declares with the Rust SDK: every
+ * definition, mapping, multi-asset and backfill policy the contract allows.
+ */
+#include <string.h>
+
+#include "tessera.h"
+
+/* The partition (or range) the call covers, or "-" when unpartitioned. */
+static tessera_status label(const tessera_context *ctx, const tessera_inputs *inputs,
+                            tessera_output *out) {
+    (void)inputs;
+    size_t n = tessera_partition_key_count(ctx);
+    if (n == 0) {
+        tessera_output_printf(out, "-");
+    } else if (n == 1) {
+        tessera_output_printf(out, "%s", tessera_partition_key_at(ctx, 0));
+    } else {
+        tessera_output_printf(out, "%s...%s", tessera_partition_key_at(ctx, 0),
+                              tessera_partition_key_at(ctx, n - 1));
+    }
+    return TESSERA_OK;
+}
+
+static tessera_status pair(const tessera_context *ctx, const tessera_inputs *inputs,
+                           tessera_output *out) {
+    (void)inputs;
+    const char *assets[] = {"pair_a", "pair_b"};
+    for (size_t i = 0; i < 2; i++) {
+        if (tessera_is_requested(ctx, assets[i])) {
+            tessera_output_printf(tessera_output_for(out, assets[i]), "%s", assets[i]);
+        }
+    }
+    return TESSERA_OK;
+}
+
+static const char *const REGIONS[] = {"eu", "us"};
+
+static void grid(tessera_asset *a) {
+    tessera_asset_dimension_daily(a, "day", "2024-01-01");
+    tessera_asset_dimension_static(a, "region", REGIONS, 2);
+}
+
+void tessera_define(tessera_plugin *plugin) {
+    tessera_asset *src = tessera_asset_new(plugin, "src", label);
+    tessera_asset_daily(src, "2024-01-01");
+    tessera_asset_multi_run(src, 5);
+
+    tessera_asset *g = tessera_asset_new(plugin, "grid", label);
+    grid(g);
+    tessera_asset_single_partition(g);
+
+    tessera_asset *by_region = tessera_asset_new(plugin, "by_region", label);
+    tessera_asset_static(by_region, REGIONS, 2);
+    tessera_asset_input_multi_to_single(by_region, "grid", "region");
+
+    tessera_asset *shifted = tessera_asset_new(plugin, "grid_shifted", label);
+    grid(shifted);
+    tessera_asset_input_multi(shifted, "grid");
+    tessera_asset_input_dimension_window(shifted, "day", "day", -1, 0, false);
+    tessera_asset_input_dimension_static_pair(shifted, "region", "region", "eu", "us");
+    tessera_asset_input_dimension_static_pair(shifted, "region", "region", "us", "eu");
+
+    tessera_asset *eu = tessera_asset_new(plugin, "grid_eu", label);
+    grid(eu);
+    tessera_asset_input_multi(eu, "grid");
+    tessera_asset_input_dimension_identity(eu, "day", "day");
+    tessera_asset_input_dimension_specific(eu, "region", "region", REGIONS, 1);
+
+    static const char *const FIRSTS[] = {"2024-01-01", "2024-01-02"};
+    tessera_asset *firsts = tessera_asset_new(plugin, "firsts", label);
+    tessera_asset_input_specific(firsts, "src", FIRSTS, 2);
+
+    static const char *const LABELS[] = {"EU", "US"};
+    tessera_asset *labels = tessera_asset_new(plugin, "labels", label);
+    tessera_asset_static(labels, LABELS, 2);
+    tessera_asset_input_static_map(labels, "by_region");
+    tessera_asset_input_static_pair(labels, "eu", "EU");
+    tessera_asset_input_static_pair(labels, "us", "US");
+
+    tessera_multi_asset *p = tessera_multi_asset_new(plugin, "pair", pair);
+    tessera_asset *a = tessera_multi_asset_add(p, "pair_a");
+    tessera_asset_daily(a, "2024-01-01");
+    tessera_asset_input(a, "src");
+    tessera_asset_single_run(a);
+    tessera_asset *b = tessera_multi_asset_add(p, "pair_b");
+    tessera_asset_daily(b, "2024-01-01");
+    tessera_asset_input(b, "src");
+}

@@ -1,0 +1,71 @@
+// The JavaScript kit declaring what tests/guests/kit_coverage declares with the Rust SDK:
+// every definition, mapping, multi-asset and backfill policy the contract allows.
+import {
+    asset,
+    assetSpec,
+    backfillPolicy,
+    daily,
+    identity,
+    multi,
+    multiAsset,
+    multiMapping,
+    multiToSingle,
+    output,
+    plugin,
+    specific,
+    staticKeys,
+    staticMap,
+    timeWindow,
+} from "./tessera.js";
+
+function label(context) {
+    const keys = context.partitionKeys;
+    if (keys.length === 0) return output("-");
+    if (keys.length === 1) return output(keys[0]);
+    return output(`${keys[0]}...${keys[keys.length - 1]}`);
+}
+
+function pair(context) {
+    return Object.fromEntries(context.assets.map((a) => [a, output(a)]));
+}
+
+const grid = () => multi({ day: daily("2024-01-01"), region: staticKeys(["eu", "us"]) });
+
+export const guest = plugin({
+    assets: [
+        asset("src", label).partitions(daily("2024-01-01")).backfillPolicy(backfillPolicy.multiRun(5)),
+        asset("grid", label).partitions(grid()).backfillPolicy(backfillPolicy.singlePartition()),
+        asset("by_region", label)
+            .partitions(staticKeys(["eu", "us"]))
+            .input("grid", multiToSingle("region")),
+        asset("grid_shifted", label)
+            .partitions(grid())
+            .input(
+                "grid",
+                multiMapping([
+                    ["day", "day", timeWindow(-1, 0)],
+                    ["region", "region", staticMap({ eu: ["us"], us: ["eu"] })],
+                ]),
+            ),
+        asset("grid_eu", label)
+            .partitions(grid())
+            .input(
+                "grid",
+                multiMapping([
+                    ["day", "day", identity()],
+                    ["region", "region", specific(["eu"])],
+                ]),
+            ),
+        asset("firsts", label).input("src", specific(["2024-01-01", "2024-01-02"])),
+        asset("labels", label)
+            .partitions(staticKeys(["EU", "US"]))
+            .input("by_region", staticMap({ eu: ["EU"], us: ["US"] })),
+        multiAsset("pair", pair, [
+            assetSpec("pair_a")
+                .partitions(daily("2024-01-01"))
+                .input("src")
+                .backfillPolicy(backfillPolicy.singleRun()),
+            assetSpec("pair_b").partitions(daily("2024-01-01")).input("src"),
+        ]),
+    ],
+});

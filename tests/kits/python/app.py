@@ -1,0 +1,83 @@
+"""The Python kit declaring what tests/guests/kit_coverage declares with the Rust SDK: every
+definition, mapping, multi-asset and backfill policy the contract allows."""
+
+from tessera import (
+    AssetSpec,
+    BackfillPolicy,
+    Context,
+    Inputs,
+    Output,
+    Plugin,
+    daily,
+    identity,
+    multi,
+    multi_mapping,
+    multi_to_single,
+    specific,
+    static_keys,
+    static_map,
+    time_window,
+)
+
+plugin = Plugin()
+
+
+def label(context: Context, inputs: Inputs) -> Output:
+    """The partition (or range) the call covers, or "-" when unpartitioned."""
+    keys = context.partition_keys
+    if not keys:
+        return Output.text("-")
+    if len(keys) == 1:
+        return Output.text(keys[0])
+    return Output.text(f"{keys[0]}...{keys[-1]}")
+
+
+def grid():
+    return multi(day=daily("2024-01-01"), region=static_keys(["eu", "us"]))
+
+
+plugin.asset("src", partitions=daily("2024-01-01"), backfill_policy=BackfillPolicy.multi_run(5))(label)
+plugin.asset("grid", partitions=grid(), backfill_policy=BackfillPolicy.single_partition())(label)
+plugin.asset(
+    "by_region", partitions=static_keys(["eu", "us"]), inputs={"grid": multi_to_single("region")}
+)(label)
+plugin.asset(
+    "grid_shifted",
+    partitions=grid(),
+    inputs={
+        "grid": multi_mapping(
+            ("day", "day", time_window(-1, 0)),
+            ("region", "region", static_map({"eu": ["us"], "us": ["eu"]})),
+        )
+    },
+)(label)
+plugin.asset(
+    "grid_eu",
+    partitions=grid(),
+    inputs={"grid": multi_mapping(("day", "day", identity()), ("region", "region", specific(["eu"])))},
+)(label)
+plugin.asset("firsts", inputs={"src": specific(["2024-01-01", "2024-01-02"])})(label)
+plugin.asset(
+    "labels",
+    partitions=static_keys(["EU", "US"]),
+    inputs={"by_region": static_map({"eu": ["EU"], "us": ["US"]})},
+)(label)
+
+
+@plugin.multi_asset(
+    "pair",
+    [
+        AssetSpec(
+            "pair_a",
+            partitions=daily("2024-01-01"),
+            inputs={"src": None},
+            backfill_policy=BackfillPolicy.single_run(),
+        ),
+        AssetSpec("pair_b", partitions=daily("2024-01-01"), inputs={"src": None}),
+    ],
+)
+def pair(context: Context, inputs: Inputs) -> dict[str, Output]:
+    return {asset: Output.text(asset) for asset in context.assets}
+
+
+Guest = plugin.guest()
