@@ -14,11 +14,20 @@
 //! - `sensor_tick_1m_keys`: one sensor evaluation that adds a million dynamic partition keys
 //!   (the hostile test guest's `million_tenants`), from the call to the committed tick
 //!   (≤ 2 s).
+//! - `show_history_1k`: `show` of a partition materialized 1,000 times (≤ 5 ms).
+//! - `plan_backfill_1m`: planning (and storing) a backfill of two hourly assets over
+//!   1,000,000 partitions, the second reading the first with `start_offset -1`, each in runs
+//!   of up to 1,000 by its backfill policy (≤ 1 s, ≤ 256 MB); the peak of heap allocated
+//!   during it is printed.
+//! - `e2e_backfill_100k`: that backfill over 100,000 hours, end to end (≤ 10 s); peak heap
+//!   printed.
 
 #![allow(clippy::unwrap_used, clippy::expect_used, reason = "benchmark set-up")]
 
+use std::alloc::{GlobalAlloc, Layout, System};
 use std::hint::black_box;
 use std::path::Path;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
 use chrono::{DateTime, TimeZone, Utc};
@@ -31,6 +40,131 @@ use tessera_tests::{components, shared_dir};
 
 fn now() -> DateTime<Utc> {
     Utc.with_ymd_and_hms(2029, 6, 1, 0, 0, 0).unwrap()
+}
+
+/// The system allocator, counting the bytes live and their peak: what one measured call
+/// allocated at most, without another process or the runtime's mappings in the figure.
+struct Counting;
+
+static LIVE: AtomicUsize = AtomicUsize::new(0);
+static PEAK: AtomicUsize = AtomicUsize::new(0);
+
+// SAFETY: every call is forwarded to `System` unchanged; the counters only observe sizes.
+#[allow(unsafe_code)]
+unsafe impl GlobalAlloc for Counting {
+    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
+        // SAFETY: as `System::alloc`, with the caller's layout.
+        let p = unsafe { System.alloc(layout) };
+        if !p.is_null() {
+            let live = LIVE.fetch_add(layout.size(), Ordering::Relaxed) + layout.size();
+            PEAK.fetch_max(live, Ordering::Relaxed);
+        }
+        p
+    }
+
+    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
+        // SAFETY: `ptr` came from `alloc` with this layout.
+        unsafe { System.dealloc(ptr, layout) };
+        LIVE.fetch_sub(layout.size(), Ordering::Relaxed);
+    }
+
+    unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
+        // SAFETY: as `System::realloc`, with the caller's arguments.
+        let p = unsafe { System.realloc(ptr, layout, new_size) };
+        if !p.is_null() {
+            if new_size >= layout.size() {
+                let grown = new_size - layout.size();
+                let live = LIVE.fetch_add(grown, Ordering::Relaxed) + grown;
+                PEAK.fetch_max(live, Ordering::Relaxed);
+            } else {
+                LIVE.fetch_sub(layout.size() - new_size, Ordering::Relaxed);
+            }
+        }
+        p
+    }
+}
+
+#[global_allocator]
+static ALLOCATOR: Counting = Counting;
+
+/// Runs `f`, returning its result and the peak of heap bytes live during it above what was
+/// live when it started.
+fn peak_heap<T>(f: impl FnOnce() -> T) -> (T, usize) {
+    let base = LIVE.load(Ordering::Relaxed);
+    PEAK.store(base, Ordering::Relaxed);
+    let out = f();
+    (out, PEAK.load(Ordering::Relaxed).saturating_sub(base))
+}
+
+/// The two hourly assets of the backfill benchmarks over `hours` partitions from 1900.
+fn hourly_backfill(engine: &Engine, hours: i64) -> tessera_engine::Submitted {
+    let start = Utc.with_ymd_and_hms(1900, 1, 1, 0, 0, 0).unwrap();
+    let last = start + chrono::Duration::hours(hours - 1);
+    engine
+        .submit(
+            &["hourly_up".to_string(), "hourly_down".to_string()],
+            &PartitionSelection::Range(tessera_partitions::KeyRange::new(
+                "1900-01-01-00:00",
+                last.format("%Y-%m-%d-%H:%M").to_string(),
+            )),
+            Filter::Any,
+            RunPolicy::PerPartition,
+            true,
+            "bench",
+            now(),
+        )
+        .unwrap()
+}
+
+/// `plan_backfill_1m` and `e2e_backfill_100k`.
+fn backfills(c: &mut Criterion) {
+    let mut group = c.benchmark_group("backfill");
+    group.sample_size(10);
+    let mut peak = 0;
+    group.bench_function("plan_backfill_1m", |b| {
+        b.iter_custom(|iters| {
+            let mut total = Duration::ZERO;
+            for _ in 0..iters {
+                let dir = tempfile::tempdir().unwrap();
+                let engine = engine(dir.path());
+                let t = Instant::now();
+                let (s, p) = peak_heap(|| hourly_backfill(&engine, 1_000_000));
+                total += t.elapsed();
+                peak = peak.max(p);
+                assert_eq!(s.partitions, 2_000_000);
+                assert_eq!(s.runs.len(), 2_000);
+            }
+            total
+        });
+    });
+    eprintln!(
+        "plan_backfill_1m: peak heap {:.1} MiB",
+        peak as f64 / 1048576.0
+    );
+    let mut peak = 0;
+    group.bench_function("e2e_backfill_100k", |b| {
+        b.iter_custom(|iters| {
+            let mut total = Duration::ZERO;
+            for _ in 0..iters {
+                let dir = tempfile::tempdir().unwrap();
+                let engine = engine(dir.path());
+                let t = Instant::now();
+                let (summary, p) = peak_heap(|| {
+                    let s = hourly_backfill(&engine, 100_000);
+                    engine.run_queue(s.backfill_id.as_deref(), &|_| {}).unwrap()
+                });
+                total += t.elapsed();
+                peak = peak.max(p);
+                assert_eq!((summary.partitions, summary.runs_failed), (200_000, 0));
+            }
+            total
+        });
+    });
+    eprintln!(
+        "e2e_backfill_100k: peak heap {:.1} MiB",
+        peak as f64 / 1048576.0
+    );
+    group.finish();
 }
 
 /// A fresh project: the probe plugin and an empty state.
@@ -292,5 +426,5 @@ fn sensor_tick(c: &mut Criterion) {
     group.finish();
 }
 
-criterion_group!(benches, bench, show_history, sensor_tick);
+criterion_group!(benches, bench, show_history, sensor_tick, backfills);
 criterion_main!(benches);

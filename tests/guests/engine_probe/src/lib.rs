@@ -116,6 +116,18 @@ tessera_sdk::plugin! {
             "2010-01-01-00:00",
             "%Y-%m-%d-%H:%M",
         )),
+        // For the backfill benchmarks: hours from 1900 (a million by 2014), the second
+        // reading the first with start_offset -1, in runs of up to 1,000 (one call each).
+        Asset::new("hourly_up", echo)
+            .partitions(Partitions::hourly("1900-01-01-00:00"))
+            .backfill_policy(BackfillPolicy::MultiRun(1000)),
+        Asset::new("hourly_down", chained)
+            .partitions(Partitions::hourly("1900-01-01-00:00"))
+            .input_mapped(
+                "hourly_up",
+                Mapping::time_window(-1, 0).allow_nonexistent_upstream_partitions(true),
+            )
+            .backfill_policy(BackfillPolicy::MultiRun(1000)),
         // For the end-to-end benchmarks: 10,000 days from 2000-01-01.
         Asset::new("bench_up", echo).partitions(Partitions::daily("2000-01-01")),
         Asset::new("bench_down", chained)
