@@ -146,7 +146,7 @@ impl ReadNow {
 /// One stale partition.
 #[derive(Debug, Clone, Default)]
 pub(super) struct Stale {
-    /// Never empty for a stale partition; without details, one reason per kind at most.
+    /// Why; without details, one reason per kind at most, or none (when only counted).
     pub reasons: Vec<StaleReason>,
     /// Its inputs changed (not only its code version).
     pub inputs_changed: bool,
@@ -380,20 +380,34 @@ impl Engine {
     ) -> Result<HashMap<String, Stale>, EngineError> {
         let mut out = HashMap::new();
         if node.inputs.is_empty() {
-            // Only a changed code version can make it stale: no hashing per partition.
+            // Only a changed code version can make it stale: no hashing, and without
+            // details no reasons built (a status of ten million partitions counts these).
             for r in records {
-                if r.materialization.is_some()
-                    && r.code_version
-                        .as_ref()
-                        .is_some_and(|v| *v != node.code_version)
-                    && inside(node, cx, &r.partition)
-                {
-                    let read =
-                        self.read_now(graph, node, cx, &HashMap::new(), &r.partition, false)?;
-                    if let Some(s) = self.judge(node, r, &read, detail)? {
-                        out.insert(r.partition.clone(), s);
-                    }
+                let Some(from) = r
+                    .code_version
+                    .as_ref()
+                    .filter(|v| r.materialization.is_some() && **v != node.code_version)
+                else {
+                    continue;
+                };
+                if !inside(node, cx, &r.partition) {
+                    continue;
                 }
+                let reasons = if detail {
+                    vec![StaleReason::CodeVersion {
+                        from: from.clone(),
+                        to: node.code_version.clone(),
+                    }]
+                } else {
+                    Vec::new()
+                };
+                out.insert(
+                    r.partition.clone(),
+                    Stale {
+                        reasons,
+                        ..Stale::default()
+                    },
+                );
             }
             return Ok(out);
         }
