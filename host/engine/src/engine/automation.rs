@@ -25,7 +25,9 @@ impl Engine {
         let cx = Context::new(now).with_dynamic(&dynamic);
         let mut queued = Vec::new();
         for node in graph.assets().filter(|n| n.eager && !n.inputs.is_empty()) {
-            let records = self.state.partition_summaries(&node.key)?;
+            let records = self
+                .state
+                .partition_summaries(&node.key, &node.code_version)?;
             // Inputs with new data versions, not a changed code version (that is a
             // deployment's to decide) nor an upstream re-materialized with the same bytes.
             let mut stale: Vec<(String, i64)> = self

@@ -347,7 +347,6 @@ fn summary_of(r: &PartitionRecord) -> PartitionSummary {
         failed: r.status == PartitionState::Failed,
         materialization: m.map(|m| m.id),
         code_version: m.map(|m| m.code_version.clone()),
-        data_version: m.map(|m| m.data_version.clone()),
         input_hash: m.and_then(|m| m.input_hash.clone()),
     }
 }

@@ -65,7 +65,7 @@ impl Engine {
         if filter == Filter::Any {
             return Ok(subset);
         }
-        let records = self.state.partition_summaries(asset)?;
+        let records = self.state.partition_summaries(asset, &node.code_version)?;
         let stale: BTreeSet<String> = if filter == Filter::Stale {
             self.stale_partitions(graph, node, &records, &cx, false)?
                 .into_keys()

@@ -172,9 +172,9 @@ impl Engine {
             let latest: Latest = match only {
                 None => self
                     .state
-                    .partition_summaries(&e.upstream)?
+                    .latest_data_versions(&e.upstream)?
                     .into_iter()
-                    .filter_map(|r| Some((r.partition, (r.materialization?, r.data_version?))))
+                    .map(|(key, id, version)| (key, (id, version)))
                     .collect(),
                 Some(key) => {
                     let up = self.node(graph, &e.upstream)?;

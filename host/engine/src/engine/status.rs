@@ -93,7 +93,7 @@ impl Engine {
             MemoryDynamicStore::new()
         };
         let cx = Context::new(now).with_dynamic(&dynamic);
-        let records = self.state.partition_summaries(asset)?;
+        let records = self.state.partition_summaries(asset, &node.code_version)?;
         let mut stale = self.stale_partitions(graph, node, &records, &cx, list)?;
         let (total, kind) = match &node.partitions {
             Some(d) => (d.count(&cx)?, d.kind().to_string()),

@@ -19,24 +19,40 @@ impl PartitionStore for State {
         })
     }
 
-    fn partition_summaries(&self, asset: &str) -> Result<Vec<PartitionSummary>, EngineError> {
+    fn partition_summaries(
+        &self,
+        asset: &str,
+        code_version: &str,
+    ) -> Result<Vec<PartitionSummary>, EngineError> {
         self.read(|c| {
             let mut s = c.prepare_cached(
-                "SELECT partition, status = 'failed', materialization, code_version,
-                        data_version, input_hash
+                "SELECT partition, status = 'failed', materialization,
+                        CASE WHEN materialization IS NOT NULL AND code_version IS NOT ?2
+                             THEN code_version END,
+                        input_hash
                  FROM partition_status WHERE asset = ?1",
             )?;
-            s.query_map(params![asset], |r| {
+            s.query_map(params![asset, code_version], |r| {
                 Ok(PartitionSummary {
                     partition: r.get(0)?,
                     failed: r.get(1)?,
                     materialization: r.get(2)?,
                     code_version: r.get(3)?,
-                    data_version: r.get(4)?,
-                    input_hash: r.get(5)?,
+                    input_hash: r.get(4)?,
                 })
             })?
             .collect()
+        })
+    }
+
+    fn latest_data_versions(&self, asset: &str) -> Result<Vec<(String, i64, String)>, EngineError> {
+        self.read(|c| {
+            let mut s = c.prepare_cached(
+                "SELECT partition, materialization, data_version FROM partition_status
+                 WHERE asset = ?1 AND materialization IS NOT NULL AND data_version IS NOT NULL",
+            )?;
+            s.query_map(params![asset], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))?
+                .collect()
         })
     }
 

@@ -205,9 +205,10 @@ pub struct PartitionSummary {
     pub partition: String,
     pub failed: bool,
     pub materialization: Option<i64>,
-    /// Of the latest materialization, as are the next two.
+    /// The latest materialization's code version, only when it differs from the one asked
+    /// about (a status of many current partitions reads no text for it).
     pub code_version: Option<String>,
-    pub data_version: Option<String>,
+    /// The hash of the inputs the latest materialization read.
     pub input_hash: Option<String>,
 }
 

@@ -119,8 +119,17 @@ pub trait PartitionStore: Send + Sync {
     fn partitions(&self, asset: &str) -> Result<Vec<PartitionRecord>, EngineError>;
 
     /// What a status summary and staleness need of every recorded partition: key, state,
-    /// latest materialization id, code and data version, input hash (no metadata, no join).
-    fn partition_summaries(&self, asset: &str) -> Result<Vec<PartitionSummary>, EngineError>;
+    /// latest materialization id, its code version when it is not `code_version`, its input
+    /// hash (no metadata, no join).
+    fn partition_summaries(
+        &self,
+        asset: &str,
+        code_version: &str,
+    ) -> Result<Vec<PartitionSummary>, EngineError>;
+
+    /// The latest materialization of every materialized partition of an asset: (key,
+    /// materialization id, data version), what its readers' staleness compares against.
+    fn latest_data_versions(&self, asset: &str) -> Result<Vec<(String, i64, String)>, EngineError>;
 
     /// The inputs one materialization listed as read: (upstream asset, key, data version),
     /// `None` when it kept only their hash (or was recorded before data versions).
