@@ -253,20 +253,24 @@ void tessera_asset_cron(tessera_asset *asset, const char *cron, const char *star
 
 /* The cadence or cron definition timezone and end offset apply to: the asset's, or its last
  * dimension's. */
+/* The asset's last dimension, when its partitions are multi-dimensional. */
+static tessera_plugin_types_dimension_partitions_t *last_dimension(asset_def *a) {
+    if (a->partitions.val.tag != TESSERA_PLUGIN_TYPES_PARTITIONS_MULTI ||
+        a->partitions.val.val.multi.len == 0) {
+        return NULL;
+    }
+    return &a->partitions.val.val.multi.ptr[a->partitions.val.val.multi.len - 1].partitions;
+}
+
 static tessera_plugin_types_cadence_partitions_t *last_cadence(tessera_asset *asset) {
     asset_def *a = def_of(asset);
     if (a->partitions.val.tag == TESSERA_PLUGIN_TYPES_PARTITIONS_CADENCE) {
         return &a->partitions.val.val.cadence;
     }
-    if (a->partitions.val.tag == TESSERA_PLUGIN_TYPES_PARTITIONS_MULTI &&
-        a->partitions.val.val.multi.len > 0) {
-        tessera_plugin_types_dimension_t *d =
-            &a->partitions.val.val.multi.ptr[a->partitions.val.val.multi.len - 1];
-        if (d->partitions.tag == TESSERA_PLUGIN_TYPES_DIMENSION_PARTITIONS_CADENCE) {
-            return &d->partitions.val.cadence;
-        }
-    }
-    return NULL;
+    tessera_plugin_types_dimension_partitions_t *d = last_dimension(a);
+    return d != NULL && d->tag == TESSERA_PLUGIN_TYPES_DIMENSION_PARTITIONS_CADENCE
+               ? &d->val.cadence
+               : NULL;
 }
 
 static tessera_plugin_types_cron_partitions_t *last_cron(tessera_asset *asset) {
@@ -274,15 +278,9 @@ static tessera_plugin_types_cron_partitions_t *last_cron(tessera_asset *asset) {
     if (a->partitions.val.tag == TESSERA_PLUGIN_TYPES_PARTITIONS_CRON) {
         return &a->partitions.val.val.cron;
     }
-    if (a->partitions.val.tag == TESSERA_PLUGIN_TYPES_PARTITIONS_MULTI &&
-        a->partitions.val.val.multi.len > 0) {
-        tessera_plugin_types_dimension_t *d =
-            &a->partitions.val.val.multi.ptr[a->partitions.val.val.multi.len - 1];
-        if (d->partitions.tag == TESSERA_PLUGIN_TYPES_DIMENSION_PARTITIONS_CRON) {
-            return &d->partitions.val.cron;
-        }
-    }
-    return NULL;
+    tessera_plugin_types_dimension_partitions_t *d = last_dimension(a);
+    return d != NULL && d->tag == TESSERA_PLUGIN_TYPES_DIMENSION_PARTITIONS_CRON ? &d->val.cron
+                                                                                 : NULL;
 }
 
 void tessera_asset_timezone(tessera_asset *asset, const char *zone) {

@@ -262,17 +262,12 @@ impl RunStore for State {
                 mark.execute(params![asset, partition, run.id, error, now])?;
             }
             event(tx, &run.id, "error", &format!("run failed: {error}"), now)?;
-            let canceled = end_dependents(
+            end_with_dependents(
                 tx,
                 &run.id,
                 now,
                 RunStatus::Canceled,
                 &format!("upstream run {} failed", run.id),
-            )?;
-            settle_backfills_of(
-                tx,
-                std::iter::once(run.id.as_str()).chain(canceled.iter().map(String::as_str)),
-                now,
             )
         })
     }
@@ -286,17 +281,12 @@ impl RunStore for State {
                 params![run.id, now, reason],
             )?;
             event(tx, &run.id, "warn", &format!("waiting for upstream: {reason}"), now)?;
-            let ended = end_dependents(
+            end_with_dependents(
                 tx,
                 &run.id,
                 now,
                 RunStatus::WaitingForUpstream,
                 &format!("upstream run {} is waiting for upstream data", run.id),
-            )?;
-            settle_backfills_of(
-                tx,
-                std::iter::once(run.id.as_str()).chain(ended.iter().map(String::as_str)),
-                now,
             )
         })
     }
@@ -566,6 +556,23 @@ pub(super) fn record_materializations(
 }
 
 /// Cancels every queued run downstream of a failed one; returns their ids.
+/// After `run_id` ended without success: its queued dependents end with `status` and
+/// `error`, and the backfills of all of them settle, in the same transaction.
+fn end_with_dependents(
+    tx: &Transaction<'_>,
+    run_id: &str,
+    now: i64,
+    status: RunStatus,
+    error: &str,
+) -> rusqlite::Result<()> {
+    let ended = end_dependents(tx, run_id, now, status, error)?;
+    settle_backfills_of(
+        tx,
+        std::iter::once(run_id).chain(ended.iter().map(String::as_str)),
+        now,
+    )
+}
+
 /// Ends every queued run downstream of `run_id` with `status` and `error`; returns them.
 pub(super) fn end_dependents(
     tx: &Transaction<'_>,
