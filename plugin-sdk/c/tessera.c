@@ -65,6 +65,11 @@ struct tessera_output {
     char *error;
     /* The asset it is for; a multi-asset's other outputs hang off the first. */
     const char *asset;
+    /* The partition key it is for (tessera_output_for_partition); NULL: the selection. */
+    const char *partition;
+    /* Whether anything was written to it (an untouched whole-selection output is dropped
+     * when per-key ones exist). */
+    bool touched;
     struct tessera_output *next;
 };
 
@@ -375,18 +380,25 @@ void tessera_asset_dimension_dynamic(tessera_asset *asset, const char *name, con
         set_name);
 }
 
+static void backfill_policy(tessera_asset *asset, uint8_t tag, uint32_t max_partitions_per_run) {
+    tessera_plugin_types_option_backfill_policy_t *p = &def_of(asset)->backfill_policy;
+    p->is_some = true;
+    p->val.tag = tag;
+    if (tag == TESSERA_PLUGIN_TYPES_BACKFILL_POLICY_MULTI_RUN) {
+        p->val.val.multi_run = max_partitions_per_run;
+    }
+}
+
 void tessera_asset_single_partition(tessera_asset *asset) {
-    tessera_asset_metadata_text(asset, "backfill_policy", "single_partition");
+    backfill_policy(asset, TESSERA_PLUGIN_TYPES_BACKFILL_POLICY_SINGLE_PARTITION, 0);
 }
 
 void tessera_asset_single_run(tessera_asset *asset) {
-    tessera_asset_metadata_text(asset, "backfill_policy", "single_run");
+    backfill_policy(asset, TESSERA_PLUGIN_TYPES_BACKFILL_POLICY_SINGLE_RUN, 0);
 }
 
 void tessera_asset_multi_run(tessera_asset *asset, uint32_t max_partitions_per_run) {
-    char policy[32];
-    snprintf(policy, sizeof policy, "multi_run:%u", (unsigned)max_partitions_per_run);
-    tessera_asset_metadata_text(asset, "backfill_policy", policy);
+    backfill_policy(asset, TESSERA_PLUGIN_TYPES_BACKFILL_POLICY_MULTI_RUN, max_partitions_per_run);
 }
 
 static tessera_plugin_types_asset_input_t *input(tessera_asset *asset, const char *upstream) {
@@ -692,10 +704,22 @@ bool tessera_is_requested(const tessera_context *ctx, const char *asset) {
     return false;
 }
 
-tessera_output *tessera_output_for(tessera_output *out, const char *asset) {
+static char *copy_text(const char *text) {
+    size_t n = strlen(text) + 1;
+    char *copy = checked(malloc(n));
+    memcpy(copy, text, n);
+    return copy;
+}
+
+static bool same_text(const char *a, const char *b) {
+    return (a == NULL && b == NULL) || (a != NULL && b != NULL && strcmp(a, b) == 0);
+}
+
+/* The output of (asset, partition), added to the list hanging off `out` when new. */
+static tessera_output *output_of(tessera_output *out, const char *asset, const char *partition) {
     tessera_output *o = out;
     for (; o != NULL; o = o->next) {
-        if (o->asset != NULL && strcmp(o->asset, asset) == 0) {
+        if (o->asset != NULL && strcmp(o->asset, asset) == 0 && same_text(o->partition, partition)) {
             return o;
         }
         if (o->next == NULL) {
@@ -703,15 +727,23 @@ tessera_output *tessera_output_for(tessera_output *out, const char *asset) {
         }
     }
     tessera_output *added = checked(calloc(1, sizeof *added));
-    size_t n = strlen(asset) + 1;
-    char *copy = checked(malloc(n));
-    memcpy(copy, asset, n);
-    added->asset = copy;
+    added->asset = copy_text(asset);
+    added->partition = partition != NULL ? copy_text(partition) : NULL;
     o->next = added;
     return added;
 }
 
+tessera_output *tessera_output_for(tessera_output *out, const char *asset) {
+    return output_of(out, asset, NULL);
+}
+
+tessera_output *tessera_output_for_partition(tessera_output *out, const char *asset,
+                                             const char *key) {
+    return output_of(out, asset != NULL ? asset : out->asset, key);
+}
+
 void tessera_output_write(tessera_output *out, const void *bytes, size_t len) {
+    out->touched = true;
     if (out->len + len > out->cap) {
         size_t cap = out->cap == 0 ? 256 : out->cap;
         while (cap < out->len + len) {
@@ -734,10 +766,12 @@ void tessera_output_printf(tessera_output *out, const char *fmt, ...) {
 }
 
 void tessera_output_metadata_text(tessera_output *out, const char *key, const char *value) {
+    out->touched = true;
     metadata_text(&out->metadata, key, value);
 }
 
 void tessera_output_metadata_int(tessera_output *out, const char *key, int64_t value) {
+    out->touched = true;
     metadata_int(&out->metadata, key, value);
 }
 
@@ -908,33 +942,46 @@ bool exports_tessera_plugin_guest_materialize(
         plugin_error(err, status, out.error != NULL ? out.error : "the asset function failed");
         return false;
     }
-    /* One output per requested asset of the computation, in declaration order. */
+    /* Per requested asset of the computation, in declaration order: its outputs per key when
+     * it wrote any (and its whole-selection output only if that was written to as well: the
+     * host refuses the mix), else its whole-selection output. */
     const computation_def *c = &plugin.defs.computations.ptr[found];
-    ret->ptr = checked(calloc(c->assets.len, sizeof *ret->ptr));
+    size_t total = 0;
+    for (tessera_output *o = &out; o != NULL; o = o->next) {
+        total++;
+    }
+    ret->ptr = checked(calloc(total, sizeof *ret->ptr));
     ret->len = 0;
     for (size_t i = 0; i < c->assets.len; i++) {
         char *key = cstr(&c->assets.ptr[i].key);
         if (!tessera_is_requested(&ctx, key)) {
             continue;
         }
-        tessera_output *written = NULL;
+        bool per_key = false;
         for (tessera_output *o = &out; o != NULL; o = o->next) {
-            if (o->asset != NULL && strcmp(o->asset, key) == 0) {
-                written = o;
-            }
+            per_key |= o->asset != NULL && strcmp(o->asset, key) == 0 && o->partition != NULL;
         }
-        if (written == NULL) {
+        bool written = false;
+        for (tessera_output *o = &out; o != NULL; o = o->next) {
+            if (o->asset == NULL || strcmp(o->asset, key) != 0 ||
+                (per_key && o->partition == NULL && !o->touched)) {
+                continue;
+            }
+            exports_tessera_plugin_guest_output_t *r = &ret->ptr[ret->len++];
+            set(&r->asset, key);
+            set_opt(&r->partition, o->partition);
+            r->data.ptr = o->data;
+            r->data.len = o->len;
+            r->metadata = o->metadata;
+            written = true;
+        }
+        if (!written) {
             size_t n = strlen(key) + 64;
             char *message = checked(malloc(n));
             snprintf(message, n, "the function wrote no output for asset \"%s\"", key);
             plugin_error(err, TESSERA_FAILED, message);
             return false;
         }
-        exports_tessera_plugin_guest_output_t *o = &ret->ptr[ret->len++];
-        set(&o->asset, key);
-        o->data.ptr = written->data;
-        o->data.len = written->len;
-        o->metadata = written->metadata;
     }
     return true;
 }

@@ -88,9 +88,9 @@ void tessera_asset_dimension_cron(tessera_asset *asset, const char *name, const 
                                   const char *start, const char *fmt);
 void tessera_asset_dimension_dynamic(tessera_asset *asset, const char *name, const char *set_name);
 
-/* How the asset may be run over several partitions (its backfill policy, metadata
- * `backfill_policy`): one partition per run; one run per contiguous range; runs of at most
- * `max_partitions_per_run`. Undeclared: as each request asks. */
+/* How the asset may be run over several partitions (its backfill policy): one partition per
+ * run; one run per contiguous range; runs of at most `max_partitions_per_run`. Undeclared: as
+ * each request asks. */
 void tessera_asset_single_partition(tessera_asset *asset);
 void tessera_asset_single_run(tessera_asset *asset);
 void tessera_asset_multi_run(tessera_asset *asset, uint32_t max_partitions_per_run);
@@ -187,6 +187,12 @@ bool tessera_is_requested(const tessera_context *ctx, const char *asset);
 /* The output of `asset`, one of the computation's assets (for a multi-asset; a single asset's
  * function writes to `out` itself). Write every requested asset's output. */
 tessera_output *tessera_output_for(tessera_output *out, const char *asset);
+/* The output of `asset` (NULL: the function's own asset) for one partition key of a run over
+ * several: writing one per key (all tessera_partition_key_count of them) gives each partition its
+ * own value and data version, and downstream partitions receive exactly the keys they map to.
+ * Without them, the run's one output covers the whole range. */
+tessera_output *tessera_output_for_partition(tessera_output *out, const char *asset,
+                                             const char *key);
 
 void tessera_output_write(tessera_output *out, const void *bytes, size_t len);
 void tessera_output_printf(tessera_output *out, const char *fmt, ...)

@@ -8,7 +8,7 @@
 // (`plugin-sdk/wit/plugin.wit`). The WIT's records are objects with camelCase fields, variants
 // `{ tag, val }`, `s64` a BigInt, `list<u8>` a Uint8Array; this file hides all of that.
 
-import { log as hostLog, dynamicPartitionKeys as hostDynamicKeys } from "tessera:plugin/host@0.1.0";
+import { log as hostLog, dynamicPartitionKeys as hostDynamicKeys } from "tessera:plugin/host@0.2.0";
 
 // ---- errors ---------------------------------------------------------------------------------
 
@@ -176,13 +176,13 @@ export function multiMapping(dimensions) {
  * most `max` partitions. Undeclared: as each request asks.
  */
 export const backfillPolicy = {
-    singlePartition: () => "single_partition",
-    singleRun: () => "single_run",
+    singlePartition: () => ({ tag: "single-partition" }),
+    singleRun: () => ({ tag: "single-run" }),
     multiRun: (max) => {
-        if (!Number.isInteger(max) || max < 1) {
+        if (!Number.isInteger(max) || max < 1 || max > 0xffffffff) {
             throw new TypeError(`multiRun: a whole number of partitions above 0, not ${max}`);
         }
-        return `multi_run:${max}`;
+        return { tag: "multi-run", val: max };
     },
 };
 
@@ -259,14 +259,36 @@ export const output = (data) => new Output(data);
 /** An output of `value` as canonical JSON (`canonicalJson`). */
 export const json = (value) => new Output(canonicalJson(value));
 
-function toOutput(asset, value) {
+/** One output per partition key of a run over several; see `perPartition`. */
+class PerPartition {
+    constructor(entries) {
+        this.entries = entries instanceof Map ? [...entries] : Object.entries(entries);
+    }
+}
+
+/**
+ * What a run over several partitions returns to give every partition its own value (and data
+ * version): `perPartition({ [key]: output, … })` (or a Map) with every key of
+ * `context.partitionKeys`. Downstream partitions then receive exactly the keys their mapping
+ * names; a plain output covers the whole range and reaches them whole.
+ */
+export const perPartition = (entries) => new PerPartition(entries);
+
+function toOutputs(asset, value) {
+    if (value instanceof PerPartition) {
+        return value.entries.map(([key, v]) => toOutput(asset, v, key));
+    }
+    return [toOutput(asset, value, undefined)];
+}
+
+function toOutput(asset, value, partition) {
     const out = value instanceof Output ? value : new Output(value);
     if (!(out.data instanceof Uint8Array)) {
         throw new Failed(
             `${asset}: an asset returns an Output, a string or a Uint8Array, not ${typeof out.data}`,
         );
     }
-    return { asset, data: out.data, metadata: metadataEntries(out.meta) };
+    return { asset, partition, data: out.data, metadata: metadataEntries(out.meta) };
 }
 
 // ---- what an asset function reads ---------------------------------------------------------
@@ -382,6 +404,7 @@ class AssetSpec {
             inputs: [],
             codeVersion: undefined,
             metadata: [],
+            backfillPolicy: undefined,
         };
     }
 
@@ -417,7 +440,8 @@ class AssetSpec {
 
     /** How it may be run over several partitions: `backfillPolicy.multiRun(5)`, … */
     backfillPolicy(policy) {
-        return this.metadata("backfill_policy", policy);
+        this.def.backfillPolicy = policy;
+        return this;
     }
 }
 
@@ -580,11 +604,11 @@ export function plugin({ assets = [], sensors = [] }) {
                 const context = new Context(rawContext);
                 const result = computation.compute(context, new Inputs(rawInputs));
                 if (!computation.multi) {
-                    return [toOutput(computation.defs[0].key, result)];
+                    return toOutputs(computation.defs[0].key, result);
                 }
                 return context.assets
                     .filter((a) => result[a] !== undefined)
-                    .map((a) => toOutput(a, result[a]));
+                    .flatMap((a) => toOutputs(a, result[a]));
             } catch (e) {
                 throw pluginError(e);
             }

@@ -253,18 +253,19 @@ class BackfillPolicy:
     at most `max_partitions_per_run`. Undeclared: as each request asks."""
 
     @staticmethod
-    def single_partition() -> str:
-        return "single_partition"
+    def single_partition() -> types.BackfillPolicy:
+        return types.BackfillPolicy_SinglePartition()
 
     @staticmethod
-    def single_run() -> str:
-        return "single_run"
+    def single_run() -> types.BackfillPolicy:
+        return types.BackfillPolicy_SingleRun()
 
     @staticmethod
-    def multi_run(max_partitions_per_run: int) -> str:
-        if not isinstance(max_partitions_per_run, int) or max_partitions_per_run < 1:
-            raise TypeError(f"multi_run: a whole number above 0, not {max_partitions_per_run!r}")
-        return f"multi_run:{max_partitions_per_run}"
+    def multi_run(max_partitions_per_run: int) -> types.BackfillPolicy:
+        n = max_partitions_per_run
+        if isinstance(n, bool) or not isinstance(n, int) or not 1 <= n <= 0xFFFFFFFF:
+            raise TypeError(f"multi_run: a whole number above 0, not {n!r}")
+        return types.BackfillPolicy_MultiRun(n)
 
 
 # ---- metadata and JSON --------------------------------------------------------------------
@@ -316,14 +317,32 @@ class Output:
         return self
 
 
-def _to_output(asset: str, value: Any) -> types.Output:
+class PerPartition:
+    """What a run over several partitions returns to give every partition its own value (and
+    data version): `PerPartition({key: output, ...})` with every key of
+    `context.partition_keys`. Downstream partitions then receive exactly the keys their mapping
+    names; a plain output covers the whole range and reaches them whole."""
+
+    def __init__(self, outputs: Mapping[str, Any]) -> None:
+        self.outputs = dict(outputs)
+
+
+def _to_outputs(asset: str, value: Any) -> list[types.Output]:
+    if isinstance(value, PerPartition):
+        return [_to_output(asset, v, k) for k, v in value.outputs.items()]
+    return [_to_output(asset, value, None)]
+
+
+def _to_output(asset: str, value: Any, partition: Optional[str]) -> types.Output:
     if isinstance(value, (bytes, bytearray)):
         value = Output(bytes(value))
     elif isinstance(value, str):
         value = Output.text(value)
     if not isinstance(value, Output):
         raise Failed(f"{asset}: an asset returns Output, bytes or str, not {type(value).__name__}")
-    return types.Output(asset=asset, data=value.data, metadata=_metadata(value.metadata))
+    return types.Output(
+        asset=asset, partition=partition, data=value.data, metadata=_metadata(value.metadata)
+    )
 
 
 # ---- what an asset function reads ---------------------------------------------------------
@@ -512,14 +531,11 @@ class AssetSpec:
     description: Optional[str] = None
     code_version: Optional[str] = None
     metadata: Mapping[str, Any] = field(default_factory=dict)
-    #: From BackfillPolicy; recorded as metadata `backfill_policy`.
-    backfill_policy: Optional[str] = None
+    #: From BackfillPolicy.
+    backfill_policy: Optional[types.BackfillPolicy] = None
 
     def _wit(self) -> types.AssetDefinition:
         missing = set(self.allow_missing)
-        metadata = dict(self.metadata)
-        if self.backfill_policy is not None:
-            metadata["backfill_policy"] = self.backfill_policy
         return types.AssetDefinition(
             key=self.key,
             description=self.description,
@@ -529,7 +545,8 @@ class AssetSpec:
                 for a, m in self.inputs.items()
             ],
             code_version=self.code_version,
-            metadata=_metadata(metadata),
+            metadata=_metadata(self.metadata),
+            backfill_policy=self.backfill_policy,
         )
 
 
@@ -554,7 +571,7 @@ class Plugin:
         description: Optional[str] = None,
         code_version: Optional[str] = None,
         metadata: Optional[Mapping[str, Any]] = None,
-        backfill_policy: Optional[str] = None,
+        backfill_policy: Optional[types.BackfillPolicy] = None,
     ) -> Callable[[Compute], Compute]:
         """One asset computed by the decorated `fn(context, inputs)`, which returns an Output
         (or bytes or str) and raises InvalidInput or Failed (or anything) when it cannot.
@@ -632,8 +649,8 @@ class Plugin:
             context = Context(raw)
             result = compute(context, Inputs(inputs))
             if not is_multi:
-                return [_to_output(specs[0].key, result)]
-            return [_to_output(a, result[a]) for a in context.assets if a in result]
+                return _to_outputs(specs[0].key, result)
+            return [o for a in context.assets if a in result for o in _to_outputs(a, result[a])]
         except Exception as e:  # noqa: BLE001 - every failure becomes the call's error
             raise Err(_plugin_error(e)) from None
 

@@ -601,9 +601,14 @@ fn batched_runs_cover_ranges_and_chunks() {
     assert_eq!(s.runs.len(), 2, "one range run per asset");
     engine.run_queue(s.backfill_id.as_deref(), &|_| {}).unwrap();
     assert_eq!(materialized(&engine, "down").len(), 10);
-    // The range blob arrives once, labelled with its range.
+    // `up` wrote one value per key; `down`'s one call over the range read each of them
+    // (2023-12-31, before the start, does not exist and is allowed to be missing).
     let down = String::from_utf8(blob(&engine, "down", "2024-01-05")).unwrap();
-    assert!(down.contains("2024-01-01...2024-01-10"), "{down}");
+    let call = "2024-01-01...2024-01-10";
+    let each: Vec<String> = (1..=10)
+        .map(|d| format!("2024-01-{d:02}=2024-01-{d:02} in {call}"))
+        .collect();
+    assert_eq!(down, format!("{call}<-{}", each.join(",")));
 
     let s = engine
         .submit(
@@ -677,7 +682,62 @@ fn the_backfill_policy_is_honoured_at_planning() {
     assert_eq!(s.runs.len(), 3);
     engine.run_queue(s.backfill_id.as_deref(), &|_| {}).unwrap();
     let b = String::from_utf8(blob(&engine, "up", "2024-01-12")).unwrap();
-    assert_eq!(b, "2024-01-09...2024-01-12");
+    assert_eq!(b, "2024-01-12 in 2024-01-09...2024-01-12");
+}
+
+/// A downstream partition receives the upstream partitions its mapping names and no others:
+/// exactly, per key, when the upstream's range run wrote one output per key; whole, labelled
+/// with its range, when it wrote one value for the range (the only way of a 0.1.0 plugin).
+#[test]
+fn a_downstream_receives_exactly_the_upstream_partitions_it_maps_to() {
+    let setup = Setup::new(&[]);
+    let engine = setup.engine();
+    let run = |asset: &str, selection: PartitionSelection, policy| {
+        let s = engine
+            .submit(
+                &strings(&[asset]),
+                &selection,
+                Filter::Any,
+                policy,
+                false,
+                "test",
+                now(),
+            )
+            .unwrap();
+        engine.run_queue(s.backfill_id.as_deref(), &|_| {}).unwrap();
+    };
+    let one = |k: &str| PartitionSelection::Keys(strings(&[k]));
+    run(
+        "up",
+        range("2024-01-01", "2024-01-10"),
+        RunPolicy::SingleRun,
+    );
+    run("down", one("2024-01-05"), RunPolicy::PerPartition);
+    let call = "2024-01-01...2024-01-10";
+    assert_eq!(
+        String::from_utf8(blob(&engine, "down", "2024-01-05")).unwrap(),
+        format!("2024-01-05<-2024-01-04=2024-01-04 in {call},2024-01-05=2024-01-05 in {call}")
+    );
+    // Every key of the range run has its own data version.
+    let versions: std::collections::BTreeSet<String> = engine
+        .state()
+        .partitions_of("up", &strings(&["2024-01-04", "2024-01-05"]))
+        .unwrap()
+        .into_iter()
+        .map(|p| p.materialization.unwrap().data_version)
+        .collect();
+    assert_eq!(versions.len(), 2);
+
+    run(
+        "by_fives",
+        range("2024-01-06", "2024-01-10"),
+        RunPolicy::PerPartition,
+    );
+    run("after_fives", one("2024-01-07"), RunPolicy::PerPartition);
+    assert_eq!(
+        String::from_utf8(blob(&engine, "after_fives", "2024-01-07")).unwrap(),
+        "2024-01-07<-2024-01-06...2024-01-10"
+    );
 }
 
 #[test]

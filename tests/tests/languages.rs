@@ -567,14 +567,15 @@ fn declared(plugin: &Plugin) -> Vec<String> {
                 })
                 .collect();
             out.push(format!(
-                "{} / {}: partitions {}; inputs [{}]; metadata [{}]",
+                "{} / {}: partitions {}; inputs [{}]; metadata [{}]; backfill policy {}",
                 c.name,
                 a.key,
                 a.partitions
                     .as_ref()
                     .map_or_else(|| "none".to_string(), ToString::to_string),
                 inputs.join("; "),
-                metadata.join(", ")
+                metadata.join(", "),
+                a.backfill_policy
             ));
         }
     }
@@ -594,7 +595,12 @@ fn every_kit_declares_what_the_rust_sdk_declares() {
     let expected = declared(&runtime.load(&rust).unwrap());
     assert_eq!(expected.len(), 9, "{expected:#?}");
     let now = Utc.with_ymd_and_hms(2024, 2, 1, 0, 0, 0).unwrap();
-    for (kit, file) in [("C", &c), ("JavaScript", &js), ("Python", &python)] {
+    for (kit, file) in [
+        ("Rust", &rust),
+        ("C", &c),
+        ("JavaScript", &js),
+        ("Python", &python),
+    ] {
         let plugin = runtime.load(file).unwrap();
         assert_eq!(declared(&plugin), expected, "the {kit} kit");
         // The multi-asset writes the assets asked for, and a range call covers the range.
@@ -635,6 +641,22 @@ fn every_kit_declares_what_the_rust_sdk_declares() {
                 "2024-01-03",
             )),
         );
-        assert_eq!(range[0].data, b"2024-01-01...2024-01-03", "{kit}");
+        // `src` returns one output per key: each partition its own value.
+        let got: Vec<(Option<&str>, &[u8])> = range
+            .iter()
+            .map(|o| (o.partition.as_deref(), o.data.as_slice()))
+            .collect();
+        assert_eq!(
+            got,
+            [
+                (Some("2024-01-01"), &b"2024-01-01"[..]),
+                (Some("2024-01-02"), &b"2024-01-02"[..]),
+                (Some("2024-01-03"), &b"2024-01-03"[..]),
+            ],
+            "{kit}"
+        );
+        let firsts = call("firsts", &[], Selection::None);
+        assert_eq!(firsts[0].data, b"-", "{kit}");
+        assert_eq!(firsts[0].partition, None, "{kit}");
     }
 }

@@ -61,7 +61,7 @@ fn example_plugins_declare_the_seed_assets() {
     let c = components();
     let rt = runtime();
     let daily = rt.load(&c.plugin("daily_sales")).unwrap();
-    assert_eq!(daily.api_version(), "0.1.0");
+    assert_eq!(daily.api_version(), "0.2.0");
     assert_eq!(daily.code_version().len(), 64);
     let asset = daily.definitions().asset("daily_sales").unwrap();
     assert_eq!(
@@ -324,13 +324,147 @@ fn fuel_limits_when_enabled() {
     );
 }
 
+/// A plugin built against the frozen 0.1.0 contract loads and works: definitions (its
+/// backfill policy from metadata), a range call (one output, for the whole range), its log
+/// line through `host@0.1.0`, and a sensor.
+#[test]
+fn a_plugin_built_against_contract_0_1_0_keeps_working() {
+    let c = components();
+    let rt = runtime();
+    let lines = Arc::new(std::sync::Mutex::new(Vec::new()));
+    let sink = Arc::clone(&lines);
+    rt.set_log_sink(Arc::new(move |r: tessera_runtime::LogRecord| {
+        sink.lock().unwrap().push(r.message);
+    }));
+    let legacy = rt.load(&c.guest("api_0_1")).unwrap();
+    assert_eq!(legacy.api_version(), "0.1.0");
+    let asset = legacy.definitions().asset("legacy_daily").unwrap();
+    assert_eq!(
+        asset.backfill_policy,
+        tessera_runtime::BackfillPolicy::MultiRun(3)
+    );
+    assert_eq!(asset.code_version.as_deref(), Some("1"));
+    let out = legacy
+        .materialize(&request(
+            "legacy_daily",
+            Selection::Range(tessera_partitions::KeyRange::new(
+                "2024-01-01",
+                "2024-01-03",
+            )),
+        ))
+        .unwrap();
+    assert_eq!(out.len(), 1);
+    assert_eq!(out[0].partition, None);
+    assert_eq!(out[0].data, b"legacy 2024-01-01...2024-01-03");
+    assert_eq!(
+        out[0].metadata,
+        [(
+            "keys".to_string(),
+            tessera_runtime::MetadataValue::Integer(3)
+        )]
+    );
+    assert_eq!(*lines.lock().unwrap(), ["legacy materialize"]);
+    let sensed = legacy
+        .evaluate_sensor(&SensorRequest {
+            sensor: "legacy_sensor".into(),
+            cursor: None,
+            last_evaluation: None,
+            now: now(),
+        })
+        .unwrap();
+    assert_eq!(sensed.cursor.as_deref(), Some("seen"));
+    assert_eq!(sensed.run_requests.len(), 1);
+    assert_eq!(sensed.run_requests[0].selection, key("2024-01-02"));
+}
+
+/// Per-key outputs must cover the selection's keys, each once, and not mix with a
+/// whole-selection output.
+#[test]
+fn outputs_per_partition_are_checked_against_the_selection() {
+    let c = components();
+    let rt = runtime();
+    let probe = rt.load(&c.guest("engine_probe")).unwrap();
+    let out = probe
+        .materialize(&request(
+            "up",
+            Selection::Range(tessera_partitions::KeyRange::new(
+                "2024-01-01",
+                "2024-01-03",
+            )),
+        ))
+        .unwrap();
+    let got: Vec<(Option<&str>, &[u8])> = out
+        .iter()
+        .map(|o| (o.partition.as_deref(), o.data.as_slice()))
+        .collect();
+    let call = "2024-01-01...2024-01-03";
+    assert_eq!(
+        got,
+        [
+            (
+                Some("2024-01-01"),
+                format!("2024-01-01 in {call}").as_bytes()
+            ),
+            (
+                Some("2024-01-02"),
+                format!("2024-01-02 in {call}").as_bytes()
+            ),
+            (
+                Some("2024-01-03"),
+                format!("2024-01-03 in {call}").as_bytes()
+            ),
+        ]
+    );
+    // A one-key call's output for its key is the call's output.
+    let one = probe
+        .materialize(&request("up", key("2024-01-02")))
+        .unwrap();
+    assert_eq!(one[0].partition, None);
+
+    let bad = rt.load(&c.guest("misbehave")).unwrap();
+    let all = || Selection::Range(tessera_partitions::KeyRange::new("a", "c"));
+    for (computation, selection, expected) in [
+        ("keys_missing", all(), "none for keys_missing[b]"),
+        (
+            "keys_mixed",
+            all(),
+            "both for the whole selection and for single partitions",
+        ),
+        (
+            "key_stray",
+            all(),
+            "key_stray\"[z], a partition not in the selection",
+        ),
+        (
+            "key_stray",
+            key("a"),
+            "key_stray\"[z], a partition not in the selection",
+        ),
+        ("key_twice", all(), "\"key_twice\"[a] twice"),
+        ("ok", Selection::None, ""),
+    ] {
+        let result = bad.materialize(&request(computation, selection));
+        if expected.is_empty() {
+            assert!(result.is_ok(), "{computation}: {result:?}");
+            continue;
+        }
+        let err = result.unwrap_err();
+        assert!(
+            matches!(err, CallError::InvalidResult { .. }),
+            "{computation}: {err}"
+        );
+        assert!(err.to_string().contains(expected), "{computation}: {err}");
+    }
+}
+
 #[test]
 fn bad_components_are_refused_with_typed_errors() {
     let c = components();
     let rt = runtime();
     let err = rt.load(&c.guest("future_api")).unwrap_err();
     assert!(
-        matches!(&err, LoadError::UnsupportedApiVersion { found, .. } if found == "0.2.0"),
+        matches!(&err, LoadError::UnsupportedApiVersion { found, supported, .. }
+            if found == "0.3.0" && supported == "0.2.0, 0.1.0"),
         "{err}"
     );
     let err = rt.load(&c.guest("wrong_world")).unwrap_err();

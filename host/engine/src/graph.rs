@@ -27,75 +27,11 @@ pub struct AssetNode {
     pub timeout: Option<std::time::Duration>,
     /// Sibling assets of the same computation (one call produces them all), itself included.
     pub siblings: Vec<String>,
-    /// How it may be run over several partitions (metadata `backfill_policy`).
+    /// How it may be run over several partitions.
     pub backfill_policy: BackfillPolicy,
 }
 
-/// How an asset may be run over several partitions (Dagster's `BackfillPolicy`), declared by
-/// its metadata `backfill_policy`: `single_partition`, `single_run` or `multi_run:N` (the
-/// contract has no field for it yet; metadata carries it, as it does `policy = "eager"`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Serialize)]
-#[serde(
-    rename_all = "snake_case",
-    tag = "kind",
-    content = "max_partitions_per_run"
-)]
-pub enum BackfillPolicy {
-    /// Not declared: runs as the request says (one per partition unless asked otherwise).
-    #[default]
-    Unspecified,
-    /// One partition per run and call: ranges are refused.
-    SinglePartition,
-    /// One run and one call per contiguous range.
-    SingleRun,
-    /// Runs (each one call) of at most N contiguous partitions.
-    MultiRun(u64),
-}
-
-impl std::fmt::Display for BackfillPolicy {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        match self {
-            BackfillPolicy::Unspecified => f.write_str("unspecified"),
-            BackfillPolicy::SinglePartition => f.write_str("single_partition"),
-            BackfillPolicy::SingleRun => f.write_str("single_run"),
-            BackfillPolicy::MultiRun(n) => write!(f, "multi_run:{n}"),
-        }
-    }
-}
-
-impl std::str::FromStr for BackfillPolicy {
-    type Err = String;
-
-    fn from_str(s: &str) -> Result<BackfillPolicy, String> {
-        let s = s.trim();
-        match s {
-            "single_partition" => return Ok(BackfillPolicy::SinglePartition),
-            "single_run" => return Ok(BackfillPolicy::SingleRun),
-            _ => {}
-        }
-        match s
-            .strip_prefix("multi_run:")
-            .map(|n| n.trim().parse::<u64>())
-        {
-            Some(Ok(n)) if n > 0 => Ok(BackfillPolicy::MultiRun(n)),
-            _ => Err(format!(
-                "{s:?} is not a backfill policy: single_partition, single_run or multi_run:N (N > 0)"
-            )),
-        }
-    }
-}
-
-/// Metadata `backfill_policy` (text).
-fn backfill_policy(spec: &AssetSpec) -> Result<BackfillPolicy, String> {
-    let Some((_, v)) = spec.metadata.iter().find(|(k, _)| k == "backfill_policy") else {
-        return Ok(BackfillPolicy::Unspecified);
-    };
-    match v {
-        tessera_runtime::MetadataValue::Text(t) => t.parse(),
-        other => Err(format!("{other:?} is not text")),
-    }
-    .map_err(|e| format!("metadata backfill_policy of asset {:?}: {e}", spec.key))
-}
+pub use tessera_runtime::BackfillPolicy;
 
 /// One input of an asset.
 #[derive(Debug, Clone)]
@@ -262,10 +198,6 @@ impl AssetGraph {
                         problems.push((name.clone(), format!("{e} (plugin {name:?})")));
                         None
                     });
-                    let backfill_policy = backfill_policy(a).unwrap_or_else(|e| {
-                        problems.push((name.clone(), format!("{e} (plugin {name:?})")));
-                        BackfillPolicy::Unspecified
-                    });
                     raw_inputs.insert(a.key.clone(), a.inputs.clone());
                     nodes.insert(
                         a.key.clone(),
@@ -289,7 +221,7 @@ impl AssetGraph {
                             }),
                             timeout,
                             siblings: siblings.clone(),
-                            backfill_policy,
+                            backfill_policy: a.backfill_policy,
                         },
                     );
                 }

@@ -1,14 +1,15 @@
 //! Calls into a plugin: one materialization, one sensor evaluation. Requests and results are
 //! plain Rust values; the WIT records stay inside this crate.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet, HashSet};
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
 use serde::Serialize;
 use tessera_partitions::{Context, KeyRange, MemoryDynamicStore, PartitionsDefinition, TimeWindow};
 
-use crate::bindings::types as wit;
+use crate::ApiVersion;
+use crate::bindings::{types as wit, v0_1};
 use crate::config::Limits;
 use crate::error::CallError;
 use crate::host::CallScope;
@@ -166,10 +167,13 @@ pub struct InputData {
     pub partitions: Vec<(String, Vec<u8>)>,
 }
 
-/// One asset's output.
+/// One asset's output, for the whole selection or one of its keys.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Output {
     pub asset: String,
+    /// The key this output is for, when a call over several keys returned one per key;
+    /// `None`: the whole selection.
+    pub partition: Option<String>,
     #[serde(skip)]
     pub data: Vec<u8>,
     pub metadata: Vec<(String, MetadataValue)>,
@@ -353,15 +357,30 @@ impl Plugin {
         };
         let limits = self.limits(req.timeout);
         let result = self.call(scope, &limits, None, async |this, store, instance| {
-            let func = this
-                .exports()
-                .materialize(store, &instance)
-                .ok_or_else(|| this.missing_export("materialize"))?;
-            let (result,) = func
-                .call_async(&mut *store, (&context, &inputs))
-                .await
-                .map_err(|e| this.trap(&e, &limits))?;
-            Ok(result)
+            let contract = this.exports().contract();
+            Ok(match contract {
+                ApiVersion::V0_2 => {
+                    let func = this
+                        .exports()
+                        .materialize(store, &instance)
+                        .ok_or_else(|| this.missing_export("materialize"))?;
+                    func.call_async(&mut *store, (&context, &inputs))
+                        .await
+                        .map_err(|e| this.trap(&e, &limits))?
+                        .0
+                }
+                ApiVersion::V0_1 => {
+                    let func = this
+                        .exports()
+                        .materialize_0_1(store, &instance)
+                        .ok_or_else(|| this.missing_export("materialize"))?;
+                    func.call_async(&mut *store, (&context, &inputs))
+                        .await
+                        .map_err(|e| this.trap(&e, &limits))?
+                        .0
+                        .map(|outputs| outputs.into_iter().map(v0_1::output).collect())
+                }
+            })
         })?;
         let outputs = match result {
             Ok(outputs) => outputs,
@@ -377,7 +396,15 @@ impl Plugin {
         for o in &outputs {
             self.check_metadata(&o.asset, &o.metadata, &limits)?;
         }
-        let mut seen = BTreeSet::new();
+        let keys = &context.partition_keys;
+        let key_set: HashSet<&str> = if outputs.iter().any(|o| o.partition.is_some()) {
+            keys.iter().map(String::as_str).collect()
+        } else {
+            HashSet::new()
+        };
+        // Per asset: `None` once it had an output for the whole selection, else the keys it
+        // had outputs for.
+        let mut seen: BTreeMap<String, Option<BTreeSet<String>>> = BTreeMap::new();
         let mut out = Vec::with_capacity(outputs.len());
         for o in outputs {
             if !assets.contains(&o.asset) {
@@ -386,11 +413,44 @@ impl Plugin {
                     o.asset
                 )));
             }
-            if !seen.insert(o.asset.clone()) {
-                return Err(self.invalid(format!("it returned {:?} twice", o.asset)));
+            // An output for the only key of a one-key selection is the selection's.
+            let partition = match o.partition {
+                Some(k) if keys.len() == 1 && keys[0] == k => None,
+                other => other,
+            };
+            match (&partition, seen.get_mut(&o.asset)) {
+                (None, None) => {
+                    seen.insert(o.asset.clone(), None);
+                }
+                (Some(k), entry) => {
+                    if matches!(req.selection, Selection::None) || !key_set.contains(k.as_str()) {
+                        return Err(self.invalid(format!(
+                            "it returned output for {:?}[{k}], a partition not in the selection",
+                            o.asset
+                        )));
+                    }
+                    match entry {
+                        None => {
+                            seen.insert(o.asset.clone(), Some(BTreeSet::from([k.clone()])));
+                        }
+                        Some(Some(done)) => {
+                            if !done.insert(k.clone()) {
+                                return Err(
+                                    self.invalid(format!("it returned {:?}[{k}] twice", o.asset))
+                                );
+                            }
+                        }
+                        Some(None) => return Err(self.mixed(&o.asset)),
+                    }
+                }
+                (None, Some(Some(_))) => return Err(self.mixed(&o.asset)),
+                (None, Some(None)) => {
+                    return Err(self.invalid(format!("it returned {:?} twice", o.asset)));
+                }
             }
             out.push(Output {
                 asset: o.asset,
+                partition,
                 data: o.data,
                 metadata: o
                     .metadata
@@ -399,10 +459,29 @@ impl Plugin {
                     .collect(),
             });
         }
-        if let Some(missing) = assets.iter().find(|a| !seen.contains(a.as_str())) {
-            return Err(self.invalid(format!("it returned no output for {missing:?}")));
+        for asset in &assets {
+            match seen.get(asset) {
+                None => {
+                    return Err(self.invalid(format!("it returned no output for {asset:?}")));
+                }
+                Some(Some(done)) if done.len() < keys.len() => {
+                    let missing = keys.iter().find(|k| !done.contains(*k));
+                    return Err(self.invalid(format!(
+                        "it returned outputs per partition for {asset:?} but none for {asset}[{}] \
+                         (one per key of the selection, or one for all of it)",
+                        missing.map_or("", String::as_str)
+                    )));
+                }
+                Some(_) => {}
+            }
         }
         Ok(out)
+    }
+
+    fn mixed(&self, asset: &str) -> CallError {
+        self.invalid(format!(
+            "it returned {asset:?} both for the whole selection and for single partitions"
+        ))
     }
 
     /// Runs one sensor evaluation in a fresh instance.

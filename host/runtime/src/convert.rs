@@ -10,6 +10,7 @@ use tessera_partitions::{
     infer_mapping,
 };
 
+use crate::BackfillPolicy;
 use crate::bindings::types as wit;
 use crate::config::Limits;
 
@@ -37,6 +38,9 @@ pub struct AssetSpec {
     pub inputs: Vec<InputSpec>,
     pub code_version: Option<String>,
     pub metadata: Vec<(String, crate::call::MetadataValue)>,
+    /// The contract's field, or for a plugin that does not set it (every 0.1.0 plugin) its
+    /// metadata `backfill_policy`.
+    pub backfill_policy: BackfillPolicy,
 }
 
 #[derive(Debug, Clone)]
@@ -420,18 +424,44 @@ fn asset(a: wit::AssetDefinition) -> Result<AssetSpec, String> {
             allow_missing: i.allow_missing,
         });
     }
+    let metadata: Vec<(String, crate::call::MetadataValue)> = a
+        .metadata
+        .into_iter()
+        .map(|m| (m.key, crate::call::MetadataValue::from(m.value)))
+        .collect();
+    let backfill_policy = match a.backfill_policy {
+        Some(wit::BackfillPolicy::SinglePartition) => BackfillPolicy::SinglePartition,
+        Some(wit::BackfillPolicy::SingleRun) => BackfillPolicy::SingleRun,
+        Some(wit::BackfillPolicy::MultiRun(0)) => {
+            return Err(format!(
+                "asset {:?}: backfill policy multi-run needs at least 1 partition per run",
+                a.key
+            ));
+        }
+        Some(wit::BackfillPolicy::MultiRun(n)) => BackfillPolicy::MultiRun(u64::from(n)),
+        None => metadata_backfill_policy(&metadata)
+            .map_err(|e| format!("asset {:?}: metadata backfill_policy: {e}", a.key))?,
+    };
     Ok(AssetSpec {
         key: a.key,
         description: a.description,
         partitions,
         inputs,
         code_version: a.code_version,
-        metadata: a
-            .metadata
-            .into_iter()
-            .map(|m| (m.key, crate::call::MetadataValue::from(m.value)))
-            .collect(),
+        metadata,
+        backfill_policy,
     })
+}
+
+/// How 0.1.0 plugins declare a backfill policy: metadata `backfill_policy`, as text.
+fn metadata_backfill_policy(
+    metadata: &[(String, crate::call::MetadataValue)],
+) -> Result<BackfillPolicy, String> {
+    match metadata.iter().find(|(k, _)| k == "backfill_policy") {
+        None => Ok(BackfillPolicy::Unspecified),
+        Some((_, crate::call::MetadataValue::Text(t))) => t.parse(),
+        Some((_, other)) => Err(format!("{other:?} is not text")),
+    }
 }
 
 fn cadence(c: wit::CadencePartitions) -> Result<PartitionsDefinition, String> {

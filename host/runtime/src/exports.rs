@@ -8,13 +8,15 @@
 use wasmtime::Store;
 use wasmtime::component::{ComponentExportIndex, Instance, InstancePre, TypedFunc};
 
+use crate::ApiVersion;
 use crate::bindings::types as wit;
+use crate::bindings::v0_1::types as wit_0_1;
 use crate::host::HostState;
+use crate::runtime::Negotiated;
 
-pub(crate) type MaterializeFn<'a> = TypedFunc<
-    (&'a wit::MaterializeContext, &'a [wit::Input]),
-    (Result<Vec<wit::Output>, wit::PluginError>,),
->;
+/// `materialize` of a plugin speaking contract `O` (its output type).
+pub(crate) type MaterializeFn<'a, O> =
+    TypedFunc<(&'a wit::MaterializeContext, &'a [wit::Input]), (Result<Vec<O>, wit::PluginError>,)>;
 pub(crate) type SensorFn<'a> =
     TypedFunc<(&'a wit::SensorContext,), (Result<wit::SensorResult, wit::PluginError>,)>;
 
@@ -23,6 +25,7 @@ pub(crate) type SensorFn<'a> =
 #[derive(Clone)]
 pub(crate) struct GuestExports {
     pre: InstancePre<HostState>,
+    contract: ApiVersion,
     definitions: ComponentExportIndex,
     materialize: ComponentExportIndex,
     evaluate_sensor: ComponentExportIndex,
@@ -32,10 +35,10 @@ impl GuestExports {
     /// Finds the functions of the `tessera:plugin/guest@{api_version}` instance export.
     pub(crate) fn find(
         pre: InstancePre<HostState>,
-        api_version: &str,
+        api_version: &Negotiated,
     ) -> Result<GuestExports, String> {
         let component = pre.component();
-        let interface = format!("tessera:plugin/guest@{api_version}");
+        let interface = format!("tessera:plugin/guest@{}", api_version.found);
         let instance = component
             .get_export_index(None, &interface)
             .ok_or_else(|| format!("it does not export {interface}"))?;
@@ -48,8 +51,14 @@ impl GuestExports {
             definitions: func("definitions")?,
             materialize: func("materialize")?,
             evaluate_sensor: func("evaluate-sensor")?,
+            contract: api_version.contract,
             pre,
         })
+    }
+
+    /// The contract the plugin was built against.
+    pub(crate) fn contract(&self) -> ApiVersion {
+        self.contract
     }
 
     /// A new instance in `store` (async: WASI's host functions are, so that a guest blocked
@@ -69,15 +78,32 @@ impl GuestExports {
         instance: &Instance,
     ) -> Result<(), String> {
         let describe = |name: &str, e: wasmtime::Error| format!("export {name:?}: {e:#}");
-        instance
-            .get_typed_func::<(), (wit::Definitions,)>(&mut *store, &self.definitions)
-            .map_err(|e| describe("definitions", e))?;
-        instance
-            .get_typed_func::<
-                (&wit::MaterializeContext, &[wit::Input]),
-                (Result<Vec<wit::Output>, wit::PluginError>,),
-            >(&mut *store, &self.materialize)
-            .map_err(|e| describe("materialize", e))?;
+        // Only `definitions` and `output` differ between the contracts: the rest is checked
+        // against the current types whichever the plugin speaks.
+        match self.contract {
+            ApiVersion::V0_2 => {
+                instance
+                    .get_typed_func::<(), (wit::Definitions,)>(&mut *store, &self.definitions)
+                    .map_err(|e| describe("definitions", e))?;
+                instance
+                    .get_typed_func::<
+                        (&wit::MaterializeContext, &[wit::Input]),
+                        (Result<Vec<wit::Output>, wit::PluginError>,),
+                    >(&mut *store, &self.materialize)
+                    .map_err(|e| describe("materialize", e))?;
+            }
+            ApiVersion::V0_1 => {
+                instance
+                    .get_typed_func::<(), (wit_0_1::Definitions,)>(&mut *store, &self.definitions)
+                    .map_err(|e| describe("definitions", e))?;
+                instance
+                    .get_typed_func::<
+                        (&wit::MaterializeContext, &[wit::Input]),
+                        (Result<Vec<wit_0_1::Output>, wit::PluginError>,),
+                    >(&mut *store, &self.materialize)
+                    .map_err(|e| describe("materialize", e))?;
+            }
+        }
         instance
             .get_typed_func::<(&wit::SensorContext,), (Result<wit::SensorResult, wit::PluginError>,)>(
                 &mut *store,
@@ -87,39 +113,72 @@ impl GuestExports {
         Ok(())
     }
 
+    /// `definitions` of a plugin speaking the current contract (`None` for a 0.1.0 one).
     pub(crate) fn definitions(
         &self,
         store: &mut Store<HostState>,
         instance: &Instance,
     ) -> Option<TypedFunc<(), (wit::Definitions,)>> {
-        let func = instance.get_func(store, self.definitions)?;
-        #[allow(unsafe_code)]
-        // SAFETY: `new_unchecked` requires the function's component type to match the Rust
-        // signature. `check` verified exactly this signature on an instance of the same
-        // component before the plugin version was handed out (`Runtime::load_hashed`), and
-        // every instance of a component has the component's types.
-        Some(unsafe { TypedFunc::new_unchecked(func) })
+        self.typed(store, instance, self.definitions, ApiVersion::V0_2)
+    }
+
+    /// `definitions` of a 0.1.0 plugin (`None` for a current one).
+    pub(crate) fn definitions_0_1(
+        &self,
+        store: &mut Store<HostState>,
+        instance: &Instance,
+    ) -> Option<TypedFunc<(), (wit_0_1::Definitions,)>> {
+        self.typed(store, instance, self.definitions, ApiVersion::V0_1)
     }
 
     pub(crate) fn materialize<'a>(
         &self,
         store: &mut Store<HostState>,
         instance: &Instance,
-    ) -> Option<MaterializeFn<'a>> {
-        let func = instance.get_func(store, self.materialize)?;
+    ) -> Option<MaterializeFn<'a, wit::Output>> {
+        self.typed(store, instance, self.materialize, ApiVersion::V0_2)
+    }
+
+    pub(crate) fn materialize_0_1<'a>(
+        &self,
+        store: &mut Store<HostState>,
+        instance: &Instance,
+    ) -> Option<MaterializeFn<'a, wit_0_1::Output>> {
+        self.typed(store, instance, self.materialize, ApiVersion::V0_1)
+    }
+
+    /// The export at `index` as the signature `check` verified for `contract`; `None` when the
+    /// plugin speaks another contract. Only the typed getters above call this, each with the
+    /// signature `check` verifies for its contract.
+    fn typed<P, R>(
+        &self,
+        store: &mut Store<HostState>,
+        instance: &Instance,
+        index: ComponentExportIndex,
+        contract: ApiVersion,
+    ) -> Option<TypedFunc<P, R>>
+    where
+        P: wasmtime::component::ComponentNamedList + wasmtime::component::Lower,
+        R: wasmtime::component::ComponentNamedList + wasmtime::component::Lift,
+    {
+        if contract != self.contract {
+            return None;
+        }
+        let func = instance.get_func(store, index)?;
         #[allow(unsafe_code)]
-        // SAFETY: as in `definitions`: `check` verified this signature on this component.
+        // SAFETY: `new_unchecked` requires the function's component type to match the Rust
+        // signature. `check` verified exactly the getter's signature for this contract on an
+        // instance of the same component before the plugin version was handed out
+        // (`Runtime::load_hashed`), and every instance of a component has its types.
         Some(unsafe { TypedFunc::new_unchecked(func) })
     }
 
+    /// `evaluate-sensor`: the same types in both contracts.
     pub(crate) fn evaluate_sensor<'a>(
         &self,
         store: &mut Store<HostState>,
         instance: &Instance,
     ) -> Option<SensorFn<'a>> {
-        let func = instance.get_func(store, self.evaluate_sensor)?;
-        #[allow(unsafe_code)]
-        // SAFETY: as in `definitions`: `check` verified this signature on this component.
-        Some(unsafe { TypedFunc::new_unchecked(func) })
+        self.typed(store, instance, self.evaluate_sensor, self.contract)
     }
 }

@@ -23,6 +23,7 @@ mod exports;
 pub mod fs;
 mod host;
 mod plugin;
+mod policy;
 mod registry;
 mod runtime;
 
@@ -36,8 +37,31 @@ pub use convert::{AssetSpec, ComputationSpec, Definitions, InputSpec, SensorSpec
 pub use error::{CallError, LoadError, TrapKind};
 pub use host::{DynamicKeys, LogRecord, LogSink, NoDynamicKeys};
 pub use plugin::{CancelToken, LoadStats, Plugin};
+pub use policy::BackfillPolicy;
 pub use registry::{LoadFailure, Registry, RegistryEvent, Validator, WatchHandle};
 pub use runtime::Runtime;
 
-/// The contract version this host serves (the WIT package `tessera:plugin`).
-pub const API_VERSION: &str = "0.1.0";
+/// The current contract version (the WIT package `tessera:plugin` in `plugin-sdk/wit`).
+pub const API_VERSION: &str = "0.2.0";
+
+/// Every contract version this host loads plugins of, newest first.
+pub const SUPPORTED_API_VERSIONS: [&str; 2] = [API_VERSION, "0.1.0"];
+
+/// The contract the host speaks with one plugin.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ApiVersion {
+    /// The frozen first contract (`plugin-sdk/wit-0.1.0`): one output per asset and call,
+    /// backfill policy as metadata.
+    V0_1,
+    /// The current contract (`plugin-sdk/wit`).
+    V0_2,
+}
+
+impl ApiVersion {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ApiVersion::V0_1 => SUPPORTED_API_VERSIONS[1],
+            ApiVersion::V0_2 => API_VERSION,
+        }
+    }
+}

@@ -12,6 +12,8 @@ use wasmtime_wasi::{FsPerms, WasiCtxBuilder};
 
 use wasmtime::component::Instance;
 
+use crate::ApiVersion;
+use crate::bindings::v0_1;
 use crate::config::Limits;
 use crate::convert::{self, Definitions};
 use crate::error::{CallError, LoadError, TrapKind};
@@ -118,24 +120,48 @@ impl Plugin {
                 None,
                 async |this, store, instance| {
                     if let Err(message) = this.exports.check(store, &instance) {
-                        return Ok(Err(message));
+                        return Ok(Err(LoadError::WrongWorld {
+                            path: this.path.clone(),
+                            message,
+                        }));
                     }
-                    let func = this
-                        .exports
-                        .definitions(store, &instance)
-                        .ok_or_else(|| this.missing_export("definitions"))?;
-                    let (raw,) = func
-                        .call_async(&mut *store, ())
-                        .await
-                        .map_err(|e| this.trap(&e, &limits))?;
-                    Ok(Ok(raw))
+                    let contract = this.exports.contract();
+                    match contract {
+                        ApiVersion::V0_2 => {
+                            let func = this
+                                .exports
+                                .definitions(store, &instance)
+                                .ok_or_else(|| this.missing_export("definitions"))?;
+                            let (raw,) = func
+                                .call_async(&mut *store, ())
+                                .await
+                                .map_err(|e| this.trap(&e, &limits))?;
+                            Ok(Ok(raw))
+                        }
+                        ApiVersion::V0_1 => {
+                            let func = this
+                                .exports
+                                .definitions_0_1(store, &instance)
+                                .ok_or_else(|| this.missing_export("definitions"))?;
+                            let (raw,) = func
+                                .call_async(&mut *store, ())
+                                .await
+                                .map_err(|e| this.trap(&e, &limits))?;
+                            Ok(
+                                v0_1::definitions(&raw).map_err(|e| {
+                                    LoadError::InvalidDefinitions {
+                                        plugin: this.name.to_string(),
+                                        message: format!(
+                                            "its 0.1.0 definitions do not read as 0.2.0: {e}"
+                                        ),
+                                    }
+                                }),
+                            )
+                        }
+                    }
                 },
             )
-            .map_err(|e| self.definitions_error(e))?
-            .map_err(|message| LoadError::WrongWorld {
-                path: self.path.clone(),
-                message,
-            })?;
+            .map_err(|e| self.definitions_error(e))??;
         let defs = convert::definitions(raw, &limits).map_err(|message| {
             LoadError::InvalidDefinitions {
                 plugin: self.name.to_string(),

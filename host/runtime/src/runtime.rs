@@ -9,7 +9,6 @@ use sha2::{Digest, Sha256};
 use wasmtime::component::{Component, HasSelf, Linker};
 use wasmtime::{Config, Engine, InstanceAllocationStrategy, PoolingAllocationConfig};
 
-use crate::API_VERSION;
 use crate::bindings;
 use crate::cache::ArtifactCache;
 use crate::config::RuntimeConfig;
@@ -17,6 +16,7 @@ use crate::error::LoadError;
 use crate::exports::GuestExports;
 use crate::host::{DynamicKeys, HostState, NoDynamicKeys};
 use crate::plugin::{LoadStats, Plugin};
+use crate::{API_VERSION, ApiVersion, SUPPORTED_API_VERSIONS};
 
 /// The one engine of a host process. Cheap to clone.
 #[derive(Clone)]
@@ -126,6 +126,8 @@ impl Runtime {
         wasmtime_wasi::p2::add_to_linker_async(&mut linker)
             .map_err(|e| LoadError::Engine(e.to_string()))?;
         bindings::Plugin::add_to_linker::<HostState, HasSelf<HostState>>(&mut linker, |s| s)
+            .map_err(|e| LoadError::Engine(e.to_string()))?;
+        bindings::v0_1::Plugin::add_to_linker::<HostState, HasSelf<HostState>>(&mut linker, |s| s)
             .map_err(|e| LoadError::Engine(e.to_string()))?;
         let cache = config
             .cache_dir
@@ -245,6 +247,7 @@ impl Runtime {
                 path: path.to_path_buf(),
                 message,
             })?;
+        let api_version = api_version.found;
         let mut plugin = Plugin::new(
             self.clone(),
             name,
@@ -292,9 +295,20 @@ impl Runtime {
     }
 }
 
+/// The version a component was built against, and the contract the host speaks with it.
+pub(crate) struct Negotiated {
+    /// As the component names it (`0.1.3`).
+    pub(crate) found: String,
+    pub(crate) contract: ApiVersion,
+}
+
 /// The API version of the `tessera:plugin/guest` interface a component exports, checked
-/// against the one this host serves; read from the component's type, before instantiating.
-fn api_version(engine: &Engine, component: &Component, path: &Path) -> Result<String, LoadError> {
+/// against those this host serves; read from the component's type, before instantiating.
+fn api_version(
+    engine: &Engine,
+    component: &Component,
+    path: &Path,
+) -> Result<Negotiated, LoadError> {
     let ty = component.component_type();
     let exports: Vec<String> = ty
         .exports(engine)
@@ -313,14 +327,21 @@ fn api_version(engine: &Engine, component: &Component, path: &Path) -> Result<St
             },
         });
     };
-    if !compatible(found, API_VERSION) {
+    let contract = if compatible(found, API_VERSION) {
+        ApiVersion::V0_2
+    } else if compatible(found, ApiVersion::V0_1.as_str()) {
+        ApiVersion::V0_1
+    } else {
         return Err(LoadError::UnsupportedApiVersion {
             path: path.to_path_buf(),
             found: found.to_string(),
-            supported: API_VERSION.to_string(),
+            supported: SUPPORTED_API_VERSIONS.join(", "),
         });
-    }
-    Ok(found.to_string())
+    };
+    Ok(Negotiated {
+        found: found.to_string(),
+        contract,
+    })
 }
 
 /// Semver: in 0.x the same minor version; from 1.0 the same major and a minor the host
@@ -370,6 +391,7 @@ mod tests {
         assert!(compatible("0.1.0", "0.1.0"));
         assert!(compatible("0.1.3", "0.1.0"));
         assert!(!compatible("0.2.0", "0.1.0"));
+        assert!(!compatible("0.1.0", "0.2.0"));
         assert!(!compatible("1.0.0", "0.1.0"));
         assert!(compatible("1.0.0", "1.4.0"));
         assert!(!compatible("1.4.0", "1.0.0"));

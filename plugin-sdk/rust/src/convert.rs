@@ -1,7 +1,7 @@
 //! Between the SDK's types and the WIT types, and the three exports built on them.
 
 use crate::bindings::wit;
-use crate::definitions::{Computation, Plugin, Sensor};
+use crate::definitions::{BackfillPolicy, Computation, Plugin, Sensor};
 use crate::io::{
     Context, InputPartition, Inputs, MetadataValue, Output, Outputs, PartitionSelection,
     PluginError, TimeWindow,
@@ -149,11 +149,20 @@ fn name_outputs(
         if !requested.contains(&asset) {
             continue;
         }
-        if named.iter().any(|o| o.asset() == Some(asset.as_str())) {
-            return Err(PluginError::failed(format!(
-                "computation {:?} returned two outputs for {asset:?}",
-                computation.name
-            )));
+        if named
+            .iter()
+            .any(|o| o.asset() == Some(asset.as_str()) && o.partition == output.partition)
+        {
+            return Err(PluginError::failed(match &output.partition {
+                None => format!(
+                    "computation {:?} returned two outputs for {asset:?}",
+                    computation.name
+                ),
+                Some(k) => format!(
+                    "computation {:?} returned two outputs for {asset:?}[{k}]",
+                    computation.name
+                ),
+            }));
         }
         output.asset = Some(asset);
         named.push(output);
@@ -185,6 +194,11 @@ fn wit_computation(c: &Computation) -> wit::Computation {
                 inputs: c.inputs_of(a).iter().map(Into::into).collect(),
                 code_version: a.code_version.clone(),
                 metadata: wit_metadata(&a.metadata),
+                backfill_policy: a.backfill_policy.map(|p| match p {
+                    BackfillPolicy::SinglePartition => wit::BackfillPolicy::SinglePartition,
+                    BackfillPolicy::SingleRun => wit::BackfillPolicy::SingleRun,
+                    BackfillPolicy::MultiRun(n) => wit::BackfillPolicy::MultiRun(n),
+                }),
             })
             .collect(),
     }
@@ -457,6 +471,7 @@ impl From<Vec<wit::Input>> for Inputs {
 fn wit_output(o: Output) -> wit::Output {
     wit::Output {
         asset: o.asset.unwrap_or_default(),
+        partition: o.partition,
         data: o.data,
         metadata: o
             .metadata
@@ -473,6 +488,7 @@ impl From<wit::Output> for Output {
     fn from(o: wit::Output) -> Self {
         Output {
             asset: Some(o.asset),
+            partition: o.partition,
             data: o.data,
             metadata: o
                 .metadata

@@ -24,6 +24,8 @@ pub struct AssetSpec {
     pub metadata: Vec<(String, MetadataValue)>,
     /// Inputs of this asset only, besides the computation's.
     pub inputs: Vec<AssetInput>,
+    /// How the asset may be run over several partitions; undeclared: as each request asks.
+    pub backfill_policy: Option<BackfillPolicy>,
 }
 
 impl AssetSpec {
@@ -34,6 +36,7 @@ impl AssetSpec {
             code_version: None,
             metadata: Vec::new(),
             inputs: Vec::new(),
+            backfill_policy: None,
         }
     }
 
@@ -57,9 +60,10 @@ impl AssetSpec {
         self
     }
 
-    /// How the asset may be run over several partitions (metadata `backfill_policy`).
-    pub fn backfill_policy(self, policy: BackfillPolicy) -> Self {
-        self.metadata("backfill_policy", policy.to_string())
+    /// How the asset may be run over several partitions.
+    pub fn backfill_policy(mut self, policy: BackfillPolicy) -> Self {
+        self.backfill_policy = Some(policy);
+        self
     }
 }
 
@@ -268,7 +272,7 @@ impl Asset {
         self
     }
 
-    /// How the asset may be run over several partitions (metadata `backfill_policy`).
+    /// How the asset may be run over several partitions.
     pub fn backfill_policy(mut self, policy: BackfillPolicy) -> Self {
         self.spec = self.spec.backfill_policy(policy);
         self

@@ -400,10 +400,12 @@ macro_rules! saturating_metadata {
 }
 saturating_metadata!(u64, usize, isize);
 
-/// The data and metadata produced for one asset.
+/// The data and metadata produced for one asset: for the whole selection, or (see
+/// [`Output::for_partition`]) for one of its keys.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct Output {
     pub(crate) asset: Option<String>,
+    pub(crate) partition: Option<String>,
     pub(crate) data: Vec<u8>,
     pub(crate) metadata: Vec<(String, MetadataValue)>,
 }
@@ -412,6 +414,7 @@ impl Output {
     pub fn bytes(data: impl Into<Vec<u8>>) -> Self {
         Output {
             asset: None,
+            partition: None,
             data: data.into(),
             metadata: Vec::new(),
         }
@@ -432,6 +435,32 @@ impl Output {
     pub fn metadata(mut self, key: impl Into<String>, value: impl Into<MetadataValue>) -> Self {
         self.metadata.push((key.into(), value.into()));
         self
+    }
+
+    /// Makes this the value of one partition key of the selection. A run over a range that
+    /// returns one output per key (all keys, each once) gives every partition its own value
+    /// and data version, and each downstream partition receives exactly the keys its mapping
+    /// names; one output without a key covers the whole range, and downstream partitions
+    /// receive it whole.
+    ///
+    /// ```
+    /// # use tessera_sdk::prelude::*;
+    /// fn daily(ctx: &Context, _: &Inputs) -> Result<Outputs, PluginError> {
+    ///     Ok(ctx
+    ///         .partition_keys()
+    ///         .iter()
+    ///         .map(|day| Output::text(format!("sales of {day}")).for_partition(day))
+    ///         .collect())
+    /// }
+    /// ```
+    pub fn for_partition(mut self, key: impl Into<String>) -> Self {
+        self.partition = Some(key.into());
+        self
+    }
+
+    /// The partition key this output is for; `None`: the whole selection.
+    pub fn partition(&self) -> Option<&str> {
+        self.partition.as_deref()
     }
 
     /// The asset this output is for; `None` until named (a single asset's output need not be).
@@ -483,8 +512,17 @@ impl Outputs {
         self.outputs.push(output);
     }
 
+    /// The output of `asset` for the whole selection, or its first per-key output.
     pub fn get(&self, asset: &str) -> Option<&Output> {
         self.outputs.iter().find(|o| o.asset() == Some(asset))
+    }
+
+    /// The output of `asset` for partition `key` (an output per key, or the whole selection's).
+    pub fn get_partition(&self, asset: &str, key: &str) -> Option<&Output> {
+        let of_asset = || self.outputs.iter().filter(|o| o.asset() == Some(asset));
+        of_asset()
+            .find(|o| o.partition() == Some(key))
+            .or_else(|| of_asset().find(|o| o.partition().is_none()))
     }
 
     /// The output of `asset` parsed as JSON (for tests).
@@ -512,6 +550,15 @@ impl From<Output> for Outputs {
     fn from(output: Output) -> Self {
         Outputs {
             outputs: vec![output],
+        }
+    }
+}
+
+/// Outputs per partition key of a single asset, or named ones of several.
+impl FromIterator<Output> for Outputs {
+    fn from_iter<I: IntoIterator<Item = Output>>(iter: I) -> Self {
+        Outputs {
+            outputs: iter.into_iter().collect(),
         }
     }
 }

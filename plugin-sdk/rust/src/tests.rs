@@ -431,6 +431,37 @@ fn materialize_export_names_filters_and_checks_outputs() {
             .with("x", Output::text("x")))
     });
     assert!(matches!(twice, wit::PluginError::Failed(ref m) if m.contains("two outputs")));
+
+    // Outputs per key: a single asset's are named after it and keep their keys; a key twice
+    // is a failure.
+    let per_key = |f: fn(&Context, &Inputs) -> Result<Outputs, PluginError>| {
+        Plugin::new()
+            .computation(Asset::new("x", f))
+            .wit_materialize(wit_context("x", "k", &[]), Vec::new())
+    };
+    let outputs = per_key(|_, _| {
+        Ok(["a", "b"]
+            .iter()
+            .map(|k| Output::text(*k).for_partition(*k))
+            .collect())
+    })
+    .unwrap();
+    let got: Vec<(&str, Option<&str>, &[u8])> = outputs
+        .iter()
+        .map(|o| (o.asset.as_str(), o.partition.as_deref(), o.data.as_slice()))
+        .collect();
+    assert_eq!(
+        got,
+        [("x", Some("a"), &b"a"[..]), ("x", Some("b"), &b"b"[..])]
+    );
+    let twice = per_key(|_, _| {
+        Ok(["a", "a"]
+            .iter()
+            .map(|k| Output::text(*k).for_partition(*k))
+            .collect())
+    })
+    .unwrap_err();
+    assert!(matches!(twice, wit::PluginError::Failed(ref m) if m.contains("\"x\"[a]")));
 }
 
 #[test]

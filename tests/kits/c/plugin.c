@@ -22,6 +22,17 @@ static tessera_status label(const tessera_context *ctx, const tessera_inputs *in
     return TESSERA_OK;
 }
 
+/* One output per key of the call, each its own key: every partition has its own value. */
+static tessera_status per_key(const tessera_context *ctx, const tessera_inputs *inputs,
+                              tessera_output *out) {
+    (void)inputs;
+    for (size_t i = 0; i < tessera_partition_key_count(ctx); i++) {
+        const char *key = tessera_partition_key_at(ctx, i);
+        tessera_output_printf(tessera_output_for_partition(out, NULL, key), "%s", key);
+    }
+    return TESSERA_OK;
+}
+
 static tessera_status pair(const tessera_context *ctx, const tessera_inputs *inputs,
                            tessera_output *out) {
     (void)inputs;
@@ -42,7 +53,7 @@ static void grid(tessera_asset *a) {
 }
 
 void tessera_define(tessera_plugin *plugin) {
-    tessera_asset *src = tessera_asset_new(plugin, "src", label);
+    tessera_asset *src = tessera_asset_new(plugin, "src", per_key);
     tessera_asset_daily(src, "2024-01-01");
     tessera_asset_multi_run(src, 5);
 

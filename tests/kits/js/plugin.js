@@ -11,6 +11,7 @@ import {
     multiMapping,
     multiToSingle,
     output,
+    perPartition,
     plugin,
     specific,
     staticKeys,
@@ -25,6 +26,11 @@ function label(context) {
     return output(`${keys[0]}...${keys[keys.length - 1]}`);
 }
 
+// One output per key of the call, each its own key: every partition has its own value.
+function perKey(context) {
+    return perPartition(Object.fromEntries(context.partitionKeys.map((k) => [k, output(k)])));
+}
+
 function pair(context) {
     return Object.fromEntries(context.assets.map((a) => [a, output(a)]));
 }
@@ -33,7 +39,7 @@ const grid = () => multi({ day: daily("2024-01-01"), region: staticKeys(["eu", "
 
 export const guest = plugin({
     assets: [
-        asset("src", label).partitions(daily("2024-01-01")).backfillPolicy(backfillPolicy.multiRun(5)),
+        asset("src", perKey).partitions(daily("2024-01-01")).backfillPolicy(backfillPolicy.multiRun(5)),
         asset("grid", label).partitions(grid()).backfillPolicy(backfillPolicy.singlePartition()),
         asset("by_region", label)
             .partitions(staticKeys(["eu", "us"]))

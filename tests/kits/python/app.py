@@ -7,6 +7,7 @@ from tessera import (
     Context,
     Inputs,
     Output,
+    PerPartition,
     Plugin,
     daily,
     identity,
@@ -32,11 +33,16 @@ def label(context: Context, inputs: Inputs) -> Output:
     return Output.text(f"{keys[0]}...{keys[-1]}")
 
 
+def per_key(context: Context, inputs: Inputs) -> PerPartition:
+    """One output per key of the call, each its own key: every partition has its own value."""
+    return PerPartition({k: Output.text(k) for k in context.partition_keys})
+
+
 def grid():
     return multi(day=daily("2024-01-01"), region=static_keys(["eu", "us"]))
 
 
-plugin.asset("src", partitions=daily("2024-01-01"), backfill_policy=BackfillPolicy.multi_run(5))(label)
+plugin.asset("src", partitions=daily("2024-01-01"), backfill_policy=BackfillPolicy.multi_run(5))(per_key)
 plugin.asset("grid", partitions=grid(), backfill_policy=BackfillPolicy.single_partition())(label)
 plugin.asset(
     "by_region", partitions=static_keys(["eu", "us"]), inputs={"grid": multi_to_single("region")}

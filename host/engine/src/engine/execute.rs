@@ -577,13 +577,19 @@ impl Engine {
                 })?;
             let ended = crate::state::now_ms();
             for o in outputs {
+                // An output per key (contract 0.2.0) is that partition's own value, stored and
+                // versioned apart; one for the whole call is shared by all its keys.
+                let (label, keys) = match &o.partition {
+                    Some(k) => (k, std::slice::from_ref(k)),
+                    None => (&label, keys.as_slice()),
+                };
                 let code_version = graph.asset(&o.asset).map_or_else(
                     || plugin.code_version().to_string(),
                     |n| n.code_version.clone(),
                 );
                 let (blob, data_version) = if o.data.len() <= INLINE_BLOB_BYTES {
                     // Small outputs live in the database, committed with their records.
-                    let name = format!("{}/{}/{}", run.id, o.asset, crate::io::escape_key(&label));
+                    let name = format!("{}/{}/{}", run.id, o.asset, crate::io::escape_key(label));
                     let version = crate::io::data_version(&o.data);
                     blobs.push(NewBlob {
                         name: name.clone(),
@@ -591,7 +597,7 @@ impl Engine {
                     });
                     (format!("db:{name}"), version)
                 } else {
-                    let blob = IoStore::blob_name(&o.asset, &label);
+                    let blob = IoStore::blob_name(&o.asset, label);
                     let version = self.io.write(&blob, &o.data).map_err(|e| Failure {
                         message: report(&e),
                         retryable: true,
@@ -601,7 +607,7 @@ impl Engine {
                 };
                 let metadata = serde_json::to_value(&o.metadata).unwrap_or_default();
                 let out_node = graph.asset(&o.asset);
-                for k in &keys {
+                for k in keys {
                     // What this key read, by data version: staleness compares it with the
                     // upstream's versions later.
                     let inputs = match out_node {

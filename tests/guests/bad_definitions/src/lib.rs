@@ -26,6 +26,7 @@ impl Guest for Bad {
                     inputs: vec![],
                     code_version: None,
                     metadata: vec![],
+                    backfill_policy: None,
                 }],
             }],
             sensors: vec![],

@@ -14,24 +14,45 @@ fn label(ctx: &Context) -> String {
     }
 }
 
-/// Output: the partition (or range), so tests can check what went where.
-fn echo(ctx: &Context, _inputs: &Inputs) -> Result<Output, PluginError> {
+/// Output: the partition; a range call gives each key its own output, `KEY in FIRST...LAST`,
+/// so tests can check what went where and which call wrote it.
+fn echo(ctx: &Context, _inputs: &Inputs) -> Result<Outputs, PluginError> {
+    let call = label(ctx);
+    Ok(match ctx.partition_keys() {
+        [_, _, ..] => ctx
+            .partition_keys()
+            .iter()
+            .map(|k| Output::text(format!("{k} in {call}")).for_partition(k))
+            .collect(),
+        _ => Output::text(call).into(),
+    })
+}
+
+/// Output: the partition or range, one value for the whole call (a contract 0.1.0 plugin's
+/// only way).
+fn echo_whole(ctx: &Context, _inputs: &Inputs) -> Result<Output, PluginError> {
     Ok(Output::bytes(label(ctx).into_bytes()))
 }
 
-/// Lists the upstream keys it received, e.g. `2024-01-02<-2024-01-01,2024-01-02`.
-fn chained(ctx: &Context, inputs: &Inputs) -> Result<Output, PluginError> {
-    let keys: Vec<String> = inputs
-        .get("up")
-        .or_else(|_| inputs.get("bench_up"))
-        .map(|parts| parts.iter().map(|p| p.key.clone()).collect())
-        .unwrap_or_default();
-    Ok(Output::bytes(
-        format!("{}<-{}", label(ctx), keys.join(",")).into_bytes(),
-    ))
+/// Lists the upstream keys it received from its first input, with the data of each, e.g.
+/// `2024-01-02<-2024-01-01,2024-01-02` (`KEY=DATA` when the data is not the key).
+fn chained(ctx: &Context, inputs: &Inputs) -> Result<Outputs, PluginError> {
+    let received: Vec<String> = inputs
+        .assets()
+        .next()
+        .and_then(|a| inputs.partitions(a))
+        .unwrap_or_default()
+        .iter()
+        .map(|p| match std::str::from_utf8(&p.data) {
+            Ok(text) if text == p.key => p.key.clone(),
+            Ok(text) => format!("{}={text}", p.key),
+            Err(_) => format!("{}=<{} bytes>", p.key, p.data.len()),
+        })
+        .collect();
+    Ok(Output::text(format!("{}<-{}", label(ctx), received.join(","))).into())
 }
 
-fn flaky(ctx: &Context, inputs: &Inputs) -> Result<Output, PluginError> {
+fn flaky(ctx: &Context, inputs: &Inputs) -> Result<Outputs, PluginError> {
     if ctx.attempt() < 2 {
         return Err(PluginError::failed(format!(
             "attempt {} fails on purpose",
@@ -46,7 +67,7 @@ fn broken(_ctx: &Context, _inputs: &Inputs) -> Result<Output, PluginError> {
 }
 
 /// Spins for a few milliseconds: long enough to kill a backfill in the middle.
-fn slow(ctx: &Context, inputs: &Inputs) -> Result<Output, PluginError> {
+fn slow(ctx: &Context, inputs: &Inputs) -> Result<Outputs, PluginError> {
     let mut x: u64 = 0x9e37_79b9_7f4a_7c15;
     for i in 0..3_000_000u64 {
         x = (x ^ i).wrapping_mul(0x0100_0000_01b3).rotate_left(5);
@@ -103,13 +124,18 @@ tessera_sdk::plugin! {
         Asset::new("hang", hang)
             .partitions(Partitions::daily("2024-01-01"))
             .metadata("timeout_ms", 200i64),
-        // Backfill policies (metadata): one partition per run; runs of up to 5.
+        // Backfill policies: one partition per run (as metadata, the 0.1.0 way); runs of up
+        // to 5 (the contract's field), each writing one value for its whole range, and an
+        // asset reading that.
         Asset::new("one_by_one", echo)
             .partitions(Partitions::daily("2024-01-01"))
             .metadata("backfill_policy", "single_partition"),
-        Asset::new("by_fives", echo)
+        Asset::new("by_fives", echo_whole)
             .partitions(Partitions::daily("2024-01-01"))
-            .metadata("backfill_policy", "multi_run:5"),
+            .backfill_policy(BackfillPolicy::MultiRun(5)),
+        Asset::new("after_fives", chained)
+            .partitions(Partitions::daily("2024-01-01"))
+            .input("by_fives"),
         // Ten million partitions by 2029-01-07 (the status benchmark).
         Asset::new("minutely", echo).partitions(Partitions::cron(
             "* * * * *",

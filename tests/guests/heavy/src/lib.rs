@@ -19,6 +19,7 @@ impl Guest for Heavy {
                     inputs: vec![],
                     code_version: None,
                     metadata: vec![],
+                    backfill_policy: None,
                 }],
             }],
             sensors: vec![],
@@ -36,6 +37,7 @@ impl Guest for Heavy {
         let found: Vec<&str> = re.find_iter(&text).map(|m| m.as_str()).collect();
         Ok(vec![Output {
             asset: "matches".to_string(),
+            partition: None,
             data: found.join("\n").into_bytes(),
             metadata: vec![],
         }])

@@ -36,6 +36,7 @@ fn asset(key: &str, partitions: Option<Partitions>, inputs: Vec<AssetInput>) -> 
         inputs,
         code_version: None,
         metadata: vec![],
+        backfill_policy: None,
     }
 }
 
@@ -70,6 +71,7 @@ fn output(
 ) -> Result<Vec<Output>, PluginError> {
     Ok(vec![Output {
         asset: asset.to_string(),
+        partition: None,
         data,
         metadata,
     }])

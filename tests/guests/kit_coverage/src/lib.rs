@@ -13,6 +13,15 @@ fn label(ctx: &Context, _inputs: &Inputs) -> Result<Output, PluginError> {
     }))
 }
 
+/// One output per key of the call, each its own key: every partition has its own value.
+fn per_key(ctx: &Context, _inputs: &Inputs) -> Result<Outputs, PluginError> {
+    Ok(ctx
+        .partition_keys()
+        .iter()
+        .map(|k| Output::text(k.as_str()).for_partition(k))
+        .collect())
+}
+
 fn pair(ctx: &Context, _inputs: &Inputs) -> Result<Outputs, PluginError> {
     let mut out = Outputs::new();
     for asset in ["pair_a", "pair_b"] {
@@ -32,7 +41,7 @@ fn grid() -> Partitions {
 
 tessera_sdk::plugin! {
     assets: [
-        Asset::new("src", label)
+        Asset::new("src", per_key)
             .partitions(Partitions::daily("2024-01-01"))
             .backfill_policy(BackfillPolicy::MultiRun(5)),
         Asset::new("grid", label)

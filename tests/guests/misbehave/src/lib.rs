@@ -18,6 +18,7 @@ fn computation(name: &str) -> Computation {
             inputs: vec![],
             code_version: None,
             metadata: vec![],
+            backfill_policy: None,
         }],
     }
 }
@@ -25,8 +26,27 @@ fn computation(name: &str) -> Computation {
 fn output(asset: &str, data: &[u8]) -> Output {
     Output {
         asset: asset.to_string(),
+        partition: None,
         data: data.to_vec(),
         metadata: vec![],
+    }
+}
+
+/// Keys a, b, c: for the per-key output checks.
+fn keyed(name: &str) -> Computation {
+    let mut c = computation(name);
+    c.assets[0].partitions = Some(Partitions::StaticKeys(vec![
+        "a".to_string(),
+        "b".to_string(),
+        "c".to_string(),
+    ]));
+    c
+}
+
+fn output_for(asset: &str, key: &str) -> Output {
+    Output {
+        partition: Some(key.to_string()),
+        ..output(asset, key.as_bytes())
     }
 }
 
@@ -56,6 +76,11 @@ impl Guest for Misbehave {
             ]
             .iter()
             .map(|n| computation(n))
+            .chain(
+                ["keys_missing", "keys_mixed", "key_stray", "key_twice"]
+                    .iter()
+                    .map(|n| keyed(n)),
+            )
             .collect(),
             sensors: vec![SensorDefinition {
                 name: "strays".to_string(),
@@ -107,6 +132,17 @@ impl Guest for Misbehave {
                 );
                 Ok(vec![output("log", b"logged")])
             }
+            // Outputs per key that do not match the selection.
+            "keys_missing" => Ok(vec![output_for("keys_missing", "a")]),
+            "keys_mixed" => Ok(vec![
+                output_for("keys_mixed", "a"),
+                output("keys_mixed", b"all"),
+            ]),
+            "key_stray" => Ok(vec![output_for("key_stray", "z")]),
+            "key_twice" => Ok(vec![
+                output_for("key_twice", "a"),
+                output_for("key_twice", "a"),
+            ]),
             other => Err(PluginError::InvalidInput(format!("no computation {other}"))),
         }
     }
