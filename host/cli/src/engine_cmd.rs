@@ -270,7 +270,7 @@ fn report_outcome(engine: &Engine, outcome: &RunOutcome, json: bool) -> anyhow::
             s.partitions
         );
         if let Some(b) = &outcome.backfill_id
-            && let Some(rec) = engine.state().backfill(b)?
+            && let Some(rec) = engine.backfill(b)?
         {
             outln!("backfill {b}: {}", rec.status);
         }
@@ -377,14 +377,9 @@ pub(crate) fn backfill_cancel(config: &Config, id: &str, json: bool) -> anyhow::
 
 pub(crate) fn backfill_resume(config: &Config, id: &str, json: bool) -> anyhow::Result<ExitCode> {
     let engine = open(config)?;
-    let b = engine
-        .state()
-        .backfill(id)?
+    let p = engine
+        .resume_backfill(id)?
         .with_context(|| format!("no backfill {id:?} (see `tessera backfill list`)"))?;
-    if b.status != tessera_engine::BackfillStatus::Running {
-        engine.state().reopen_backfill(id)?;
-    }
-    let p = engine.state().backfill_progress(id)?;
     let line = ProgressLine::new(p.partitions_total, json);
     line.done
         .store(p.partitions_done, std::sync::atomic::Ordering::Relaxed);
@@ -542,14 +537,12 @@ pub(crate) fn status(config: &Config, json: bool, now: DateTime<Utc>) -> anyhow:
             assets.push(engine.asset_status(g, &n.key, 40, now, false)?.0);
         }
     }
-    let counts = engine.state().run_counts()?;
-    let failures: Vec<_> = engine
-        .state()
-        .runs(200, None)?
-        .into_iter()
-        .filter(|r| r.status == tessera_engine::RunStatus::Failed)
-        .take(5)
-        .collect();
+    let counts = engine.run_counts()?;
+    let failures = engine.runs(&tessera_engine::state::RunFilter {
+        limit: 5,
+        status: Some(tessera_engine::RunStatus::Failed),
+        ..Default::default()
+    })?;
     let sensors: Vec<serde_json::Value> = match &graph {
         Ok(g) => g
             .sensors()
@@ -560,7 +553,7 @@ pub(crate) fn status(config: &Config, json: bool, now: DateTime<Utc>) -> anyhow:
                     "plugin": s.plugin,
                     "targets": s.spec.targets,
                     "minimum_interval_secs": s.spec.minimum_interval.as_secs_f64(),
-                    "state": engine.state().sensor_state(name)?,
+                    "state": engine.sensor_state(name)?,
                 }))
             })
             .collect::<anyhow::Result<_>>()?,
@@ -775,7 +768,7 @@ pub(crate) fn sensor_list(config: &Config, json: bool) -> anyhow::Result<ExitCod
     let graph = engine.graph()?;
     let mut rows = Vec::new();
     for (name, s) in graph.sensors() {
-        rows.push((name, s, engine.state().sensor_state(name)?));
+        rows.push((name, s, engine.sensor_state(name)?));
     }
     if json {
         let rows: Vec<_> = rows

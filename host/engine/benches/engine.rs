@@ -260,6 +260,15 @@ fn bench(c: &mut Criterion) {
         RunPolicy::SingleRun,
         10_000,
     );
+    // The same with a value per partition (contract 0.2.0): 10,000 outputs, blobs and data
+    // versions from one call.
+    e2e(
+        c,
+        "e2e_single_run_10k_per_key",
+        &["bench_keyed"],
+        RunPolicy::SingleRun,
+        10_000,
+    );
     e2e(
         c,
         "e2e_chain_10k",

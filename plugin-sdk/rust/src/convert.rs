@@ -127,6 +127,9 @@ fn name_outputs(
     outputs: Outputs,
 ) -> Result<Vec<Output>, PluginError> {
     let mut named: Vec<Output> = Vec::new();
+    // (asset, key) pairs seen: a range call may return one output per key, thousands.
+    let mut seen: std::collections::HashSet<(String, Option<String>)> =
+        std::collections::HashSet::new();
     for mut output in outputs {
         let asset = match (&output.asset, computation.assets.as_slice(), requested) {
             (Some(asset), _, _) => asset.clone(),
@@ -149,10 +152,7 @@ fn name_outputs(
         if !requested.contains(&asset) {
             continue;
         }
-        if named
-            .iter()
-            .any(|o| o.asset() == Some(asset.as_str()) && o.partition == output.partition)
-        {
+        if !seen.insert((asset.clone(), output.partition.clone())) {
             return Err(PluginError::failed(match &output.partition {
                 None => format!(
                     "computation {:?} returned two outputs for {asset:?}",
@@ -167,10 +167,9 @@ fn name_outputs(
         output.asset = Some(asset);
         named.push(output);
     }
-    if let Some(missing) = requested
-        .iter()
-        .find(|a| !named.iter().any(|o| o.asset() == Some(a.as_str())))
-    {
+    let produced: std::collections::HashSet<&str> =
+        seen.iter().map(|(asset, _)| asset.as_str()).collect();
+    if let Some(missing) = requested.iter().find(|a| !produced.contains(a.as_str())) {
         return Err(PluginError::failed(format!(
             "computation {:?} returned no output for requested asset {missing:?}",
             computation.name

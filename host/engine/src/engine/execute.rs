@@ -1,6 +1,6 @@
 //! Execution: workers claim queued runs, call the plugins and record what they produced.
 
-use std::collections::{BTreeSet, HashMap};
+use std::collections::{BTreeSet, HashMap, HashSet};
 use std::sync::{Condvar, Mutex};
 use std::time::Duration;
 
@@ -690,8 +690,9 @@ impl Engine {
                     .map_err(|e| fatal(report(&e)))?;
                 let by_key: HashMap<&str, &PartitionRecord> =
                     records.iter().map(|r| (r.partition.as_str(), r)).collect();
-                let mut partitions = Vec::new();
-                let mut blobs_seen = BTreeSet::new();
+                // (label, blob) of each value to deliver, then their bytes in one read.
+                let mut wanted_blobs: Vec<(String, &str)> = Vec::new();
+                let mut blobs_seen = HashSet::new();
                 let latest = read.entry(edge.upstream.clone()).or_default();
                 for k in &wanted {
                     let Some(m) = by_key
@@ -714,22 +715,22 @@ impl Engine {
                         });
                     };
                     latest.insert(k.clone(), (m.id, m.data_version.clone()));
-                    // A range run stores one blob for all its keys: deliver it once, labelled
-                    // with the range.
-                    if !blobs_seen.insert(m.blob.clone()) {
+                    // A range run's value for the whole range is one blob for all its keys:
+                    // deliver it once, labelled with the range.
+                    if !blobs_seen.insert(m.blob.as_str()) {
                         continue;
                     }
-                    let data = self.read_blob(&m.blob).map_err(|e| Failure {
-                        message: report(&e),
-                        retryable: true,
-                        waiting: false,
-                    })?;
                     let label = m
                         .blob
                         .rsplit_once('/')
                         .map_or_else(|| k.clone(), |(_, f)| crate::io::unescape_key(f));
-                    partitions.push((label, data));
+                    wanted_blobs.push((label, m.blob.as_str()));
                 }
+                let partitions = self.read_blobs(wanted_blobs).map_err(|e| Failure {
+                    message: report(&e),
+                    retryable: true,
+                    waiting: false,
+                })?;
                 inputs.push(InputData {
                     asset: edge.upstream.clone(),
                     partitions,

@@ -10,7 +10,8 @@ use super::{Engine, StaleReason, involves_dynamic};
 use crate::error::EngineError;
 use crate::graph::AssetGraph;
 use crate::state::{
-    MaterializationRecord, PartitionRecord, PartitionState, PartitionSummary, RunFilter, RunRecord,
+    BackfillProgress, BackfillRecord, BackfillStatus, MaterializationRecord, PartitionRecord,
+    PartitionState, PartitionSummary, RunFilter, RunRecord, SensorState,
 };
 
 /// The bytes of a stored value `show` reads at most.
@@ -275,6 +276,34 @@ impl Engine {
     /// The runs matching a filter, newest first.
     pub fn runs(&self, filter: &RunFilter) -> Result<Vec<RunRecord>, EngineError> {
         self.state.runs_matching(filter)
+    }
+
+    /// How many runs are in each status.
+    pub fn run_counts(&self) -> Result<Vec<(String, u64)>, EngineError> {
+        self.state.run_counts()
+    }
+
+    /// One backfill, if it exists.
+    pub fn backfill(&self, id: &str) -> Result<Option<BackfillRecord>, EngineError> {
+        self.state.backfill(id)
+    }
+
+    /// Reopens a backfill that ended without completing (failed, canceled) so that its
+    /// remaining runs can run again, and says how far it has come; `None` when there is no
+    /// such backfill.
+    pub fn resume_backfill(&self, id: &str) -> Result<Option<BackfillProgress>, EngineError> {
+        let Some(b) = self.state.backfill(id)? else {
+            return Ok(None);
+        };
+        if b.status != BackfillStatus::Running {
+            self.state.reopen_backfill(id)?;
+        }
+        self.state.backfill_progress(id).map(Some)
+    }
+
+    /// A sensor's cursor, last evaluation and recent ticks.
+    pub fn sensor_state(&self, name: &str) -> Result<SensorState, EngineError> {
+        self.state.sensor_state(name)
     }
 
     /// Each schedule with its last and next tick (and what is wrong with it, if anything).

@@ -338,6 +338,32 @@ impl Engine {
         }
     }
 
+    /// The bytes of several blobs, each with its label: those in the database in one read.
+    pub(crate) fn read_blobs(
+        &self,
+        wanted: Vec<(String, &str)>,
+    ) -> Result<Vec<(String, Vec<u8>)>, EngineError> {
+        let in_db: Vec<&str> = wanted
+            .iter()
+            .filter_map(|(_, blob)| blob.strip_prefix("db:"))
+            .collect();
+        let mut from_db = self.state.blobs(&in_db)?.into_iter();
+        let mut out = Vec::with_capacity(wanted.len());
+        for (label, blob) in wanted {
+            let data = if let Some(name) = blob.strip_prefix("db:") {
+                // One answer per name asked, in order.
+                from_db.next().flatten().ok_or_else(|| EngineError::Io {
+                    path: std::path::PathBuf::from(self.state.location()),
+                    message: format!("blob {name:?} is missing"),
+                })?
+            } else {
+                self.io.read(blob)?
+            };
+            out.push((label, data));
+        }
+        Ok(out)
+    }
+
     /// Every dynamic partition set, for partition arithmetic.
     pub fn dynamic_snapshot(&self) -> Result<MemoryDynamicStore, EngineError> {
         let mut store = MemoryDynamicStore::new();

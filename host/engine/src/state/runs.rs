@@ -189,6 +189,16 @@ impl RunStore for State {
         })
     }
 
+    fn blobs(&self, names: &[&str]) -> Result<Vec<Option<Vec<u8>>>, EngineError> {
+        self.read(|c| {
+            let mut statement = c.prepare_cached("SELECT data FROM blobs WHERE name = ?1")?;
+            names
+                .iter()
+                .map(|name| statement.query_row(params![name], |r| r.get(0)).optional())
+                .collect()
+        })
+    }
+
     fn pending(&self, scope: &RunScope) -> Result<Pending, EngineError> {
         let (backfill, first, last) = scope.params();
         self.read(|c| {

@@ -57,6 +57,10 @@ pub trait RunStore: Send + Sync {
     /// The bytes of a blob stored in the database.
     fn blob(&self, name: &str) -> Result<Option<Vec<u8>>, EngineError>;
 
+    /// The bytes of several blobs, in order, in one read (a call reading a range's
+    /// per-key values reads thousands).
+    fn blobs(&self, names: &[&str]) -> Result<Vec<Option<Vec<u8>>>, EngineError>;
+
     /// When nothing is claimable: the earliest time a queued run's retry delay ends, and
     /// whether any run is queued or running at all (within the backfill, when given).
     fn pending(&self, scope: &RunScope) -> Result<Pending, EngineError>;

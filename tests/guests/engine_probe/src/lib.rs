@@ -154,8 +154,10 @@ tessera_sdk::plugin! {
                 Mapping::time_window(-1, 0).allow_nonexistent_upstream_partitions(true),
             )
             .backfill_policy(BackfillPolicy::MultiRun(1000)),
-        // For the end-to-end benchmarks: 10,000 days from 2000-01-01.
-        Asset::new("bench_up", echo).partitions(Partitions::daily("2000-01-01")),
+        // For the end-to-end benchmarks: 10,000 days from 2000-01-01; a batched run writes
+        // one value for its range, or (`bench_keyed`) one per partition.
+        Asset::new("bench_up", echo_whole).partitions(Partitions::daily("2000-01-01")),
+        Asset::new("bench_keyed", echo).partitions(Partitions::daily("2000-01-01")),
         Asset::new("bench_down", chained)
             .partitions(Partitions::daily("2000-01-01"))
             .input_mapped(
