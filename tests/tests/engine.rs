@@ -632,6 +632,65 @@ fn batched_runs_cover_ranges_and_chunks() {
     assert_eq!(materialized(&engine, "up").len(), 15);
 }
 
+/// Every partition's state as ranges: merged where consecutive partitions share a state,
+/// gaps missing, the keys at both ends, and the whole definition covered.
+#[test]
+fn status_ranges_cover_the_definition_in_as_many_ranges_as_the_state_changes() {
+    use tessera_engine::{PartitionStatus as S, StatusRange};
+    let setup = Setup::new(&[]);
+    let engine = setup.engine();
+    let run = |asset: &str, selection: PartitionSelection| {
+        let s = engine
+            .submit(
+                &strings(&[asset]),
+                &selection,
+                Filter::Any,
+                RunPolicy::PerPartition,
+                false,
+                "test",
+                now(),
+            )
+            .unwrap();
+        engine.run_queue(s.backfill_id.as_deref(), &|_| {}).unwrap();
+    };
+    run("up", range("2024-01-03", "2024-01-05"));
+    run("up", PartitionSelection::Keys(strings(&["2024-01-07"])));
+    let graph = engine.graph().unwrap();
+    let r = engine.status_ranges(&graph, "up", now()).unwrap();
+    let last = r.total - 1;
+    let span = |from: u64, to: u64, state, from_key: &str, to_key: &str| StatusRange {
+        from,
+        to,
+        state,
+        from_key: from_key.into(),
+        to_key: to_key.into(),
+    };
+    let last_key = engine
+        .partition_keys(&graph, "up", None, r.total, now())
+        .unwrap()
+        .keys
+        .pop()
+        .unwrap();
+    assert_eq!(
+        r.ranges,
+        [
+            span(0, 1, S::Missing, "2024-01-01", "2024-01-02"),
+            span(2, 4, S::Materialized, "2024-01-03", "2024-01-05"),
+            span(5, 5, S::Missing, "2024-01-06", "2024-01-06"),
+            span(6, 6, S::Materialized, "2024-01-07", "2024-01-07"),
+            span(7, last, S::Missing, "2024-01-08", &last_key),
+        ]
+    );
+    // Failures are their own ranges.
+    run("broken", range("2024-01-01", "2024-01-02"));
+    let r = engine.status_ranges(&graph, "broken", now()).unwrap();
+    assert_eq!(
+        r.ranges[0],
+        span(0, 1, S::Failed, "2024-01-01", "2024-01-02")
+    );
+    assert_eq!(r.ranges.len(), 2);
+}
+
 #[test]
 fn the_backfill_policy_is_honoured_at_planning() {
     let setup = Setup::new(&[]);

@@ -149,6 +149,38 @@ pub(crate) fn keys(
     Ok(ExitCode::SUCCESS)
 }
 
+/// `tessera partitions ASSET --ranges`.
+pub(crate) fn ranges(
+    config: &Config,
+    asset: &str,
+    json: bool,
+    now: DateTime<Utc>,
+) -> anyhow::Result<ExitCode> {
+    let engine = open(config)?;
+    let graph = engine.graph()?;
+    let ranges = engine.status_ranges(&graph, asset, now)?;
+    if json {
+        print_json(&ranges)?;
+        return Ok(ExitCode::SUCCESS);
+    }
+    for r in &ranges.ranges {
+        let count = r.to - r.from + 1;
+        if count == 1 {
+            outln!("{:<24} {} ({})", r.state, r.from_key, r.from);
+        } else {
+            outln!(
+                "{:<24} {}...{} ({}–{}, {count})",
+                r.state,
+                r.from_key,
+                r.to_key,
+                r.from,
+                r.to
+            );
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
 /// `--since`: an RFC 3339 time, or a span before now (`90s`, `30m`, `6h`, `7d`).
 pub(crate) fn parse_since(text: &str, now: DateTime<Utc>) -> anyhow::Result<i64> {
     if let Ok(t) = DateTime::parse_from_rfc3339(text) {

@@ -65,13 +65,16 @@ enum Command {
         json: bool,
     },
     /// An asset's partitions: counts and a health bar; `--status` lists every recorded one;
-    /// `--keys` pages through the definition's keys (computed, never all at once).
+    /// `--keys` pages through the definition's keys (computed, never all at once); `--ranges`
+    /// gives every partition's state as ranges of consecutive partitions.
     Partitions {
         asset: String,
-        #[arg(long, conflicts_with = "keys")]
+        #[arg(long, conflicts_with_all = ["keys", "ranges"])]
         status: bool,
-        #[arg(long)]
+        #[arg(long, conflicts_with = "ranges")]
         keys: bool,
+        #[arg(long)]
+        ranges: bool,
         /// With --keys: the page's first key.
         #[arg(long, requires = "keys")]
         from: Option<String>,
@@ -261,6 +264,12 @@ fn run_engine_command(
             json,
             ..
         } => inspect_cmd::keys(config, &asset, from.as_deref(), limit, json, now),
+        Command::Partitions {
+            asset,
+            ranges: true,
+            json,
+            ..
+        } => inspect_cmd::ranges(config, &asset, json, now),
         Command::Partitions {
             asset,
             status,

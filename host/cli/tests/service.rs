@@ -408,3 +408,51 @@ fn a_backfill_policy_refuses_ranges_when_planning() {
     let runs = json(&p.run(&["runs", "--json"]));
     assert_eq!(runs.as_array().map(Vec::len), Some(0), "{runs}");
 }
+
+#[test]
+fn partitions_ranges_give_every_state_in_consecutive_runs() {
+    let c = components();
+    let p = Project::new(&[("engine_probe", c.guest("engine_probe"))], "");
+    let now = "2024-01-20T00:00:00Z";
+    let out = p.run(&[
+        "--now",
+        now,
+        "materialize",
+        "up",
+        "--range",
+        "2024-01-08...2024-01-12",
+    ]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let v = json(&p.run(&["--now", now, "partitions", "up", "--ranges", "--json"]));
+    assert_eq!(v["total"], 19, "{v:#}");
+    let ranges: Vec<(String, u64, u64, String, String)> = v["ranges"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| {
+            (
+                r["state"].as_str().unwrap().to_string(),
+                r["from"].as_u64().unwrap(),
+                r["to"].as_u64().unwrap(),
+                r["from_key"].as_str().unwrap().to_string(),
+                r["to_key"].as_str().unwrap().to_string(),
+            )
+        })
+        .collect();
+    let r =
+        |s: &str, a, b, ka: &str, kb: &str| (s.to_string(), a, b, ka.to_string(), kb.to_string());
+    assert_eq!(
+        ranges,
+        [
+            r("missing", 0, 6, "2024-01-01", "2024-01-07"),
+            r("materialized", 7, 11, "2024-01-08", "2024-01-12"),
+            r("missing", 12, 18, "2024-01-13", "2024-01-19"),
+        ]
+    );
+    let text = p.run(&["--now", now, "partitions", "up", "--ranges"]);
+    assert!(
+        String::from_utf8_lossy(&text.stdout).contains("2024-01-08...2024-01-12 (7–11, 5)"),
+        "{}",
+        String::from_utf8_lossy(&text.stdout)
+    );
+}

@@ -14,7 +14,8 @@ pub use engine::{
     AssetStatus, Clock, Daemon, DaemonEvent, DaemonLock, Engine, EngineConfig, EventSink, Filter,
     KeyPage, MAX_CONCURRENCY, Materialization, PartitionDetail, PartitionSelection,
     PartitionStatus, PartitionView, Preview, Progress, QueueSummary, RunPolicy, ScheduleSpec,
-    ScheduleView, SensorOutcome, StaleReason, StateDynamicKeys, Submitted, short_version,
+    ScheduleView, SensorOutcome, StaleReason, StateDynamicKeys, StatusRange, StatusRanges,
+    Submitted, short_version,
 };
 pub use error::{BoxError, EngineError, report};
 pub use graph::{AssetGraph, AssetNode, Edge};

@@ -20,7 +20,7 @@ pub use schedule::ScheduleSpec;
 pub use select::{Filter, PartitionSelection};
 pub use sensor::SensorOutcome;
 pub use staleness::StaleReason;
-pub use status::{AssetStatus, PartitionStatus, PartitionView};
+pub use status::{AssetStatus, PartitionStatus, PartitionView, StatusRange, StatusRanges};
 
 use std::collections::{BTreeMap, HashMap};
 use std::path::Path;

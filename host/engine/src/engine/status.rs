@@ -61,6 +61,28 @@ impl std::fmt::Display for PartitionStatus {
     }
 }
 
+/// Consecutive partitions (by their index in the definition at `now`) in one state: the
+/// status of any number of partitions in as many entries as the state changes, for a health
+/// bar drawn at any zoom.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct StatusRange {
+    /// Indices, both ends included.
+    pub from: u64,
+    pub to: u64,
+    pub state: PartitionStatus,
+    /// The keys at both ends (empty for an unpartitioned asset).
+    pub from_key: String,
+    pub to_key: String,
+}
+
+/// An asset's partitions as [`StatusRange`]s covering every index from 0 to `total - 1`.
+#[derive(Debug, Clone, Serialize)]
+pub struct StatusRanges {
+    pub asset: String,
+    pub total: u64,
+    pub ranges: Vec<StatusRange>,
+}
+
 /// One partition's state, for listings.
 #[derive(Debug, Clone, Serialize)]
 pub struct PartitionView {
@@ -76,6 +98,96 @@ pub struct PartitionView {
 }
 
 impl Engine {
+    /// The asset's partitions as ranges of one state each, in index order, gaps included as
+    /// missing. Costs the recorded partitions (sorted by index), never the definition's size:
+    /// an asset of ten million partitions with ten thousand recorded answers in as many
+    /// ranges as its state changes. Records outside the definition are left out (see
+    /// [`AssetStatus::outside`]).
+    pub fn status_ranges(
+        &self,
+        graph: &AssetGraph,
+        asset: &str,
+        now: DateTime<Utc>,
+    ) -> Result<StatusRanges, EngineError> {
+        let node = self.node(graph, asset)?;
+        let dynamic = if involves_dynamic(graph, node) {
+            self.dynamic_snapshot()?
+        } else {
+            MemoryDynamicStore::new()
+        };
+        let cx = Context::new(now).with_dynamic(&dynamic);
+        let records = self.state.partition_summaries(asset, &node.code_version)?;
+        let stale = self.stale_partitions(graph, node, &records, &cx, false)?;
+        let total = match &node.partitions {
+            Some(d) => d.count(&cx)?,
+            None => 1,
+        };
+        let mut states: Vec<(u64, PartitionStatus)> = Vec::with_capacity(records.len());
+        for r in &records {
+            let index = match &node.partitions {
+                Some(d) => d.index_of(&cx, &r.partition).ok().flatten(),
+                None => r.partition.is_empty().then_some(0),
+            };
+            let Some(i) = index
+                .and_then(|i| u64::try_from(i).ok())
+                .filter(|i| *i < total)
+            else {
+                continue;
+            };
+            let state = if r.failed {
+                PartitionStatus::Failed
+            } else if stale.contains_key(&r.partition) {
+                PartitionStatus::Stale
+            } else {
+                PartitionStatus::Materialized
+            };
+            states.push((i, state));
+        }
+        states.sort_unstable_by_key(|(i, _)| *i);
+        // (from, to, state), merged where consecutive indices share a state.
+        let mut spans: Vec<(u64, u64, PartitionStatus)> = Vec::new();
+        let mut next = 0u64;
+        for (i, state) in states {
+            if i > next {
+                spans.push((next, i - 1, PartitionStatus::Missing));
+            }
+            match spans.last_mut() {
+                Some((_, to, s)) if *s == state && *to + 1 == i => *to = i,
+                _ => spans.push((i, i, state)),
+            }
+            next = i + 1;
+        }
+        if next < total {
+            spans.push((next, total - 1, PartitionStatus::Missing));
+        }
+        let key = |i: u64| -> Result<String, EngineError> {
+            Ok(match &node.partitions {
+                Some(d) => d
+                    .key_at(&cx, i64::try_from(i).unwrap_or(i64::MAX))?
+                    .map(|k| k.to_string())
+                    .unwrap_or_default(),
+                None => String::new(),
+            })
+        };
+        let ranges = spans
+            .into_iter()
+            .map(|(from, to, state)| {
+                Ok(StatusRange {
+                    from_key: key(from)?,
+                    to_key: key(to)?,
+                    from,
+                    to,
+                    state,
+                })
+            })
+            .collect::<Result<_, EngineError>>()?;
+        Ok(StatusRanges {
+            asset: asset.to_string(),
+            total,
+            ranges,
+        })
+    }
+
     /// Counts and a health bar of `width` buckets for one asset; with `list`, also every
     /// recorded partition with its details.
     pub fn asset_status(
