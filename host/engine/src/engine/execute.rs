@@ -5,11 +5,11 @@ use std::sync::{Condvar, Mutex};
 use std::time::Duration;
 
 use serde::Serialize;
-use tessera_partitions::{Context, MemoryDynamicStore};
+use tessera_partitions::Context;
 use tessera_runtime::{CallError, InputData, MaterializeRequest, Resolved, Selection};
 
+use super::Engine;
 use super::staleness::Latest;
-use super::{Engine, involves_dynamic};
 use crate::error::{EngineError, report};
 use crate::graph::{AssetGraph, AssetNode};
 use crate::io::IoStore;
@@ -479,11 +479,9 @@ impl Engine {
             .asset(run.assets.first().map_or("", String::as_str))
             .ok_or_else(|| fatal(format!("asset {:?} is no longer declared", run.assets)))?
             .clone();
-        let dynamic = if involves_dynamic(&graph, &node) {
-            self.dynamic_snapshot().map_err(|e| fatal(report(&e)))?
-        } else {
-            MemoryDynamicStore::new()
-        };
+        let dynamic = self
+            .dynamic_for(&graph, &node)
+            .map_err(|e| fatal(report(&e)))?;
         let now = self.config.clock.now();
         let cx = Context::new(now).with_dynamic(&dynamic);
         // Only a run that was interrupted or retried can have recorded keys already.

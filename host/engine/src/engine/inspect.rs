@@ -3,10 +3,10 @@
 
 use chrono::{DateTime, Utc};
 use serde::Serialize;
-use tessera_partitions::{Context, MemoryDynamicStore, PartitionKey};
+use tessera_partitions::{Context, PartitionKey};
 
 use super::status::PartitionStatus;
-use super::{Engine, StaleReason, involves_dynamic};
+use super::{Engine, StaleReason};
 use crate::error::EngineError;
 use crate::graph::AssetGraph;
 use crate::state::{
@@ -132,11 +132,7 @@ impl Engine {
                 message: "the asset is not partitioned; show it without a key".into(),
             });
         }
-        let dynamic = if involves_dynamic(graph, node) {
-            self.dynamic_snapshot()?
-        } else {
-            MemoryDynamicStore::new()
-        };
+        let dynamic = self.dynamic_for(graph, node)?;
         let cx = Context::new(now).with_dynamic(&dynamic);
         let inside = super::staleness::inside(node, &cx, key);
         let record = self
@@ -237,11 +233,7 @@ impl Engine {
                 message: "the asset is not partitioned: it has no keys".into(),
             });
         };
-        let dynamic = if involves_dynamic(graph, node) {
-            self.dynamic_snapshot()?
-        } else {
-            MemoryDynamicStore::new()
-        };
+        let dynamic = self.dynamic_for(graph, node)?;
         let cx = Context::new(now).with_dynamic(&dynamic);
         let total = def.count(&cx)?;
         let offset = match from {

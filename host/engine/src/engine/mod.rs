@@ -364,6 +364,20 @@ impl Engine {
         Ok(out)
     }
 
+    /// The dynamic sets `node`'s partitions or its inputs' read (a snapshot of all of them),
+    /// or none when nothing it touches is dynamic: the arithmetic of most assets reads no set.
+    fn dynamic_for(
+        &self,
+        graph: &AssetGraph,
+        node: &AssetNode,
+    ) -> Result<MemoryDynamicStore, EngineError> {
+        if involves_dynamic(graph, node) {
+            self.dynamic_snapshot()
+        } else {
+            Ok(MemoryDynamicStore::new())
+        }
+    }
+
     /// Every dynamic partition set, for partition arithmetic.
     pub fn dynamic_snapshot(&self) -> Result<MemoryDynamicStore, EngineError> {
         let mut store = MemoryDynamicStore::new();

@@ -4,11 +4,11 @@ use std::collections::BTreeSet;
 
 use chrono::{DateTime, Utc};
 use serde::Serialize;
-use tessera_partitions::{Context, MemoryDynamicStore};
+use tessera_partitions::Context;
 
-use super::{Engine, StaleReason, involves_dynamic};
+use super::{Engine, StaleReason};
 use crate::error::EngineError;
-use crate::graph::AssetGraph;
+use crate::graph::{AssetGraph, AssetNode};
 use crate::state::PartitionState;
 
 /// The health of one asset's partitions.
@@ -110,11 +110,7 @@ impl Engine {
         now: DateTime<Utc>,
     ) -> Result<StatusRanges, EngineError> {
         let node = self.node(graph, asset)?;
-        let dynamic = if involves_dynamic(graph, node) {
-            self.dynamic_snapshot()?
-        } else {
-            MemoryDynamicStore::new()
-        };
+        let dynamic = self.dynamic_for(graph, node)?;
         let cx = Context::new(now).with_dynamic(&dynamic);
         let records = self.state.partition_summaries(asset, &node.code_version)?;
         let stale = self.stale_partitions(graph, node, &records, &cx, false)?;
@@ -124,14 +120,7 @@ impl Engine {
         };
         let mut states: Vec<(u64, PartitionStatus)> = Vec::with_capacity(records.len());
         for r in &records {
-            let index = match &node.partitions {
-                Some(d) => d.index_of(&cx, &r.partition).ok().flatten(),
-                None => r.partition.is_empty().then_some(0),
-            };
-            let Some(i) = index
-                .and_then(|i| u64::try_from(i).ok())
-                .filter(|i| *i < total)
-            else {
+            let Some(i) = index_within(node, &cx, &r.partition, total) else {
                 continue;
             };
             let state = if r.failed {
@@ -199,11 +188,7 @@ impl Engine {
         list: bool,
     ) -> Result<(AssetStatus, Vec<PartitionView>), EngineError> {
         let node = self.node(graph, asset)?;
-        let dynamic = if involves_dynamic(graph, node) {
-            self.dynamic_snapshot()?
-        } else {
-            MemoryDynamicStore::new()
-        };
+        let dynamic = self.dynamic_for(graph, node)?;
         let cx = Context::new(now).with_dynamic(&dynamic);
         let records = self.state.partition_summaries(asset, &node.code_version)?;
         let mut stale = self.stale_partitions(graph, node, &records, &cx, list)?;
@@ -217,11 +202,7 @@ impl Engine {
         let mut failed = 0;
         let mut outside = BTreeSet::new();
         for r in &records {
-            let index = match &node.partitions {
-                Some(d) => d.index_of(&cx, &r.partition).ok().flatten(),
-                None => r.partition.is_empty().then_some(0),
-            };
-            let Some(i) = index.filter(|i| (0..total as i64).contains(i)) else {
+            let Some(i) = index_within(node, &cx, &r.partition, total) else {
                 outside.insert(r.partition.as_str());
                 continue;
             };
@@ -301,4 +282,16 @@ impl Engine {
             views,
         ))
     }
+}
+
+/// The index of a recorded partition in its asset's definition at `cx`'s time, when it is one
+/// of the `total` partitions there (`None`: outside the definition).
+fn index_within(node: &AssetNode, cx: &Context<'_>, partition: &str, total: u64) -> Option<u64> {
+    let index = match &node.partitions {
+        Some(d) => d.index_of(cx, partition).ok().flatten(),
+        None => partition.is_empty().then_some(0),
+    };
+    index
+        .and_then(|i| u64::try_from(i).ok())
+        .filter(|i| *i < total)
 }
