@@ -11,6 +11,9 @@
     reason = "a test helper: progress goes to the test log, and a test without its components must fail"
 )]
 
+pub mod browser;
+pub mod http;
+
 use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::sync::OnceLock;

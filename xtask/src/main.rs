@@ -253,6 +253,30 @@ fn demo() -> Result<(), String> {
         ],
     )?;
     tessera(
+        "Ten million partitions: page views per minute since 2005; January 2024 in runs of a day",
+        &[
+            "backfill",
+            "page_views",
+            "--from",
+            "2024-01-01-00:00",
+            "--to",
+            "2024-01-31-23:59",
+        ],
+    )?;
+    tessera(
+        "And a few scattered minutes of 2010",
+        &[
+            "materialize",
+            "page_views",
+            "--partition",
+            "2010-06-01-12:00",
+            "--partition",
+            "2010-06-01-12:01",
+            "--partition",
+            "2010-09-15-08:30",
+        ],
+    )?;
+    tessera(
         "Two customers: dynamic partitions",
         &["dynamic", "add", "customers", "acme", "globex"],
     )?;
@@ -299,8 +323,14 @@ fn demo() -> Result<(), String> {
         config.display()
     );
     println!(
-        "  cargo run -p tessera-cli -- --config {} dev    (sensors, schedules, hot reload)",
+        "\nThe web UI and API: this starts the daemon (sensors, schedules, hot reload) and serves them"
+    );
+    println!(
+        "  cargo run -p tessera-cli -- --config {} --now {now} dev",
         config.display()
+    );
+    println!(
+        "  then open http://127.0.0.1:3000/  (the API is described at http://127.0.0.1:3000/api/v1/openapi.json)"
     );
     Ok(())
 }

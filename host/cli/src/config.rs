@@ -22,7 +22,20 @@ struct File {
     runtime: Option<RuntimeConfig>,
     #[serde(default)]
     schedules: Vec<Schedule>,
+    #[serde(default)]
+    server: Server,
 }
+
+/// `[server]`: where `tessera dev` and `tessera serve` listen, and the token they ask for.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+struct Server {
+    listen: Option<std::net::SocketAddr>,
+    token: Option<String>,
+}
+
+/// Where the API and UI listen unless told otherwise: loopback only.
+pub(crate) const DEFAULT_LISTEN: &str = "127.0.0.1:3000";
 
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields, default)]
@@ -99,6 +112,10 @@ pub(crate) struct Config {
     pub(crate) engine: EngineConfig,
     pub(crate) runtime: RuntimeConfig,
     pub(crate) schedules: Vec<Schedule>,
+    /// `[server] listen`.
+    pub(crate) listen: Option<std::net::SocketAddr>,
+    /// `TESSERA_TOKEN`, else `[server] token`.
+    pub(crate) token: Option<String>,
 }
 
 fn default_cache_dir() -> Option<PathBuf> {
@@ -200,6 +217,11 @@ impl Config {
             },
             runtime,
             schedules: parsed.schedules,
+            listen: parsed.server.listen,
+            token: std::env::var("TESSERA_TOKEN")
+                .ok()
+                .or(parsed.server.token)
+                .filter(|t| !t.is_empty()),
         })
     }
 }

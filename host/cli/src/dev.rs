@@ -1,44 +1,177 @@
 //! `tessera dev`: drives the engine's [`Daemon`] (hot reload, sensors, schedules, eager
-//! policies, the queue) and prints what it does. Ctrl-C stops it gracefully: runs in flight
-//! finish, queued runs stay queued; a second Ctrl-C exits at once.
+//! policies, the queue), serves the API and web UI, and prints what happens. Ctrl-C stops it
+//! gracefully: runs in flight finish, queued runs stay queued; a second Ctrl-C exits at once.
+//! `tessera serve`: the API and UI alone, watching the plugins but running nothing.
 
+use std::net::SocketAddr;
 use std::process::ExitCode;
 use std::sync::Arc;
 
-use tessera_engine::{Daemon, DaemonEvent, DaemonLock, EventSink, ScheduleSpec};
+use anyhow::Context as _;
+use tessera_engine::{Daemon, DaemonEvent, DaemonLock, Engine, EventSink, ScheduleSpec};
 use tessera_runtime::RegistryEvent;
+use tessera_server::{AppState, Mode};
 
-use crate::config::Config;
+use crate::config::{Config, DEFAULT_LISTEN};
 use crate::engine_cmd;
 
-pub(crate) fn run(config: &Config, json: bool) -> anyhow::Result<ExitCode> {
+/// Where the API and UI listen.
+#[derive(Debug, Clone, clap::Args)]
+pub(crate) struct ServerArgs {
+    /// The address to serve the API and UI on (default `[server] listen`, else
+    /// 127.0.0.1:3000). Any address other than loopback needs a token (TESSERA_TOKEN).
+    #[arg(long, env = "TESSERA_LISTEN", value_name = "ADDR")]
+    listen: Option<SocketAddr>,
+}
+
+impl ServerArgs {
+    fn addr(&self, config: &Config) -> anyhow::Result<SocketAddr> {
+        Ok(match self.listen.or(config.listen) {
+            Some(a) => a,
+            None => DEFAULT_LISTEN.parse()?,
+        })
+    }
+}
+
+fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
+    tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .thread_name("tessera-http")
+        .enable_all()
+        .build()
+        .context("cannot start the server's runtime")
+}
+
+/// Binds the server's address (before anything else starts: a taken port fails at once).
+fn bind(
+    rt: &tokio::runtime::Runtime,
+    config: &Config,
+    args: &ServerArgs,
+) -> anyhow::Result<(tokio::net::TcpListener, SocketAddr)> {
+    let addr = args.addr(config)?;
+    let listener = rt
+        .block_on(tessera_server::bind(addr, config.token.as_deref()))
+        .map_err(|e| {
+            anyhow::anyhow!(
+                "{}{}",
+                tessera_engine::report(&e),
+                if matches!(e, tessera_server::ServerError::Listen { .. }) {
+                    " (choose another with --listen ADDR or `listen` under [server])"
+                } else {
+                    ""
+                }
+            )
+        })?;
+    let local = listener.local_addr().context("the server's address")?;
+    Ok((listener, local))
+}
+
+/// Says where the UI is.
+fn announce(json: bool, addr: SocketAddr) {
+    let url = format!("http://{addr}/");
+    if json {
+        outln!("{}", serde_json::json!({ "event": "serving", "url": url }));
+    } else {
+        outln!("tessera: UI and API at {url}");
+    }
+}
+
+/// Ctrl-C once: `first` runs (a graceful stop); twice: exit at once.
+fn on_ctrl_c(rt: &tokio::runtime::Runtime, first: impl FnOnce() + Send + 'static) {
+    rt.spawn(async move {
+        let _ = tokio::signal::ctrl_c().await;
+        first();
+        // A second Ctrl-C does not wait for runs in flight: they are queued again by the
+        // next executor, as after a crash.
+        let _ = tokio::signal::ctrl_c().await;
+        eprintln!("stopping now; runs in flight will be queued again");
+        std::process::exit(130);
+    });
+}
+
+pub(crate) fn run(
+    config: &Config,
+    json: bool,
+    server: Option<&ServerArgs>,
+) -> anyhow::Result<ExitCode> {
     // One daemon per state: a second one would tick every sensor and schedule twice.
     let lock = DaemonLock::acquire(&config.storage)?;
+    let rt = runtime()?;
+    let listener = server.map(|a| bind(&rt, config, a)).transpose()?;
     let engine = Arc::new(engine_cmd::open(config)?);
     let schedules: Vec<ScheduleSpec> = config.schedules.iter().map(|s| s.spec()).collect();
-    let daemon = Daemon::new(Arc::clone(&engine), lock, schedules)?;
+    let daemon = Daemon::new(Arc::clone(&engine), lock, schedules.clone())?;
     {
         let engine = Arc::clone(&engine);
-        let rt = tokio::runtime::Builder::new_current_thread()
-            .enable_all()
-            .build()?;
-        std::thread::Builder::new()
-            .name("tessera-signals".into())
-            .spawn(move || {
-                rt.block_on(async {
-                    let _ = tokio::signal::ctrl_c().await;
-                });
-                engine.stop();
-                // A second Ctrl-C does not wait for runs in flight: they are queued again by
-                // the next executor, as after a crash.
-                rt.block_on(async {
-                    let _ = tokio::signal::ctrl_c().await;
-                });
-                eprintln!("stopping now; runs in flight will be queued again");
-                std::process::exit(130);
-            })?;
+        on_ctrl_c(&rt, move || engine.stop());
     }
-    daemon.run(&(Arc::new(move |event: &DaemonEvent| report(json, event)) as Arc<EventSink>))?;
+    let app = AppState::new(
+        Arc::clone(&engine),
+        Mode::Dev,
+        config.token.clone(),
+        schedules,
+    );
+    let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
+    let served = listener.map(|(listener, addr)| {
+        announce(json, addr);
+        rt.spawn(tessera_server::serve(
+            listener,
+            Arc::clone(&app),
+            async move {
+                let _ = stop_rx.await;
+            },
+        ))
+    });
+    let hub = app.hub.clone();
+    let sink = Arc::new(move |event: &DaemonEvent| {
+        report(json, event);
+        hub.observe(event);
+    }) as Arc<EventSink>;
+    let result = daemon.run(&sink);
+    // The daemon stopped: requests in flight finish, event streams end.
+    let _ = stop_tx.send(());
+    if let Some(task) = served {
+        match rt.block_on(task) {
+            Ok(Ok(())) => {}
+            Ok(Err(e)) => eprintln!("server: {}", tessera_engine::report(&e)),
+            Err(e) => eprintln!("server: {e}"),
+        }
+    }
+    result?;
+    Ok(ExitCode::SUCCESS)
+}
+
+pub(crate) fn serve(config: &Config, json: bool, args: &ServerArgs) -> anyhow::Result<ExitCode> {
+    let rt = runtime()?;
+    let (listener, addr) = bind(&rt, config, args)?;
+    let engine: Arc<Engine> = Arc::new(engine_cmd::open(config)?);
+    let schedules: Vec<ScheduleSpec> = config.schedules.iter().map(|s| s.spec()).collect();
+    let app = AppState::new(
+        Arc::clone(&engine),
+        Mode::Serve,
+        config.token.clone(),
+        schedules,
+    );
+    // Plugins are watched here too: the graph the UI shows follows the files.
+    let _watch = engine.registry().watch()?;
+    let mut registry = engine.registry().subscribe();
+    let hub = app.hub.clone();
+    rt.spawn(async move {
+        while let Ok(detail) = registry.recv().await {
+            let event = DaemonEvent::Registry { detail };
+            report(json, &event);
+            hub.observe(&event);
+        }
+    });
+    let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
+    on_ctrl_c(&rt, move || {
+        let _ = stop_tx.send(());
+    });
+    announce(json, addr);
+    rt.block_on(tessera_server::serve(listener, app, async move {
+        let _ = stop_rx.await;
+    }))
+    .map_err(|e| anyhow::anyhow!(tessera_engine::report(&e)))?;
     Ok(ExitCode::SUCCESS)
 }
 

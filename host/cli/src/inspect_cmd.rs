@@ -225,6 +225,7 @@ pub(crate) fn runs(
         status,
         backfill,
         since: since.map(|s| parse_since(s, now)).transpose()?,
+        ..RunFilter::default()
     };
     let runs = engine.runs(&filter)?;
     if json {

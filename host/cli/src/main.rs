@@ -53,11 +53,26 @@ enum Command {
     /// Inspect, call and watch plugins without any state.
     #[command(subcommand)]
     Plugin(plugin_cmd::PluginCommand),
-    /// The daemon: load and watch plugins, evaluate sensors and schedules, run the queue.
+    /// The daemon: load and watch plugins, evaluate sensors and schedules, run the queue;
+    /// and serve the API and web UI (http://127.0.0.1:3000/ unless told otherwise).
     Dev {
         /// Print events as JSON lines.
         #[arg(long)]
         json: bool,
+        #[command(flatten)]
+        server: dev::ServerArgs,
+        /// Do not serve the API and UI.
+        #[arg(long)]
+        no_server: bool,
+    },
+    /// The API and web UI over the state, without running sensors, schedules or the queue
+    /// (a second window on the state of a `tessera dev`, which executes what is queued here).
+    Serve {
+        /// Print events as JSON lines.
+        #[arg(long)]
+        json: bool,
+        #[command(flatten)]
+        server: dev::ServerArgs,
     },
     /// The assets of every loaded plugin, their partitions and inputs.
     Assets {
@@ -254,7 +269,12 @@ fn run_engine_command(
     use tessera_engine::{Filter, RunPolicy};
     match command {
         Command::Plugin(_) => unreachable_command(),
-        Command::Dev { json } => dev::run(config, json),
+        Command::Dev {
+            json,
+            server,
+            no_server,
+        } => dev::run(config, json, (!no_server).then_some(&server)),
+        Command::Serve { json, server } => dev::serve(config, json, &server),
         Command::Assets { json } => engine_cmd::assets(config, json, now),
         Command::Partitions {
             asset,

@@ -11,18 +11,20 @@ pub mod io;
 pub mod state;
 
 pub use engine::{
-    AssetStatus, Clock, Daemon, DaemonEvent, DaemonLock, Engine, EngineConfig, EventSink, Filter,
-    KeyPage, MAX_CONCURRENCY, Materialization, PartitionDetail, PartitionSelection,
-    PartitionStatus, PartitionView, Preview, Progress, QueueSummary, RunPolicy, ScheduleSpec,
-    ScheduleView, SensorOutcome, StaleReason, StateDynamicKeys, StatusRange, StatusRanges,
+    AssetPreview, AssetStatus, Clock, Daemon, DaemonEvent, DaemonLock, Engine, EngineConfig,
+    EventSink, Filter, KeyPage, MAX_CONCURRENCY, Materialization, PartitionDetail,
+    PartitionSelection, PartitionStatus, PartitionView, PlanPreview, Preview, Progress,
+    QueueSummary, RunPolicy, ScheduleSpec, ScheduleView, SensorOutcome, StaleReason,
+    StateDynamicKeys, StatusBins, StatusCounts, StatusQuery, StatusRange, StatusRanges, StatusView,
     Submitted, short_version,
 };
 pub use error::{BoxError, EngineError, report};
 pub use graph::{AssetGraph, AssetNode, Edge};
 pub use io::IoStore;
 pub use state::{
-    BackfillStatus, BackfillStore, DecodeError, DynamicSetStore, PartitionStore, RunFilter,
-    RunRecord, RunScope, RunSelection, RunStatus, RunStore, SensorStore, State, Store,
+    BackfillProgress, BackfillRecord, BackfillStatus, BackfillStore, DecodeError, DynamicSetStore,
+    PartitionStore, RunEvent, RunFilter, RunRecord, RunScope, RunSelection, RunStatus, RunStore,
+    SensorStore, State, Store,
 };
 
 /// The storage traits, for calling a [`Store`]'s methods: `use tessera_engine::prelude::*`.

@@ -51,7 +51,9 @@ impl Project {
         c.args(args)
             .current_dir(self.path())
             .env("TESSERA_CACHE_DIR", shared_dir("artifacts"))
-            .env("TESSERA_LOG", "warn");
+            .env("TESSERA_LOG", "warn")
+            // `dev` serves the UI: on a free port, never the one a person uses.
+            .env("TESSERA_LISTEN", "127.0.0.1:0");
         c
     }
 

@@ -11,7 +11,7 @@ use crate::error::EngineError;
 use crate::graph::AssetGraph;
 use crate::state::{
     BackfillProgress, BackfillRecord, BackfillStatus, MaterializationRecord, PartitionRecord,
-    PartitionState, PartitionSummary, RunFilter, RunRecord, SensorState,
+    PartitionState, PartitionSummary, RunEvent, RunFilter, RunRecord, SensorState,
 };
 
 /// The bytes of a stored value `show` reads at most.
@@ -20,7 +20,7 @@ const PREVIEW_READ: usize = 64 << 10;
 const PREVIEW_CHARS: usize = 4000;
 
 /// One partition in full.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct PartitionDetail {
     pub asset: String,
     pub key: String,
@@ -41,7 +41,7 @@ pub struct PartitionDetail {
 }
 
 /// One materialization, for people.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct Materialization {
     pub id: i64,
     pub run_id: String,
@@ -68,14 +68,14 @@ impl From<MaterializationRecord> for Materialization {
     }
 }
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct Failure {
     pub run_id: Option<String>,
     pub error: Option<String>,
 }
 
 /// The start of a stored value: JSON pretty-printed, text as it is, binary as its size.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct Preview {
     /// `json`, `text` or `binary`.
     pub kind: &'static str,
@@ -88,7 +88,7 @@ pub struct Preview {
 }
 
 /// A page of a definition's keys.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct KeyPage {
     pub asset: String,
     pub total: u64,
@@ -100,7 +100,7 @@ pub struct KeyPage {
 }
 
 /// A schedule's state.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct ScheduleView {
     pub name: String,
     pub asset: String,
@@ -169,7 +169,7 @@ impl Engine {
             Some(_) => PartitionStatus::Materialized,
         };
         let preview = match record.as_ref().and_then(|r| r.materialization.as_ref()) {
-            Some(m) => Some(self.preview(&m.blob, &m.data_version)?),
+            Some(m) => Some(self.value_preview(&m.blob, &m.data_version)?),
             None => None,
         };
         let (past, history_total) = self.state.materialization_history(asset, key, history)?;
@@ -197,7 +197,7 @@ impl Engine {
         })
     }
 
-    fn preview(&self, blob: &str, data_version: &str) -> Result<Preview, EngineError> {
+    fn value_preview(&self, blob: &str, data_version: &str) -> Result<Preview, EngineError> {
         let (head, bytes) = match blob.strip_prefix("db:") {
             Some(_) => {
                 let data = self.read_blob(blob)?;
@@ -273,6 +273,32 @@ impl Engine {
     /// How many runs are in each status.
     pub fn run_counts(&self) -> Result<Vec<(String, u64)>, EngineError> {
         self.state.run_counts()
+    }
+
+    /// One run, if it exists.
+    pub fn run(&self, id: &str) -> Result<Option<RunRecord>, EngineError> {
+        self.state.run(id)
+    }
+
+    /// A run's events and plugin log lines, oldest first.
+    pub fn run_events(&self, id: &str) -> Result<Vec<RunEvent>, EngineError> {
+        self.state.run_events(id)
+    }
+
+    /// Every backfill, newest first.
+    pub fn backfills(&self) -> Result<Vec<BackfillRecord>, EngineError> {
+        self.state.backfills()
+    }
+
+    /// How far a backfill has come.
+    pub fn backfill_progress(&self, id: &str) -> Result<BackfillProgress, EngineError> {
+        self.state.backfill_progress(id)
+    }
+
+    /// Cancels a backfill's queued runs (running runs stop after their current partition);
+    /// returns how many were canceled and the backfill's status after.
+    pub fn cancel_backfill(&self, id: &str) -> Result<(u64, BackfillStatus), EngineError> {
+        self.state.cancel_backfill(id)
     }
 
     /// One backfill, if it exists.

@@ -15,12 +15,15 @@ mod status;
 pub use daemon::{Daemon, DaemonEvent, DaemonLock, EventSink};
 pub use execute::{MAX_CONCURRENCY, Progress, QueueSummary};
 pub use inspect::{KeyPage, Materialization, PartitionDetail, Preview, ScheduleView};
-pub use plan::Submitted;
+pub use plan::{AssetPreview, PlanPreview, Submitted};
 pub use schedule::ScheduleSpec;
 pub use select::{Filter, PartitionSelection};
 pub use sensor::SensorOutcome;
 pub use staleness::StaleReason;
-pub use status::{AssetStatus, PartitionStatus, PartitionView, StatusRange, StatusRanges};
+pub use status::{
+    AssetStatus, PartitionStatus, PartitionView, StatusBins, StatusCounts, StatusQuery,
+    StatusRange, StatusRanges, StatusView,
+};
 
 use std::collections::{BTreeMap, HashMap};
 use std::path::Path;
@@ -269,6 +272,11 @@ impl Engine {
             .unwrap_or_else(|p| p.into_inner());
     }
 
+    /// The engine's "now" (its configured clock).
+    pub fn now(&self) -> DateTime<Utc> {
+        self.config.clock.now()
+    }
+
     pub fn is_stopping(&self) -> bool {
         self.stopping.load(std::sync::atomic::Ordering::SeqCst)
     }
@@ -402,6 +410,14 @@ impl Engine {
 
     pub fn dynamic_add(&self, name: &str, keys: &[String]) -> Result<u64, EngineError> {
         self.state.dynamic_add(name, keys)
+    }
+
+    pub fn dynamic_remove(&self, name: &str, keys: &[String]) -> Result<u64, EngineError> {
+        self.state.dynamic_remove(name, keys)
+    }
+
+    pub fn dynamic_keys(&self, name: &str) -> Result<Vec<String>, EngineError> {
+        self.state.dynamic_keys(name)
     }
 }
 

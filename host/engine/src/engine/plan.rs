@@ -40,6 +40,91 @@ impl Engine {
         trigger: &str,
         now: DateTime<Utc>,
     ) -> Result<Submitted, EngineError> {
+        let backfill_id = backfill.then(|| new_id("b"));
+        let (runs, total) = self.plan(
+            assets,
+            selection,
+            filter,
+            policy,
+            backfill_id.as_deref(),
+            trigger,
+            now,
+        )?;
+        let record = backfill_id.as_ref().map(|id| crate::state::BackfillRecord {
+            id: id.clone(),
+            status: crate::state::BackfillStatus::Running,
+            assets: assets.to_vec(),
+            description: describe_selection(selection, filter),
+            partitions: total,
+            created_at: crate::state::now_ms(),
+            ended_at: None,
+        });
+        self.state.insert_runs(record.as_ref(), &runs)?;
+        Ok(Submitted {
+            backfill_id,
+            runs: runs.iter().map(|r| r.id.clone()).collect(),
+            partitions: total,
+        })
+    }
+
+    /// What [`Engine::submit`] would store, without storing it: partitions and runs per
+    /// asset (a multi-asset run counts for each of its assets) and in all.
+    pub fn preview(
+        &self,
+        assets: &[String],
+        selection: &PartitionSelection,
+        filter: Filter,
+        policy: RunPolicy,
+        now: DateTime<Utc>,
+    ) -> Result<PlanPreview, EngineError> {
+        let (runs, total) = self.plan(assets, selection, filter, policy, None, "preview", now)?;
+        let mut per_asset: Vec<AssetPreview> = Vec::new();
+        for r in &runs {
+            for a in &r.assets {
+                let i = match per_asset.iter().position(|p| &p.asset == a) {
+                    Some(i) => i,
+                    None => {
+                        per_asset.push(AssetPreview {
+                            asset: a.clone(),
+                            partitions: 0,
+                            runs: 0,
+                        });
+                        per_asset.len() - 1
+                    }
+                };
+                per_asset[i].partitions += r.partitions;
+                per_asset[i].runs += 1;
+            }
+        }
+        // Targets with nothing to do are shown too, with zeros.
+        for a in assets {
+            if !per_asset.iter().any(|p| &p.asset == a) {
+                per_asset.push(AssetPreview {
+                    asset: a.clone(),
+                    partitions: 0,
+                    runs: 0,
+                });
+            }
+        }
+        Ok(PlanPreview {
+            partitions: total,
+            runs: runs.len() as u64,
+            assets: per_asset,
+        })
+    }
+
+    /// The runs a request makes, in dependency order, and the partitions they cover.
+    #[allow(clippy::too_many_arguments)]
+    fn plan(
+        &self,
+        assets: &[String],
+        selection: &PartitionSelection,
+        filter: Filter,
+        policy: RunPolicy,
+        backfill_id: Option<&str>,
+        trigger: &str,
+        now: DateTime<Utc>,
+    ) -> Result<(Vec<NewRun>, u64), EngineError> {
         let graph = self.graph()?;
         let dynamic = self.dynamic_snapshot()?;
         let cx = Context::new(now).with_dynamic(&dynamic);
@@ -60,7 +145,6 @@ impl Engine {
                     .to_string(),
             });
         }
-        let backfill_id = backfill.then(|| new_id("b"));
         // Group targets by computation (siblings of a multi-asset run together), upstream first.
         let mut targets: Vec<&AssetNode> = assets.iter().filter_map(|a| graph.asset(a)).collect();
         targets.sort_by_key(|n| graph.rank(&n.key));
@@ -178,7 +262,7 @@ impl Engine {
                     assets: u.assets.clone(),
                     selection: u.selection.clone(),
                     partitions: u.count.max(1),
-                    backfill_id: backfill_id.clone(),
+                    backfill_id: backfill_id.map(String::from),
                     run_key: None,
                     trigger: trigger.to_string(),
                     tags: Vec::new(),
@@ -188,26 +272,28 @@ impl Engine {
                 }
             })
             .collect();
-        let record = backfill_id.as_ref().map(|id| crate::state::BackfillRecord {
-            id: id.clone(),
-            status: crate::state::BackfillStatus::Running,
-            assets: assets.to_vec(),
-            description: describe_selection(selection, filter),
-            partitions: total,
-            created_at: crate::state::now_ms(),
-            ended_at: None,
-        });
-        self.state.insert_runs(record.as_ref(), &runs)?;
-        Ok(Submitted {
-            backfill_id,
-            runs: runs.iter().map(|r| r.id.clone()).collect(),
-            partitions: total,
-        })
+        Ok((runs, total))
     }
 }
 
+/// What a launch would create ([`Engine::preview`]).
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+pub struct PlanPreview {
+    pub partitions: u64,
+    pub runs: u64,
+    pub assets: Vec<AssetPreview>,
+}
+
+/// One asset's share of a [`PlanPreview`].
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+pub struct AssetPreview {
+    pub asset: String,
+    pub partitions: u64,
+    pub runs: u64,
+}
+
 /// What `submit` stored.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct Submitted {
     pub backfill_id: Option<String>,
     pub runs: Vec<String>,

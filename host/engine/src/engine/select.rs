@@ -22,7 +22,9 @@ pub enum PartitionSelection {
 }
 
 /// Narrows a selection to partitions in some state.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, serde::Deserialize, utoipa::ToSchema,
+)]
 #[serde(rename_all = "snake_case")]
 pub enum Filter {
     #[default]

@@ -186,7 +186,7 @@ impl Engine {
 }
 
 /// What one sensor evaluation did.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct SensorOutcome {
     pub sensor: String,
     pub runs_queued: Vec<String>,

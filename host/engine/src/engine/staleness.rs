@@ -21,7 +21,7 @@ use crate::graph::{AssetGraph, AssetNode};
 use crate::state::{InputsRead, PartitionSummary};
 
 /// Why a partition is stale.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case", tag = "reason")]
 pub enum StaleReason {
     /// Its asset's code version changed since it was materialized.

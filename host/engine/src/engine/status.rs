@@ -6,13 +6,13 @@ use chrono::{DateTime, Utc};
 use serde::Serialize;
 use tessera_partitions::Context;
 
-use super::{Engine, StaleReason};
+use super::{Engine, KeyPage, StaleReason};
 use crate::error::EngineError;
 use crate::graph::{AssetGraph, AssetNode};
 use crate::state::PartitionState;
 
 /// The health of one asset's partitions.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct AssetStatus {
     pub asset: String,
     pub plugin: String,
@@ -31,7 +31,7 @@ pub struct AssetStatus {
 }
 
 /// A recorded partition's state in listings.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, serde::Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum PartitionStatus {
     /// Never materialized.
@@ -64,7 +64,7 @@ impl std::fmt::Display for PartitionStatus {
 /// Consecutive partitions (by their index in the definition at `now`) in one state: the
 /// status of any number of partitions in as many entries as the state changes, for a health
 /// bar drawn at any zoom.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 pub struct StatusRange {
     /// Indices, both ends included.
     pub from: u64,
@@ -76,11 +76,85 @@ pub struct StatusRange {
 }
 
 /// An asset's partitions as [`StatusRange`]s covering every index from 0 to `total - 1`.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct StatusRanges {
     pub asset: String,
     pub total: u64,
     pub ranges: Vec<StatusRange>,
+}
+
+/// Counts of an asset's partitions per state.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, utoipa::ToSchema)]
+pub struct StatusCounts {
+    pub materialized: u64,
+    pub failed: u64,
+    pub stale: u64,
+    pub missing: u64,
+}
+
+impl StatusCounts {
+    fn of(&mut self, state: PartitionStatus) -> &mut u64 {
+        match state {
+            PartitionStatus::Materialized => &mut self.materialized,
+            PartitionStatus::Failed => &mut self.failed,
+            PartitionStatus::Stale => &mut self.stale,
+            // Spans never hold records outside the definition; counted as missing if they did.
+            PartitionStatus::Missing | PartitionStatus::OutsideDefinition => &mut self.missing,
+        }
+    }
+}
+
+/// Which part of an asset's status [`Engine::status_view`] returns.
+#[derive(Debug, Clone, Copy)]
+pub struct StatusQuery {
+    /// The window's first index.
+    pub from: u64,
+    /// The window's last index (the last partition when `None`).
+    pub to: Option<u64>,
+    /// Only ranges in this state (ranges mode only).
+    pub state: Option<PartitionStatus>,
+    /// Ranges returned at most; more become bins.
+    pub max_ranges: usize,
+    /// How many bins when the ranges are too many.
+    pub bins: usize,
+}
+
+impl Default for StatusQuery {
+    fn default() -> Self {
+        StatusQuery {
+            from: 0,
+            to: None,
+            state: None,
+            max_ranges: 2000,
+            bins: 1000,
+        }
+    }
+}
+
+/// A window of an asset's status: exact ranges, or bins when the ranges would be too many.
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+pub struct StatusView {
+    pub asset: String,
+    pub total: u64,
+    /// Over the whole asset, not only the window.
+    pub counts: StatusCounts,
+    /// The window, both ends included.
+    pub from: u64,
+    pub to: u64,
+    /// Whether `ranges` is the window's status exactly (else `bins` summarizes it).
+    pub exact: bool,
+    pub ranges: Vec<StatusRange>,
+    pub bins: Option<StatusBins>,
+}
+
+/// Equal bins of a window: bin `b` covers indices `from + ceil(b·len/count)` up to the next
+/// bin's start; each array holds one count per bin (missing is the rest of the bin).
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+pub struct StatusBins {
+    pub count: usize,
+    pub materialized: Vec<u64>,
+    pub failed: Vec<u64>,
+    pub stale: Vec<u64>,
 }
 
 /// One partition's state, for listings.
@@ -112,15 +186,157 @@ impl Engine {
         let node = self.node(graph, asset)?;
         let dynamic = self.dynamic_for(graph, node)?;
         let cx = Context::new(now).with_dynamic(&dynamic);
-        let records = self.state.partition_summaries(asset, &node.code_version)?;
-        let stale = self.stale_partitions(graph, node, &records, &cx, false)?;
+        let (total, spans) = self.status_spans(graph, node, &cx)?;
+        let ranges = spans
+            .into_iter()
+            .map(|s| range_with_keys(node, &cx, s))
+            .collect::<Result<_, EngineError>>()?;
+        Ok(StatusRanges {
+            asset: asset.to_string(),
+            total,
+            ranges,
+        })
+    }
+
+    /// A window of the asset's status for a screen or a page: counts over all of it, and the
+    /// window's ranges when at most `max_ranges` of them (keys computed for those alone), else
+    /// `bins` equal bins with each state's count (a health bar at pixel resolution). Costs the
+    /// recorded partitions plus what it returns.
+    pub fn status_view(
+        &self,
+        graph: &AssetGraph,
+        asset: &str,
+        now: DateTime<Utc>,
+        query: &StatusQuery,
+    ) -> Result<StatusView, EngineError> {
+        let node = self.node(graph, asset)?;
+        let dynamic = self.dynamic_for(graph, node)?;
+        let cx = Context::new(now).with_dynamic(&dynamic);
+        let (total, spans) = self.status_spans(graph, node, &cx)?;
+        let mut counts = StatusCounts::default();
+        for &(from, to, state) in &spans {
+            *counts.of(state) += to - from + 1;
+        }
+        let last = total.saturating_sub(1);
+        let from = query.from.min(last);
+        let to = query.to.unwrap_or(last).clamp(from, last);
+        // The spans meeting the window, clipped to it.
+        let first = spans.partition_point(|&(_, end, _)| end < from);
+        let clipped = spans[first..]
+            .iter()
+            .take_while(|&&(start, _, _)| start <= to)
+            .map(|&(a, b, s)| (a.max(from), b.min(to), s))
+            .filter(|&(_, _, s)| query.state.is_none_or(|q| q == s));
+        let mut exact = Vec::new();
+        let mut too_many = false;
+        for span in clipped {
+            if exact.len() == query.max_ranges {
+                too_many = true;
+                break;
+            }
+            exact.push(span);
+        }
+        let (ranges, bins) = if total == 0 {
+            (Vec::new(), None)
+        } else if !too_many {
+            let ranges = exact
+                .into_iter()
+                .map(|s| range_with_keys(node, &cx, s))
+                .collect::<Result<_, EngineError>>()?;
+            (ranges, None)
+        } else {
+            (Vec::new(), Some(bin(&spans[first..], from, to, query.bins)))
+        };
+        Ok(StatusView {
+            asset: asset.to_string(),
+            total,
+            counts,
+            from,
+            to,
+            exact: bins.is_none(),
+            ranges,
+            bins,
+        })
+    }
+
+    /// Up to `limit` keys of `asset` in `state`, from the key `from` on (the first when
+    /// `None`), in index order; computed from the status ranges, never listing the rest.
+    pub fn partition_keys_in_state(
+        &self,
+        graph: &AssetGraph,
+        asset: &str,
+        state: PartitionStatus,
+        from: Option<&str>,
+        limit: u64,
+        now: DateTime<Utc>,
+    ) -> Result<KeyPage, EngineError> {
+        let node = self.node(graph, asset)?;
+        let Some(def) = &node.partitions else {
+            return Err(EngineError::Selection {
+                asset: asset.to_string(),
+                message: "the asset is not partitioned: it has no keys".into(),
+            });
+        };
+        let dynamic = self.dynamic_for(graph, node)?;
+        let cx = Context::new(now).with_dynamic(&dynamic);
+        let (total, spans) = self.status_spans(graph, node, &cx)?;
+        let offset = match from {
+            None => 0,
+            Some(k) => def
+                .index_of(&cx, k)?
+                .and_then(|i| u64::try_from(i).ok())
+                .ok_or_else(|| EngineError::Selection {
+                    asset: asset.to_string(),
+                    message: format!("no partition {k:?} as of {now}"),
+                })?,
+        };
+        let mut indices = Vec::new();
+        let start = spans.partition_point(|&(_, end, _)| end < offset);
+        'spans: for &(a, b, s) in &spans[start..] {
+            if s != state {
+                continue;
+            }
+            for i in a.max(offset)..=b {
+                if indices.len() as u64 > limit {
+                    break 'spans;
+                }
+                indices.push(i);
+            }
+        }
+        let next = if indices.len() as u64 > limit {
+            indices.pop()
+        } else {
+            None
+        };
+        let key = |i: u64| key_at(node, &cx, i);
+        Ok(KeyPage {
+            asset: asset.to_string(),
+            total,
+            offset,
+            keys: indices.into_iter().map(key).collect::<Result<_, _>>()?,
+            next: next.map(key).transpose()?,
+        })
+    }
+
+    /// Every partition's state as `(from, to, state)` index spans covering `0..total`, sorted;
+    /// consecutive indices in one state are merged, gaps are missing.
+    fn status_spans(
+        &self,
+        graph: &AssetGraph,
+        node: &AssetNode,
+        cx: &Context<'_>,
+    ) -> Result<(u64, Vec<Span>), EngineError> {
+        let records = self
+            .state
+            .partition_summaries(&node.key, &node.code_version)?;
+        let stale = self.stale_partitions(graph, node, &records, cx, false)?;
         let total = match &node.partitions {
-            Some(d) => d.count(&cx)?,
+            Some(d) => d.count(cx)?,
             None => 1,
         };
         let mut states: Vec<(u64, PartitionStatus)> = Vec::with_capacity(records.len());
         for r in &records {
-            let Some(i) = index_within(node, &cx, &r.partition, total) else {
+            let Some(i) = index_within(node, cx, &r.partition, total) else {
                 continue;
             };
             let state = if r.failed {
@@ -133,7 +349,6 @@ impl Engine {
             states.push((i, state));
         }
         states.sort_unstable_by_key(|(i, _)| *i);
-        // (from, to, state), merged where consecutive indices share a state.
         let mut spans: Vec<(u64, u64, PartitionStatus)> = Vec::new();
         let mut next = 0u64;
         for (i, state) in states {
@@ -149,32 +364,7 @@ impl Engine {
         if next < total {
             spans.push((next, total - 1, PartitionStatus::Missing));
         }
-        let key = |i: u64| -> Result<String, EngineError> {
-            Ok(match &node.partitions {
-                Some(d) => d
-                    .key_at(&cx, i64::try_from(i).unwrap_or(i64::MAX))?
-                    .map(|k| k.to_string())
-                    .unwrap_or_default(),
-                None => String::new(),
-            })
-        };
-        let ranges = spans
-            .into_iter()
-            .map(|(from, to, state)| {
-                Ok(StatusRange {
-                    from_key: key(from)?,
-                    to_key: key(to)?,
-                    from,
-                    to,
-                    state,
-                })
-            })
-            .collect::<Result<_, EngineError>>()?;
-        Ok(StatusRanges {
-            asset: asset.to_string(),
-            total,
-            ranges,
-        })
+        Ok((total, spans))
     }
 
     /// Counts and a health bar of `width` buckets for one asset; with `list`, also every
@@ -282,6 +472,76 @@ impl Engine {
             views,
         ))
     }
+}
+
+/// Consecutive partition indices `(from, to)`, both included, in one state.
+type Span = (u64, u64, PartitionStatus);
+
+/// The key at index `i` of the asset's definition (empty for an unpartitioned asset).
+fn key_at(node: &AssetNode, cx: &Context<'_>, i: u64) -> Result<String, EngineError> {
+    Ok(match &node.partitions {
+        Some(d) => d
+            .key_at(cx, i64::try_from(i).unwrap_or(i64::MAX))?
+            .map(|k| k.to_string())
+            .unwrap_or_default(),
+        None => String::new(),
+    })
+}
+
+fn range_with_keys(
+    node: &AssetNode,
+    cx: &Context<'_>,
+    (from, to, state): (u64, u64, PartitionStatus),
+) -> Result<StatusRange, EngineError> {
+    Ok(StatusRange {
+        from_key: key_at(node, cx, from)?,
+        to_key: key_at(node, cx, to)?,
+        from,
+        to,
+        state,
+    })
+}
+
+/// Each state's count in `n` equal bins of `from..=to`, from sorted spans starting at or
+/// before the window: O(spans + bins), whatever the window's size.
+fn bin(spans: &[(u64, u64, PartitionStatus)], from: u64, to: u64, n: usize) -> StatusBins {
+    let len = u128::from(to - from + 1);
+    let n = (n.max(1) as u128).min(len) as usize;
+    let mut bins = StatusBins {
+        count: n,
+        materialized: vec![0; n],
+        failed: vec![0; n],
+        stale: vec![0; n],
+    };
+    // The bin of index i, and where bin b starts.
+    let bin_of = |i: u64| ((u128::from(i - from) * n as u128) / len) as usize;
+    let start_of = |b: usize| from + ((b as u128 * len).div_ceil(n as u128)) as u64;
+    for &(a, b, state) in spans {
+        if a > to {
+            break;
+        }
+        let column = match state {
+            PartitionStatus::Materialized => &mut bins.materialized,
+            PartitionStatus::Failed => &mut bins.failed,
+            PartitionStatus::Stale => &mut bins.stale,
+            PartitionStatus::Missing | PartitionStatus::OutsideDefinition => continue,
+        };
+        let (a, b) = (a.max(from), b.min(to));
+        if a > b {
+            continue;
+        }
+        let (first, last) = (bin_of(a), bin_of(b));
+        for (k, count) in column.iter_mut().enumerate().take(last + 1).skip(first) {
+            let lo = a.max(start_of(k));
+            let hi = if k + 1 < n {
+                b.min(start_of(k + 1) - 1)
+            } else {
+                b
+            };
+            *count += hi - lo + 1;
+        }
+    }
+    bins
 }
 
 /// The index of a recorded partition in its asset's definition at `cx`'s time, when it is one

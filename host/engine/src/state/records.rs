@@ -17,6 +17,18 @@ pub enum RunSelection {
     Range(KeyRange),
 }
 
+/// [`RunSelection`] as JSON, for the API's schema (its range variant holds a type of the
+/// partitions crate, which knows nothing of schemas).
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+#[serde(rename_all = "snake_case", tag = "kind")]
+#[schema(as = RunSelection)]
+#[allow(dead_code, reason = "describes RunSelection's JSON; never built")]
+pub enum RunSelectionSchema {
+    None,
+    Keys { keys: Vec<String> },
+    Range { start: String, end: String },
+}
+
 impl RunSelection {
     pub fn describe(&self) -> String {
         match self {
@@ -54,7 +66,7 @@ impl RunScope {
     }
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum RunStatus {
     Queued,
@@ -123,13 +135,14 @@ pub struct NewRun {
 }
 
 /// A stored run.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct RunRecord {
     pub id: String,
     pub status: RunStatus,
     pub plugin: String,
     pub computation: String,
     pub assets: Vec<String>,
+    #[schema(value_type = RunSelectionSchema)]
     pub selection: RunSelection,
     pub partitions: u64,
     pub backfill_id: Option<String>,
@@ -247,7 +260,7 @@ pub struct MaterializationRecord {
     pub input_hash: Option<String>,
 }
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct RunEvent {
     pub seq: i64,
     pub at: i64,
@@ -257,7 +270,7 @@ pub struct RunEvent {
 
 /// Where a backfill is: running until its last run is final, then completed (every run
 /// succeeded) or failed (a run failed or was canceled); canceled when asked before that.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum BackfillStatus {
     Running,
@@ -323,6 +336,10 @@ pub struct RunFilter {
     pub backfill: Option<String>,
     /// Created at or after (unix milliseconds).
     pub since: Option<i64>,
+    /// Created before (unix milliseconds).
+    pub until: Option<i64>,
+    /// Only runs older than this run (a page's cursor: the last run of the previous page).
+    pub before: Option<String>,
 }
 
 /// A stored value this version cannot read: names the table, the row and the column.
@@ -385,7 +402,7 @@ pub(super) fn decode_count(
     u64::try_from(value).map_err(|_| undecodable(table, row, column, &value.to_string(), "a count"))
 }
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct BackfillRecord {
     pub id: String,
     pub status: BackfillStatus,
@@ -396,7 +413,7 @@ pub struct BackfillRecord {
     pub ended_at: Option<i64>,
 }
 
-#[derive(Debug, Clone, Default, Serialize)]
+#[derive(Debug, Clone, Default, Serialize, utoipa::ToSchema)]
 pub struct SensorState {
     pub cursor: Option<String>,
     pub last_evaluation: Option<i64>,
@@ -453,7 +470,7 @@ pub struct Pending {
     pub next_retry_at: Option<i64>,
 }
 
-#[derive(Debug, Clone, Copy, Default, Serialize)]
+#[derive(Debug, Clone, Copy, Default, Serialize, utoipa::ToSchema)]
 pub struct BackfillProgress {
     pub runs_total: u64,
     pub runs_queued: u64,

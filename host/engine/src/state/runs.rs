@@ -393,6 +393,8 @@ impl RunStore for State {
                         OR EXISTS (SELECT 1 FROM json_each(r.selection, '$.keys') WHERE value = ?6)
                         OR (json_extract(r.selection, '$.start') <= ?6
                             AND json_extract(r.selection, '$.end') >= ?6))
+                   AND (?7 IS NULL OR r.seq < (SELECT seq FROM runs WHERE id = ?7))
+                   AND (?8 IS NULL OR r.created_at < ?8)
                  ORDER BY r.seq DESC LIMIT ?1"
             ))?;
             s.query_map(
@@ -402,7 +404,9 @@ impl RunStore for State {
                     filter.status.map(RunStatus::as_str),
                     filter.since,
                     filter.asset,
-                    filter.partition
+                    filter.partition,
+                    filter.before,
+                    filter.until
                 ],
                 run_from_row,
             )?
