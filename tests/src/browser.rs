@@ -206,9 +206,16 @@ impl Browser {
             .as_str()
             .unwrap_or_else(|| panic!("no session for the new tab: {attached}"))
             .to_string();
+        // In front: a tab behind another gets no animation frames, and draws nothing.
+        self.call(
+            None,
+            "Target.activateTarget",
+            &json!({ "targetId": target_id }),
+        );
         let mut page = Page {
             browser: self,
             session,
+            target_id,
         };
         page.call("Page.enable", &json!({}));
         page.call("Runtime.enable", &json!({}));
@@ -236,6 +243,14 @@ impl Drop for Browser {
 pub struct Page<'b> {
     browser: &'b mut Browser,
     session: String,
+    target_id: String,
+}
+
+impl Drop for Page<'_> {
+    fn drop(&mut self) {
+        let target = json!({ "targetId": self.target_id });
+        self.browser.call(None, "Target.closeTarget", &target);
+    }
 }
 
 impl Page<'_> {

@@ -143,6 +143,15 @@ impl Store for State {
     fn location(&self) -> String {
         self.path().display().to_string()
     }
+
+    /// SQLite's `data_version` (changes when another connection commits) and the rows this
+    /// connection has changed.
+    fn change_stamp(&self) -> Result<[u64; 2], EngineError> {
+        self.read(|c| {
+            let theirs: i64 = c.query_row("PRAGMA data_version", [], |r| r.get(0))?;
+            Ok([theirs.cast_unsigned(), c.total_changes()])
+        })
+    }
 }
 
 impl Drop for State {

@@ -3,7 +3,8 @@
  *
  * How it is put together (top to bottom):
  *   1. Helpers: h()/svg() build DOM nodes (never innerHTML: asset names and keys may hold
- *      any character), fmt*() format numbers and times, debounce().
+ *      any character), fmt*() format numbers and times, debounce() for inputs and
+ *      throttle() for live refreshes (at most one request per period while events pour in).
  *   2. API: api() wraps fetch; an error body {error:{code,message}} becomes a thrown
  *      ApiError; a 401 shows the sign-in form.
  *   3. Banners: showError() puts a dismissable message at the top of the page.
@@ -48,6 +49,12 @@ function append(el, children) {
   return el;
 }
 
+/** Replaces an element's children (null and false children are skipped, like in h()). */
+function fill(el, ...children) {
+  el.replaceChildren();
+  return append(el, children);
+}
+
 /** Splits 'tag#id.class1.class2' into its parts. */
 function parseTag(tag) {
   const name = /^[a-zA-Z0-9-]*/.exec(tag)[0] || 'div';
@@ -87,9 +94,13 @@ function fmtTime(ms) {
   return Number.isNaN(d.getTime()) ? '—' : d.toISOString().replace('T', ' ').replace(/\.\d+Z$/, 'Z');
 }
 
-function fmtRel(ms) {
+/** The engine's clock minus the browser's (the engine may run at a fixed `--now`). */
+let engineSkew = 0;
+
+/** "3 min ago" / "in 2 h", from the browser's clock, or the engine's when `engine` is set. */
+function fmtRel(ms, engine = false) {
   if (ms == null) return '';
-  const diff = Date.now() - ms;
+  const diff = Date.now() + (engine ? engineSkew : 0) - ms;
   const s = Math.abs(diff) / 1000;
   let text;
   if (s < 45) return 'just now';
@@ -135,6 +146,34 @@ function debounce(fn, ms) {
   return d;
 }
 
+/** Runs fn at most once per `ms` while calls keep coming (never two at once), and once after the last. */
+function throttle(fn, ms) {
+  let timer = null;
+  let running = false;
+  let again = false;
+  const fire = async () => {
+    timer = null;
+    running = true;
+    again = false;
+    try {
+      await fn();
+    } finally {
+      running = false;
+      if (again) t();
+    }
+  };
+  const t = () => {
+    if (running) again = true;
+    else if (!timer) timer = setTimeout(fire, ms);
+  };
+  t.cancel = () => {
+    clearTimeout(timer);
+    timer = null;
+    again = false;
+  };
+  return t;
+}
+
 // ---- 2. API -------------------------------------------------------------------------------
 
 class ApiError extends Error {
@@ -165,10 +204,11 @@ async function api(path, { method = 'GET', body, signal } = {}) {
   } catch {
     data = null;
   }
+  if (res.ok && liveWanted && !source && !signInShown && path !== '/health') startLive();
   if (!res.ok) {
     const err = new ApiError(res.status, data?.error?.code || `http_${res.status}`,
       data?.error?.message || text || res.statusText);
-    if (res.status === 401) showSignIn(err.message);
+    if (res.status === 401) showSignIn();
     throw err;
   }
   return data;
@@ -202,6 +242,7 @@ const EVENT_NAMES = ['ready', 'run_started', 'run_finished', 'registry', 'sensor
   'plugin_loaded', 'plugin_excluded'];
 const listeners = new Set();
 let source = null;
+let liveWanted = false; // set at start-up; the stream opens after the first authorized answer
 
 function startLive() {
   if (source) return;
@@ -293,14 +334,13 @@ function parseHash() {
   const q = raw.indexOf('?');
   const path = q < 0 ? raw : raw.slice(0, q);
   const query = new URLSearchParams(q < 0 ? '' : raw.slice(q + 1));
-  const segs = path.split('/').filter((s, i) => i > 0 || s !== '').map((s) => {
+  const segs = path.replace(/^\//, '').split('/').map((s) => {
     try {
       return decodeURIComponent(s);
     } catch {
       return s;
     }
   });
-  if (segs[0] === '') segs.shift();
   return { segs, query };
 }
 
@@ -330,15 +370,16 @@ function route() {
     else a.removeAttribute('aria-current');
   }
   const main = $('#main');
-  main.replaceChildren(h('p.loading', null, 'Loading…'));
+  fill(main, h('p.loading', null, 'Loading…'));
   const ctx = makeCtx();
   current = ctx;
   Promise.resolve()
     .then(() => page(main, { ...params, query }, ctx))
     .catch((e) => {
       if (!ctx.alive || e.name === 'AbortError' || e.status === 401) return;
-      main.replaceChildren(h('div.page-error', null, h('h1', null, 'Could not load this page'), h('p', null, e.message)));
-      report(e);
+      console.error(e);
+      fill(main, h('div.page-error', { role: 'alert' }, h('h1', null, 'Could not load this page'), h('p', null, e.message),
+        h('p', null, h('button.btn', { type: 'button', onclick: route }, 'Try again'), ' ', h('a', { href: '#/assets' }, 'Back to the assets'))));
     });
 }
 
@@ -371,17 +412,18 @@ function statusBadge(status, attrs = {}) {
   return h('span', { class: `badge status-${status}`, 'data-status': status, ...attrs }, label(status));
 }
 
-function timeEl(ms) {
+/** A UTC time and how long ago it was; `engine` times (ticks, evaluations) are on the engine's clock. */
+function timeEl(ms, engine = false) {
   if (ms == null) return h('span.muted', null, '—');
-  return h('time', { datetime: new Date(ms).toISOString(), 'data-ts': ms },
-    fmtTime(ms), h('span.rel', null, fmtRel(ms)));
+  return h('time', { datetime: new Date(ms).toISOString(), 'data-ts': ms, 'data-engine': engine ? '1' : null },
+    fmtTime(ms), h('span.rel', null, fmtRel(ms, engine)));
 }
 
 /** Keeps "3 min ago" texts fresh. */
 setInterval(() => {
   for (const t of document.querySelectorAll('time[data-ts]')) {
     const rel = $('.rel', t);
-    if (rel) rel.textContent = fmtRel(Number(t.dataset.ts));
+    if (rel) rel.textContent = fmtRel(Number(t.dataset.ts), t.dataset.engine === '1');
   }
 }, 30000);
 
@@ -426,10 +468,11 @@ function runRow(r) {
     h('td.assets-cell', null, r.assets.map((a, i) => [i ? ', ' : '', assetLink(a)])),
     h('td.sel-cell', { title: selectionText(r.selection) }, selectionText(r.selection)),
     h('td.num', null, fmtNum(r.partitions)),
-    h('td', null, r.backfill_id ? [h('span.muted', null, 'backfill '), backfillLink(r.backfill_id)] : r.trigger),
+    h('td.trigger-cell', { title: r.backfill_id ? `backfill ${r.backfill_id}` : r.trigger },
+      r.backfill_id ? h('a', { href: `#/backfills/${enc(r.backfill_id)}` }, 'backfill') : r.trigger),
     h('td', null, timeEl(r.created_at)),
     h('td.num', null, fmtDuration(runDuration(r))),
-    h('td.error-cell', { title: r.error || '' }, r.error || ''));
+    h('td.error-cell', { title: r.error || '' }, r.error ? h('span.clamp', null, r.error) : ''));
 }
 
 const RUN_HEADERS = ['Status', 'Run', 'Assets', 'Selection', 'Partitions', 'Trigger', 'Created', 'Duration', 'Error'];
@@ -450,7 +493,7 @@ function runsList(ctx, filter, { emptyText = 'No runs yet.' } = {}) {
     h('div.pager', null, more));
 
   function render() {
-    body.replaceChildren(...(runs.length ? runs.map(runRow) : [emptyRow(RUN_HEADERS.length, loaded ? emptyText : 'Loading…')]));
+    fill(body, ...(runs.length ? runs.map(runRow) : [emptyRow(RUN_HEADERS.length, loaded ? emptyText : 'Loading…')]));
     more.hidden = !next;
   }
 
@@ -478,7 +521,7 @@ function runsList(ctx, filter, { emptyText = 'No runs yet.' } = {}) {
   }
 
   const touched = new Set();
-  const refresh = debounce(async () => {
+  const refresh = throttle(async () => {
     try {
       const page = await ctx.api(`/runs${qs({ ...filter, limit: 50 })}`);
       const fresh = new Map(page.runs.map((r) => [r.id, r]));
@@ -493,6 +536,7 @@ function runsList(ctx, filter, { emptyText = 'No runs yet.' } = {}) {
         const d = await ctx.api(`/runs/${enc(id)}`);
         runs = runs.map((r) => (r.id === id ? d.run : r));
       }
+      if (filter.status) runs = runs.filter((r) => r.status === filter.status);
       render();
     } catch (e) {
       report(e);
@@ -591,7 +635,7 @@ function tabs(defs) {
   function select(i) {
     buttons.forEach((b, j) => b.setAttribute('aria-selected', i === j ? 'true' : 'false'));
     panel.setAttribute('aria-labelledby', buttons[i].id);
-    panel.replaceChildren(defs[i].render());
+    fill(panel, defs[i].render());
   }
   const el = h('div.tabs', null, h('div.tab-list', { role: 'tablist' }, buttons), panel);
   select(0);
@@ -616,6 +660,8 @@ function healthBar(ctx, asset, total) {
   const selBox = h('div.bar-selection', { hidden: true });
   const wrap = h('div.bar-wrap', null, canvas, selBox, tip);
   const windowText = h('span#bar-window.muted');
+  const thumb = h('div.bar-thumb');
+  const overview = h('div.bar-overview', { title: 'Where the window shown lies among all partitions', hidden: true }, thumb);
   const startKey = h('span#bar-start-key.bar-edge');
   const endKey = h('span#bar-end-key.bar-edge');
   const button = (text, title, fn, id) => h('button.btn.small', { type: 'button', title, 'aria-label': title, onclick: fn, id }, text);
@@ -630,31 +676,65 @@ function healthBar(ctx, asset, total) {
       h('span.bar-hint.muted', null, 'Scroll to zoom · drag to select · click a partition to open it')),
     wrap,
     h('div.bar-edges', null, startKey, endKey),
+    overview,
     h('div.legend', null, STATES.map((s) => h('span', { class: `legend-item state-${s}` }, h('span.swatch'), s))));
 
   let view = { start: 0, end: Math.max(0, total - 1) };
-  let data = null;
-  let seq = 0;
-  const keyCache = new Map();
+  let data = null; // the last StatusView fetched (its window may lag behind `view`)
+  let drawn;
+  const firstDraw = new Promise((resolve) => { drawn = resolve; });
+  let loading = false;
+  let pending = false;
+  const keyCache = new Map(); // partition index → {key, state}
+  const remember = (i, key, state) => {
+    if (keyCache.size > 5000) keyCache.clear();
+    keyCache.set(i, { key, state });
+  };
 
-  const deviceWidth = () => Math.round(wrap.clientWidth * (window.devicePixelRatio || 1));
-
+  /** Fetches the window shown; one request at a time, the newest window wins. */
   async function load() {
-    const bins = clamp(deviceWidth(), 1, 10000);
     if (!wrap.clientWidth) return;
-    const my = ++seq;
+    if (loading) {
+      pending = true;
+      return;
+    }
+    loading = true;
+    canvas.dataset.loading = '1';
     try {
-      const v = await ctx.api(`/assets/${enc(asset)}/partitions${qs({ start: view.start, end: view.end, bins, max_ranges: 2000 })}`);
-      if (my !== seq) return;
-      data = v;
+      const bins = clamp(Math.round(wrap.clientWidth * (window.devicePixelRatio || 1)), 1, 10000);
+      data = await ctx.api(`/assets/${enc(asset)}/partitions${qs({ start: view.start, end: view.end, bins, max_ranges: 2000 })}`);
+      if (data.exact) learnKeys(data);
       draw();
-      edgeKeys(my);
+      drawn();
+      if (!pending) edgeKeys();
     } catch (e) {
       report(e);
+    } finally {
+      loading = false;
+      if (pending) {
+        pending = false;
+        load();
+      } else delete canvas.dataset.loading;
     }
   }
-  const loadSoon = debounce(load, 60);
+  const loadSoon = debounce(load, 80);
 
+  /** Exact ranges give the keys at their edges; a small window gets all its keys in one page. */
+  function learnKeys(v) {
+    for (const r of v.ranges) {
+      remember(r.from, r.from_key, r.state);
+      remember(r.to, r.to_key, r.state);
+    }
+    const len = v.to - v.from + 1;
+    if (len > 2 && len <= 500 && v.ranges.length) {
+      ctx.api(`/assets/${enc(asset)}/keys${qs({ from: v.ranges[0].from_key, limit: len })}`).then((page) => {
+        page.keys.forEach((k, i) => remember(page.offset + i, k, stateIn(v, page.offset + i)));
+      }).catch(report);
+    }
+  }
+  const stateIn = (v, i) => (v.ranges.find((r) => i >= r.from && i <= r.to) || { state: 'missing' }).state;
+
+  /** Draws `data` mapped onto the window shown (so zooming answers at once, then sharpens). */
   function draw() {
     if (!data) return;
     const dpr = window.devicePixelRatio || 1;
@@ -666,24 +746,29 @@ function healthBar(ctx, asset, total) {
     const p = colors();
     g.fillStyle = css(p.missing);
     g.fillRect(0, 0, W, H);
-    const len = data.to - data.from + 1;
+    const len = view.end - view.start + 1;
+    const xOf = (i) => ((i - view.start) / len) * W;
+    overview.hidden = len >= total;
+    thumb.style.left = `${(100 * view.start) / total}%`;
+    thumb.style.width = `${Math.max(0.4, (100 * len) / total)}%`;
     if (data.exact) {
       const minW = Math.max(2, Math.round(dpr * 2));
       for (const r of data.ranges) {
-        if (r.state === 'missing') continue;
-        const x0 = Math.floor(((r.from - data.from) / len) * W);
-        const x1 = Math.round(((r.to + 1 - data.from) / len) * W);
+        if (r.state === 'missing' || r.to < view.start || r.from > view.end) continue;
+        const x0 = Math.floor(xOf(r.from));
         g.fillStyle = css(p[r.state] || p.missing);
-        g.fillRect(x0, 0, Math.max(minW, x1 - x0), H);
+        g.fillRect(x0, 0, Math.max(minW, Math.round(xOf(r.to + 1)) - x0), H);
       }
     } else if (data.bins) {
       const b = data.bins;
+      const dlen = data.to - data.from + 1;
       for (let i = 0; i < b.count; i++) {
-        const size = Math.ceil(((i + 1) * len) / b.count) - Math.ceil((i * len) / b.count);
-        const x0 = Math.floor((i * W) / b.count);
-        const x1 = Math.floor(((i + 1) * W) / b.count);
-        g.fillStyle = css(binColor(b.materialized[i], b.stale[i], b.failed[i], size));
-        g.fillRect(x0, 0, Math.max(1, x1 - x0), H);
+        const lo = data.from + Math.ceil((i * dlen) / b.count);
+        const hi = data.from + Math.ceil(((i + 1) * dlen) / b.count);
+        if (hi <= view.start || lo > view.end) continue;
+        const x0 = Math.floor(xOf(lo));
+        g.fillStyle = css(binColor(b.materialized[i], b.stale[i], b.failed[i], hi - lo));
+        g.fillRect(x0, 0, Math.max(1, Math.floor(xOf(hi)) - x0), H);
       }
     }
     // Separators between partitions when each is wide enough to see.
@@ -691,32 +776,28 @@ function healthBar(ctx, asset, total) {
       g.fillStyle = 'rgba(127,127,127,0.45)';
       for (let i = 1; i < len; i++) g.fillRect(Math.round((i * W) / len), 0, Math.max(1, Math.round(dpr)), H);
     }
+    if (data.from !== view.start || data.to !== view.end) return; // a preview: the fetch is coming
     Object.assign(canvas.dataset, { mode: data.exact ? 'exact' : 'binned', start: data.from, end: data.to, drawn: '1' });
     const zoomed = data.from > 0 || data.to < total - 1;
-    windowText.textContent = `${zoomed ? 'Window' : 'All'}: ${plural(len, 'partition')} (#${fmtNum(data.from)}–#${fmtNum(data.to)})${data.exact ? ' · exact' : ` · ${fmtNum(data.bins?.count)} bins`}`;
+    windowText.textContent = `${zoomed ? 'Window' : 'All'}: ${plural(len, 'partition')} (#${fmtNum(data.from)}–#${fmtNum(data.to)})${data.exact ? ' · exact' : ` · binned, ${fmtNum(data.bins?.count)} bins`}`;
     $('#bar-reset', el).disabled = !zoomed;
   }
 
   async function keyAt(i) {
-    if (data?.exact) {
-      for (const r of data.ranges) {
-        if (i === r.from) return { key: r.from_key, state: r.state };
-        if (i === r.to) return { key: r.to_key, state: r.state };
-      }
-    }
     if (keyCache.has(i)) return keyCache.get(i);
     const v = await ctx.api(`/assets/${enc(asset)}/partitions${qs({ start: i, end: i })}`);
     const r = v.ranges[0];
-    const out = r ? { key: r.from_key, state: r.state } : { key: null, state: 'missing' };
-    if (keyCache.size > 2000) keyCache.clear();
-    keyCache.set(i, out);
-    return out;
+    remember(i, r ? r.from_key : null, r ? r.state : 'missing');
+    return keyCache.get(i);
   }
 
-  async function edgeKeys(my) {
+  async function edgeKeys() {
+    const d = data;
     try {
-      const [a, b] = await Promise.all([keyAt(data.from), keyAt(data.to)]);
-      if (my !== seq) return;
+      const [a, b] = d.exact && d.ranges.length
+        ? [{ key: d.ranges[0].from_key }, { key: d.ranges[d.ranges.length - 1].to_key }]
+        : await Promise.all([keyAt(d.from), keyAt(d.to)]);
+      if (d !== data) return;
       startKey.textContent = a.key ?? '';
       endKey.textContent = b.key ?? '';
     } catch (e) {
@@ -729,6 +810,7 @@ function healthBar(ctx, asset, total) {
     const s = clamp(Math.round(start), 0, total - len);
     view = { start: s, end: s + len - 1 };
     hideTip();
+    draw();
     loadSoon();
   }
   function zoom(factor, anchor = 0.5) {
@@ -748,14 +830,10 @@ function healthBar(ctx, asset, total) {
     const r = canvas.getBoundingClientRect();
     return clamp((clientX - r.left) / r.width, 0, 0.999999);
   };
-  const indexAt = (clientX) => {
-    const from = data ? data.from : view.start;
-    const to = data ? data.to : view.end;
-    return from + Math.floor(fracAt(clientX) * (to - from + 1));
-  };
+  const indexAt = (clientX) => view.start + Math.floor(fracAt(clientX) * (view.end - view.start + 1));
 
   function binSummary(i) {
-    if (!data || data.exact || !data.bins) return null;
+    if (!data || data.exact || !data.bins || i < data.from || i > data.to) return null;
     const b = data.bins;
     const len = data.to - data.from + 1;
     const k = Math.min(b.count - 1, Math.floor(((i - data.from) * b.count) / len));
@@ -769,7 +847,7 @@ function healthBar(ctx, asset, total) {
   }
 
   function exactState(i) {
-    if (!data?.exact) return null;
+    if (!data?.exact || i < data.from || i > data.to) return null;
     const r = data.ranges.find((x) => i >= x.from && i <= x.to);
     return r ? r.state : 'missing';
   }
@@ -779,45 +857,52 @@ function healthBar(ctx, asset, total) {
     tip.dataset.index = i;
     tip.dataset.key = info?.key ?? '';
     tip.dataset.state = state ?? '';
-    tip.replaceChildren(
+    fill(tip,
       h('div.tip-key', null, info?.key ?? '…'),
       h('div.tip-line', null, state ? stateBadge(state) : null, h('span.muted', null, ` #${fmtNum(i)} of ${fmtNum(total)}`)),
       binSummary(i) ? h('div.tip-line.muted', null, binSummary(i)) : null);
   }
 
-  const fetchTip = debounce(async (i) => {
+  // The hovered partition's key: one request at a time, for the latest index hovered.
+  let tipBusy = false;
+  let tipWanted = null;
+  async function fetchTip(i) {
+    tipWanted = i;
+    if (tipBusy) return;
+    tipBusy = true;
     try {
-      const info = await keyAt(i);
-      if (!tip.hidden && Number(tip.dataset.index) === i) renderTip(i, info);
+      while (tipWanted != null) {
+        const j = tipWanted;
+        tipWanted = null;
+        const info = await keyAt(j);
+        if (!tip.hidden && Number(tip.dataset.index) === j) renderTip(j, info);
+      }
     } catch (e) {
       report(e);
+    } finally {
+      tipBusy = false;
     }
-  }, 90);
+  }
+  const fetchTipSoon = debounce(fetchTip, 90);
 
   function showTip(ev) {
     if (!data) return;
     const i = indexAt(ev.clientX);
     if (Number(tip.dataset.index) !== i || tip.hidden) {
-      const known = keyCache.get(i) || (data.exact ? edgeInfo(i) : null);
+      const known = keyCache.get(i);
       renderTip(i, known);
-      if (!known?.key) fetchTip(i);
+      if (!known) fetchTipSoon(i);
     }
     tip.hidden = false;
     const wr = wrap.getBoundingClientRect();
     const x = ev.clientX - wr.left;
     tip.style.left = `${clamp(x - tip.offsetWidth / 2, 0, Math.max(0, wr.width - tip.offsetWidth))}px`;
   }
-  function edgeInfo(i) {
-    for (const r of data.ranges) {
-      if (i === r.from) return { key: r.from_key, state: r.state };
-      if (i === r.to) return { key: r.to_key, state: r.state };
-    }
-    return null;
-  }
   function hideTip() {
     tip.hidden = true;
     delete tip.dataset.index;
-    fetchTip.cancel();
+    tipWanted = null;
+    fetchTipSoon.cancel();
   }
 
   async function open(i) {
@@ -890,9 +975,9 @@ function healthBar(ctx, asset, total) {
   ctx.cleanup(() => {
     ro.disconnect();
     loadSoon.cancel();
-    fetchTip.cancel();
+    fetchTipSoon.cancel();
   });
-  return { el, refresh: () => { keyCache.clear(); loadSoon(); }, redraw: draw };
+  return { el, firstDraw, refresh: () => { keyCache.clear(); loadSoon(); }, redraw: draw };
 }
 
 // ---- 7. Pages -----------------------------------------------------------------------------
@@ -1019,7 +1104,7 @@ function graphEdge(from, to, src, dst) {
 
 function assetGraph(assets) {
   if (!assets.length) return empty('No assets: no plugin defines any yet.');
-  const { xy, width, height } = layoutGraph(assets);
+  const { xy, width, height, byKey } = layoutGraph(assets);
   const edges = [];
   for (const a of assets) {
     for (const inp of a.inputs) if (xy.has(inp.asset)) edges.push(graphEdge(xy.get(inp.asset), xy.get(a.key), inp.asset, a.key));
@@ -1028,7 +1113,8 @@ function assetGraph(assets) {
     svg('defs', null, svg('marker', { id: 'arrow', viewBox: '0 0 10 10', refX: 9, refY: 5, markerWidth: 7, markerHeight: 7, orient: 'auto-start-reverse' },
       svg('path.arrow-head', { d: 'M0,0 L10,5 L0,10 z' }))),
     svg('g.edges', null, edges),
-    svg('g.nodes', null, assets.map((a) => graphNode(a, xy.get(a.key)))));
+    // In layout order (band by band, column by column), so that Tab follows the picture.
+    svg('g.nodes', null, [...xy.keys()].map((k) => graphNode(byKey.get(k), xy.get(k)))));
   const highlight = (key, on) => {
     for (const e of root.querySelectorAll('.edge')) if (e.dataset.from === key || e.dataset.to === key) e.classList.toggle('hl', on);
   };
@@ -1065,7 +1151,7 @@ async function pageAssets(main, _p, ctx) {
   const graphBox = h('div.card.graph-card');
   const tableBox = h('div');
   const warnBox = h('div');
-  main.replaceChildren(
+  fill(main,
     h('div.page-head', null, h('h1', null, 'Assets'), h('div.actions', null, filter,
       h('a.btn.primary', { href: '#/backfills/new' }, 'Launch backfill…'))),
     warnBox, graphBox, h('h2.section-title', null, 'All assets'), tableBox);
@@ -1087,18 +1173,18 @@ async function pageAssets(main, _p, ctx) {
     list = await ctx.api('/assets');
     const scroll = graphBox.querySelector('.graph-scroll');
     const keep = scroll ? [scroll.scrollLeft, scroll.scrollTop] : null;
-    graphBox.replaceChildren(assetGraph(list.assets));
+    fill(graphBox, assetGraph(list.assets));
     const ns = graphBox.querySelector('.graph-scroll');
     if (keep && ns) [ns.scrollLeft, ns.scrollTop] = keep;
-    warnBox.replaceChildren(assetWarnings(list) || '');
+    fill(warnBox, assetWarnings(list) || '');
     const sorted = [...list.assets].sort((a, b) => a.depth - b.depth || a.key.localeCompare(b.key));
-    tableBox.replaceChildren(sorted.length
+    fill(tableBox, sorted.length
       ? table(['Asset', 'Plugin', 'Partitions', 'Health', 'Materialized', 'Stale', 'Failed', 'Missing'], sorted.map(assetRow), { id: 'asset-table' })
       : empty('No assets yet.'));
     applyFilter();
   }
   await load();
-  const refresh = debounce(() => load().catch(report), 800);
+  const refresh = throttle(() => load().catch(report), 2000);
   for (const n of ['run_finished', 'registry', 'state_changed', 'lagged']) ctx.on(n, refresh);
   ctx.cleanup(refresh.cancel);
 }
@@ -1108,7 +1194,9 @@ async function pageAssets(main, _p, ctx) {
 async function pageAsset(main, { asset }, ctx) {
   setTitle(asset, 'Assets');
   const a = await ctx.api(`/assets/${enc(asset)}`);
-  const countsBox = h('div', null, countsEl(a.counts));
+  const health = (x) => (x.partitions ? countsEl(x.counts)
+    : h('p.unpartitioned-state', null, 'State: ', stateBadge(x.detail?.state ?? 'missing', { id: 'asset-state' })));
+  const countsBox = h('div', null, health(a));
   const bar = a.partitions ? healthBar(ctx, asset, a.partitions.total) : null;
   const detailBox = h('div');
   const materialize = a.partitions
@@ -1116,7 +1204,7 @@ async function pageAsset(main, { asset }, ctx) {
     : h('button.btn.primary#materialize-btn', { type: 'button', onclick: () => materializeWhole() }, 'Materialize');
   const result = h('div#materialize-result');
 
-  main.replaceChildren(
+  fill(main,
     h('nav.crumbs', { 'aria-label': 'Breadcrumb' }, h('a', { href: '#/assets' }, 'Assets'), ' / ', h('span', null, asset)),
     h('div.page-head', null, h('div', null, h('h1#asset-title', null, asset), a.description ? h('p.lead', null, a.description) : null),
       h('div.actions', null, materialize)),
@@ -1139,35 +1227,36 @@ async function pageAsset(main, { asset }, ctx) {
         a.downstream.length ? h('ul.lineage#asset-downstream', null, a.downstream.map((d) => h('li', { 'data-downstream': d }, assetLink(d)))) : empty('Nothing reads this asset.'))),
     card('Health', countsBox, bar ? bar.el : detailBox),
     tabs([
-      a.partitions ? { id: 'partitions', label: 'Partitions', render: () => partitionsTab(ctx, asset, a.partitions.total) } : null,
+      a.partitions ? { id: 'partitions', label: 'Partitions', render: () => partitionsTab(ctx, asset, a.partitions.total, bar.firstDraw) } : null,
       { id: 'runs', label: 'Runs', render: () => runsList(ctx, { asset }, { emptyText: 'No runs of this asset yet.' }) },
       { id: 'definition', label: 'Definition', render: () => definitionTab(a) },
     ].filter(Boolean)));
 
-  if (!a.partitions) detailBox.replaceChildren(...(a.detail ? partitionSections(a.detail, [], []) : [empty('Never materialized.')]));
+  if (!a.partitions) fill(detailBox, ...(a.detail ? partitionSections(a.detail, null, null) : [empty('Never materialized.')]));
 
   async function materializeWhole() {
     try {
       const s = await ctx.api(`/assets/${enc(asset)}/materialize`, { method: 'POST', body: { keys: [] } });
-      result.replaceChildren(h('div.notice', null, 'Queued ', s.runs.map((r, i) => [i ? ', ' : '', runLink(r)]), '.'));
+      fill(result, h('div.notice', null, 'Queued ', s.runs.map((r, i) => [i ? ', ' : '', runLink(r)]), '.'));
     } catch (e) {
       report(e);
     }
   }
 
   const mine = new Set();
-  const refresh = debounce(async () => {
+  const refresh = throttle(async () => {
     try {
       const fresh = await ctx.api(`/assets/${enc(asset)}`);
-      countsBox.replaceChildren(countsEl(fresh.counts));
+      fill(countsBox, health(fresh));
       if (bar) bar.refresh();
-      else detailBox.replaceChildren(...(fresh.detail ? partitionSections(fresh.detail, [], []) : [empty('Never materialized.')]));
+      else fill(detailBox, ...(fresh.detail ? partitionSections(fresh.detail, null, null) : [empty('Never materialized.')]));
     } catch (e) {
       report(e);
     }
   }, 500);
   ctx.on('run_started', (e) => { if ((e.assets || []).includes(asset)) mine.add(e.run); });
   ctx.on('run_finished', (e) => { if (mine.has(e.run)) refresh(); });
+  ctx.on('backfill_progress', (v) => { if (v.backfill?.assets?.includes(asset)) refresh(); });
   ctx.on('state_changed', refresh);
   ctx.on('lagged', refresh);
   ctx.cleanup(refresh.cancel);
@@ -1186,7 +1275,8 @@ function definitionTab(a) {
     h('pre.code-block', null, JSON.stringify(def, null, 2)));
 }
 
-function partitionsTab(ctx, asset, total) {
+/** A page of partition keys with their states; `after` delays the first fetch (the bar goes first). */
+function partitionsTab(ctx, asset, total, after = Promise.resolve()) {
   let filter = 'all';
   let from = null;
   let history = [];
@@ -1195,10 +1285,10 @@ function partitionsTab(ctx, asset, total) {
   const buttons = filters.map((f) => h('button.btn.small.toggle', { type: 'button', 'data-state-filter': f, 'aria-pressed': f === filter ? 'true' : 'false', onclick: () => setFilter(f) }, f));
   const listBox = h('div#partition-list');
   const info = h('span.muted#partition-page-info');
-  const first = h('button.btn.small', { type: 'button', onclick: () => { history = []; from = null; load(); } }, '« First');
-  const prev = h('button.btn.small', { type: 'button', onclick: () => { from = history.pop() ?? null; load(); } }, '‹ Previous');
-  const next = h('button.btn.small#partitions-next', { type: 'button', onclick: () => { history.push(from); from = lastPage.next; load(); } }, 'Next ›');
-  const last = h('button.btn.small', { type: 'button', onclick: () => toLast() }, 'Last »');
+  const first = h('button.btn.small', { type: 'button', disabled: true, onclick: () => { history = []; from = null; load(); } }, '« First');
+  const prev = h('button.btn.small', { type: 'button', disabled: true, onclick: () => { from = history.pop() ?? null; load(); } }, '‹ Previous');
+  const next = h('button.btn.small#partitions-next', { type: 'button', disabled: true, onclick: () => { history.push(from); from = lastPage.next; load(); } }, 'Next ›');
+  const last = h('button.btn.small', { type: 'button', disabled: true, onclick: () => toLast() }, 'Last »');
   const jump = h('input.input#partition-jump', { type: 'text', placeholder: 'Go to key…', 'aria-label': 'Go to partition key' });
   const el = h('div', null,
     h('div.toolbar', null, h('div.toggle-group', { role: 'group', 'aria-label': 'Filter by state' }, buttons),
@@ -1226,7 +1316,7 @@ function partitionsTab(ctx, asset, total) {
   }
 
   async function load() {
-    listBox.replaceChildren(h('p.loading', null, 'Loading…'));
+    fill(listBox, h('p.loading', null, 'Loading…'));
     try {
       const state = filter === 'all' ? null : filter;
       const page = await ctx.api(`/assets/${enc(asset)}/keys${qs({ from, limit: 100, state })}`);
@@ -1236,7 +1326,7 @@ function partitionsTab(ctx, asset, total) {
         const v = await ctx.api(`/assets/${enc(asset)}/partitions${qs({ start: page.offset, end: page.offset + page.keys.length - 1, max_ranges: 1000 })}`);
         states = (i) => (v.ranges.find((r) => i >= r.from && i <= r.to) || { state: 'missing' }).state;
       }
-      listBox.replaceChildren(page.keys.length
+      fill(listBox, page.keys.length
         ? h('ul.key-list', null, page.keys.map((k, i) => {
           const s = state || (states ? states(page.offset + i) : 'missing');
           return h('li', { 'data-partition-key': k, 'data-state': s }, h('a.mono', { href: partitionHref(asset, k) }, k), stateBadge(s));
@@ -1250,11 +1340,11 @@ function partitionsTab(ctx, asset, total) {
       last.hidden = !!state;
       last.disabled = !page.next;
     } catch (e) {
-      listBox.replaceChildren(empty(e.message));
+      fill(listBox, empty(e.message));
       report(e);
     }
   }
-  load();
+  after.then(load);
   return el;
 }
 
@@ -1335,25 +1425,26 @@ async function pagePartition(main, { asset, key }, ctx) {
   const badge = h('span');
   const result = h('div#materialize-result', { 'aria-live': 'polite' });
   const btn = h('button.btn.primary#materialize-btn', { type: 'button', onclick: () => materialize() }, 'Materialize');
-  main.replaceChildren(
+  fill(main,
     h('nav.crumbs', { 'aria-label': 'Breadcrumb' }, h('a', { href: '#/assets' }, 'Assets'), ' / ', assetLink(asset), ' / ', h('span', null, 'partition')),
     h('div.page-head', null, h('div', null, h('h1.mono#partition-title', null, key || '(unpartitioned)'), badge), h('div.actions', null, btn)),
     result, content);
 
   async function load() {
     const page = await ctx.api(`/assets/${enc(asset)}/partitions/${enc(key)}`);
-    badge.replaceChildren(stateBadge(page.detail.state, { id: 'partition-state' }));
-    content.replaceChildren(...partitionSections(page.detail, page.runs, page.logs));
+    fill(badge, stateBadge(page.detail.state, { id: 'partition-state' }));
+    fill(content, ...partitionSections(page.detail, page.runs, page.logs));
   }
   await load();
 
-  const queued = new Map();
+  const queued = new Map(); // run id → status, for the runs this page queued
   async function materialize() {
     btn.disabled = true;
     try {
       const s = await ctx.api(`/assets/${enc(asset)}/materialize`, { method: 'POST', body: { keys: [key] } });
       for (const r of s.runs) queued.set(r, 'queued');
       showQueued();
+      track();
     } catch (e) {
       report(e);
     } finally {
@@ -1361,26 +1452,29 @@ async function pagePartition(main, { asset, key }, ctx) {
     }
   }
   function showQueued() {
-    result.replaceChildren(h('div.notice', null, queued.size ? 'Run ' : 'Nothing to run.',
+    fill(result, h('div.notice', null, queued.size ? 'Run ' : 'Nothing to run.',
       [...queued].map(([id, st], i) => [i ? ', ' : '', runLink(id), ' ', statusBadge(st, { 'data-run': id })])));
   }
-  const refresh = debounce(() => load().catch(report), 300);
-  const onRun = async (e) => {
-    if (!queued.has(e.run)) return;
+  /** Refreshes the statuses of the runs queued here (a run may finish before the POST answers). */
+  const track = throttle(async () => {
+    const open = [...queued].filter(([, st]) => !FINAL_RUN.has(st)).map(([id]) => id);
+    if (!open.length) return;
     try {
-      const d = await ctx.api(`/runs/${enc(e.run)}`);
-      queued.set(e.run, d.run.status);
+      for (const id of open) queued.set(id, (await ctx.api(`/runs/${enc(id)}`)).run.status);
       showQueued();
-    } catch (err) {
-      report(err);
+      if ([...queued.values()].some((st) => FINAL_RUN.has(st))) await load();
+    } catch (e) {
+      report(e);
     }
-    refresh();
-  };
-  ctx.on('run_started', onRun);
-  ctx.on('run_finished', onRun);
+  }, 150);
+  const refresh = throttle(() => load().catch(report), 300);
+  ctx.on('run_started', (e) => { if (queued.has(e.run)) track(); });
+  ctx.on('run_finished', (e) => { if (queued.has(e.run)) track(); });
+  ctx.every(2000, track);
   ctx.on('lagged', refresh);
   ctx.on('state_changed', refresh);
   ctx.cleanup(refresh.cancel);
+  ctx.cleanup(track.cancel);
 }
 
 // -- Runs.
@@ -1398,7 +1492,7 @@ async function pageRuns(main, { query }, ctx) {
     ['queued', 'running', 'success', 'failed', 'canceled', 'waiting_for_upstream'].map((s) => h('option', { value: s, selected: s === filter.status }, label(s))));
   const asset = h('select.input#runs-asset', { 'aria-label': 'Asset', onchange: (e) => setQuery('asset', e.target.value) },
     h('option', { value: '' }, 'Any asset'), filter.asset ? h('option', { value: filter.asset, selected: true }, filter.asset) : null);
-  main.replaceChildren(
+  fill(main,
     h('div.page-head', null, h('h1', null, 'Runs'), h('div.actions', null, status, asset,
       filter.backfill ? h('span.tag', null, 'backfill ', filter.backfill, ' ', h('a', { href: '#/runs' }, '×')) : null)),
     runsList(ctx, filter, { emptyText: filter.status || filter.asset || filter.backfill ? 'No runs match these filters.' : 'No runs yet.' }));
@@ -1413,14 +1507,14 @@ async function pageRun(main, { run }, ctx) {
   setTitle(run, 'Runs');
   const head = h('div');
   const body = h('div');
-  main.replaceChildren(h('nav.crumbs', { 'aria-label': 'Breadcrumb' }, h('a', { href: '#/runs' }, 'Runs'), ' / ', h('span.mono', null, run)), head, body);
+  fill(main, h('nav.crumbs', { 'aria-label': 'Breadcrumb' }, h('a', { href: '#/runs' }, 'Runs'), ' / ', h('span.mono', null, run)), head, body);
   let status = null;
   async function load() {
     const d = await ctx.api(`/runs/${enc(run)}`);
     const r = d.run;
     status = r.status;
-    head.replaceChildren(h('div.page-head', null, h('div', null, h('h1.mono', null, r.id), statusBadge(r.status, { id: 'run-status' }))));
-    body.replaceChildren(
+    fill(head, h('div.page-head', null, h('div', null, h('h1.mono', null, r.id), statusBadge(r.status, { id: 'run-status' }))));
+    fill(body,
       r.error ? h('div.error-box#run-error', { role: 'note' }, h('h3', null, 'Error'), h('pre.log', null, r.error)) : null,
       card('Details', props([
         ['Assets', r.assets.map((a, i) => [i ? ', ' : '', assetLink(a)])],
@@ -1436,7 +1530,7 @@ async function pageRun(main, { run }, ctx) {
       card('Events and logs', eventsTable(d.events, FINAL_RUN.has(r.status) ? 'No events.' : 'No events yet.')));
   }
   await load();
-  const refresh = debounce(() => load().catch(report), 200);
+  const refresh = throttle(() => load().catch(report), 200);
   ctx.on('run_started', (e) => { if (e.run === run) refresh(); });
   ctx.on('run_finished', (e) => { if (e.run === run) refresh(); });
   ctx.on('lagged', refresh);
@@ -1481,11 +1575,11 @@ function miniProgress(p) {
 async function pageBackfills(main, _p, ctx) {
   setTitle('Backfills');
   const box = h('div');
-  main.replaceChildren(h('div.page-head', null, h('h1', null, 'Backfills'),
+  fill(main, h('div.page-head', null, h('h1', null, 'Backfills'),
     h('div.actions', null, h('a.btn.primary#new-backfill', { href: '#/backfills/new' }, 'New backfill…'))), box);
   async function load() {
     const list = await ctx.api('/backfills');
-    box.replaceChildren(list.length ? table(['Status', 'Backfill', 'Assets', 'Selection', 'Progress', 'Runs', 'Created', 'Duration'], list.map((v) => {
+    fill(box, list.length ? table(['Status', 'Backfill', 'Assets', 'Selection', 'Progress', 'Runs', 'Created', 'Duration'], list.map((v) => {
       const b = v.backfill;
       const p = v.progress;
       return h('tr', { 'data-backfill-id': b.id, 'data-status': b.status },
@@ -1497,7 +1591,7 @@ async function pageBackfills(main, _p, ctx) {
     }), { id: 'backfills-table' }) : empty('No backfills yet.'));
   }
   await load();
-  const refresh = debounce(() => load().catch(report), 500);
+  const refresh = throttle(() => load().catch(report), 500);
   for (const n of ['backfill_launched', 'backfill_progress', 'state_changed', 'lagged']) ctx.on(n, refresh);
   ctx.cleanup(refresh.cancel);
 }
@@ -1508,7 +1602,7 @@ async function pageBackfill(main, { backfill }, ctx) {
   const prog = h('div');
   const cancel = h('button.btn.danger#backfill-cancel', { type: 'button', onclick: () => act('cancel') }, 'Cancel');
   const resume = h('button.btn#backfill-resume', { type: 'button', onclick: () => act('resume') }, 'Resume');
-  main.replaceChildren(
+  fill(main,
     h('nav.crumbs', { 'aria-label': 'Breadcrumb' }, h('a', { href: '#/backfills' }, 'Backfills'), ' / ', h('span.mono', null, backfill)),
     head, card('Progress', prog),
     card('Runs', runsList(ctx, { backfill }, { emptyText: 'This backfill has no runs.' })));
@@ -1516,12 +1610,13 @@ async function pageBackfill(main, { backfill }, ctx) {
   function show(v) {
     const b = v.backfill;
     status = b.status;
-    head.replaceChildren(h('div.page-head', null,
+    fill(head, h('div.page-head', null,
       h('div', null, h('h1.mono', null, b.id), statusBadge(b.status, { id: 'backfill-status' }), h('p.lead', null, b.description)),
       h('div.actions', null, cancel, resume)),
-    props([['Assets', b.assets.map((a, i) => [i ? ', ' : '', assetLink(a)])], ['Partitions', fmtNum(b.partitions)],
-      ['Created', timeEl(b.created_at)], ['Ended', timeEl(b.ended_at)]]));
-    prog.replaceChildren(progressEl(v));
+    card(null, props([['Assets', b.assets.map((a, i) => [i ? ', ' : '', assetLink(a)])], ['Partitions', fmtNum(b.partitions)],
+      ['Created', timeEl(b.created_at)], ['Ended', timeEl(b.ended_at)],
+      ['Duration', fmtDuration((b.ended_at ?? Date.now()) - b.created_at)]])));
+    fill(prog, progressEl(v));
     cancel.disabled = b.status !== 'running';
     resume.disabled = !(b.status === 'failed' || b.status === 'canceled');
   }
@@ -1551,7 +1646,10 @@ function keyFormat(key) {
   return null;
 }
 const pickerToKey = (fmt, v) => (fmt === 'minute' ? v.slice(0, 16).replace('T', '-') : v);
-const keyToPicker = (fmt, k) => (keyFormat(k) !== fmt ? '' : fmt === 'minute' ? `${k.slice(0, 10)}T${k.slice(11, 16)}` : k);
+function keyToPicker(fmt, k) {
+  if (keyFormat(k) !== fmt || Number.isNaN(Date.parse(`${k.slice(0, 10)}T00:00:00Z`))) return '';
+  return fmt === 'minute' ? `${k.slice(0, 10)}T${k.slice(11, 16)}` : k;
+}
 
 async function pageLauncher(main, { query }, ctx) {
   setTitle('New backfill');
@@ -1597,7 +1695,7 @@ async function pageLauncher(main, { query }, ctx) {
         h('label.check', null, singleRun, h('span', null, ' One run per contiguous range (when the asset allows it)')))),
     h('aside.launcher-side', null, h('h2', null, 'Preview'), preview, launch));
 
-  main.replaceChildren(
+  fill(main,
     h('nav.crumbs', { 'aria-label': 'Breadcrumb' }, h('a', { href: '#/backfills' }, 'Backfills'), ' / ', h('span', null, 'new')),
     h('h1', null, 'Launch a backfill'), form);
 
@@ -1608,9 +1706,10 @@ async function pageLauncher(main, { query }, ctx) {
 
   async function edgeKeysOf(a) {
     if (!edges.has(a.key)) {
-      const one = (i) => ctx.api(`/assets/${enc(a.key)}/partitions${qs({ start: i, end: i })}`).then((v) => v.ranges[0]?.from_key ?? '');
       const total = a.partitions.total;
-      edges.set(a.key, total ? Promise.all([one(0), one(total - 1)]) : Promise.resolve(['', '']));
+      const first = ctx.api(`/assets/${enc(a.key)}/keys${qs({ limit: 1 })}`).then((p) => p.keys[0] ?? '');
+      const last = ctx.api(`/assets/${enc(a.key)}/partitions${qs({ start: total - 1, end: total - 1 })}`).then((v) => v.ranges[0]?.from_key ?? '');
+      edges.set(a.key, total ? Promise.all([first, last]) : Promise.resolve(['', '']));
     }
     return edges.get(a.key);
   }
@@ -1624,7 +1723,7 @@ async function pageLauncher(main, { query }, ctx) {
     const [first, last] = await edgeKeysOf(ref);
     if (!ctx.alive) return;
     fmt = ref.partitions.kind === 'time_window' ? keyFormat(first) : null;
-    rangeHint.replaceChildren(`${ref.key}: keys from `, h('code', null, first || '—'), ' to ', h('code', null, last || '—'),
+    fill(rangeHint, `${ref.key}: keys from `, h('code', null, first || '—'), ' to ', h('code', null, last || '—'),
       ` (${plural(ref.partitions.total, 'partition')}; ${ref.partitions.description}).`);
     startText.placeholder = first;
     endText.placeholder = last;
@@ -1640,7 +1739,6 @@ async function pageLauncher(main, { query }, ctx) {
       endText.value = last;
     }
     syncPickers();
-    schedule();
   }
 
   function syncPickers() {
@@ -1677,7 +1775,7 @@ async function pageLauncher(main, { query }, ctx) {
   let ready = null;
   function setPreview(state, ...children) {
     preview.dataset.state = state;
-    preview.replaceChildren(...children);
+    fill(preview, ...children);
   }
   async function runPreview() {
     const my = ++seq;
@@ -1687,7 +1785,7 @@ async function pageLauncher(main, { query }, ctx) {
     delete preview.dataset.partitions;
     delete preview.dataset.runs;
     if (error) return setPreview('invalid', h('p.muted', null, error));
-    setPreview('loading', h('p.loading', null, 'Planning…'));
+    preview.dataset.state = 'loading';
     try {
       const p = await ctx.api('/backfills/preview', { method: 'POST', body });
       if (my !== seq) return;
@@ -1708,11 +1806,16 @@ async function pageLauncher(main, { query }, ctx) {
     }
   }
   const schedule = debounce(runPreview, 300);
+  /** Inputs changed: the preview shown is out of date until the next one arrives. */
   const invalidate = () => {
     seq++;
     ready = null;
     launch.disabled = true;
-    setPreview('loading', h('p.loading', null, 'Planning…'));
+    launch.textContent = 'Launch backfill';
+    preview.dataset.state = 'loading';
+    delete preview.dataset.partitions;
+    delete preview.dataset.runs;
+    if (!preview.firstChild) fill(preview, h('p.loading', null, 'Planning…'));
     schedule();
   };
   ctx.cleanup(schedule.cancel);
@@ -1730,8 +1833,9 @@ async function pageLauncher(main, { query }, ctx) {
   }
 
   function changed() {
-    updateRange().catch(report);
     invalidate();
+    schedule.cancel();
+    updateRange().then(schedule, report);
   }
   for (const b of boxes) $('input', b).addEventListener('change', changed);
   for (const r of form.querySelectorAll('input[name="bf-mode"]')) r.addEventListener('change', () => {
@@ -1751,6 +1855,7 @@ async function pageLauncher(main, { query }, ctx) {
   }
   for (const i of [keysText, maxPerRun]) i.addEventListener('input', invalidate);
   singleRun.addEventListener('change', invalidate);
+  fill(preview, h('p.loading', null, 'Planning…'));
   await updateRange();
   runPreview();
 }
@@ -1760,12 +1865,12 @@ async function pageLauncher(main, { query }, ctx) {
 async function pagePlugins(main, _p, ctx) {
   setTitle('Plugins');
   const box = h('div');
-  main.replaceChildren(h('div.page-head', null, h('h1', null, 'Plugins')), box);
+  fill(main, h('div.page-head', null, h('h1', null, 'Plugins')), box);
   async function load() {
     const d = await ctx.api('/plugins');
     const errors = Object.entries(d.errors || {});
     const excluded = Object.entries(d.excluded || {});
-    box.replaceChildren(
+    fill(box,
       h('div#plugin-errors', null, errors.map(([name, e]) => h('div.error-box', { 'data-plugin-error': name, role: 'alert' },
         h('h3', null, `${name} failed to load`),
         h('p.small', null, h('code', null, e.path), e.version ? [' · version ', code(e.version)] : '', ' · ', timeEl(e.at * 1000)),
@@ -1775,10 +1880,10 @@ async function pagePlugins(main, _p, ctx) {
         h('ul', null, excluded.map(([n, why]) => h('li', { 'data-excluded-plugin': n }, h('strong', null, n), ': ', why)))) : null,
       card(`Loaded (${d.plugins.length})`, d.plugins.length ? table(['Plugin', 'Version', 'API', 'Size', 'Compile', 'Load', 'Cache', 'Assets', 'Sensors'],
         d.plugins.map((p) => h('tr', { 'data-plugin': p.name },
-          h('td', null, h('strong', null, p.name), h('div.muted.small.mono', null, p.path)), h('td', null, code(p.version)), h('td', null, p.api_version),
+          h('td', null, h('strong', null, p.name), h('div.muted.small.mono', { title: p.path }, p.path.split('/').pop())), h('td', null, code(p.version)), h('td', null, p.api_version),
           h('td.num', null, fmtBytes(p.size_bytes)), h('td.num', null, `${p.compile_ms.toFixed(1)} ms`), h('td.num', null, `${p.load_ms.toFixed(1)} ms`),
           h('td', null, p.from_cache ? h('span.tag', null, 'cached') : h('span.tag.warn', null, 'compiled')),
-          h('td', null, p.assets.map((a, i) => [i ? ', ' : '', assetLink(a)])), h('td', null, p.sensors.join(', ') || '—'))),
+          h('td', null, p.assets.map((a, i) => [i ? ', ' : '', assetLink(a)])), h('td.wrap-any', null, p.sensors.join(', ') || '—'))),
       { id: 'plugins-table' }) : empty('No plugins loaded.')),
       card('Reload history', d.reloads.length ? table(['When', 'Plugin', 'Outcome', 'Version', 'Previous', 'Cache', 'Compile', 'Detected → serving', 'Error'],
         d.reloads.map((r) => h('tr', { 'data-reload': r.plugin, 'data-outcome': r.outcome },
@@ -1791,8 +1896,10 @@ async function pagePlugins(main, _p, ctx) {
         : empty('No reloads since this server started. Replace a plugin file to see one here.')));
   }
   await load();
-  const refresh = debounce(() => load().catch(report), 200);
+  const refresh = throttle(() => load().catch(report), 200);
   for (const n of ['registry', 'plugin_loaded', 'plugin_excluded', 'lagged']) ctx.on(n, refresh);
+  // A fixed file that matches the version serving clears its error without an event: poll.
+  ctx.every(5000, () => { if (box.querySelector('[data-plugin-error]')) refresh(); });
   ctx.cleanup(refresh.cancel);
 }
 
@@ -1804,7 +1911,7 @@ async function pageAutomation(main, _p, ctx) {
   const schedulesBox = h('div');
   const dynamicBox = h('div');
   const outcomes = new Map();
-  main.replaceChildren(h('div.page-head', null, h('h1', null, 'Sensors & schedules')),
+  fill(main, h('div.page-head', null, h('h1', null, 'Sensors & schedules')),
     card('Sensors', sensorsBox), card('Schedules', schedulesBox), card('Dynamic partitions', dynamicBox));
 
   async function tick(name, btn) {
@@ -1828,30 +1935,31 @@ async function pageAutomation(main, _p, ctx) {
 
   async function load() {
     const [sensors, schedules, dynamic] = await Promise.all([ctx.api('/sensors'), ctx.api('/schedules'), ctx.api('/dynamic')]);
-    sensorsBox.replaceChildren(sensors.length ? table(['Sensor', 'Targets', 'Every', 'Last evaluation', 'Evaluations', 'Cursor', 'Last skip reason', '', ''],
+    fill(sensorsBox, sensors.length ? table(['Sensor', 'Targets', 'Every', 'Last evaluation', 'Evaluations', 'Cursor', 'Last skip reason', '', ''],
       sensors.map((s) => {
         const btn = h('button.btn.small', { type: 'button', 'data-sensor-tick': s.name }, 'Tick now');
         btn.addEventListener('click', () => tick(s.name, btn));
         return [h('tr', { 'data-sensor': s.name },
           h('td', null, h('strong', null, s.name), h('div.muted.small', null, s.description || ''), h('div.muted.small', null, `plugin ${s.plugin}`)),
           h('td', null, s.targets.map((t, i) => [i ? ', ' : '', assetLink(t)])),
-          h('td.num', null, `${s.minimum_interval_secs} s`), h('td', null, timeEl(s.state.last_evaluation)),
+          h('td.num', null, `${s.minimum_interval_secs} s`), h('td', null, timeEl(s.state.last_evaluation, true)),
           h('td.num', null, fmtNum(s.state.evaluations)), h('td', null, s.state.cursor ? code(s.state.cursor, 28) : '—'),
           h('td', null, s.state.last_skip_reason || '—'),
           h('td', null, s.state.last_error ? h('span.c-failed', { 'data-sensor-error': s.name }, s.state.last_error) : ''),
           h('td', null, btn, outcomeEl(outcomes.get(s.name))))];
       }), { id: 'sensors-table' }) : empty('No sensors: no loaded plugin defines one.'));
-    schedulesBox.replaceChildren(schedules.length ? table(['Schedule', 'Asset', 'Cron', 'Time zone', 'Last tick', 'Next tick', 'Error'],
+    fill(schedulesBox, schedules.length ? table(['Schedule', 'Asset', 'Cron', 'Time zone', 'Last tick', 'Next tick', 'Error'],
       schedules.map((s) => h('tr', { 'data-schedule': s.name },
         h('td', null, h('strong', null, s.name)), h('td', null, assetLink(s.asset)), h('td', null, h('code', null, s.cron)), h('td', null, s.timezone),
-        h('td', null, timeEl(s.last_tick == null ? null : s.last_tick * 1000)), h('td', null, timeEl(s.next_tick == null ? null : s.next_tick * 1000)),
+        h('td', null, timeEl(s.last_tick == null ? null : s.last_tick * 1000, true)),
+        h('td', null, timeEl(s.next_tick == null ? null : s.next_tick * 1000, true)),
         h('td', null, s.error ? h('span.c-failed', null, s.error) : ''))), { id: 'schedules-table' })
       : empty('No schedules: add [[schedules]] to tessera.toml to run assets on a cron.'));
-    dynamicBox.replaceChildren(dynamic.length ? table(['Set', 'Keys', ''], dynamic.map((d) => dynamicRow(ctx, d, load)), { id: 'dynamic-table' })
+    fill(dynamicBox, dynamic.length ? table(['Set', 'Keys', ''], dynamic.map((d) => dynamicRow(ctx, d, load)), { id: 'dynamic-table' })
       : empty('No dynamic partition sets.'));
   }
   await load();
-  const refresh = debounce(() => load().catch(report), 300);
+  const refresh = throttle(() => load().catch(report), 300);
   for (const n of ['sensor_tick', 'sensor_error', 'schedule_tick', 'schedule_error', 'registry', 'lagged']) ctx.on(n, refresh);
   ctx.cleanup(refresh.cancel);
 }
@@ -1862,7 +1970,7 @@ function dynamicRow(ctx, d, reload) {
   const show = h('button.btn.small', { type: 'button', onclick: async () => {
     try {
       const page = await ctx.api(`/dynamic/${enc(d.name)}${qs({ limit: 200 })}`);
-      keysBox.replaceChildren(page.keys.length ? h('ul.tag-list', null, page.keys.map((k) => h('li.tag.mono', null, k))) : empty('No keys.'),
+      fill(keysBox, page.keys.length ? h('ul.tag-list', null, page.keys.map((k) => h('li.tag.mono', null, k))) : empty('No keys.'),
         page.total > page.keys.length ? h('p.muted.small', null, `First ${fmtNum(page.keys.length)} of ${fmtNum(page.total)}.`) : null);
     } catch (e) {
       report(e);
@@ -1885,16 +1993,17 @@ function dynamicRow(ctx, d, reload) {
 
 function pageNotFound(main) {
   setTitle('Not found');
-  main.replaceChildren(h('div.page-error', null, h('h1', null, 'Page not found'), h('p', null, 'Nothing lives at ', h('code', null, location.hash), '. ', h('a', { href: '#/assets' }, 'Back to the assets'))));
+  fill(main, h('div.page-error', null, h('h1', null, 'Page not found'), h('p', null, 'Nothing lives at ', h('code', null, location.hash), '. ', h('a', { href: '#/assets' }, 'Back to the assets'))));
 }
 
 // ---- Sign-in and start-up ---------------------------------------------------------------
 
 let signInShown = false;
 
-function showSignIn(message) {
+function showSignIn() {
   if (signInShown) return;
   signInShown = true;
+  setLive('signed out');
   if (current) current.dispose();
   const token = h('input.input#signin-token', { type: 'password', autocomplete: 'current-password', required: true, 'aria-label': 'API token' });
   const err = h('p.error-text#signin-error', { role: 'alert' });
@@ -1910,9 +2019,9 @@ function showSignIn(message) {
         err.textContent = ex.message;
       }
     },
-  }, h('h1', null, 'Sign in'), h('p.muted', null, message || 'This server needs an API token.'),
+  }, h('h1', null, 'Sign in'), h('p.muted', null, 'This server needs its API token. Signing in keeps it in an HttpOnly cookie for this browser.'),
   h('label.field', null, h('span', null, 'Token'), token), err, h('button.btn.primary', { type: 'submit' }, 'Sign in'));
-  $('#main').replaceChildren(form);
+  fill($('#main'), form);
   token.focus();
 }
 
@@ -1928,6 +2037,7 @@ async function start() {
   });
   try {
     const health = await api('/health');
+    engineSkew = Date.parse(health.now) - Date.now();
     $('#engine-now').textContent = `engine now ${fmtTime(Date.parse(health.now))}`;
     $('#engine-now').title = 'The time the engine plans with: which partitions exist depends on it.';
     $('#server-mode').textContent = health.mode;
@@ -1935,8 +2045,8 @@ async function start() {
   } catch (e) {
     report(e);
   }
+  liveWanted = true;
   route();
-  if (!signInShown) startLive();
   // Plugin reload failures are worth knowing about on any page.
   listeners.add({
     name: 'registry',

@@ -131,6 +131,8 @@ pub struct Engine {
     graph_cache: Mutex<Option<GraphCache>>,
     /// The newest materialization the eager policies have looked at.
     eager_seen: Mutex<i64>,
+    /// Each asset's status spans, for as long as nothing changes (see `status::StatusCache`).
+    status_cache: Mutex<status::StatusCache>,
     /// Set by [`Engine::stop`]: workers finish their run and claim no more.
     stopping: std::sync::atomic::AtomicBool,
     /// Fired by [`Engine::stop`]: a sensor evaluation in flight ends at once (its tick is
@@ -211,6 +213,7 @@ impl Engine {
             stopping: std::sync::atomic::AtomicBool::new(false),
             sensor_cancel: tessera_runtime::CancelToken::new(),
             eager_seen: Mutex::new(-1),
+            status_cache: Mutex::default(),
             graph_cache: Mutex::new(None),
             logs: Arc::new(Mutex::new(HashMap::new())),
         };

@@ -1,6 +1,7 @@
 //! Status: counts and health bars of an asset's partitions, and their listing.
 
 use std::collections::BTreeSet;
+use std::sync::Arc;
 
 use chrono::{DateTime, Utc};
 use serde::Serialize;
@@ -186,10 +187,10 @@ impl Engine {
         let node = self.node(graph, asset)?;
         let dynamic = self.dynamic_for(graph, node)?;
         let cx = Context::new(now).with_dynamic(&dynamic);
-        let (total, spans) = self.status_spans(graph, node, &cx)?;
+        let (total, spans) = self.cached_spans(graph, node, &cx, now)?;
         let ranges = spans
-            .into_iter()
-            .map(|s| range_with_keys(node, &cx, s))
+            .iter()
+            .map(|&s| range_with_keys(node, &cx, s))
             .collect::<Result<_, EngineError>>()?;
         Ok(StatusRanges {
             asset: asset.to_string(),
@@ -212,9 +213,9 @@ impl Engine {
         let node = self.node(graph, asset)?;
         let dynamic = self.dynamic_for(graph, node)?;
         let cx = Context::new(now).with_dynamic(&dynamic);
-        let (total, spans) = self.status_spans(graph, node, &cx)?;
+        let (total, spans) = self.cached_spans(graph, node, &cx, now)?;
         let mut counts = StatusCounts::default();
-        for &(from, to, state) in &spans {
+        for &(from, to, state) in spans.iter() {
             *counts.of(state) += to - from + 1;
         }
         let last = total.saturating_sub(1);
@@ -279,7 +280,7 @@ impl Engine {
         };
         let dynamic = self.dynamic_for(graph, node)?;
         let cx = Context::new(now).with_dynamic(&dynamic);
-        let (total, spans) = self.status_spans(graph, node, &cx)?;
+        let (total, spans) = self.cached_spans(graph, node, &cx, now)?;
         let offset = match from {
             None => 0,
             Some(k) => def
@@ -312,10 +313,46 @@ impl Engine {
         Ok(KeyPage {
             asset: asset.to_string(),
             total,
-            offset,
+            // The index of the first key listed (where the scan began when none is).
+            offset: indices.first().copied().unwrap_or(offset),
             keys: indices.into_iter().map(key).collect::<Result<_, _>>()?,
             next: next.map(key).transpose()?,
         })
+    }
+
+    /// [`Engine::status_spans`], from the cache while the state, the plugins and the second
+    /// of `now` are those it was computed for: a screen zooming into one asset, or many
+    /// clients watching it, pay the computation once per change.
+    fn cached_spans(
+        &self,
+        graph: &AssetGraph,
+        node: &AssetNode,
+        cx: &Context<'_>,
+        now: DateTime<Utc>,
+    ) -> Result<(u64, Arc<Vec<Span>>), EngineError> {
+        let stamp = (
+            self.state.change_stamp()?,
+            self.registry.generation(),
+            now.timestamp(),
+        );
+        {
+            let cache = self.status_cache.lock().unwrap_or_else(|p| p.into_inner());
+            if let Some((s, total, spans)) = cache.get(&node.key)
+                && *s == stamp
+            {
+                return Ok((*total, Arc::clone(spans)));
+            }
+        }
+        let (total, spans) = self.status_spans(graph, node, cx)?;
+        let spans = Arc::new(spans);
+        let mut cache = self.status_cache.lock().unwrap_or_else(|p| p.into_inner());
+        // Entries of older stamps are useless: dropped first.
+        cache.retain(|_, (s, _, _)| *s == stamp);
+        if cache.len() >= STATUS_CACHE_ASSETS {
+            cache.clear();
+        }
+        cache.insert(node.key.clone(), (stamp, total, Arc::clone(&spans)));
+        Ok((total, spans))
     }
 
     /// Every partition's state as `(from, to, state)` index spans covering `0..total`, sorted;
@@ -477,6 +514,16 @@ impl Engine {
 /// Consecutive partition indices `(from, to)`, both included, in one state.
 type Span = (u64, u64, PartitionStatus);
 
+/// What a cached status was computed for: the state's change stamp, the registry's
+/// generation, and the second of `now`.
+type StatusStamp = ([u64; 2], u64, i64);
+
+/// Status spans by asset.
+pub(super) type StatusCache = std::collections::HashMap<String, (StatusStamp, u64, Arc<Vec<Span>>)>;
+
+/// Assets whose status is kept at most.
+const STATUS_CACHE_ASSETS: usize = 256;
+
 /// The key at index `i` of the asset's definition (empty for an unpartitioned asset).
 fn key_at(node: &AssetNode, cx: &Context<'_>, i: u64) -> Result<String, EngineError> {
     Ok(match &node.partitions {
@@ -554,4 +601,70 @@ fn index_within(node: &AssetNode, cx: &Context<'_>, partition: &str, total: u64)
     index
         .and_then(|i| u64::try_from(i).ok())
         .filter(|i| *i < total)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{PartitionStatus as S, Span, bin};
+
+    /// Spans covering `0..total` from a seed: random lengths and states.
+    fn spans(seed: u64, total: u64) -> Vec<Span> {
+        let mut x = seed.wrapping_mul(6_364_136_223_846_793_005).wrapping_add(1);
+        let mut out = Vec::new();
+        let mut at = 0;
+        while at < total {
+            x = x
+                .wrapping_mul(6_364_136_223_846_793_005)
+                .wrapping_add(1_442_695_040_888_963_407);
+            let len = (x >> 33) % 50 + 1;
+            let state =
+                [S::Missing, S::Materialized, S::Failed, S::Stale][((x >> 20) % 4) as usize];
+            let to = (at + len - 1).min(total - 1);
+            out.push((at, to, state));
+            at = to + 1;
+        }
+        out
+    }
+
+    #[test]
+    fn bins_count_every_partition_of_the_window_once() {
+        for seed in 0..200u64 {
+            let total = 1 + seed * 37 % 3_000;
+            let spans = spans(seed, total);
+            let from = seed * 13 % total;
+            let to = from + (seed * 101 % (total - from));
+            for n in [1, 3, 7, 64, 1_000, 5_000] {
+                let b = bin(&spans, from, to, n);
+                let len = to - from + 1;
+                assert_eq!(b.count as u64, (n as u64).min(len));
+                let mut expect = [0u64; 3];
+                for &(a, z, s) in &spans {
+                    let overlap = z.min(to).saturating_sub(a.max(from)) + 1;
+                    if a > to || z < from {
+                        continue;
+                    }
+                    match s {
+                        S::Materialized => expect[0] += overlap,
+                        S::Failed => expect[1] += overlap,
+                        S::Stale => expect[2] += overlap,
+                        _ => {}
+                    }
+                }
+                let sum = |v: &[u64]| v.iter().sum::<u64>();
+                assert_eq!(
+                    [sum(&b.materialized), sum(&b.failed), sum(&b.stale)],
+                    expect,
+                    "seed {seed}, window {from}..={to}, {n} bins"
+                );
+                // No bin holds more than its size.
+                for k in 0..b.count {
+                    let start = from + (k as u128 * len as u128).div_ceil(b.count as u128) as u64;
+                    let end =
+                        from + ((k as u128 + 1) * len as u128).div_ceil(b.count as u128) as u64;
+                    let held = b.materialized[k] + b.failed[k] + b.stale[k];
+                    assert!(held <= end - start, "bin {k}: {held} > {}", end - start);
+                }
+            }
+        }
+    }
 }

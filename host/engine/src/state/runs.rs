@@ -379,11 +379,28 @@ impl RunStore for State {
 
     fn runs_matching(&self, filter: &RunFilter) -> Result<Vec<RunRecord>, EngineError> {
         self.read(|c| {
+            // The cursor as a sequence number, compared directly (not under an OR) so that
+            // a page deep in the history starts at its place in the index.
+            let before: i64 = match &filter.before {
+                None => i64::MAX,
+                Some(id) => {
+                    match c
+                        .query_row("SELECT seq FROM runs WHERE id = ?1", params![id], |r| {
+                            r.get(0)
+                        })
+                        .optional()?
+                    {
+                        Some(seq) => seq,
+                        None => return Ok(Vec::new()),
+                    }
+                }
+            };
             // A run touches a partition when it recorded it, names it, or its range holds it
             // (range ends compared as text: exact for the time formats keys use).
-            let mut s = c.prepare(&format!(
+            let mut s = c.prepare_cached(&format!(
                 "SELECT {RUN_COLUMNS} FROM runs r
-                 WHERE (?2 IS NULL OR r.backfill_id = ?2)
+                 WHERE r.seq < ?7
+                   AND (?2 IS NULL OR r.backfill_id = ?2)
                    AND (?3 IS NULL OR r.status = ?3)
                    AND (?4 IS NULL OR r.created_at >= ?4)
                    AND (?5 IS NULL OR EXISTS (SELECT 1 FROM json_each(r.assets) WHERE value = ?5))
@@ -393,7 +410,6 @@ impl RunStore for State {
                         OR EXISTS (SELECT 1 FROM json_each(r.selection, '$.keys') WHERE value = ?6)
                         OR (json_extract(r.selection, '$.start') <= ?6
                             AND json_extract(r.selection, '$.end') >= ?6))
-                   AND (?7 IS NULL OR r.seq < (SELECT seq FROM runs WHERE id = ?7))
                    AND (?8 IS NULL OR r.created_at < ?8)
                  ORDER BY r.seq DESC LIMIT ?1"
             ))?;
@@ -405,7 +421,7 @@ impl RunStore for State {
                     filter.since,
                     filter.asset,
                     filter.partition,
-                    filter.before,
+                    before,
                     filter.until
                 ],
                 run_from_row,

@@ -15,6 +15,10 @@ pub trait Store:
 {
     /// Where the state lives, for messages (a file path, a database URL without password).
     fn location(&self) -> String;
+
+    /// A value that changes whenever anything in the state may have changed (written by this
+    /// process or another): caches of derived views compare it.
+    fn change_stamp(&self) -> Result<[u64; 2], EngineError>;
 }
 
 /// Runs: the queue, claims and leases, outcomes, logs, stored blobs.
