@@ -801,6 +801,27 @@ pub(crate) fn sensor_list(config: &Config, json: bool) -> anyhow::Result<ExitCod
                 .map(|e| format!(", error: {e}"))
                 .unwrap_or_default()
         );
+        if st.disabled {
+            outln!("    disabled: the daemon skips it (`tessera sensor enable {name}`)");
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+pub(crate) fn sensor_enable(
+    config: &Config,
+    name: &str,
+    enabled: bool,
+    json: bool,
+) -> anyhow::Result<ExitCode> {
+    let engine = open(config)?;
+    engine.set_sensor_enabled(name, enabled)?;
+    if json {
+        print_json(&serde_json::json!({ "sensor": name, "enabled": enabled }))?;
+    } else if enabled {
+        outln!("sensor {name} enabled: the daemon evaluates it again");
+    } else {
+        outln!("sensor {name} disabled: the daemon skips it (`tessera sensor tick` still runs it)");
     }
     Ok(ExitCode::SUCCESS)
 }

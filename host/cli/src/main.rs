@@ -186,9 +186,10 @@ enum Command {
         #[arg(long)]
         json: bool,
     },
-    /// Sensors: `list`, or `tick NAME` to evaluate one now.
+    /// Sensors: `list`, `tick NAME` to evaluate one now, `disable NAME` (the daemon skips
+    /// it) and `enable NAME`.
     Sensor {
-        #[arg(value_parser = ["list", "tick"])]
+        #[arg(value_parser = ["list", "tick", "enable", "disable"])]
         action: String,
         name: Option<String>,
         /// After the tick, execute the runs it queued.
@@ -380,8 +381,13 @@ fn run_engine_command(
             json,
         } => match (action.as_str(), name) {
             ("list", _) => engine_cmd::sensor_list(config, json),
+            (on @ ("enable" | "disable"), Some(name)) => {
+                engine_cmd::sensor_enable(config, &name, on == "enable", json)
+            }
             (_, Some(name)) => engine_cmd::sensor_tick(config, &name, run, json, now),
-            (_, None) => anyhow::bail!("give the sensor's name: `tessera sensor tick NAME`"),
+            (action, None) => {
+                anyhow::bail!("give the sensor's name: `tessera sensor {action} NAME`")
+            }
         },
         Command::Runs {
             limit,

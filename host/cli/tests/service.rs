@@ -456,3 +456,55 @@ fn partitions_ranges_give_every_state_in_consecutive_runs() {
         String::from_utf8_lossy(&text.stdout)
     );
 }
+
+#[test]
+fn a_disabled_sensor_is_not_evaluated_by_the_daemon() {
+    let c = components();
+    let p = Project::new(&[("customer_metrics", c.plugin("customer_metrics"))], "");
+    let out = p.run(&["sensor", "disable", "customer_sensor"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let evaluations = |p: &Project| {
+        let v = json(&p.run(&["sensor", "list", "--json"]));
+        (
+            v[0]["state"]["evaluations"].as_u64().unwrap(),
+            v[0]["state"]["disabled"].as_bool().unwrap(),
+        )
+    };
+    assert_eq!(evaluations(&p), (0, true));
+    // The daemon starts, would evaluate the sensor at once (its interval has passed), and
+    // does not.
+    let run_daemon = |p: &Project| {
+        let mut dev = p
+            .cmd(&["dev", "--json"])
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap();
+        let _rx = wait_for_line(&mut dev, "\"started\"");
+        std::thread::sleep(Duration::from_secs(2));
+        signal(&dev, "-INT");
+        assert!(wait_at_most(&mut dev, Duration::from_secs(15)).success());
+    };
+    run_daemon(&p);
+    assert_eq!(evaluations(&p), (0, true));
+    // A tick asked for by hand still runs.
+    assert!(
+        p.run(&["sensor", "tick", "customer_sensor"])
+            .status
+            .success()
+    );
+    assert_eq!(evaluations(&p), (1, true));
+    // On again: the daemon evaluates it.
+    assert!(
+        p.run(&["sensor", "enable", "customer_sensor"])
+            .status
+            .success()
+    );
+    run_daemon(&p);
+    let (n, disabled) = evaluations(&p);
+    assert!(n >= 2 && !disabled, "{n} {disabled}");
+    // An unknown sensor is an error naming it.
+    let out = p.run(&["sensor", "disable", "nope"]);
+    assert!(!out.status.success());
+    assert!(stderr(&out).contains("nope"), "{}", stderr(&out));
+}

@@ -95,6 +95,8 @@ pub(crate) fn routes() -> OpenApiRouter<Arc<AppState>> {
         .routes(routes!(resume_backfill))
         .routes(routes!(list_sensors))
         .routes(routes!(tick_sensor))
+        .routes(routes!(enable_sensor))
+        .routes(routes!(disable_sensor))
         .routes(routes!(list_schedules))
         .routes(routes!(list_dynamic))
         .routes(routes!(dynamic_keys, dynamic_add))
@@ -385,6 +387,10 @@ struct StatusParams {
     max_ranges: Option<usize>,
     /// Bins when binned (default 1000, at most 10000).
     bins: Option<usize>,
+    /// Accept a status computed up to this many milliseconds ago even if the state changed
+    /// since (default 0: the state as it is; at most 10000). A screen refreshing during a
+    /// busy backfill passes a few hundred.
+    max_age_ms: Option<u64>,
 }
 
 /// An asset's partition status as ranges of partition indices, with the keys at their
@@ -412,6 +418,7 @@ async fn asset_partitions(
         state: p.state,
         max_ranges: p.max_ranges.unwrap_or(2000).min(100_000),
         bins: p.bins.unwrap_or(1000).clamp(1, 10_000),
+        max_age: Duration::from_millis(p.max_age_ms.unwrap_or(0).min(10_000)),
     };
     blocking(&app, move |engine| {
         let graph = engine.graph()?;
@@ -882,6 +889,46 @@ async fn list_sensors(State(app): App) -> ApiResult<Vec<SensorView>> {
 async fn tick_sensor(State(app): App, Path(name): Path<String>) -> ApiResult<SensorOutcome> {
     blocking(&app, move |engine| {
         Ok(axum::Json(engine.tick_sensor(&name, engine.now())?))
+    })
+    .await
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+struct SensorSwitch {
+    sensor: String,
+    enabled: bool,
+}
+
+/// Turns a sensor on again: the daemon evaluates it at its interval.
+#[utoipa::path(post, path = "/api/v1/sensors/{sensor}/enable", tag = "automation",
+    params(("sensor" = String, Path, description = "The sensor name")),
+    responses((status = 200, body = SensorSwitch), (status = 404, body = ErrorBody)))]
+async fn enable_sensor(State(app): App, Path(name): Path<String>) -> ApiResult<SensorSwitch> {
+    switch_sensor(&app, name, true).await
+}
+
+/// Turns a sensor off: the daemon skips it (a tick asked for by hand still runs).
+#[utoipa::path(post, path = "/api/v1/sensors/{sensor}/disable", tag = "automation",
+    params(("sensor" = String, Path, description = "The sensor name")),
+    responses((status = 200, body = SensorSwitch), (status = 404, body = ErrorBody)))]
+async fn disable_sensor(State(app): App, Path(name): Path<String>) -> ApiResult<SensorSwitch> {
+    switch_sensor(&app, name, false).await
+}
+
+async fn switch_sensor(
+    app: &Arc<AppState>,
+    name: String,
+    enabled: bool,
+) -> ApiResult<SensorSwitch> {
+    let hub = app.hub.clone();
+    blocking(app, move |engine| {
+        engine.set_sensor_enabled(&name, enabled)?;
+        let switch = SensorSwitch {
+            sensor: name,
+            enabled,
+        };
+        hub.send("sensor_switched", &switch);
+        Ok(axum::Json(switch))
     })
     .await
 }

@@ -574,6 +574,23 @@ fn keys_with_slashes_dots_and_unicode_are_data_not_paths() {
 }
 
 #[test]
+fn sensors_are_turned_off_and_on() {
+    let s = Served::start(&["customer_metrics"], None);
+    let sensors = s.ok("/api/v1/sensors");
+    assert_eq!(sensors[0]["name"], "customer_sensor");
+    assert_eq!(sensors[0]["state"]["disabled"], false);
+    let r = s.post("/api/v1/sensors/customer_sensor/disable", json!({}));
+    assert_eq!(r.status, 200, "{}", r.text());
+    assert_eq!(r.json()["enabled"], false);
+    assert_eq!(s.ok("/api/v1/sensors")[0]["state"]["disabled"], true);
+    let r = s.post("/api/v1/sensors/customer_sensor/enable", json!({}));
+    assert_eq!(r.json()["enabled"], true);
+    assert_eq!(s.ok("/api/v1/sensors")[0]["state"]["disabled"], false);
+    let r = s.post("/api/v1/sensors/nope/disable", json!({}));
+    assert_eq!((r.status, error_code(&r).as_str()), (404, "unknown_sensor"));
+}
+
+#[test]
 fn ten_million_partitions_answer_in_kilobytes() {
     let s = Served::start(&["page_views"], None);
     let keys: Vec<String> = (0..200)

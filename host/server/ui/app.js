@@ -685,6 +685,7 @@ function healthBar(ctx, asset, total) {
   const firstDraw = new Promise((resolve) => { drawn = resolve; });
   let loading = false;
   let pending = false;
+  let fresh = false; // the next load wants the state as it is (no max age)
   const keyCache = new Map(); // partition index → {key, state}
   const remember = (i, key, state) => {
     if (keyCache.size > 5000) keyCache.clear();
@@ -702,7 +703,11 @@ function healthBar(ctx, asset, total) {
     canvas.dataset.loading = '1';
     try {
       const bins = clamp(Math.round(wrap.clientWidth * (window.devicePixelRatio || 1)), 1, 10000);
-      data = await ctx.api(`/assets/${enc(asset)}/partitions${qs({ start: view.start, end: view.end, bins, max_ranges: 2000 })}`);
+      // A status up to half a second old will do while events pour in (see refresh below): a
+      // busy backfill would otherwise have it recomputed at every commit.
+      const maxAge = fresh ? 0 : 500;
+      fresh = false;
+      data = await ctx.api(`/assets/${enc(asset)}/partitions${qs({ start: view.start, end: view.end, bins, max_ranges: 2000, max_age_ms: maxAge })}`);
       if (data.exact) learnKeys(data);
       draw();
       drawn();
@@ -977,7 +982,17 @@ function healthBar(ctx, asset, total) {
     loadSoon.cancel();
     fetchTipSoon.cancel();
   });
-  return { el, firstDraw, refresh: () => { keyCache.clear(); loadSoon(); }, redraw: draw };
+  // Refreshes during a busy backfill accept a status half a second old; once the events
+  // stop for a moment, one more load asks for the state as it is, so the bar never rests
+  // behind it.
+  let settle = null;
+  const refresh = () => {
+    keyCache.clear();
+    loadSoon();
+    clearTimeout(settle);
+    settle = setTimeout(() => { fresh = true; loadSoon(); }, 700);
+  };
+  return { el, firstDraw, refresh, redraw: draw };
 }
 
 // ---- 7. Pages -----------------------------------------------------------------------------
@@ -1925,6 +1940,16 @@ async function pageAutomation(main, _p, ctx) {
       btn.disabled = false;
     }
   }
+  async function setEnabled(name, on, btn) {
+    btn.disabled = true;
+    try {
+      await ctx.api(`/sensors/${enc(name)}/${on ? 'enable' : 'disable'}`, { method: 'POST' });
+      await load();
+    } catch (e) {
+      report(e);
+      btn.disabled = false;
+    }
+  }
   function outcomeEl(o) {
     if (!o) return null;
     return h('div.small.tick-outcome', { 'data-tick-outcome': o.sensor },
@@ -1939,14 +1964,19 @@ async function pageAutomation(main, _p, ctx) {
       sensors.map((s) => {
         const btn = h('button.btn.small', { type: 'button', 'data-sensor-tick': s.name }, 'Tick now');
         btn.addEventListener('click', () => tick(s.name, btn));
-        return [h('tr', { 'data-sensor': s.name },
-          h('td', null, h('strong', null, s.name), h('div.muted.small', null, s.description || ''), h('div.muted.small', null, `plugin ${s.plugin}`)),
+        // Off: the daemon skips it; a tick asked for here still runs.
+        const toggle = h('button.btn.small', { type: 'button', 'data-sensor-toggle': s.name, 'aria-pressed': String(!s.state.disabled) },
+          s.state.disabled ? 'Turn on' : 'Turn off');
+        toggle.addEventListener('click', () => setEnabled(s.name, s.state.disabled, toggle));
+        return [h('tr', { 'data-sensor': s.name, 'data-enabled': String(!s.state.disabled) },
+          h('td', null, h('strong', null, s.name), s.state.disabled ? h('span.badge', { 'data-sensor-off': s.name }, ' off') : null,
+            h('div.muted.small', null, s.description || ''), h('div.muted.small', null, `plugin ${s.plugin}`)),
           h('td', null, s.targets.map((t, i) => [i ? ', ' : '', assetLink(t)])),
           h('td.num', null, `${s.minimum_interval_secs} s`), h('td', null, timeEl(s.state.last_evaluation, true)),
           h('td.num', null, fmtNum(s.state.evaluations)), h('td', null, s.state.cursor ? code(s.state.cursor, 28) : '—'),
           h('td', null, s.state.last_skip_reason || '—'),
           h('td', null, s.state.last_error ? h('span.c-failed', { 'data-sensor-error': s.name }, s.state.last_error) : ''),
-          h('td', null, btn, outcomeEl(outcomes.get(s.name))))];
+          h('td', null, btn, ' ', toggle, outcomeEl(outcomes.get(s.name))))];
       }), { id: 'sensors-table' }) : empty('No sensors: no loaded plugin defines one.'));
     fill(schedulesBox, schedules.length ? table(['Schedule', 'Asset', 'Cron', 'Time zone', 'Last tick', 'Next tick', 'Error'],
       schedules.map((s) => h('tr', { 'data-schedule': s.name },
@@ -1960,7 +1990,7 @@ async function pageAutomation(main, _p, ctx) {
   }
   await load();
   const refresh = throttle(() => load().catch(report), 300);
-  for (const n of ['sensor_tick', 'sensor_error', 'schedule_tick', 'schedule_error', 'registry', 'lagged']) ctx.on(n, refresh);
+  for (const n of ['sensor_tick', 'sensor_error', 'sensor_switched', 'schedule_tick', 'schedule_error', 'registry', 'lagged']) ctx.on(n, refresh);
   ctx.cleanup(refresh.cancel);
 }
 

@@ -313,6 +313,11 @@ impl SensorThreads {
     fn tick_due(&mut self, engine: &Arc<Engine>, events: &Arc<EventSink>, now: DateTime<Utc>) {
         let Ok(graph) = engine.graph() else { return };
         for (name, sensor) in graph.sensors() {
+            // Turned off: not evaluated (its state is read here, so turning it on again from
+            // another process takes effect at the next tick).
+            if engine.sensor_state(name).is_ok_and(|s| s.disabled) {
+                continue;
+            }
             let due = self
                 .last_started
                 .get(name)

@@ -319,6 +319,14 @@ impl Engine {
         self.state.backfill_progress(id).map(Some)
     }
 
+    /// Turns a sensor of the graph off or on: the daemon skips a sensor that is off.
+    pub fn set_sensor_enabled(&self, name: &str, enabled: bool) -> Result<(), EngineError> {
+        if !self.graph()?.sensors().contains_key(name) {
+            return Err(EngineError::UnknownSensor(name.to_string()));
+        }
+        self.state.set_sensor_disabled(name, !enabled)
+    }
+
     /// A sensor's cursor, last evaluation and recent ticks.
     pub fn sensor_state(&self, name: &str) -> Result<SensorState, EngineError> {
         self.state.sensor_state(name)

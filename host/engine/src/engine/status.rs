@@ -2,6 +2,7 @@
 
 use std::collections::BTreeSet;
 use std::sync::Arc;
+use std::time::{Duration, Instant};
 
 use chrono::{DateTime, Utc};
 use serde::Serialize;
@@ -118,6 +119,9 @@ pub struct StatusQuery {
     pub max_ranges: usize,
     /// How many bins when the ranges are too many.
     pub bins: usize,
+    /// A status computed at most this long ago may serve though the state changed since
+    /// (zero: always the state as it is).
+    pub max_age: Duration,
 }
 
 impl Default for StatusQuery {
@@ -128,6 +132,7 @@ impl Default for StatusQuery {
             state: None,
             max_ranges: 2000,
             bins: 1000,
+            max_age: Duration::ZERO,
         }
     }
 }
@@ -187,7 +192,7 @@ impl Engine {
         let node = self.node(graph, asset)?;
         let dynamic = self.dynamic_for(graph, node)?;
         let cx = Context::new(now).with_dynamic(&dynamic);
-        let (total, spans) = self.cached_spans(graph, node, &cx, now)?;
+        let (total, spans) = self.cached_spans(graph, node, &cx, now, Duration::ZERO)?;
         let ranges = spans
             .iter()
             .map(|&s| range_with_keys(node, &cx, s))
@@ -213,7 +218,7 @@ impl Engine {
         let node = self.node(graph, asset)?;
         let dynamic = self.dynamic_for(graph, node)?;
         let cx = Context::new(now).with_dynamic(&dynamic);
-        let (total, spans) = self.cached_spans(graph, node, &cx, now)?;
+        let (total, spans) = self.cached_spans(graph, node, &cx, now, query.max_age)?;
         let mut counts = StatusCounts::default();
         for &(from, to, state) in spans.iter() {
             *counts.of(state) += to - from + 1;
@@ -280,7 +285,7 @@ impl Engine {
         };
         let dynamic = self.dynamic_for(graph, node)?;
         let cx = Context::new(now).with_dynamic(&dynamic);
-        let (total, spans) = self.cached_spans(graph, node, &cx, now)?;
+        let (total, spans) = self.cached_spans(graph, node, &cx, now, Duration::ZERO)?;
         let offset = match from {
             None => 0,
             Some(k) => def
@@ -322,13 +327,17 @@ impl Engine {
 
     /// [`Engine::status_spans`], from the cache while the state, the plugins and the second
     /// of `now` are those it was computed for: a screen zooming into one asset, or many
-    /// clients watching it, pay the computation once per change.
+    /// clients watching it, pay the computation once per change. With a `max_age`, a status
+    /// computed that recently serves even though the state has changed since (plugins and
+    /// `now` still must match): a screen watching a busy backfill asks for that, so that
+    /// its requests do not recompute the status at every commit.
     fn cached_spans(
         &self,
         graph: &AssetGraph,
         node: &AssetNode,
         cx: &Context<'_>,
         now: DateTime<Utc>,
+        max_age: Duration,
     ) -> Result<(u64, Arc<Vec<Span>>), EngineError> {
         let stamp = (
             self.state.change_stamp()?,
@@ -337,21 +346,31 @@ impl Engine {
         );
         {
             let cache = self.status_cache.lock().unwrap_or_else(|p| p.into_inner());
-            if let Some((s, total, spans)) = cache.get(&node.key)
-                && *s == stamp
+            if let Some(c) = cache.get(&node.key)
+                && (c.stamp == stamp
+                    || (c.stamp.1 == stamp.1
+                        && c.stamp.2 == stamp.2
+                        && c.computed.elapsed() < max_age))
             {
-                return Ok((*total, Arc::clone(spans)));
+                return Ok((c.total, Arc::clone(&c.spans)));
             }
         }
+        let computed = Instant::now();
         let (total, spans) = self.status_spans(graph, node, cx)?;
         let spans = Arc::new(spans);
         let mut cache = self.status_cache.lock().unwrap_or_else(|p| p.into_inner());
-        // Entries of older stamps are useless: dropped first.
-        cache.retain(|_, (s, _, _)| *s == stamp);
         if cache.len() >= STATUS_CACHE_ASSETS {
             cache.clear();
         }
-        cache.insert(node.key.clone(), (stamp, total, Arc::clone(&spans)));
+        cache.insert(
+            node.key.clone(),
+            CachedStatus {
+                stamp,
+                computed,
+                total,
+                spans: Arc::clone(&spans),
+            },
+        );
         Ok((total, spans))
     }
 
@@ -518,8 +537,17 @@ type Span = (u64, u64, PartitionStatus);
 /// generation, and the second of `now`.
 type StatusStamp = ([u64; 2], u64, i64);
 
+/// One asset's status, as computed for a stamp at an instant.
+#[derive(Debug)]
+pub(super) struct CachedStatus {
+    stamp: StatusStamp,
+    computed: Instant,
+    total: u64,
+    spans: Arc<Vec<Span>>,
+}
+
 /// Status spans by asset.
-pub(super) type StatusCache = std::collections::HashMap<String, (StatusStamp, u64, Arc<Vec<Span>>)>;
+pub(super) type StatusCache = std::collections::HashMap<String, CachedStatus>;
 
 /// Assets whose status is kept at most.
 const STATUS_CACHE_ASSETS: usize = 256;

@@ -420,6 +420,8 @@ pub struct SensorState {
     pub last_skip_reason: Option<String>,
     pub last_error: Option<String>,
     pub evaluations: u64,
+    /// Turned off: the daemon does not evaluate it (a tick asked for by hand still runs).
+    pub disabled: bool,
 }
 
 pub(super) const RUN_COLUMNS: &str = "id, status, plugin, computation, assets, selection, partitions, backfill_id, run_key, trigger, tags, attempts, max_attempts, created_at, started_at, ended_at, error";

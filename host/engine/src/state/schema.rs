@@ -161,6 +161,10 @@ ALTER TABLE partition_status ADD COLUMN input_hash TEXT;
 UPDATE partition_status SET data_version =
     (SELECT m.data_version FROM materializations m WHERE m.id = partition_status.materialization);
 ",
+    // 5: a sensor can be turned off (the daemon skips it; a tick asked for by hand still runs).
+    r"
+ALTER TABLE sensor_state ADD COLUMN disabled INTEGER NOT NULL DEFAULT 0;
+",
 ];
 
 /// An exclusive lock on `<db>.lock` while a process creates or migrates the database.

@@ -9,7 +9,7 @@ impl SensorStore for State {
     fn sensor_state(&self, name: &str) -> Result<SensorState, EngineError> {
         self.read(|c| {
             c.query_row(
-                "SELECT cursor, last_evaluation, last_skip_reason, last_error, evaluations
+                "SELECT cursor, last_evaluation, last_skip_reason, last_error, evaluations, disabled
                  FROM sensor_state WHERE name = ?1",
                 params![name],
                 |r| {
@@ -19,11 +19,23 @@ impl SensorStore for State {
                         last_skip_reason: r.get(2)?,
                         last_error: r.get(3)?,
                         evaluations: r.get::<_, i64>(4)? as u64,
+                        disabled: r.get::<_, i64>(5)? != 0,
                     })
                 },
             )
             .optional()
             .map(Option::unwrap_or_default)
+        })
+    }
+
+    fn set_sensor_disabled(&self, name: &str, disabled: bool) -> Result<(), EngineError> {
+        self.write(|tx| {
+            tx.execute(
+                "INSERT INTO sensor_state (name, disabled) VALUES (?1, ?2)
+                 ON CONFLICT (name) DO UPDATE SET disabled = ?2",
+                params![name, i64::from(disabled)],
+            )
+            .map(drop)
         })
     }
 

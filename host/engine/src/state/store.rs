@@ -176,6 +176,9 @@ pub trait PartitionStore: Send + Sync {
 pub trait SensorStore: Send + Sync {
     fn sensor_state(&self, name: &str) -> Result<SensorState, EngineError>;
 
+    /// Turns a sensor off (the daemon no longer evaluates it) or on again.
+    fn set_sensor_disabled(&self, name: &str, disabled: bool) -> Result<(), EngineError>;
+
     /// Records one sensor evaluation in one transaction: dynamic-partition changes first,
     /// then the runs (deduplicated by run key), then the cursor.
     fn record_sensor_tick(&self, tick: &SensorTick) -> Result<Vec<String>, EngineError>;
