@@ -573,14 +573,18 @@ function colors() {
 const mix = (a, b, t) => a.map((x, i) => Math.round(x + (b[i] - x) * t));
 const css = (c) => `rgb(${c[0]},${c[1]},${c[2]})`;
 
-/** The colour of a bin: any failure is red; else green (or amber when stale) by fraction done. */
+/**
+ * The colour of a bin: any failure is red; else green (or amber when stale) by fraction done,
+ * from a faint tint (a few partitions in a bin of thousands stay visible, yet read as mostly
+ * missing) to full colour.
+ */
 function binColor(m, s, f, size) {
   const p = colors();
   if (size <= 0) return p.missing;
   if (f > 0) return mix(p.missing, p.failed, 0.65 + 0.35 * (f / size));
   const done = m + s;
   if (done === 0) return p.missing;
-  return mix(p.missing, mix(p.materialized, p.stale, s / done), 0.4 + 0.6 * (done / size));
+  return mix(p.missing, mix(p.materialized, p.stale, s / done), 0.15 + 0.85 * (done / size));
 }
 
 /** Rectangles of a whole asset's coarse bar (`bar` of an AssetSummary), for SVG. */
