@@ -12,6 +12,7 @@
 )]
 
 pub mod browser;
+pub mod fixtures;
 pub mod http;
 
 use std::path::{Path, PathBuf};

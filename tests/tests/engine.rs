@@ -691,6 +691,93 @@ fn status_ranges_cover_the_definition_in_as_many_ranges_as_the_state_changes() {
     assert_eq!(r.ranges.len(), 2);
 }
 
+/// The status the engine keeps and brings up to date from what changed is, after every
+/// change and as `now` moves on, the status computed afresh by an engine that never saw it.
+#[test]
+fn a_status_kept_up_to_date_matches_one_computed_afresh() {
+    use tessera_engine::state::{InputsRead, NewMaterialization};
+    let setup = Setup::new(&[]);
+    let engine = setup.engine();
+    let graph = engine.graph().unwrap();
+    let current = |asset: &str| graph.asset(asset).unwrap().code_version.clone();
+    let mut x: u64 = 0x9e37_79b9_7f4a_7c15;
+    let mut random = move |n: u64| {
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        x % n
+    };
+    let day = |d: u64| {
+        (Utc.with_ymd_and_hms(2024, 1, 1, 0, 0, 0).unwrap() + chrono::Duration::days(d as i64))
+            .format("%Y-%m-%d")
+            .to_string()
+    };
+    let mut at = now();
+    for round in 0..40u64 {
+        match random(5) {
+            // A few partitions of `up` or `down`, some under an older code version (stale).
+            0..=2 => {
+                let asset = if random(3) == 0 { "down" } else { "up" };
+                let materializations: Vec<NewMaterialization> = (0..1 + random(12))
+                    .map(|_| NewMaterialization {
+                        asset: asset.into(),
+                        partition: day(random(160)),
+                        code_version: if random(4) == 0 {
+                            "old".into()
+                        } else {
+                            current(asset)
+                        },
+                        data_version: format!("d{round}"),
+                        blob: format!("{asset}/x"),
+                        metadata: Value::Null,
+                        started_at: 0,
+                        ended_at: 0,
+                        inputs: InputsRead::default(),
+                    })
+                    .collect();
+                engine
+                    .state()
+                    .record_progress(
+                        &format!("round-{round}"),
+                        "engine_probe",
+                        &[],
+                        &materializations,
+                    )
+                    .unwrap();
+            }
+            // Failures, by running the asset that always fails.
+            3 => {
+                let first = random(150);
+                let s = engine
+                    .submit(
+                        &strings(&["broken"]),
+                        &range(&day(first), &day(first + random(3))),
+                        Filter::Any,
+                        RunPolicy::PerPartition,
+                        false,
+                        "test",
+                        at,
+                    )
+                    .unwrap();
+                engine.run_queue(s.backfill_id.as_deref(), &|_| {}).unwrap();
+            }
+            // Time passes: new partitions, missing.
+            _ => at += chrono::Duration::hours(1 + random(60) as i64),
+        }
+        let fresh = setup.engine();
+        let fresh_graph = fresh.graph().unwrap();
+        for asset in ["up", "down", "broken"] {
+            let kept = engine.status_ranges(&graph, asset, at).unwrap();
+            let computed = fresh.status_ranges(&fresh_graph, asset, at).unwrap();
+            assert_eq!(kept.total, computed.total, "round {round}, {asset}");
+            assert_eq!(
+                kept.ranges, computed.ranges,
+                "round {round}, {asset} at {at}"
+            );
+        }
+    }
+}
+
 #[test]
 fn the_backfill_policy_is_honoured_at_planning() {
     let setup = Setup::new(&[]);

@@ -10,7 +10,6 @@
     reason = "test code"
 )]
 
-use std::io::{BufRead, BufReader};
 use std::path::PathBuf;
 use std::process::{Child, Stdio};
 use std::time::{Duration, Instant};
@@ -75,26 +74,9 @@ impl Ui {
             .stderr(Stdio::null())
             .spawn()
             .unwrap();
-        let stdout = dev.stdout.take().unwrap();
-        let (tx, rx) = std::sync::mpsc::channel();
-        std::thread::spawn(move || {
-            for line in BufReader::new(stdout).lines() {
-                let Ok(line) = line else { return };
-                if tx.send(line).is_err() {
-                    return;
-                }
-            }
-        });
-        let deadline = Instant::now() + Duration::from_secs(60);
-        let url = loop {
-            let line = rx
-                .recv_timeout(deadline.saturating_duration_since(Instant::now()))
-                .expect("tessera dev says where it serves within 60 s");
-            let v: serde_json::Value = serde_json::from_str(&line).unwrap_or_default();
-            if v["event"] == "serving" {
-                break v["url"].as_str().unwrap().to_string();
-            }
-        };
+        let (line, rx) = wait_for_line(&mut dev, "\"serving\"");
+        let serving: serde_json::Value = serde_json::from_str(&line).unwrap();
+        let url = serving["url"].as_str().unwrap().to_string();
         // The rest of its output is not needed; reading it keeps the pipe from filling.
         std::thread::spawn(move || while rx.recv().is_ok() {});
         Ui { project, dev, url }

@@ -175,7 +175,7 @@ fn one_daemon_per_state_and_ctrl_c_does_not_wait_for_a_sleeping_sensor() {
         .stderr(Stdio::null())
         .spawn()
         .unwrap();
-    let _lines = wait_for_line(&mut first, "\"started\"");
+    let (_, _lines) = wait_for_line(&mut first, "\"started\"");
     let (second, took) = timed(|| p.run(&["dev"]));
     fails_with(&second, took, &format!("pid {}", first.id()));
     // The other commands work beside the daemon.
@@ -199,7 +199,7 @@ fn one_daemon_per_state_and_ctrl_c_does_not_wait_for_a_sleeping_sensor() {
         .stderr(Stdio::null())
         .spawn()
         .unwrap();
-    let _lines = wait_for_line(&mut again, "\"started\"");
+    let (_, _lines) = wait_for_line(&mut again, "\"started\"");
     signal(&again, "-KILL");
     let _ = again.wait();
 }

@@ -37,7 +37,7 @@ fn a_fixed_clock_drives_schedules_in_the_daemon() {
         .stderr(Stdio::null())
         .spawn()
         .unwrap();
-    let rx = wait_for_line(&mut dev, "\"schedule_tick\"");
+    let (_, rx) = wait_for_line(&mut dev, "\"schedule_tick\"");
     // Its run executes on the same clock: 2024-01-04 exists then.
     let deadline = std::time::Instant::now() + Duration::from_secs(60);
     loop {
@@ -480,7 +480,7 @@ fn a_disabled_sensor_is_not_evaluated_by_the_daemon() {
             .stderr(Stdio::null())
             .spawn()
             .unwrap();
-        let _rx = wait_for_line(&mut dev, "\"started\"");
+        let (_, _rx) = wait_for_line(&mut dev, "\"started\"");
         std::thread::sleep(Duration::from_secs(2));
         signal(&dev, "-INT");
         assert!(wait_at_most(&mut dev, Duration::from_secs(15)).success());

@@ -34,9 +34,8 @@ use chrono::{DateTime, TimeZone, Utc};
 use criterion::{Criterion, criterion_group, criterion_main};
 use tessera_engine::prelude::*;
 use tessera_engine::state::NewMaterialization;
-use tessera_engine::{Clock, Engine, EngineConfig, Filter, PartitionSelection, RunPolicy, State};
-use tessera_runtime::RuntimeConfig;
-use tessera_tests::{components, shared_dir};
+use tessera_engine::{Engine, Filter, PartitionSelection, RunPolicy, State};
+use tessera_tests::fixtures;
 
 fn now() -> DateTime<Utc> {
     Utc.with_ymd_and_hms(2029, 6, 1, 0, 0, 0).unwrap()
@@ -179,24 +178,7 @@ fn engine(dir: &Path) -> Engine {
 
 /// A fresh project holding one test guest.
 fn engine_with(dir: &Path, guest: &str) -> Engine {
-    let plugins = dir.join("plugins");
-    std::fs::create_dir_all(&plugins).unwrap();
-    std::fs::copy(
-        components().guest(guest),
-        plugins.join(format!("{guest}.wasm")),
-    )
-    .unwrap();
-    let runtime = RuntimeConfig {
-        cache_dir: Some(shared_dir("artifacts")),
-        ..RuntimeConfig::default()
-    };
-    let config = EngineConfig {
-        clock: Clock::Fixed(now()),
-        ..EngineConfig::default()
-    };
-    Engine::open(&dir.join("state"), &plugins, runtime, config)
-        .unwrap()
-        .0
+    fixtures::engine_with(dir, &[guest], now())
 }
 
 fn run(engine: &Engine, assets: &[&str], policy: RunPolicy) -> u64 {
@@ -330,24 +312,7 @@ fn bench(c: &mut Criterion) {
     // 10M minutely partitions, 10,000 materialized at scattered keys.
     let dir = tempfile::tempdir().unwrap();
     let engine = engine(dir.path());
-    let start = Utc.with_ymd_and_hms(2010, 1, 1, 0, 0, 0).unwrap();
-    let scattered: Vec<NewMaterialization> = (0..10_000i64)
-        .map(|i| {
-            let minute = (i * 7_919 * 127) % 10_000_000;
-            let t = start + chrono::Duration::minutes(minute);
-            NewMaterialization {
-                asset: "minutely".into(),
-                partition: t.format("%Y-%m-%d-%H:%M").to_string(),
-                code_version: "v".into(),
-                data_version: "d".into(),
-                blob: "minutely/x".into(),
-                metadata: serde_json::Value::Null,
-                started_at: 0,
-                ended_at: 0,
-                inputs: Default::default(),
-            }
-        })
-        .collect();
+    let scattered = fixtures::scattered_minutes(10_000);
     engine
         .state()
         .record_progress("bench-run", "engine_probe", &[], &scattered)

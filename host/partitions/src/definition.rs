@@ -153,6 +153,24 @@ impl PartitionsDefinition {
         })
     }
 
+    /// Whether a key that is a partition at some time keeps its index at every later time
+    /// (dynamic sets left as they are): time windows grow only at their end, static and
+    /// dynamic definitions do not depend on time. A multi definition's index is row-major
+    /// with its first dimension most significant, so it keeps its indices when only that
+    /// dimension grows; a time dimension anywhere else moves them. What lets a status
+    /// computed earlier be extended to a later `now` rather than computed again.
+    pub fn indices_stable_over_time(&self) -> bool {
+        match self {
+            PartitionsDefinition::Static(_)
+            | PartitionsDefinition::TimeWindow(_)
+            | PartitionsDefinition::Dynamic(_) => true,
+            PartitionsDefinition::Multi(d) => d.dimensions().iter().enumerate().all(|(i, dim)| {
+                dim.def.indices_stable_over_time()
+                    && (i == 0 || !matches!(dim.def, PartitionsDefinition::TimeWindow(_)))
+            }),
+        }
+    }
+
     /// Position of an existing partition's key, `None` when no partition has that exact key.
     pub fn index_of(&self, cx: &Context<'_>, key: &str) -> Result<Option<i64>, Error> {
         Ok(match self {

@@ -17,10 +17,9 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use chrono::{TimeZone, Utc};
-use tessera_engine::{Clock, Engine, EngineConfig, Filter, PartitionSelection, RunPolicy};
-use tessera_runtime::RuntimeConfig;
+use tessera_engine::{Engine, Filter, PartitionSelection, RunPolicy};
 use tessera_server::{AppState, Mode};
-use tessera_tests::{components, http, shared_dir};
+use tessera_tests::{fixtures, http};
 
 /// Client threads sending status requests.
 const CLIENTS: usize = 4;
@@ -28,26 +27,8 @@ const CLIENTS: usize = 4;
 const PATH: &str = "/api/v1/assets/bench_up/partitions?bins=1000&max_age_ms=500";
 
 fn engine(dir: &Path) -> Arc<Engine> {
-    let plugins = dir.join("plugins");
-    std::fs::create_dir_all(&plugins).unwrap();
-    std::fs::copy(
-        components().guest("engine_probe"),
-        plugins.join("engine_probe.wasm"),
-    )
-    .unwrap();
-    let runtime = RuntimeConfig {
-        cache_dir: Some(shared_dir("artifacts")),
-        ..RuntimeConfig::default()
-    };
-    let config = EngineConfig {
-        clock: Clock::Fixed(Utc.with_ymd_and_hms(2029, 6, 1, 0, 0, 0).unwrap()),
-        ..EngineConfig::default()
-    };
-    Arc::new(
-        Engine::open(&dir.join("state"), &plugins, runtime, config)
-            .unwrap()
-            .0,
-    )
+    let now = Utc.with_ymd_and_hms(2029, 6, 1, 0, 0, 0).unwrap();
+    Arc::new(fixtures::engine_with(dir, &["engine_probe"], now))
 }
 
 /// Runs a backfill of 10,000 daily partitions, one run each; returns its wall time.

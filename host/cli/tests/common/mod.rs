@@ -98,8 +98,12 @@ pub(crate) fn timed(f: impl FnOnce() -> Output) -> (Output, Duration) {
     (out, started.elapsed())
 }
 
-/// Waits for a line of the child's stdout containing `text`.
-pub(crate) fn wait_for_line(child: &mut Child, text: &str) -> std::sync::mpsc::Receiver<String> {
+/// Waits for a line of the child's stdout containing `text`; returns it and the lines after
+/// it (keep the receiver, or read it dry, so that the child's pipe never fills).
+pub(crate) fn wait_for_line(
+    child: &mut Child,
+    text: &str,
+) -> (String, std::sync::mpsc::Receiver<String>) {
     let stdout = child.stdout.take().unwrap();
     let (tx, rx) = std::sync::mpsc::channel();
     std::thread::spawn(move || {
@@ -116,7 +120,7 @@ pub(crate) fn wait_for_line(child: &mut Child, text: &str) -> std::sync::mpsc::R
             .recv_timeout(deadline.saturating_duration_since(Instant::now()))
             .unwrap_or_else(|_| panic!("no line with {text:?} within 60 s"));
         if line.contains(text) {
-            return rx;
+            return (line, rx);
         }
     }
 }

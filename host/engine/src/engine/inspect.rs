@@ -3,12 +3,12 @@
 
 use chrono::{DateTime, Utc};
 use serde::Serialize;
-use tessera_partitions::{Context, PartitionKey};
+use tessera_partitions::{Context, PartitionKey, PartitionsDefinition};
 
 use super::status::PartitionStatus;
 use super::{Engine, StaleReason};
 use crate::error::EngineError;
-use crate::graph::AssetGraph;
+use crate::graph::{AssetGraph, AssetNode};
 use crate::state::{
     BackfillProgress, BackfillRecord, BackfillStatus, MaterializationRecord, PartitionRecord,
     PartitionState, PartitionSummary, RunEvent, RunFilter, RunRecord, SensorState,
@@ -227,24 +227,10 @@ impl Engine {
         now: DateTime<Utc>,
     ) -> Result<KeyPage, EngineError> {
         let node = self.node(graph, asset)?;
-        let Some(def) = &node.partitions else {
-            return Err(EngineError::Selection {
-                asset: asset.to_string(),
-                message: "the asset is not partitioned: it has no keys".into(),
-            });
-        };
         let dynamic = self.dynamic_for(graph, node)?;
         let cx = Context::new(now).with_dynamic(&dynamic);
+        let (def, offset) = page_start(node, &cx, from)?;
         let total = def.count(&cx)?;
-        let offset = match from {
-            None => 0,
-            Some(k) => def
-                .index_of(&cx, k)?
-                .ok_or_else(|| EngineError::Selection {
-                    asset: asset.to_string(),
-                    message: format!("no partition {k:?} as of {now}"),
-                })? as u64,
-        };
         let keys: Vec<String> = def
             .keys_from(&cx, offset, limit.saturating_add(1))?
             .map(PartitionKey::into_string)
@@ -404,6 +390,33 @@ fn summary_of(r: &PartitionRecord) -> PartitionSummary {
         code_version: m.map(|m| m.code_version.clone()),
         input_hash: m.and_then(|m| m.input_hash.clone()),
     }
+}
+
+/// Where a page of an asset's keys begins: its definition, and the index of the key `from`
+/// (the first key when `None`). An unpartitioned asset, or a key that is not a partition at
+/// the context's `now`, is a selection error.
+pub(super) fn page_start<'a>(
+    node: &'a AssetNode,
+    cx: &Context<'_>,
+    from: Option<&str>,
+) -> Result<(&'a PartitionsDefinition, u64), EngineError> {
+    let Some(def) = &node.partitions else {
+        return Err(EngineError::Selection {
+            asset: node.key.clone(),
+            message: "the asset is not partitioned: it has no keys".into(),
+        });
+    };
+    let offset = match from {
+        None => 0,
+        Some(k) => def
+            .index_of(cx, k)?
+            .and_then(|i| u64::try_from(i).ok())
+            .ok_or_else(|| EngineError::Selection {
+                asset: node.key.clone(),
+                message: format!("no partition {k:?} as of {}", cx.now()),
+            })?,
+    };
+    Ok((def, offset))
 }
 
 #[cfg(test)]

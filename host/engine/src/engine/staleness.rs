@@ -429,6 +429,35 @@ impl Engine {
     }
 }
 
+impl Engine {
+    /// [`Engine::stale_partitions`] of a few partitions (without details), reading only the
+    /// upstream partitions each maps to rather than every upstream record: what a status
+    /// brought up to date after a few changes pays.
+    pub(super) fn stale_few(
+        &self,
+        graph: &AssetGraph,
+        node: &AssetNode,
+        records: &[PartitionSummary],
+        cx: &Context<'_>,
+    ) -> Result<HashMap<String, Stale>, EngineError> {
+        if node.inputs.is_empty() {
+            return self.stale_partitions(graph, node, records, cx, false);
+        }
+        let mut out = HashMap::new();
+        for r in records
+            .iter()
+            .filter(|r| r.materialization.is_some() && inside(node, cx, &r.partition))
+        {
+            let latest = self.upstream_latest(graph, node, cx, Some(&r.partition))?;
+            let read = self.read_now(graph, node, cx, &latest, &r.partition, false)?;
+            if let Some(s) = self.judge(node, r, &read, false)? {
+                out.insert(r.partition.clone(), s);
+            }
+        }
+        Ok(out)
+    }
+}
+
 fn hex(bytes: &[u8]) -> String {
     const DIGITS: &[u8; 16] = b"0123456789abcdef";
     let mut s = String::with_capacity(bytes.len() * 2);

@@ -277,25 +277,10 @@ impl Engine {
         now: DateTime<Utc>,
     ) -> Result<KeyPage, EngineError> {
         let node = self.node(graph, asset)?;
-        let Some(def) = &node.partitions else {
-            return Err(EngineError::Selection {
-                asset: asset.to_string(),
-                message: "the asset is not partitioned: it has no keys".into(),
-            });
-        };
         let dynamic = self.dynamic_for(graph, node)?;
         let cx = Context::new(now).with_dynamic(&dynamic);
+        let (_, offset) = super::inspect::page_start(node, &cx, from)?;
         let (total, spans) = self.cached_spans(graph, node, &cx, now, Duration::ZERO)?;
-        let offset = match from {
-            None => 0,
-            Some(k) => def
-                .index_of(&cx, k)?
-                .and_then(|i| u64::try_from(i).ok())
-                .ok_or_else(|| EngineError::Selection {
-                    asset: asset.to_string(),
-                    message: format!("no partition {k:?} as of {now}"),
-                })?,
-        };
         let mut indices = Vec::new();
         let start = spans.partition_point(|&(_, end, _)| end < offset);
         'spans: for &(a, b, s) in &spans[start..] {
@@ -330,7 +315,9 @@ impl Engine {
     /// clients watching it, pay the computation once per change. With a `max_age`, a status
     /// computed that recently serves even though the state has changed since (plugins and
     /// `now` still must match): a screen watching a busy backfill asks for that, so that
-    /// its requests do not recompute the status at every commit.
+    /// its requests do not recompute the status at every commit. After a change, the cached
+    /// status is brought up to date from the partitions that changed when it can be
+    /// ([`Engine::refresh_spans`]), and computed again only when it cannot.
     fn cached_spans(
         &self,
         graph: &AssetGraph,
@@ -344,20 +331,44 @@ impl Engine {
             self.registry.generation(),
             now.timestamp(),
         );
-        {
+        let previous = {
             let cache = self.status_cache.lock().unwrap_or_else(|p| p.into_inner());
-            if let Some(c) = cache.get(&node.key)
-                && (c.stamp == stamp
-                    || (c.stamp.1 == stamp.1
-                        && c.stamp.2 == stamp.2
-                        && c.computed.elapsed() < max_age))
-            {
-                return Ok((c.total, Arc::clone(&c.spans)));
+            match cache.get(&node.key) {
+                Some(c)
+                    if c.stamp == stamp
+                        || (c.stamp.1 == stamp.1
+                            && c.stamp.2 == stamp.2
+                            && c.computed.elapsed() < max_age) =>
+                {
+                    return Ok((c.status.total, Arc::clone(&c.status.spans)));
+                }
+                Some(c) => Some(c.status.clone()),
+                None => None,
             }
-        }
+        };
         let computed = Instant::now();
-        let (total, spans) = self.status_spans(graph, node, cx)?;
-        let spans = Arc::new(spans);
+        let refreshed = match previous {
+            Some(p) => self.refresh_spans(graph, node, cx, p)?,
+            None => None,
+        };
+        let status = match refreshed {
+            Some(s) => s,
+            None => {
+                // The watermark first: a change committed while the rows are read is applied
+                // again by the next refresh, never missed.
+                let watermark = self.state.partition_watermark()?;
+                let (total, spans, outside) = self.status_spans(graph, node, cx)?;
+                ComputedStatus {
+                    total,
+                    spans: Arc::new(spans),
+                    watermark,
+                    generation: stamp.1,
+                    now: cx.now(),
+                    outside,
+                }
+            }
+        };
+        let out = (status.total, Arc::clone(&status.spans));
         let mut cache = self.status_cache.lock().unwrap_or_else(|p| p.into_inner());
         if cache.len() >= STATUS_CACHE_ASSETS {
             cache.clear();
@@ -367,21 +378,105 @@ impl Engine {
             CachedStatus {
                 stamp,
                 computed,
-                total,
-                spans: Arc::clone(&spans),
+                status,
             },
         );
-        Ok((total, spans))
+        Ok(out)
+    }
+
+    /// A status computed earlier, brought up to `cx`'s time and the partitions changed since,
+    /// at the cost of those changes and one pass over its spans; `None` when it cannot be:
+    /// the plugins changed (a definition or code version may have), the asset reads dynamic
+    /// sets (their changes move indices), an upstream asset changed (staleness), `now` went
+    /// back or moves indices, or too much changed.
+    fn refresh_spans(
+        &self,
+        graph: &AssetGraph,
+        node: &AssetNode,
+        cx: &Context<'_>,
+        previous: ComputedStatus,
+    ) -> Result<Option<ComputedStatus>, EngineError> {
+        let now = cx.now();
+        if previous.generation != self.registry.generation() || super::involves_dynamic(graph, node)
+        {
+            return Ok(None);
+        }
+        if now != previous.now
+            && (now < previous.now
+                || previous.outside > 0
+                || !node
+                    .partitions
+                    .as_ref()
+                    .is_none_or(|d| d.indices_stable_over_time()))
+        {
+            return Ok(None);
+        }
+        let watermark = self.state.partition_watermark()?;
+        let changes = if watermark == previous.watermark {
+            Vec::new()
+        } else {
+            self.state
+                .partition_changes(previous.watermark, REFRESH_CHANGES)?
+        };
+        if changes.len() >= REFRESH_CHANGES as usize
+            || changes
+                .iter()
+                .any(|c| node.inputs.iter().any(|e| e.upstream == c.asset))
+        {
+            return Ok(None);
+        }
+        let records: Vec<_> = changes
+            .into_iter()
+            .filter(|c| c.asset == node.key)
+            .map(|c| c.summary_for(&node.code_version))
+            .collect();
+        let total = match &node.partitions {
+            Some(d) => d.count(cx)?,
+            None => 1,
+        };
+        if total < previous.total {
+            return Ok(None);
+        }
+        let stale = self.stale_few(graph, node, &records, cx)?;
+        let mut outside = previous.outside;
+        let mut updates = Vec::with_capacity(records.len());
+        for r in &records {
+            match index_within(node, cx, &r.partition, total) {
+                Some(i) => updates.push((i, state_of(r, &stale))),
+                // Counted again if it was before: more than there are only sends the next
+                // change of `now` to a full computation.
+                None => outside += 1,
+            }
+        }
+        let spans = if updates.is_empty() && total == previous.total {
+            previous.spans
+        } else {
+            Arc::new(apply_updates(
+                &previous.spans,
+                previous.total,
+                total,
+                updates,
+            ))
+        };
+        Ok(Some(ComputedStatus {
+            total,
+            spans,
+            watermark,
+            now,
+            outside,
+            ..previous
+        }))
     }
 
     /// Every partition's state as `(from, to, state)` index spans covering `0..total`, sorted;
-    /// consecutive indices in one state are merged, gaps are missing.
+    /// consecutive indices in one state are merged, gaps are missing. Also how many recorded
+    /// partitions are outside the definition.
     fn status_spans(
         &self,
         graph: &AssetGraph,
         node: &AssetNode,
         cx: &Context<'_>,
-    ) -> Result<(u64, Vec<Span>), EngineError> {
+    ) -> Result<(u64, Vec<Span>, usize), EngineError> {
         let records = self
             .state
             .partition_summaries(&node.key, &node.code_version)?;
@@ -392,35 +487,25 @@ impl Engine {
         };
         let mut states: Vec<(u64, PartitionStatus)> = Vec::with_capacity(records.len());
         for r in &records {
-            let Some(i) = index_within(node, cx, &r.partition, total) else {
-                continue;
-            };
-            let state = if r.failed {
-                PartitionStatus::Failed
-            } else if stale.contains_key(&r.partition) {
-                PartitionStatus::Stale
-            } else {
-                PartitionStatus::Materialized
-            };
-            states.push((i, state));
+            if let Some(i) = index_within(node, cx, &r.partition, total) {
+                states.push((i, state_of(r, &stale)));
+            }
         }
+        let outside = records.len() - states.len();
         states.sort_unstable_by_key(|(i, _)| *i);
-        let mut spans: Vec<(u64, u64, PartitionStatus)> = Vec::new();
+        let mut spans: Vec<Span> = Vec::new();
         let mut next = 0u64;
         for (i, state) in states {
             if i > next {
                 spans.push((next, i - 1, PartitionStatus::Missing));
             }
-            match spans.last_mut() {
-                Some((_, to, s)) if *s == state && *to + 1 == i => *to = i,
-                _ => spans.push((i, i, state)),
-            }
+            push_span(&mut spans, (i, i, state));
             next = i + 1;
         }
         if next < total {
             spans.push((next, total - 1, PartitionStatus::Missing));
         }
-        Ok((total, spans))
+        Ok((total, spans, outside))
     }
 
     /// Counts and a health bar of `width` buckets for one asset; with `list`, also every
@@ -542,8 +627,86 @@ type StatusStamp = ([u64; 2], u64, i64);
 pub(super) struct CachedStatus {
     stamp: StatusStamp,
     computed: Instant,
+    status: ComputedStatus,
+}
+
+/// An asset's status and what it was computed from: what lets later changes be applied to
+/// it rather than everything read again.
+#[derive(Debug, Clone)]
+pub(super) struct ComputedStatus {
     total: u64,
     spans: Arc<Vec<Span>>,
+    /// Every partition change up to this watermark is in the spans.
+    watermark: u64,
+    /// The registry's generation and `now` it was computed for.
+    generation: u64,
+    now: DateTime<Utc>,
+    /// Recorded partitions outside the definition then (at least).
+    outside: usize,
+}
+
+/// Changes read at most to bring a status up to date; more are computed afresh.
+const REFRESH_CHANGES: u32 = 20_000;
+
+/// A recorded partition's state: failed, stale (in `stale`), or materialized.
+fn state_of(
+    r: &crate::state::PartitionSummary,
+    stale: &std::collections::HashMap<String, super::staleness::Stale>,
+) -> PartitionStatus {
+    if r.failed {
+        PartitionStatus::Failed
+    } else if stale.contains_key(&r.partition) {
+        PartitionStatus::Stale
+    } else {
+        PartitionStatus::Materialized
+    }
+}
+
+/// Appends a span, merged into the last one when it continues it in the same state.
+fn push_span(spans: &mut Vec<Span>, (a, b, state): Span) {
+    if a > b {
+        return;
+    }
+    match spans.last_mut() {
+        Some((_, to, s)) if *s == state && *to + 1 == a => *to = b,
+        _ => spans.push((a, b, state)),
+    }
+}
+
+/// Spans covering `0..old_total` extended to `0..total` (the new partitions missing), with
+/// each update `(index, state)` applied, later updates of one index winning: one pass.
+fn apply_updates(
+    spans: &[Span],
+    old_total: u64,
+    total: u64,
+    mut updates: Vec<(u64, PartitionStatus)>,
+) -> Vec<Span> {
+    // Stable: of several updates of one index, the last stays last.
+    updates.sort_by_key(|&(i, _)| i);
+    let mut out: Vec<Span> = Vec::with_capacity(spans.len() + 2 * updates.len() + 1);
+    let mut pending = updates.into_iter().peekable();
+    let grown = (old_total < total).then_some((old_total, total - 1, PartitionStatus::Missing));
+    for &(a, b, state) in spans.iter().chain(grown.as_ref()) {
+        let mut at = a;
+        while let Some(&(i, new)) = pending.peek() {
+            if i > b {
+                break;
+            }
+            pending.next();
+            if pending.peek().is_some_and(|&(j, _)| j == i) {
+                continue;
+            }
+            if i > at {
+                push_span(&mut out, (at, i - 1, state));
+            }
+            push_span(&mut out, (i, i, new));
+            at = i + 1;
+        }
+        if at <= b {
+            push_span(&mut out, (at, b, state));
+        }
+    }
+    out
 }
 
 /// Status spans by asset.
@@ -633,7 +796,7 @@ fn index_within(node: &AssetNode, cx: &Context<'_>, partition: &str, total: u64)
 
 #[cfg(test)]
 mod tests {
-    use super::{PartitionStatus as S, Span, bin};
+    use super::{PartitionStatus as S, Span, apply_updates, bin};
 
     /// Spans covering `0..total` from a seed: random lengths and states.
     fn spans(seed: u64, total: u64) -> Vec<Span> {
@@ -652,6 +815,45 @@ mod tests {
             at = to + 1;
         }
         out
+    }
+
+    /// Spans expanded to one state per index.
+    fn expand(spans: &[Span]) -> Vec<S> {
+        spans
+            .iter()
+            .flat_map(|&(a, b, s)| (a..=b).map(move |_| s))
+            .collect()
+    }
+
+    #[test]
+    fn updates_applied_to_spans_are_the_spans_of_the_updated_states() {
+        let states = [S::Missing, S::Materialized, S::Failed, S::Stale];
+        for seed in 0..300u64 {
+            let old_total = 1 + seed * 37 % 500;
+            let total = old_total + seed % 3 * (seed % 17);
+            let before = spans(seed, old_total);
+            let updates: Vec<(u64, S)> = (0..seed % 40)
+                .map(|k| {
+                    let x = (seed + 1)
+                        .wrapping_mul(2_654_435_761)
+                        .wrapping_add(k * 40_503);
+                    (x % total, states[(x >> 7) as usize % 4])
+                })
+                .collect();
+            let mut expect = expand(&before);
+            expect.resize(total as usize, S::Missing);
+            for &(i, s) in &updates {
+                expect[i as usize] = s;
+            }
+            let after = apply_updates(&before, old_total, total, updates);
+            assert_eq!(expand(&after), expect, "seed {seed}");
+            // Merged: no two neighbours in one state.
+            assert!(
+                after
+                    .windows(2)
+                    .all(|w| w[0].2 != w[1].2 || w[0].1 + 1 != w[1].0)
+            );
+        }
     }
 
     #[test]

@@ -45,6 +45,41 @@ impl PartitionStore for State {
         })
     }
 
+    fn partition_watermark(&self) -> Result<u64, EngineError> {
+        self.read(|c| {
+            c.prepare_cached("SELECT COALESCE(MAX(changed), 0) FROM partition_status")?
+                .query_row([], |r| r.get::<_, i64>(0))
+                .map(i64::cast_unsigned)
+        })
+    }
+
+    fn partition_changes(
+        &self,
+        since: u64,
+        limit: u32,
+    ) -> Result<Vec<PartitionChange>, EngineError> {
+        self.read(|c| {
+            let mut s = c.prepare_cached(
+                "SELECT asset, partition, status = 'failed', materialization, code_version,
+                        input_hash
+                 FROM partition_status WHERE changed > ?1 ORDER BY changed LIMIT ?2",
+            )?;
+            s.query_map(params![since.cast_signed(), limit], |r| {
+                Ok(PartitionChange {
+                    asset: r.get(0)?,
+                    summary: PartitionSummary {
+                        partition: r.get(1)?,
+                        failed: r.get(2)?,
+                        materialization: r.get(3)?,
+                        code_version: r.get(4)?,
+                        input_hash: r.get(5)?,
+                    },
+                })
+            })?
+            .collect()
+        })
+    }
+
     fn latest_data_versions(&self, asset: &str) -> Result<Vec<(String, i64, String)>, EngineError> {
         self.read(|c| {
             let mut s = c.prepare_cached(

@@ -225,6 +225,26 @@ pub struct PartitionSummary {
     pub input_hash: Option<String>,
 }
 
+/// A partition whose state changed after a watermark ([`PartitionStore::partition_changes`]).
+#[derive(Debug, Clone)]
+pub struct PartitionChange {
+    pub asset: String,
+    /// Its state now, with the code version as recorded (whatever the asset's is).
+    pub summary: PartitionSummary,
+}
+
+impl PartitionChange {
+    /// The summary as [`PartitionStore::partition_summaries`] gives it for `code_version`.
+    pub fn summary_for(mut self, code_version: &str) -> PartitionSummary {
+        if self.summary.materialization.is_none()
+            || self.summary.code_version.as_deref() == Some(code_version)
+        {
+            self.summary.code_version = None;
+        }
+        self.summary
+    }
+}
+
 /// The latest state of one partition.
 #[derive(Debug, Clone, Serialize)]
 pub struct PartitionRecord {

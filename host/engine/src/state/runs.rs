@@ -263,13 +263,16 @@ impl RunStore for State {
                 params![run.id, now, error],
             )?;
             let mut mark = tx.prepare_cached(
-                "INSERT INTO partition_status (asset, partition, status, failed_run, error, updated_at)
-                 VALUES (?1, ?2, 'failed', ?3, ?4, ?5)
+                "INSERT INTO partition_status (asset, partition, status, failed_run, error, updated_at, changed)
+                 VALUES (?1, ?2, 'failed', ?3, ?4, ?5, ?6)
                  ON CONFLICT (asset, partition) DO UPDATE SET
-                    status = 'failed', failed_run = ?3, error = ?4, updated_at = ?5",
+                    status = 'failed', failed_run = ?3, error = ?4, updated_at = ?5, changed = ?6",
             )?;
-            for (asset, partition) in failed_partitions {
-                mark.execute(params![asset, partition, run.id, error, now])?;
+            if !failed_partitions.is_empty() {
+                let changed = next_change(tx)?;
+                for (asset, partition) in failed_partitions {
+                    mark.execute(params![asset, partition, run.id, error, now, changed])?;
+                }
             }
             event(tx, &run.id, "error", &format!("run failed: {error}"), now)?;
             end_with_dependents(
@@ -547,12 +550,13 @@ pub(super) fn record_materializations(
          ON CONFLICT (run_id, asset, partition) DO NOTHING",
     )?;
     let mut status = tx.prepare_cached(
-        "INSERT INTO partition_status (asset, partition, status, materialization, updated_at, code_version, data_version, input_hash)
-         VALUES (?1, ?2, 'materialized', ?3, ?4, ?5, ?6, ?7)
+        "INSERT INTO partition_status (asset, partition, status, materialization, updated_at, code_version, data_version, input_hash, changed)
+         VALUES (?1, ?2, 'materialized', ?3, ?4, ?5, ?6, ?7, ?8)
          ON CONFLICT (asset, partition) DO UPDATE SET
             status = 'materialized', materialization = ?3, failed_run = NULL, error = NULL,
-            updated_at = ?4, code_version = ?5, data_version = ?6, input_hash = ?7",
+            updated_at = ?4, code_version = ?5, data_version = ?6, input_hash = ?7, changed = ?8",
     )?;
+    let mut changed = None;
     for m in materializations {
         let inserted = insert.execute(params![
             m.asset,
@@ -580,9 +584,20 @@ pub(super) fn record_materializations(
             m.code_version,
             m.data_version,
             m.inputs.hash,
+            match changed {
+                Some(c) => c,
+                None => *changed.insert(next_change(tx)?),
+            },
         ])?;
     }
     Ok(())
+}
+
+/// The stamp of this transaction's writes to `partition_status`: larger than any stamp
+/// committed before (writers are serialized; one index lookup).
+pub(super) fn next_change(tx: &Transaction<'_>) -> rusqlite::Result<i64> {
+    tx.prepare_cached("SELECT COALESCE(MAX(changed), 0) + 1 FROM partition_status")?
+        .query_row([], |r| r.get(0))
 }
 
 /// Cancels every queued run downstream of a failed one; returns their ids.

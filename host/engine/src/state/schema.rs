@@ -165,6 +165,13 @@ UPDATE partition_status SET data_version =
     r"
 ALTER TABLE sensor_state ADD COLUMN disabled INTEGER NOT NULL DEFAULT 0;
 ",
+    // 6: every write of a partition's status stamps it with a number larger than any before
+    // (one per transaction), so that a status computed earlier is brought up to date by
+    // reading only what changed since (see `PartitionStore::partition_changes`).
+    r"
+ALTER TABLE partition_status ADD COLUMN changed INTEGER NOT NULL DEFAULT 0;
+CREATE INDEX partition_status_by_change ON partition_status(changed);
+",
 ];
 
 /// An exclusive lock on `<db>.lock` while a process creates or migrates the database.

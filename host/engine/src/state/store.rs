@@ -135,6 +135,19 @@ pub trait PartitionStore: Send + Sync {
         code_version: &str,
     ) -> Result<Vec<PartitionSummary>, EngineError>;
 
+    /// The stamp of the latest change to any partition's state (0 before any): a watermark
+    /// for [`PartitionStore::partition_changes`].
+    fn partition_watermark(&self) -> Result<u64, EngineError>;
+
+    /// Partitions of any asset whose state changed after the watermark `since`, oldest change
+    /// first, at most `limit`. A change committed after a watermark was read is listed after
+    /// it, never lost (it may also be listed again later).
+    fn partition_changes(
+        &self,
+        since: u64,
+        limit: u32,
+    ) -> Result<Vec<PartitionChange>, EngineError>;
+
     /// The latest materialization of every materialized partition of an asset: (key,
     /// materialization id, data version), what its readers' staleness compares against.
     fn latest_data_versions(&self, asset: &str) -> Result<Vec<(String, i64, String)>, EngineError>;
