@@ -778,6 +778,56 @@ fn a_status_kept_up_to_date_matches_one_computed_afresh() {
     }
 }
 
+/// A preview counts what a launch makes, for every policy and filter, without planning the
+/// runs: ten million partitions, one run each, are previewed at once.
+#[test]
+fn a_preview_counts_what_a_launch_creates() {
+    let setup = Setup::new(&[]);
+    let engine = setup.engine();
+    backfill(
+        &engine,
+        &["up"],
+        &range("2024-01-03", "2024-01-09"),
+        RunPolicy::PerPartition,
+    );
+    let targets = strings(&["up", "down", "eager_down"]);
+    for policy in [
+        RunPolicy::PerPartition,
+        RunPolicy::MaxPerRun(4),
+        RunPolicy::SingleRun,
+    ] {
+        for filter in [Filter::Any, Filter::Missing] {
+            let selection = PartitionSelection::All;
+            let preview = engine
+                .preview(&targets, &selection, filter, policy, now())
+                .unwrap();
+            let submitted = engine
+                .submit(&targets, &selection, filter, policy, false, "test", now())
+                .unwrap();
+            let what = format!("{policy:?}, {filter:?}");
+            assert_eq!(preview.partitions, submitted.partitions, "{what}");
+            assert_eq!(preview.runs, submitted.runs.len() as u64, "{what}");
+            let per_asset: u64 = preview.assets.iter().map(|a| a.partitions).sum();
+            assert_eq!(per_asset, submitted.partitions, "{what}");
+            if let Some(id) = &submitted.backfill_id {
+                engine.cancel_backfill(id).unwrap();
+            }
+        }
+    }
+    let at = Utc.with_ymd_and_hms(2029, 1, 7, 0, 0, 0).unwrap();
+    let preview = engine
+        .preview(
+            &strings(&["minutely"]),
+            &PartitionSelection::All,
+            Filter::Any,
+            RunPolicy::PerPartition,
+            at,
+        )
+        .unwrap();
+    assert!(preview.partitions >= 10_000_000, "{preview:?}");
+    assert_eq!(preview.runs, preview.partitions);
+}
+
 #[test]
 fn the_backfill_policy_is_honoured_at_planning() {
     let setup = Setup::new(&[]);

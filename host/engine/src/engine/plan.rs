@@ -4,13 +4,13 @@ use std::collections::{BTreeSet, HashMap};
 
 use chrono::{DateTime, Utc};
 use serde::Serialize;
-use tessera_partitions::{Context, KeyRange, PartitionKey, PartitionSubset};
+use tessera_partitions::{Context, KeyRange, MemoryDynamicStore, PartitionKey, PartitionSubset};
 use tessera_runtime::MAX_KEYS_PER_CALL;
 
 use super::select::describe_selection;
 use super::{Engine, Filter, PartitionSelection, RunPolicy, new_id};
 use crate::error::EngineError;
-use crate::graph::{AssetNode, BackfillPolicy};
+use crate::graph::{AssetGraph, AssetNode, BackfillPolicy};
 use crate::state::{NewRun, RunSelection};
 
 /// A run planned but not stored yet.
@@ -77,23 +77,29 @@ impl Engine {
         policy: RunPolicy,
         now: DateTime<Utc>,
     ) -> Result<PlanPreview, EngineError> {
-        let (runs, total) = self.plan(assets, selection, filter, policy, None, "preview", now)?;
+        // Counted from each computation's selected ranges: a launch of ten million
+        // partitions, one run each, is previewed without planning ten million runs.
+        let graph = self.graph()?;
+        let dynamic = self.dynamic_snapshot()?;
+        let groups = self.groups(&graph, assets, selection, filter, policy, now, &dynamic)?;
         let mut per_asset: Vec<AssetPreview> = Vec::new();
-        for r in &runs {
-            for a in &r.assets {
-                let i = match per_asset.iter().position(|p| &p.asset == a) {
-                    Some(i) => i,
-                    None => {
-                        per_asset.push(AssetPreview {
-                            asset: a.clone(),
-                            partitions: 0,
-                            runs: 0,
-                        });
-                        per_asset.len() - 1
+        let (mut partitions, mut runs) = (0u64, 0u64);
+        for g in &groups {
+            let (p, r) = g.counts();
+            partitions += p;
+            runs += r;
+            for a in &g.assets {
+                match per_asset.iter_mut().find(|x| &x.asset == a) {
+                    Some(x) => {
+                        x.partitions += p;
+                        x.runs += r;
                     }
-                };
-                per_asset[i].partitions += r.partitions;
-                per_asset[i].runs += 1;
+                    None => per_asset.push(AssetPreview {
+                        asset: a.clone(),
+                        partitions: p,
+                        runs: r,
+                    }),
+                }
             }
         }
         // Targets with nothing to do are shown too, with zeros.
@@ -107,8 +113,8 @@ impl Engine {
             }
         }
         Ok(PlanPreview {
-            partitions: total,
-            runs: runs.len() as u64,
+            partitions,
+            runs,
             assets: per_asset,
         })
     }
@@ -128,62 +134,12 @@ impl Engine {
         let graph = self.graph()?;
         let dynamic = self.dynamic_snapshot()?;
         let cx = Context::new(now).with_dynamic(&dynamic);
-        for a in assets {
-            self.node(&graph, a)?;
-        }
-        // A key or range names partitions: an unpartitioned target has none to name.
-        if !matches!(selection, PartitionSelection::All)
-            && let Some(n) = assets
-                .iter()
-                .filter_map(|a| graph.asset(a))
-                .find(|n| n.partitions.is_none())
-        {
-            return Err(EngineError::Selection {
-                asset: n.key.clone(),
-                message: "the asset is not partitioned; materialize it without a partition \
-                          key or range"
-                    .to_string(),
-            });
-        }
-        // Group targets by computation (siblings of a multi-asset run together), upstream first.
-        let mut targets: Vec<&AssetNode> = assets.iter().filter_map(|a| graph.asset(a)).collect();
-        targets.sort_by_key(|n| graph.rank(&n.key));
-        let mut groups: Vec<(&AssetNode, Vec<String>)> = Vec::new();
-        for n in targets {
-            if let Some(g) = groups
-                .iter_mut()
-                .find(|(first, _)| first.plugin == n.plugin && first.computation == n.computation)
-            {
-                if !g.1.contains(&n.key) {
-                    g.1.push(n.key.clone());
-                }
-            } else {
-                groups.push((n, vec![n.key.clone()]));
-            }
-        }
+        let groups = self.groups(&graph, assets, selection, filter, policy, now, &dynamic)?;
         let mut units_by_asset: HashMap<String, Vec<usize>> = HashMap::new();
         let mut units: Vec<Unit> = Vec::new();
         let mut total = 0u64;
-        for (node, group_assets) in &groups {
-            let subset = match &node.partitions {
-                None => None,
-                Some(_) => {
-                    // A union over the group's assets: a sibling may be missing where another is not.
-                    let mut s = PartitionSubset::empty();
-                    for a in group_assets {
-                        s = s.union(&self.select(&graph, a, selection, filter, now, &dynamic)?);
-                    }
-                    Some(s)
-                }
-            };
-            let new_units = split(
-                node,
-                group_assets,
-                subset.as_ref(),
-                split_of(node, policy)?,
-                &cx,
-            )?;
-            for u in new_units {
+        for g in &groups {
+            for u in split(g.node, &g.assets, g.subset.as_ref(), g.split, &cx)? {
                 total += u.count.max(1);
                 let idx = units.len();
                 for a in &u.assets {
@@ -273,6 +229,102 @@ impl Engine {
             })
             .collect();
         Ok((runs, total))
+    }
+}
+
+impl Engine {
+    /// A request's targets grouped by computation (siblings of a multi-asset run together),
+    /// upstream first, each with its selected partitions and how they split into runs.
+    #[allow(clippy::too_many_arguments)]
+    fn groups<'g>(
+        &self,
+        graph: &'g AssetGraph,
+        assets: &[String],
+        selection: &PartitionSelection,
+        filter: Filter,
+        policy: RunPolicy,
+        now: DateTime<Utc>,
+        dynamic: &MemoryDynamicStore,
+    ) -> Result<Vec<Group<'g>>, EngineError> {
+        for a in assets {
+            self.node(graph, a)?;
+        }
+        // A key or range names partitions: an unpartitioned target has none to name.
+        if !matches!(selection, PartitionSelection::All)
+            && let Some(n) = assets
+                .iter()
+                .filter_map(|a| graph.asset(a))
+                .find(|n| n.partitions.is_none())
+        {
+            return Err(EngineError::Selection {
+                asset: n.key.clone(),
+                message: "the asset is not partitioned; materialize it without a partition \
+                          key or range"
+                    .to_string(),
+            });
+        }
+        let mut targets: Vec<&AssetNode> = assets.iter().filter_map(|a| graph.asset(a)).collect();
+        targets.sort_by_key(|n| graph.rank(&n.key));
+        let mut groups: Vec<Group<'g>> = Vec::new();
+        for n in targets {
+            if let Some(g) = groups
+                .iter_mut()
+                .find(|g| g.node.plugin == n.plugin && g.node.computation == n.computation)
+            {
+                if !g.assets.contains(&n.key) {
+                    g.assets.push(n.key.clone());
+                }
+            } else {
+                groups.push(Group {
+                    node: n,
+                    assets: vec![n.key.clone()],
+                    subset: None,
+                    split: split_of(n, policy)?,
+                });
+            }
+        }
+        for g in &mut groups {
+            if g.node.partitions.is_some() {
+                // A union over the group's assets: a sibling may be missing where another is not.
+                let mut s = PartitionSubset::empty();
+                for a in &g.assets {
+                    s = s.union(&self.select(graph, a, selection, filter, now, dynamic)?);
+                }
+                g.subset = Some(s);
+            }
+        }
+        Ok(groups)
+    }
+}
+
+/// One computation's share of a request ([`Engine::groups`]).
+struct Group<'g> {
+    node: &'g AssetNode,
+    assets: Vec<String>,
+    /// The selected partitions (`None`: unpartitioned).
+    subset: Option<PartitionSubset>,
+    split: Split,
+}
+
+impl Group<'_> {
+    /// The partitions and runs [`split`] makes of it, counted from its ranges.
+    fn counts(&self) -> (u64, u64) {
+        let Some(subset) = &self.subset else {
+            return (1, 1);
+        };
+        let loose = subset.unindexed().len() as u64;
+        match self.split {
+            Split::PerKey => (subset.len(), subset.len()),
+            Split::Ranges(max) => {
+                let runs: u64 = subset
+                    .indices()
+                    .ranges()
+                    .iter()
+                    .map(|&(a, b)| ((b - a) as u64).div_ceil(max.max(1)))
+                    .sum();
+                (subset.len(), runs + loose)
+            }
+        }
     }
 }
 
