@@ -32,16 +32,8 @@ impl PartitionStore for State {
                         input_hash
                  FROM partition_status WHERE asset = ?1",
             )?;
-            s.query_map(params![asset, code_version], |r| {
-                Ok(PartitionSummary {
-                    partition: r.get(0)?,
-                    failed: r.get(1)?,
-                    materialization: r.get(2)?,
-                    code_version: r.get(3)?,
-                    input_hash: r.get(4)?,
-                })
-            })?
-            .collect()
+            s.query_map(params![asset, code_version], |r| summary_from_row(r, 0))?
+                .collect()
         })
     }
 
@@ -67,13 +59,7 @@ impl PartitionStore for State {
             s.query_map(params![since.cast_signed(), limit], |r| {
                 Ok(PartitionChange {
                     asset: r.get(0)?,
-                    summary: PartitionSummary {
-                        partition: r.get(1)?,
-                        failed: r.get(2)?,
-                        materialization: r.get(3)?,
-                        code_version: r.get(4)?,
-                        input_hash: r.get(5)?,
-                    },
+                    summary: summary_from_row(r, 1)?,
                 })
             })?
             .collect()
@@ -201,4 +187,16 @@ impl PartitionStore for State {
             ))
         })
     }
+}
+
+/// A [`PartitionSummary`] from five columns starting at `at`: partition, failed, materialization,
+/// code version, input hash.
+fn summary_from_row(r: &rusqlite::Row<'_>, at: usize) -> rusqlite::Result<PartitionSummary> {
+    Ok(PartitionSummary {
+        partition: r.get(at)?,
+        failed: r.get(at + 1)?,
+        materialization: r.get(at + 2)?,
+        code_version: r.get(at + 3)?,
+        input_hash: r.get(at + 4)?,
+    })
 }
