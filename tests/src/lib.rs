@@ -14,6 +14,7 @@
 pub mod browser;
 pub mod fixtures;
 pub mod http;
+pub mod pg;
 
 use std::path::{Path, PathBuf};
 use std::process::Command;

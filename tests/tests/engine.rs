@@ -10,13 +10,12 @@
 )]
 
 use std::collections::BTreeMap;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use chrono::{DateTime, TimeZone, Utc};
 use serde_json::Value;
-use tessera_engine::prelude::*;
 use tessera_engine::state::PartitionState;
 use tessera_engine::{
     Clock, Engine, EngineConfig, Filter, PartitionSelection, RunPolicy, RunScope, RunStatus,
@@ -28,12 +27,49 @@ fn now() -> DateTime<Utc> {
     Utc.with_ymd_and_hms(2024, 6, 1, 0, 0, 0).unwrap()
 }
 
+/// The state store a test runs against: each behavioural test runs once on each (one body,
+/// two stores), through [`on_both_stores!`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Backend {
+    Sqlite,
+    Postgres,
+}
+
+thread_local! {
+    static BACKEND: std::cell::Cell<Backend> = const { std::cell::Cell::new(Backend::Sqlite) };
+}
+
+/// Runs `test` with its [`Setup`]s on `backend`.
+fn on(backend: Backend, test: fn()) {
+    BACKEND.with(|b| b.set(backend));
+    test();
+}
+
+/// A `#[test]` per store for each test body named: `<name>::sqlite`, `<name>::postgres`.
+macro_rules! on_both_stores {
+    ($($name:ident),* $(,)?) => {$(
+        mod $name {
+            #[test]
+            fn sqlite() {
+                super::on(super::Backend::Sqlite, super::$name);
+            }
+            #[test]
+            fn postgres() {
+                super::on(super::Backend::Postgres, super::$name);
+            }
+        }
+    )*};
+}
+
 struct Setup {
     dir: tempfile::TempDir,
+    /// The PostgreSQL database (a fresh one per setup), or SQLite under `storage()`.
+    database: Option<String>,
 }
 
 impl Setup {
-    /// A plugin directory holding the engine probe and the named example plugins.
+    /// A plugin directory holding the engine probe and the named example plugins, and an
+    /// empty state on the test's store.
     fn new(examples: &[&str]) -> Setup {
         let c = components();
         let dir = tempfile::tempdir().unwrap();
@@ -43,7 +79,30 @@ impl Setup {
         for e in examples {
             std::fs::copy(c.plugin(e), plugins.join(format!("{e}.wasm"))).unwrap();
         }
-        Setup { dir }
+        let database = match BACKEND.with(std::cell::Cell::get) {
+            Backend::Sqlite => None,
+            Backend::Postgres => Some(tessera_tests::pg::database()),
+        };
+        Setup { dir, database }
+    }
+
+    /// The state store alone.
+    fn state(&self) -> Arc<dyn tessera_engine::Store> {
+        Engine::open_state(&self.storage(), self.database.as_deref()).unwrap()
+    }
+
+    /// Runs SQL on the state's database directly (a careless hand, a newer tessera).
+    fn execute_sql(&self, sql: &str) {
+        match &self.database {
+            None => {
+                let conn = rusqlite::Connection::open(self.storage().join("state.db")).unwrap();
+                conn.execute_batch(sql).unwrap();
+            }
+            Some(url) => {
+                let name = url.rsplit('/').next().unwrap();
+                tessera_tests::pg::cluster().psql(name, sql);
+            }
+        }
     }
 
     fn plugins(&self) -> PathBuf {
@@ -65,6 +124,10 @@ impl Setup {
     }
 
     fn engine_with(&self, config: EngineConfig) -> Engine {
+        let config = EngineConfig {
+            database: self.database.clone(),
+            ..config
+        };
         let runtime = RuntimeConfig {
             cache_dir: Some(shared_dir("artifacts")),
             ..RuntimeConfig::default()
@@ -128,7 +191,6 @@ fn blob(engine: &Engine, asset: &str, key: &str) -> Vec<u8> {
     engine.read_blob(&m.blob).unwrap()
 }
 
-#[test]
 fn the_seed_pipeline_backfills_in_dependency_order() {
     let setup = Setup::new(&[
         "daily_sales",
@@ -210,7 +272,6 @@ fn the_seed_pipeline_backfills_in_dependency_order() {
     assert_eq!(missing.len(), 29);
 }
 
-#[test]
 fn dynamic_partitions_come_from_the_database_and_the_sensor() {
     let setup = Setup::new(&["customer_metrics"]);
     let engine = setup.engine();
@@ -245,7 +306,6 @@ fn dynamic_partitions_come_from_the_database_and_the_sensor() {
     assert_eq!(materialized(&engine, "customer_metrics").len(), keys.len());
 }
 
-#[test]
 fn failed_attempts_are_retried_with_backoff() {
     let setup = Setup::new(&[]);
     let engine = setup.engine();
@@ -269,7 +329,6 @@ fn failed_attempts_are_retried_with_backoff() {
     assert_eq!(materialized(&engine, "flaky").len(), 3);
 }
 
-#[test]
 fn a_failure_marks_partitions_and_cancels_what_depends_on_it() {
     let setup = Setup::new(&[]);
     let engine = setup.engine_with(EngineConfig {
@@ -314,7 +373,6 @@ fn a_failure_marks_partitions_and_cancels_what_depends_on_it() {
     assert_eq!(failed.len(), 2);
 }
 
-#[test]
 fn a_missing_upstream_partition_waits_instead_of_failing() {
     let setup = Setup::new(&[]);
     let engine = setup.engine_with(EngineConfig {
@@ -391,7 +449,6 @@ fn a_missing_upstream_partition_waits_instead_of_failing() {
     assert_eq!(materialized(&engine, "down").len(), 3);
 }
 
-#[test]
 fn an_asset_timeout_ends_a_call_the_plugin_limit_would_let_run() {
     let setup = Setup::new(&[]);
     // The plugin's own limit is the default 60 s; the asset says 200 ms in its metadata.
@@ -434,7 +491,6 @@ fn an_asset_timeout_ends_a_call_the_plugin_limit_would_let_run() {
     assert!(error.contains("50ms"), "{error}");
 }
 
-#[test]
 fn sensor_cursors_and_run_keys_survive_a_restart() {
     let setup = Setup::new(&[]);
     {
@@ -457,7 +513,6 @@ fn sensor_cursors_and_run_keys_survive_a_restart() {
     assert_eq!(state.evaluations, 3);
 }
 
-#[test]
 fn late_upstream_data_makes_downstream_stale_and_eager_assets_catch_up() {
     let setup = Setup::new(&[]);
     let engine = setup.engine();
@@ -583,7 +638,6 @@ fn late_upstream_data_makes_downstream_stale_and_eager_assets_catch_up() {
     );
 }
 
-#[test]
 fn batched_runs_cover_ranges_and_chunks() {
     let setup = Setup::new(&[]);
     let engine = setup.engine();
@@ -634,7 +688,6 @@ fn batched_runs_cover_ranges_and_chunks() {
 
 /// Every partition's state as ranges: merged where consecutive partitions share a state,
 /// gaps missing, the keys at both ends, and the whole definition covered.
-#[test]
 fn status_ranges_cover_the_definition_in_as_many_ranges_as_the_state_changes() {
     use tessera_engine::{PartitionStatus as S, StatusRange};
     let setup = Setup::new(&[]);
@@ -693,7 +746,6 @@ fn status_ranges_cover_the_definition_in_as_many_ranges_as_the_state_changes() {
 
 /// The status the engine keeps and brings up to date from what changed is, after every
 /// change and as `now` moves on, the status computed afresh by an engine that never saw it.
-#[test]
 fn a_status_kept_up_to_date_matches_one_computed_afresh() {
     use tessera_engine::state::{InputsRead, NewMaterialization};
     let setup = Setup::new(&[]);
@@ -780,7 +832,6 @@ fn a_status_kept_up_to_date_matches_one_computed_afresh() {
 
 /// A preview counts what a launch makes, for every policy and filter, without planning the
 /// runs: ten million partitions, one run each, are previewed at once.
-#[test]
 fn a_preview_counts_what_a_launch_creates() {
     let setup = Setup::new(&[]);
     let engine = setup.engine();
@@ -828,7 +879,6 @@ fn a_preview_counts_what_a_launch_creates() {
     assert_eq!(preview.runs, preview.partitions);
 }
 
-#[test]
 fn the_backfill_policy_is_honoured_at_planning() {
     let setup = Setup::new(&[]);
     let engine = setup.engine();
@@ -884,7 +934,6 @@ fn the_backfill_policy_is_honoured_at_planning() {
 /// A downstream partition receives the upstream partitions its mapping names and no others:
 /// exactly, per key, when the upstream's range run wrote one output per key; whole, labelled
 /// with its range, when it wrote one value for the range (the only way of a 0.1.0 plugin).
-#[test]
 fn a_downstream_receives_exactly_the_upstream_partitions_it_maps_to() {
     let setup = Setup::new(&[]);
     let engine = setup.engine();
@@ -936,7 +985,6 @@ fn a_downstream_receives_exactly_the_upstream_partitions_it_maps_to() {
     );
 }
 
-#[test]
 fn a_reload_that_breaks_the_graph_is_refused() {
     let setup = Setup::new(&[]);
     let engine = setup.engine();
@@ -964,7 +1012,6 @@ fn variant(bytes: &[u8], n: u8) -> Vec<u8> {
     out
 }
 
-#[test]
 fn a_reload_in_the_middle_of_a_backfill_harms_nothing() {
     let setup = Setup::new(&[]);
     let engine = Arc::new(setup.engine());
@@ -1043,7 +1090,6 @@ fn a_reload_in_the_middle_of_a_backfill_harms_nothing() {
     assert!(stale > 0 && stale < 120, "{stale}");
 }
 
-#[test]
 fn the_state_file_reopens_and_refuses_a_newer_schema() {
     let setup = Setup::new(&[]);
     {
@@ -1058,23 +1104,17 @@ fn the_state_file_reopens_and_refuses_a_newer_schema() {
     let engine = setup.engine();
     assert_eq!(materialized(&engine, "up").len(), 2);
     drop(engine);
-    let db = setup.storage().join("state.db");
-    let conn = rusqlite_set_version(&db, 999);
-    assert!(conn);
-    let err = Engine::open_state(&setup.storage()).unwrap_err();
+    setup.execute_sql(match setup.database {
+        None => "PRAGMA user_version = 999",
+        Some(_) => "UPDATE tessera_schema SET version = 999",
+    });
+    let err = Engine::open_state(&setup.storage(), setup.database.as_deref()).unwrap_err();
     assert!(err.to_string().contains("schema version 999"), "{err}");
 }
 
-/// Sets `PRAGMA user_version` through the state module's own SQL access.
-fn rusqlite_set_version(db: &Path, v: i64) -> bool {
-    tessera_engine::state::set_schema_version_for_tests(db, v).is_ok()
-}
-
-#[test]
 fn pools_limit_running_runs_across_workers_and_processes() {
-    use tessera_engine::state::{Completed, NewRun, State};
-    let dir = tempfile::tempdir().unwrap();
-    let state = State::open(&dir.path().join("state.db")).unwrap();
+    use tessera_engine::state::{Completed, NewRun};
+    let state = Setup::new(&[]).state();
     let run = |id: &str, pool: Option<&str>| NewRun {
         id: id.into(),
         plugin: "p".into(),
@@ -1148,7 +1188,6 @@ fn pools_limit_running_runs_across_workers_and_processes() {
     );
 }
 
-#[test]
 fn schedule_run_keys_deduplicate_across_catch_up_and_restarts() {
     let setup = Setup::new(&[]);
     // An hourly cron over a daily asset: every tick of a day names the same partition.
@@ -1182,7 +1221,6 @@ fn schedule_run_keys_deduplicate_across_catch_up_and_restarts() {
     assert_eq!(keys, ["2024-05-31", "2024-06-01"]);
 }
 
-#[test]
 fn canceling_a_finished_backfill_keeps_its_status() {
     let setup = Setup::new(&[]);
     let engine = setup.engine();
@@ -1221,7 +1259,6 @@ fn canceling_a_finished_backfill_keeps_its_status() {
     );
 }
 
-#[test]
 fn a_row_that_does_not_decode_is_an_error_naming_it() {
     let setup = Setup::new(&[]);
     let engine = setup.engine();
@@ -1233,14 +1270,9 @@ fn a_row_that_does_not_decode_is_an_error_naming_it() {
     );
     let run = engine.state().runs(1, Some(&id)).unwrap()[0].id.clone();
     drop(engine);
-    let db = setup.storage().join("state.db");
-    let conn = rusqlite::Connection::open(&db).unwrap();
-    conn.execute(
-        "UPDATE runs SET status = 'paused' WHERE id = ?1",
-        rusqlite::params![run],
-    )
-    .unwrap();
-    drop(conn);
+    setup.execute_sql(&format!(
+        "UPDATE runs SET status = 'paused' WHERE id = '{run}'"
+    ));
     let engine = setup.engine();
     // Not read as "queued": an error naming the table, the row, the column and the value.
     let err = engine.state().runs(10, None).unwrap_err();
@@ -1248,13 +1280,9 @@ fn a_row_that_does_not_decode_is_an_error_naming_it() {
     for part in ["runs row", &run, "status", "paused"] {
         assert!(text.contains(part), "{part:?} in {text}");
     }
-    let conn = rusqlite::Connection::open(&db).unwrap();
-    conn.execute(
-        "UPDATE runs SET status = 'success', assets = '{not json' WHERE id = ?1",
-        rusqlite::params![run],
-    )
-    .unwrap();
-    drop(conn);
+    setup.execute_sql(&format!(
+        "UPDATE runs SET status = 'success', assets = '{{not json' WHERE id = '{run}'"
+    ));
     let text = tessera_engine::report(&engine.state().run(&run).unwrap_err());
     assert!(
         text.contains("assets") && text.contains("not json"),
@@ -1262,7 +1290,6 @@ fn a_row_that_does_not_decode_is_an_error_naming_it() {
     );
 }
 
-#[test]
 fn a_run_is_queued_again_only_when_its_lease_expires() {
     use tessera_engine::state::RunEvent;
     let setup = Setup::new(&[]);
@@ -1341,7 +1368,6 @@ fn a_run_is_queued_again_only_when_its_lease_expires() {
     }
 }
 
-#[test]
 fn a_missing_upstream_makes_only_its_readers_unavailable() {
     let c = components();
     let setup = Setup::new(&[]);
@@ -1400,3 +1426,29 @@ fn a_missing_upstream_makes_only_its_readers_unavailable() {
     assert!(graph.unavailable().is_empty(), "{:?}", graph.unavailable());
     assert!(graph.asset("after_sales").is_some());
 }
+
+on_both_stores!(
+    the_seed_pipeline_backfills_in_dependency_order,
+    dynamic_partitions_come_from_the_database_and_the_sensor,
+    failed_attempts_are_retried_with_backoff,
+    a_failure_marks_partitions_and_cancels_what_depends_on_it,
+    a_missing_upstream_partition_waits_instead_of_failing,
+    an_asset_timeout_ends_a_call_the_plugin_limit_would_let_run,
+    sensor_cursors_and_run_keys_survive_a_restart,
+    late_upstream_data_makes_downstream_stale_and_eager_assets_catch_up,
+    batched_runs_cover_ranges_and_chunks,
+    status_ranges_cover_the_definition_in_as_many_ranges_as_the_state_changes,
+    a_status_kept_up_to_date_matches_one_computed_afresh,
+    a_preview_counts_what_a_launch_creates,
+    the_backfill_policy_is_honoured_at_planning,
+    a_downstream_receives_exactly_the_upstream_partitions_it_maps_to,
+    a_reload_that_breaks_the_graph_is_refused,
+    a_reload_in_the_middle_of_a_backfill_harms_nothing,
+    the_state_file_reopens_and_refuses_a_newer_schema,
+    pools_limit_running_runs_across_workers_and_processes,
+    schedule_run_keys_deduplicate_across_catch_up_and_restarts,
+    canceling_a_finished_backfill_keeps_its_status,
+    a_row_that_does_not_decode_is_an_error_naming_it,
+    a_run_is_queued_again_only_when_its_lease_expires,
+    a_missing_upstream_makes_only_its_readers_unavailable,
+);

@@ -14,8 +14,13 @@ use tessera_runtime::RuntimeConfig;
 struct File {
     #[serde(default)]
     plugins: Option<PathBuf>,
+    /// A directory (SQLite's `state.db` and the IO store), or a PostgreSQL URL.
     #[serde(default)]
-    storage: Option<PathBuf>,
+    storage: Option<String>,
+    /// With a database URL: the directory of the IO store (`data/`) and this host's files;
+    /// hosts on several machines point it at one shared mount.
+    #[serde(default)]
+    storage_dir: Option<PathBuf>,
     #[serde(default)]
     execution: Execution,
     #[serde(default)]
@@ -118,6 +123,11 @@ pub(crate) struct Config {
     pub(crate) token: Option<String>,
 }
 
+/// Whether `storage` names a PostgreSQL database rather than a directory.
+fn is_database_url(storage: &str) -> bool {
+    storage.starts_with("postgres://") || storage.starts_with("postgresql://")
+}
+
 fn default_cache_dir() -> Option<PathBuf> {
     std::env::var_os("XDG_CACHE_HOME")
         .map(PathBuf::from)
@@ -198,10 +208,37 @@ impl Config {
         if let Some((asset, _)) = e.timeouts_ms.iter().find(|(_, ms)| **ms == 0) {
             anyhow::bail!("[execution.timeouts_ms] {asset:?} must be at least 1 millisecond");
         }
+        // `TESSERA_DATABASE_URL` wins over the file, as a deployment's secret would.
+        let storage = std::env::var("TESSERA_DATABASE_URL")
+            .ok()
+            .filter(|u| !u.is_empty())
+            .or(parsed.storage);
+        let (database, storage) = match storage {
+            Some(url) if is_database_url(&url) => (
+                Some(url),
+                parsed
+                    .storage_dir
+                    .unwrap_or_else(|| PathBuf::from(".tessera")),
+            ),
+            Some(dir) => {
+                if parsed.storage_dir.is_some() {
+                    anyhow::bail!(
+                        "storage_dir is for a database URL in `storage`; with a directory, the state and the IO store are both under it"
+                    );
+                }
+                (None, PathBuf::from(dir))
+            }
+            None => (
+                None,
+                parsed
+                    .storage_dir
+                    .unwrap_or_else(|| PathBuf::from(".tessera")),
+            ),
+        };
         Ok(Config {
             file,
             plugins: resolve(parsed.plugins.unwrap_or_else(|| PathBuf::from("plugins"))),
-            storage: resolve(parsed.storage.unwrap_or_else(|| PathBuf::from(".tessera"))),
+            storage: resolve(storage),
             engine: EngineConfig {
                 clock: tessera_engine::Clock::System,
                 concurrency: e.concurrency,
@@ -214,6 +251,7 @@ impl Config {
                     .map(|(asset, ms)| (asset, Duration::from_millis(ms)))
                     .collect(),
                 lease: Duration::from_millis(e.lease_ms),
+                database,
             },
             runtime,
             schedules: parsed.schedules,

@@ -398,7 +398,10 @@ pub(crate) fn backfill_resume(config: &Config, id: &str, json: bool) -> anyhow::
 }
 
 fn open_state_only(config: &Config) -> anyhow::Result<Arc<dyn tessera_engine::Store>> {
-    Ok(Engine::open_state(&config.storage)?)
+    Ok(Engine::open_state(
+        &config.storage,
+        config.engine.database.as_deref(),
+    )?)
 }
 
 // ---- listings -------------------------------------------------------------------------------

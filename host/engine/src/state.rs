@@ -14,6 +14,7 @@ mod dynamic;
 
 mod backfills;
 mod partitions;
+pub mod pg;
 mod records;
 mod runs;
 mod schema;
@@ -21,6 +22,7 @@ mod sensors;
 mod store;
 
 use backfills::*;
+pub use pg::PgState;
 pub use records::*;
 use runs::*;
 use schema::*;
@@ -39,7 +41,7 @@ pub struct State {
 /// How long a claim holds without a heartbeat, unless configured.
 pub const DEFAULT_LEASE: Duration = Duration::from_secs(30);
 
-fn lease_ms(lease: Duration) -> i64 {
+pub(crate) fn lease_ms(lease: Duration) -> i64 {
     i64::try_from(lease.as_millis()).unwrap_or(i64::MAX)
 }
 

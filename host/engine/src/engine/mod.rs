@@ -90,6 +90,10 @@ pub struct EngineConfig {
     /// of it while the engine executes): after a crash, its runs wait this long to be queued
     /// again.
     pub lease: Duration,
+    /// The state in PostgreSQL at this URL, shared by every host pointing at it; `None`
+    /// keeps it in SQLite under the storage directory. Either way the IO store is the storage
+    /// directory's `data/` (hosts sharing a database share that directory too).
+    pub database: Option<String>,
 }
 
 impl Default for EngineConfig {
@@ -102,6 +106,7 @@ impl Default for EngineConfig {
             retry_backoff: Duration::from_millis(500),
             timeouts: BTreeMap::new(),
             lease: crate::state::DEFAULT_LEASE,
+            database: None,
         }
     }
 }
@@ -165,9 +170,16 @@ pub(crate) fn new_id(prefix: &str) -> String {
 }
 
 impl Engine {
-    /// The state database and IO store under `storage` (`state.db`, `data/`).
-    pub fn open_state(storage: &Path) -> Result<Arc<dyn Store>, EngineError> {
-        Ok(Arc::new(State::open(&storage.join("state.db"))?))
+    /// The state: the PostgreSQL database at `database`, else SQLite's `state.db` under
+    /// `storage`.
+    pub fn open_state(
+        storage: &Path,
+        database: Option<&str>,
+    ) -> Result<Arc<dyn Store>, EngineError> {
+        Ok(match database {
+            Some(url) => Arc::new(crate::state::PgState::open(url)?),
+            None => Arc::new(State::open(&storage.join("state.db"))?),
+        })
     }
 
     /// Opens the state under `storage`, starts a runtime that reads dynamic keys from it,
@@ -179,7 +191,7 @@ impl Engine {
         runtime: RuntimeConfig,
         config: EngineConfig,
     ) -> Result<(Engine, Vec<RegistryEvent>), EngineError> {
-        let state = Engine::open_state(storage)?;
+        let state = Engine::open_state(storage, config.database.as_deref())?;
         let runtime =
             Runtime::with_dynamic_keys(runtime, Arc::new(StateDynamicKeys(Arc::clone(&state))))?;
         let registry = Registry::new(runtime, plugins);

@@ -12,7 +12,7 @@ impl BackfillStore for State {
                 "SELECT id, status, assets, description, partitions, created_at, ended_at
                  FROM backfills ORDER BY seq DESC",
             )?;
-            s.query_map([], backfill_from_row)?.collect()
+            s.query_map([], |r| backfill_from_row(r))?.collect()
         })
     }
 
@@ -22,7 +22,7 @@ impl BackfillStore for State {
                 "SELECT id, status, assets, description, partitions, created_at, ended_at
                  FROM backfills WHERE id = ?1",
                 params![id],
-                backfill_from_row,
+                |r| backfill_from_row(r),
             )
             .optional()
         })

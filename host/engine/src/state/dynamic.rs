@@ -32,9 +32,9 @@ const CACHE_KEYS: usize = 4_000_000;
 
 /// Where a set's log stands.
 #[derive(Debug, Clone, Copy, Default)]
-struct Log {
+pub(super) struct Log {
     /// `seq` of the newest change applied (0: none).
-    version: i64,
+    pub(super) version: i64,
     /// Rows since the last compaction.
     changes: usize,
     /// Keys in those rows.
@@ -44,8 +44,8 @@ struct Log {
 /// One set as this process last read it.
 #[derive(Debug, Clone, Default)]
 pub(super) struct DynamicSet {
-    log: Log,
-    keys: IndexSet<String>,
+    pub(super) log: Log,
+    pub(super) keys: IndexSet<String>,
 }
 
 pub(super) type DynamicCache = HashMap<String, Arc<DynamicSet>>;
@@ -66,75 +66,126 @@ fn catch_up(c: &Connection, name: &str, set: &mut DynamicSet) -> rusqlite::Resul
     let newest: i64 = c
         .prepare_cached("SELECT COALESCE(MAX(seq), 0) FROM dynamic_changes WHERE name = ?1")?
         .query_row(params![name], |r| r.get(0))?;
-    if newest == set.log.version {
+    if !set.behind(newest) {
         return Ok(());
-    }
-    if newest < set.log.version {
-        // The database went back (restored from a copy): read it all again.
-        *set = DynamicSet::default();
     }
     let mut q = c.prepare_cached(
         "SELECT seq, op, keys FROM dynamic_changes WHERE name = ?1 AND seq > ?2 ORDER BY seq",
     )?;
     let mut rows = q.query(params![name, set.log.version])?;
     while let Some(row) = rows.next()? {
-        let seq: i64 = row.get(0)?;
-        let op = row.get_ref(1)?.as_str()?;
-        let keys: Vec<&str> = row
-            .get_ref(2)?
-            .as_str()?
-            .split('\n')
-            .filter(|k| !k.is_empty())
-            .collect();
-        let logged = keys.len();
-        match op {
-            "add" => {
-                for k in keys {
-                    if !set.keys.contains(k) {
-                        set.keys.insert(k.to_owned());
-                    }
-                }
-            }
-            "set" => {
-                set.keys.clear();
-                set.log.changes = 0;
-                set.log.logged = 0;
-                set.keys.extend(keys.into_iter().map(str::to_owned));
-            }
-            "remove" => {
-                let gone: HashSet<&str> = keys.into_iter().collect();
-                set.keys.retain(|k| !gone.contains(k.as_str()));
-            }
-            other => {
-                return Err(bad_row(format!(
-                    "dynamic set {name:?}: change {seq} has unknown op {other:?}"
-                )));
-            }
-        }
-        set.log.version = seq;
-        set.log.changes += 1;
-        set.log.logged += logged;
+        set.apply(
+            name,
+            row.get(0)?,
+            row.get_ref(1)?.as_str()?,
+            row.get_ref(2)?.as_str()?,
+        )
+        .map_err(bad_row)?;
     }
     Ok(())
 }
 
-/// Appends one change to the log, split into rows of [`ROW_KEYS`] keys (the first row of a
-/// `set` says `set`, the rest `add`). `total` is the size of the set after the change.
-fn append<'k>(
-    tx: &Transaction<'_>,
-    name: &str,
+impl DynamicSet {
+    /// Whether changes up to `newest` (the newest `seq` stored) are missing; forgets
+    /// everything when the database went back (restored from a copy).
+    pub(super) fn behind(&mut self, newest: i64) -> bool {
+        if newest < self.log.version {
+            *self = DynamicSet::default();
+        }
+        newest != self.log.version
+    }
+
+    /// Applies one stored change (both backends replay their rows through this).
+    pub(super) fn apply(
+        &mut self,
+        name: &str,
+        seq: i64,
+        op: &str,
+        keys: &str,
+    ) -> Result<(), String> {
+        let keys: Vec<&str> = keys.split('\n').filter(|k| !k.is_empty()).collect();
+        let logged = keys.len();
+        match op {
+            "add" => {
+                for k in keys {
+                    if !self.keys.contains(k) {
+                        self.keys.insert(k.to_owned());
+                    }
+                }
+            }
+            "set" => {
+                self.keys.clear();
+                self.log.changes = 0;
+                self.log.logged = 0;
+                self.keys.extend(keys.into_iter().map(str::to_owned));
+            }
+            "remove" => {
+                let gone: HashSet<&str> = keys.into_iter().collect();
+                self.keys.retain(|k| !gone.contains(k.as_str()));
+            }
+            other => {
+                return Err(format!(
+                    "dynamic set {name:?}: change {seq} has unknown op {other:?}"
+                ));
+            }
+        }
+        self.log.version = seq;
+        self.log.changes += 1;
+        self.log.logged += logged;
+        Ok(())
+    }
+
+    /// Adds the keys not present yet, in order; returns the new ones' positions.
+    pub(super) fn add_keys(&mut self, keys: &[String]) -> std::ops::Range<usize> {
+        let before = self.keys.len();
+        for k in keys {
+            if !self.keys.contains(k.as_str()) {
+                self.keys.insert(k.clone());
+            }
+        }
+        before..self.keys.len()
+    }
+
+    /// Removes the keys present; returns them (each once).
+    pub(super) fn remove_keys<'k>(&mut self, keys: &'k [String]) -> Vec<&'k str> {
+        let mut gone: Vec<&str> = Vec::new();
+        let mut seen = HashSet::new();
+        for k in keys {
+            if self.keys.contains(k.as_str()) && seen.insert(k.as_str()) {
+                gone.push(k);
+            }
+        }
+        if !gone.is_empty() {
+            self.keys.retain(|k| !seen.contains(k.as_str()));
+        }
+        gone
+    }
+
+    /// Whether the log is long enough to be rewritten as one `set`; if so, counts it as
+    /// rewritten (the caller deletes the rows and appends the set).
+    pub(super) fn compact_now(&mut self) -> bool {
+        let len = self.keys.len();
+        let many_rows = self.log.changes > COMPACT_AFTER.max(len / 16);
+        let many_keys = self.log.logged > 2 * len + ROW_KEYS;
+        if many_rows || many_keys {
+            self.log.changes = 0;
+            self.log.logged = 0;
+        }
+        many_rows || many_keys
+    }
+}
+
+/// One change as the rows that store it: (seq, op, keys joined by line breaks), at most
+/// [`ROW_KEYS`] keys per row (the first row of a `set` says `set`, the rest `add`).
+pub(super) fn change_rows<'k>(
     log: &mut Log,
-    total: usize,
-    op: &str,
+    op: &'static str,
     keys: impl Iterator<Item = &'k str>,
-) -> rusqlite::Result<()> {
-    let mut insert = tx.prepare_cached(
-        "INSERT INTO dynamic_changes (name, seq, op, keys, total) VALUES (?1, ?2, ?3, ?4, ?5)",
-    )?;
+) -> Vec<(i64, &'static str, String)> {
     let mut keys = keys.peekable();
-    let mut first = true;
+    let mut out = Vec::new();
     // A `set` of nothing still needs its row, to empty the set.
-    while first || keys.peek().is_some() {
+    while out.is_empty() || keys.peek().is_some() {
         let mut text = String::new();
         for k in keys.by_ref().take(ROW_KEYS) {
             if !text.is_empty() {
@@ -143,26 +194,38 @@ fn append<'k>(
             text.push_str(k);
             log.logged += 1;
         }
-        let row_op = if first { op } else { "add" };
+        let row_op = if out.is_empty() { op } else { "add" };
         log.version += 1;
         log.changes += 1;
-        insert.execute(params![name, log.version, row_op, text, total as i64])?;
-        first = false;
+        out.push((log.version, row_op, text));
+    }
+    out
+}
+
+/// Appends one change to the log. `total` is the size of the set after the change.
+fn append<'k>(
+    tx: &Transaction<'_>,
+    name: &str,
+    log: &mut Log,
+    total: usize,
+    op: &'static str,
+    keys: impl Iterator<Item = &'k str>,
+) -> rusqlite::Result<()> {
+    let mut insert = tx.prepare_cached(
+        "INSERT INTO dynamic_changes (name, seq, op, keys, total) VALUES (?1, ?2, ?3, ?4, ?5)",
+    )?;
+    for (seq, op, text) in change_rows(log, op, keys) {
+        insert.execute(params![name, seq, op, text, total as i64])?;
     }
     Ok(())
 }
 
 fn compact_if_long(tx: &Transaction<'_>, name: &str, set: &mut DynamicSet) -> rusqlite::Result<()> {
-    let len = set.keys.len();
-    let many_rows = set.log.changes > COMPACT_AFTER.max(len / 16);
-    let many_keys = set.log.logged > 2 * len + ROW_KEYS;
-    if !(many_rows || many_keys) {
+    if !set.compact_now() {
         return Ok(());
     }
     tx.prepare_cached("DELETE FROM dynamic_changes WHERE name = ?1")?
         .execute(params![name])?;
-    set.log.changes = 0;
-    set.log.logged = 0;
     let total = set.keys.len();
     append(
         tx,
@@ -194,24 +257,12 @@ impl DynamicTx<'_> {
         keys: &[String],
     ) -> rusqlite::Result<u64> {
         let mut set = self.take(tx, name)?;
-        let before = set.keys.len();
-        for k in keys {
-            if !set.keys.contains(k.as_str()) {
-                set.keys.insert(k.clone());
-            }
-        }
-        let total = set.keys.len();
-        let added = total - before;
+        let new = set.add_keys(keys);
+        let added = new.len();
         if added > 0 {
-            let new = set.keys.get_range(before..).into_iter().flatten();
-            append(
-                tx,
-                name,
-                &mut set.log,
-                total,
-                "add",
-                new.map(String::as_str),
-            )?;
+            let total = set.keys.len();
+            let new = set.keys[new].iter().map(String::as_str);
+            append(tx, name, &mut set.log, total, "add", new)?;
             compact_if_long(tx, name, &mut set)?;
         }
         self.staged.insert(name.to_string(), set);
@@ -226,15 +277,8 @@ impl DynamicTx<'_> {
         keys: &[String],
     ) -> rusqlite::Result<u64> {
         let mut set = self.take(tx, name)?;
-        let mut gone: Vec<&str> = Vec::new();
-        let mut seen = HashSet::new();
-        for k in keys {
-            if set.keys.contains(k.as_str()) && seen.insert(k.as_str()) {
-                gone.push(k);
-            }
-        }
+        let gone = set.remove_keys(keys);
         if !gone.is_empty() {
-            set.keys.retain(|k| !seen.contains(k.as_str()));
             let total = set.keys.len();
             append(
                 tx,
@@ -324,7 +368,7 @@ impl DynamicSetStore for State {
 
 /// A set out of the cache (empty when absent), to update without copying it while nobody
 /// else holds it.
-fn take_cached(cache: &mut DynamicCache, name: &str) -> DynamicSet {
+pub(super) fn take_cached(cache: &mut DynamicCache, name: &str) -> DynamicSet {
     cache
         .remove(name)
         .map(|a| Arc::try_unwrap(a).unwrap_or_else(|a| (*a).clone()))
@@ -332,7 +376,7 @@ fn take_cached(cache: &mut DynamicCache, name: &str) -> DynamicSet {
 }
 
 /// Caches a set, dropping the others when the cache would hold too many keys.
-fn publish(cache: &mut DynamicCache, name: String, set: DynamicSet) -> Arc<DynamicSet> {
+pub(super) fn publish(cache: &mut DynamicCache, name: String, set: DynamicSet) -> Arc<DynamicSet> {
     let held: usize = cache.values().map(|s| s.keys.len()).sum();
     if held + set.keys.len() > CACHE_KEYS {
         cache.clear();

@@ -15,7 +15,7 @@ impl PartitionStore for State {
                  FROM partition_status p LEFT JOIN materializations m ON m.id = p.materialization
                  WHERE p.asset = ?1",
             )?;
-            s.query_map(params![asset], partition_from_row)?.collect()
+            s.query_map(params![asset], |r| partition_from_row(r))?.collect()
         })
     }
 
@@ -116,7 +116,7 @@ impl PartitionStore for State {
             let mut out = Vec::with_capacity(keys.len());
             for k in keys {
                 if let Some(p) = s
-                    .query_row(params![asset, k], partition_from_row)
+                    .query_row(params![asset, k], |r| partition_from_row(r))
                     .optional()?
                 {
                     out.push(p);
@@ -191,12 +191,12 @@ impl PartitionStore for State {
 
 /// A [`PartitionSummary`] from five columns starting at `at`: partition, failed, materialization,
 /// code version, input hash.
-fn summary_from_row(r: &rusqlite::Row<'_>, at: usize) -> rusqlite::Result<PartitionSummary> {
+pub(super) fn summary_from_row<R: Columns>(r: &R, at: usize) -> Result<PartitionSummary, R::Error> {
     Ok(PartitionSummary {
-        partition: r.get(at)?,
-        failed: r.get(at + 1)?,
-        materialization: r.get(at + 2)?,
-        code_version: r.get(at + 3)?,
-        input_hash: r.get(at + 4)?,
+        partition: r.text(at)?,
+        failed: r.bool(at + 1)?,
+        materialization: r.opt_int(at + 2)?,
+        code_version: r.opt_text(at + 3)?,
+        input_hash: r.opt_text(at + 4)?,
     })
 }

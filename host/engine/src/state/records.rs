@@ -373,7 +373,24 @@ pub struct DecodeError {
     pub expected: String,
 }
 
-/// The row-decoding error for a value that does not decode.
+/// The error for a value that does not decode.
+pub(super) fn decode_error(
+    table: &'static str,
+    row: &str,
+    column: &'static str,
+    value: &str,
+    expected: impl Into<String>,
+) -> DecodeError {
+    DecodeError {
+        table,
+        row: format!("{row:?}"),
+        column,
+        value: shorten(value),
+        expected: expected.into(),
+    }
+}
+
+/// SQLite's row-decoding error for a value that does not decode.
 pub(super) fn undecodable(
     table: &'static str,
     row: &str,
@@ -381,28 +398,22 @@ pub(super) fn undecodable(
     value: &str,
     expected: impl Into<String>,
 ) -> rusqlite::Error {
-    rusqlite::Error::FromSqlConversionFailure(
-        index,
-        rusqlite::types::Type::Text,
-        Box::new(DecodeError {
-            table,
-            row: format!("{row:?}"),
-            column,
-            value: shorten(value),
-            expected: expected.into(),
-        }),
-    )
+    sqlite_decode_error(index, decode_error(table, row, column, value, expected))
 }
 
-/// A JSON column, strictly: a value that does not decode is an error naming the row.
-pub(super) fn decode_json<T: for<'de> Deserialize<'de>>(
+fn sqlite_decode_error(index: usize, e: DecodeError) -> rusqlite::Error {
+    rusqlite::Error::FromSqlConversionFailure(index, rusqlite::types::Type::Text, Box::new(e))
+}
+
+/// A JSON value, strictly: a value that does not decode is an error naming the row.
+fn json_value<T: for<'de> Deserialize<'de>>(
     table: &'static str,
     row: &str,
-    column: (usize, &'static str),
+    column: &'static str,
     text: &str,
-) -> rusqlite::Result<T> {
+) -> Result<T, DecodeError> {
     serde_json::from_str(text).map_err(|e| {
-        undecodable(
+        decode_error(
             table,
             row,
             column,
@@ -412,14 +423,91 @@ pub(super) fn decode_json<T: for<'de> Deserialize<'de>>(
     })
 }
 
-/// A count column: never negative.
+/// A count: never negative.
+fn count_value(
+    table: &'static str,
+    row: &str,
+    column: &'static str,
+    value: i64,
+) -> Result<u64, DecodeError> {
+    u64::try_from(value)
+        .map_err(|_| decode_error(table, row, column, &value.to_string(), "a count"))
+}
+
+/// A JSON column of a SQLite row, strictly.
+pub(super) fn decode_json<T: for<'de> Deserialize<'de>>(
+    table: &'static str,
+    row: &str,
+    (index, column): (usize, &'static str),
+    text: &str,
+) -> rusqlite::Result<T> {
+    json_value(table, row, column, text).map_err(|e| sqlite_decode_error(index, e))
+}
+
+/// A count column of a SQLite row: never negative.
 pub(super) fn decode_count(
     table: &'static str,
     row: &str,
-    column: (usize, &'static str),
+    (index, column): (usize, &'static str),
     value: i64,
 ) -> rusqlite::Result<u64> {
-    u64::try_from(value).map_err(|_| undecodable(table, row, column, &value.to_string(), "a count"))
+    count_value(table, row, column, value).map_err(|e| sqlite_decode_error(index, e))
+}
+
+/// A result row of either backend, as the decoders below read it: columns by index, and the
+/// backend's error for a value that does not decode.
+pub(super) trait Columns {
+    type Error;
+    fn text(&self, i: usize) -> Result<String, Self::Error>;
+    fn opt_text(&self, i: usize) -> Result<Option<String>, Self::Error>;
+    fn int(&self, i: usize) -> Result<i64, Self::Error>;
+    fn opt_int(&self, i: usize) -> Result<Option<i64>, Self::Error>;
+    fn bool(&self, i: usize) -> Result<bool, Self::Error>;
+    fn undecodable(&self, index: usize, e: DecodeError) -> Self::Error;
+
+    /// A JSON column, strictly.
+    fn json<T: for<'de> Deserialize<'de>>(
+        &self,
+        table: &'static str,
+        row: &str,
+        (index, column): (usize, &'static str),
+    ) -> Result<T, Self::Error> {
+        let text = self.text(index)?;
+        json_value(table, row, column, &text).map_err(|e| self.undecodable(index, e))
+    }
+
+    /// A count column: never negative.
+    fn count(
+        &self,
+        table: &'static str,
+        row: &str,
+        (index, column): (usize, &'static str),
+    ) -> Result<u64, Self::Error> {
+        let value = self.int(index)?;
+        count_value(table, row, column, value).map_err(|e| self.undecodable(index, e))
+    }
+}
+
+impl Columns for rusqlite::Row<'_> {
+    type Error = rusqlite::Error;
+    fn text(&self, i: usize) -> rusqlite::Result<String> {
+        self.get(i)
+    }
+    fn opt_text(&self, i: usize) -> rusqlite::Result<Option<String>> {
+        self.get(i)
+    }
+    fn int(&self, i: usize) -> rusqlite::Result<i64> {
+        self.get(i)
+    }
+    fn opt_int(&self, i: usize) -> rusqlite::Result<Option<i64>> {
+        self.get(i)
+    }
+    fn bool(&self, i: usize) -> rusqlite::Result<bool> {
+        self.get(i)
+    }
+    fn undecodable(&self, index: usize, e: DecodeError) -> rusqlite::Error {
+        sqlite_decode_error(index, e)
+    }
 }
 
 #[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
@@ -446,40 +534,45 @@ pub struct SensorState {
 
 pub(super) const RUN_COLUMNS: &str = "id, status, plugin, computation, assets, selection, partitions, backfill_id, run_key, trigger, tags, attempts, max_attempts, created_at, started_at, ended_at, error";
 
-pub(super) fn run_from_row(row: &rusqlite::Row<'_>) -> rusqlite::Result<RunRecord> {
-    let id: String = row.get(0)?;
-    let status: String = row.get(1)?;
-    let assets: String = row.get(4)?;
-    let selection: String = row.get(5)?;
-    let tags: String = row.get(10)?;
+pub(super) fn run_from_row<R: Columns>(row: &R) -> Result<RunRecord, R::Error> {
+    let id = row.text(0)?;
+    let status = row.text(1)?;
     let small = |column: (usize, &'static str), v: i64| {
-        u32::try_from(v).map_err(|_| undecodable("runs", &id, column, &v.to_string(), "a count"))
+        u32::try_from(v).map_err(|_| {
+            row.undecodable(
+                column.0,
+                decode_error("runs", &id, column.1, &v.to_string(), "a count"),
+            )
+        })
     };
     Ok(RunRecord {
         status: RunStatus::parse(&status).ok_or_else(|| {
-            undecodable(
-                "runs",
-                &id,
-                (1, "status"),
-                &status,
-                "a run status (queued, running, success, failed, canceled, waiting_for_upstream)",
+            row.undecodable(
+                1,
+                decode_error(
+                    "runs",
+                    &id,
+                    "status",
+                    &status,
+                    "a run status (queued, running, success, failed, canceled, waiting_for_upstream)",
+                ),
             )
         })?,
-        plugin: row.get(2)?,
-        computation: row.get(3)?,
-        assets: decode_json("runs", &id, (4, "assets"), &assets)?,
-        selection: decode_json("runs", &id, (5, "selection"), &selection)?,
-        partitions: decode_count("runs", &id, (6, "partitions"), row.get(6)?)?,
-        backfill_id: row.get(7)?,
-        run_key: row.get(8)?,
-        trigger: row.get(9)?,
-        tags: decode_json("runs", &id, (10, "tags"), &tags)?,
-        attempts: small((11, "attempts"), row.get(11)?)?,
-        max_attempts: small((12, "max_attempts"), row.get(12)?)?,
-        created_at: row.get(13)?,
-        started_at: row.get(14)?,
-        ended_at: row.get(15)?,
-        error: row.get(16)?,
+        plugin: row.text(2)?,
+        computation: row.text(3)?,
+        assets: row.json("runs", &id, (4, "assets"))?,
+        selection: row.json("runs", &id, (5, "selection"))?,
+        partitions: row.count("runs", &id, (6, "partitions"))?,
+        backfill_id: row.opt_text(7)?,
+        run_key: row.opt_text(8)?,
+        trigger: row.text(9)?,
+        tags: row.json("runs", &id, (10, "tags"))?,
+        attempts: small((11, "attempts"), row.int(11)?)?,
+        max_attempts: small((12, "max_attempts"), row.int(12)?)?,
+        created_at: row.int(13)?,
+        started_at: row.opt_int(14)?,
+        ended_at: row.opt_int(15)?,
+        error: row.opt_text(16)?,
         id,
     })
 }
@@ -530,36 +623,31 @@ pub(super) fn shorten(k: &str) -> String {
 
 /// A materialization from its columns `id, run_id, plugin, code_version, data_version, blob,
 /// metadata, started_at, ended_at, input_hash`, starting at column `at`.
-pub(super) fn materialization_from_row(
-    r: &rusqlite::Row<'_>,
+pub(super) fn materialization_from_row<R: Columns>(
+    r: &R,
     at: usize,
-) -> rusqlite::Result<MaterializationRecord> {
-    let id: i64 = r.get(at)?;
-    let metadata: String = r.get(at + 6)?;
+) -> Result<MaterializationRecord, R::Error> {
+    let id = r.int(at)?;
     Ok(MaterializationRecord {
         id,
-        run_id: r.get(at + 1)?,
-        plugin: r.get(at + 2)?,
-        code_version: r.get(at + 3)?,
-        data_version: r.get(at + 4)?,
-        blob: r.get(at + 5)?,
-        metadata: decode_json(
-            "materializations",
-            &id.to_string(),
-            (at + 6, "metadata"),
-            &metadata,
-        )?,
-        started_at: r.get(at + 7)?,
-        ended_at: r.get(at + 8)?,
-        input_hash: r.get(at + 9)?,
+        run_id: r.text(at + 1)?,
+        plugin: r.text(at + 2)?,
+        code_version: r.text(at + 3)?,
+        data_version: r.text(at + 4)?,
+        blob: r.text(at + 5)?,
+        metadata: r.json("materializations", &id.to_string(), (at + 6, "metadata"))?,
+        started_at: r.int(at + 7)?,
+        ended_at: r.int(at + 8)?,
+        input_hash: r.opt_text(at + 9)?,
     })
 }
 
-pub(super) fn partition_from_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<PartitionRecord> {
-    let partition: String = r.get(0)?;
-    let status: String = r.get(1)?;
-    let id: Option<i64> = r.get(4)?;
-    let materialization = match id {
+/// A partition's state from its columns `partition, status, failed_run, error` and its
+/// materialization's (see [`materialization_from_row`]; all null when it has none).
+pub(super) fn partition_from_row<R: Columns>(r: &R) -> Result<PartitionRecord, R::Error> {
+    let partition = r.text(0)?;
+    let status = r.text(1)?;
+    let materialization = match r.opt_int(4)? {
         Some(_) => Some(materialization_from_row(r, 4)?),
         None => None,
     };
@@ -568,41 +656,46 @@ pub(super) fn partition_from_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<Part
             "failed" => PartitionState::Failed,
             "materialized" => PartitionState::Materialized,
             _ => {
-                return Err(undecodable(
-                    "partition_status",
-                    &partition,
-                    (1, "status"),
-                    &status,
-                    "a partition status (materialized, failed)",
+                return Err(r.undecodable(
+                    1,
+                    decode_error(
+                        "partition_status",
+                        &partition,
+                        "status",
+                        &status,
+                        "a partition status (materialized, failed)",
+                    ),
                 ));
             }
         },
         partition,
         materialization,
-        failed_run: r.get(2)?,
-        error: r.get(3)?,
+        failed_run: r.opt_text(2)?,
+        error: r.opt_text(3)?,
     })
 }
 
-pub(super) fn backfill_from_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<BackfillRecord> {
-    let id: String = r.get(0)?;
-    let status: String = r.get(1)?;
-    let assets: String = r.get(2)?;
+pub(super) fn backfill_from_row<R: Columns>(r: &R) -> Result<BackfillRecord, R::Error> {
+    let id = r.text(0)?;
+    let status = r.text(1)?;
     Ok(BackfillRecord {
         status: BackfillStatus::parse(&status).ok_or_else(|| {
-            undecodable(
-                "backfills",
-                &id,
-                (1, "status"),
-                &status,
-                "a backfill status (running, completed, failed, canceled)",
+            r.undecodable(
+                1,
+                decode_error(
+                    "backfills",
+                    &id,
+                    "status",
+                    &status,
+                    "a backfill status (running, completed, failed, canceled)",
+                ),
             )
         })?,
-        assets: decode_json("backfills", &id, (2, "assets"), &assets)?,
-        description: r.get(3)?,
-        partitions: decode_count("backfills", &id, (4, "partitions"), r.get(4)?)?,
+        assets: r.json("backfills", &id, (2, "assets"))?,
+        description: r.text(3)?,
+        partitions: r.count("backfills", &id, (4, "partitions"))?,
+        created_at: r.int(5)?,
+        ended_at: r.opt_int(6)?,
         id,
-        created_at: r.get(5)?,
-        ended_at: r.get(6)?,
     })
 }

@@ -350,7 +350,7 @@ impl RunStore for State {
             c.query_row(
                 &format!("SELECT {RUN_COLUMNS} FROM runs WHERE id = ?1"),
                 params![id],
-                run_from_row,
+                |r| run_from_row(r),
             )
             .optional()
         })
@@ -375,7 +375,7 @@ impl RunStore for State {
             let mut s = c.prepare(&format!(
                 "SELECT {RUN_COLUMNS} FROM runs WHERE (?2 IS NULL OR backfill_id = ?2) ORDER BY seq DESC LIMIT ?1"
             ))?;
-            s.query_map(params![limit, backfill], run_from_row)?
+            s.query_map(params![limit, backfill], |r| run_from_row(r))?
                 .collect()
         })
     }
@@ -427,7 +427,7 @@ impl RunStore for State {
                     before,
                     filter.until
                 ],
-                run_from_row,
+                |r| run_from_row(r),
             )?
             .collect()
         })
