@@ -15,6 +15,16 @@ use crate::{components, shared_dir};
 /// An engine over a fresh project in `dir` holding the test guests named, with its clock
 /// fixed at `now` and the shared artifact cache (no guest is compiled twice per machine).
 pub fn engine_with(dir: &Path, guests: &[&str], now: DateTime<Utc>) -> Engine {
+    engine_on(dir, guests, now, None)
+}
+
+/// [`engine_with`], its state in the PostgreSQL database at `database` when given.
+pub fn engine_on(
+    dir: &Path,
+    guests: &[&str],
+    now: DateTime<Utc>,
+    database: Option<String>,
+) -> Engine {
     let plugins = dir.join("plugins");
     std::fs::create_dir_all(&plugins).unwrap();
     for guest in guests {
@@ -30,6 +40,7 @@ pub fn engine_with(dir: &Path, guests: &[&str], now: DateTime<Utc>) -> Engine {
     };
     let config = EngineConfig {
         clock: Clock::Fixed(now),
+        database,
         ..EngineConfig::default()
     };
     Engine::open(&dir.join("state"), &plugins, runtime, config)

@@ -45,15 +45,23 @@ pub fn database() -> String {
     cluster().database()
 }
 
+/// A cluster of its own (fast, as [`cluster`]), for a test that stops and restarts the
+/// server under load without disturbing the others.
+pub fn private_cluster() -> Cluster {
+    Cluster::start(false).unwrap_or_else(|e| panic!("{e}"))
+}
+
 impl Cluster {
     fn start(durable: bool) -> Result<Cluster, String> {
         let bin = binaries()?;
         let root = is_root();
         let run_as = root.then(|| "postgres".to_string());
+        static STARTED: AtomicU32 = AtomicU32::new(0);
         let base = std::env::temp_dir().join(format!(
-            "tessera-pg-{}-{}",
+            "tessera-pg-{}-{}-{}",
             std::process::id(),
-            if durable { "durable" } else { "fast" }
+            if durable { "durable" } else { "fast" },
+            STARTED.fetch_add(1, Ordering::Relaxed)
         ));
         let _ = std::fs::remove_dir_all(&base);
         std::fs::create_dir_all(&base).map_err(|e| format!("{}: {e}", base.display()))?;

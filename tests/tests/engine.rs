@@ -791,6 +791,7 @@ fn a_status_kept_up_to_date_matches_one_computed_afresh() {
                     .state()
                     .record_progress(
                         &format!("round-{round}"),
+                        None,
                         "engine_probe",
                         &[],
                         &materializations,
@@ -1142,24 +1143,40 @@ fn pools_limit_running_runs_across_workers_and_processes() {
         )
         .unwrap();
     let pools = BTreeMap::from([("gpu".to_string(), 1)]);
+    let none = BTreeMap::new();
     let ids = |runs: Vec<tessera_engine::RunRecord>| -> Vec<String> {
         runs.into_iter().map(|r| r.id).collect()
     };
     // One worker (or process) takes one gpu run and the free one; another gets nothing.
     assert_eq!(
         ids(state
-            .claim_batch("w1", &RunScope::All, 16, &pools, Duration::from_secs(30))
+            .claim_batch(
+                "w1",
+                &RunScope::All,
+                16,
+                &pools,
+                Duration::from_secs(30),
+                &none
+            )
             .unwrap()),
         ["g1", "free"]
     );
     assert!(
         state
-            .claim_batch("w2", &RunScope::All, 16, &pools, Duration::from_secs(30))
+            .claim_batch(
+                "w2",
+                &RunScope::All,
+                16,
+                &pools,
+                Duration::from_secs(30),
+                &none
+            )
             .unwrap()
             .is_empty()
     );
     let done = |id: &str| Completed {
         run_id: id.into(),
+        claim: 1,
         plugin: "p".into(),
         backfill_id: None,
         logs: Vec::new(),
@@ -1169,7 +1186,14 @@ fn pools_limit_running_runs_across_workers_and_processes() {
     state.finish_successes(&[done("g1")]).unwrap();
     assert_eq!(
         ids(state
-            .claim_batch("w2", &RunScope::All, 16, &pools, Duration::from_secs(30))
+            .claim_batch(
+                "w2",
+                &RunScope::All,
+                16,
+                &pools,
+                Duration::from_secs(30),
+                &none
+            )
             .unwrap()),
         ["g2"]
     );
@@ -1181,7 +1205,8 @@ fn pools_limit_running_runs_across_workers_and_processes() {
                 &RunScope::All,
                 16,
                 &BTreeMap::new(),
-                Duration::from_secs(30)
+                Duration::from_secs(30),
+                &none,
             )
             .unwrap()),
         ["g3"]
@@ -1316,7 +1341,14 @@ fn a_run_is_queued_again_only_when_its_lease_expires() {
     // Another host claims the run, then stops without a word (it never renews its lease).
     let ghost = engine
         .state()
-        .claim_batch("ghost", &RunScope::All, 16, &BTreeMap::new(), lease)
+        .claim_batch(
+            "ghost",
+            &RunScope::All,
+            16,
+            &BTreeMap::new(),
+            lease,
+            &BTreeMap::new(),
+        )
         .unwrap();
     assert_eq!(ghost.len(), 1);
     assert_eq!(engine.state().requeue_expired().unwrap(), 0, "still leased");
@@ -1427,6 +1459,75 @@ fn a_missing_upstream_makes_only_its_readers_unavailable() {
     assert!(graph.asset("after_sales").is_some());
 }
 
+/// The bookkeeping of several hosts: a lease is its holder's while renewed, free to anyone
+/// once expired or given up (its generation counting takeovers); a plugin version is recorded
+/// once unless replaced; a host that leaves takes its leases with it.
+fn leases_hosts_and_plugin_versions_follow_their_rules() {
+    let state = Setup::new(&[]).state();
+    let long = Duration::from_secs(30);
+    assert_eq!(
+        state.acquire_lease("sensor:s", "h1", long, false).unwrap(),
+        None
+    );
+    assert_eq!(
+        state.acquire_lease("sensor:s", "h1", long, true).unwrap(),
+        Some(1)
+    );
+    assert_eq!(
+        state.acquire_lease("sensor:s", "h1", long, false).unwrap(),
+        Some(1)
+    );
+    assert_eq!(
+        state.acquire_lease("sensor:s", "h2", long, true).unwrap(),
+        None
+    );
+    // Given up (renewed until now): free at once, the next holder's generation is new.
+    state
+        .acquire_lease("sensor:s", "h1", Duration::ZERO, false)
+        .unwrap();
+    std::thread::sleep(Duration::from_millis(5));
+    assert_eq!(
+        state.acquire_lease("sensor:s", "h2", long, true).unwrap(),
+        Some(2)
+    );
+    assert_eq!(
+        state.acquire_lease("sensor:s", "h1", long, false).unwrap(),
+        None
+    );
+    assert_eq!(
+        state.acquire_lease("eager", "h1", long, true).unwrap(),
+        Some(1)
+    );
+
+    state.host_heartbeat("h1", "one", 1).unwrap();
+    state.host_heartbeat("h2", "two", 2).unwrap();
+    let ids = |s: &dyn tessera_engine::Store| -> Vec<String> {
+        s.hosts(long).unwrap().into_iter().map(|h| h.id).collect()
+    };
+    assert_eq!(ids(&*state), ["h1", "h2"]);
+    state.host_gone("h2").unwrap();
+    assert_eq!(ids(&*state), ["h1"]);
+    let owners: Vec<(String, String)> = state
+        .leases()
+        .unwrap()
+        .into_iter()
+        .map(|l| (l.name, l.owner))
+        .collect();
+    assert_eq!(owners, [("eager".to_string(), "h1".to_string())]);
+    // The sole host of a state takes everything over.
+    state.host_heartbeat("h3", "three", 3).unwrap();
+    state.forget_other_hosts("h3").unwrap();
+    assert_eq!(ids(&*state), ["h3"]);
+    assert!(state.leases().unwrap().is_empty());
+
+    assert!(state.record_plugin_version("p", "v1", "h1", false).unwrap());
+    assert!(!state.record_plugin_version("p", "v2", "h2", false).unwrap());
+    assert_eq!(state.plugin_versions().unwrap()["p"], "v1");
+    assert!(state.record_plugin_version("p", "v2", "h2", true).unwrap());
+    assert!(!state.record_plugin_version("p", "v2", "h3", true).unwrap());
+    assert_eq!(state.plugin_versions().unwrap()["p"], "v2");
+}
+
 on_both_stores!(
     the_seed_pipeline_backfills_in_dependency_order,
     dynamic_partitions_come_from_the_database_and_the_sensor,
@@ -1451,4 +1552,5 @@ on_both_stores!(
     a_row_that_does_not_decode_is_an_error_naming_it,
     a_run_is_queued_again_only_when_its_lease_expires,
     a_missing_upstream_makes_only_its_readers_unavailable,
+    leases_hosts_and_plugin_versions_follow_their_rules,
 );

@@ -94,8 +94,12 @@ pub(crate) fn run(
     json: bool,
     server: Option<&ServerArgs>,
 ) -> anyhow::Result<ExitCode> {
-    // One daemon per state: a second one would tick every sensor and schedule twice.
-    let lock = DaemonLock::acquire(&config.storage)?;
+    // One daemon per SQLite state (a second one would fight it for the file); on a shared
+    // database any number, which split sensors and schedules between them by leases.
+    let lock = match config.engine.database {
+        None => Some(DaemonLock::acquire(&config.storage)?),
+        Some(_) => None,
+    };
     let rt = runtime()?;
     let listener = server.map(|a| bind(&rt, config, a)).transpose()?;
     let engine = Arc::new(engine_cmd::open(config)?);

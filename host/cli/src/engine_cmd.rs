@@ -568,8 +568,12 @@ pub(crate) fn status(config: &Config, json: bool, now: DateTime<Utc>) -> anyhow:
     } else {
         Vec::new()
     };
+    let hosts = engine.hosts()?;
+    let current = engine.current_plugin_versions()?;
     if json {
         print_json(&serde_json::json!({
+            "hosts": hosts,
+            "plugin_versions": current,
             "sensors": sensors,
             "schedules": schedules,
             "plugins": plugins,
@@ -590,8 +594,15 @@ pub(crate) fn status(config: &Config, json: bool, now: DateTime<Utc>) -> anyhow:
     }
     outln!("plugins ({}):", config.plugins.display());
     for p in engine.registry().plugins() {
+        let recorded = match current.get(p.name()) {
+            Some(v) if v != p.code_version() => format!(
+                "  (hosts serve {}: this file is not current yet)",
+                tessera_engine::short_version(v)
+            ),
+            _ => String::new(),
+        };
         outln!(
-            "  {:<22} {}  (api {})",
+            "  {:<22} {}  (api {}){recorded}",
             p.name(),
             &p.code_version()[..12.min(p.code_version().len())],
             p.api_version()
@@ -634,6 +645,21 @@ pub(crate) fn status(config: &Config, json: bool, now: DateTime<Utc>) -> anyhow:
         }
         for (sensor, why) in g.unavailable_sensors() {
             outln!("sensor {sensor} unavailable: {why}");
+        }
+    }
+    if !hosts.is_empty() {
+        outln!("hosts ({} alive):", hosts.len());
+        for h in &hosts {
+            outln!(
+                "  {:<22} {}  {}",
+                h.host.label,
+                h.host.id,
+                if h.leases.is_empty() {
+                    "runs only".to_string()
+                } else {
+                    format!("ticks {}", h.leases.join(", "))
+                }
+            );
         }
     }
     let queue: Vec<String> = counts.iter().map(|(s, n)| format!("{n} {s}")).collect();

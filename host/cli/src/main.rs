@@ -44,6 +44,14 @@ struct Cli {
     /// The current time for partition arithmetic (RFC 3339), instead of the clock.
     #[arg(long, global = true, value_name = "RFC3339")]
     now: Option<chrono::DateTime<chrono::Utc>>,
+    /// With `--now`: the clock starts there and runs this many times as fast (a simulation;
+    /// `60` makes a minutely schedule tick every second).
+    #[arg(long, global = true, value_name = "RATE", requires = "now")]
+    clock_rate: Option<f64>,
+    /// With `--clock-rate`: the real time at which the clock read `--now` (default: when the
+    /// command started), so that several hosts share one simulated clock.
+    #[arg(long, global = true, value_name = "RFC3339", requires = "clock_rate")]
+    clock_since: Option<chrono::DateTime<chrono::Utc>>,
     #[command(subcommand)]
     command: Command,
 }
@@ -441,7 +449,15 @@ fn main() -> ExitCode {
         Command::Plugin(cmd) => plugin_cmd::run(cmd),
         other => config::Config::load(cli.config.as_deref()).and_then(|mut config| {
             if let Some(t) = cli.now {
-                config.engine.clock = tessera_engine::Clock::Fixed(t);
+                config.engine.clock = match cli.clock_rate {
+                    Some(rate) if rate.is_finite() && rate > 0.0 => tessera_engine::Clock::Scaled {
+                        at: t,
+                        since: cli.clock_since.unwrap_or_else(chrono::Utc::now),
+                        rate,
+                    },
+                    Some(rate) => anyhow::bail!("--clock-rate {rate}: a positive number, please"),
+                    None => tessera_engine::Clock::Fixed(t),
+                };
             }
             run_engine_command(&config, other, now)
         }),

@@ -28,6 +28,16 @@ pub enum EngineError {
         "another `tessera dev` ({holder}) is already running on {storage}; stop it first (the other commands work beside it)"
     )]
     DaemonRunning { storage: PathBuf, holder: String },
+    /// The run's claim is no longer this host's: its lease expired and the run went back to
+    /// the queue (another host may run it now), so what this host computed is not recorded.
+    #[error(
+        "run {run}: this host's lease on it expired and the run was queued again; its result is dropped"
+    )]
+    LeaseLost { run: String },
+    /// Another evaluation of the sensor was recorded since this one read the cursor (a host
+    /// that stalled past its sensor lease, or a tick by hand at the same moment).
+    #[error("sensor {sensor:?}: another evaluation was recorded first; this one is dropped")]
+    TickSuperseded { sensor: String },
     #[error("IO store {path}: {message}")]
     Io { path: PathBuf, message: String },
     #[error("asset graph: {0}")]

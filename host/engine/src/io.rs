@@ -94,9 +94,21 @@ impl IoStore {
         &self.root
     }
 
-    /// The blob name (relative to the store) for an asset and a key or range.
-    pub fn blob_name(asset: &str, key: &str) -> String {
-        format!("{asset}/{}", escape_key(key))
+    /// The blob name (relative to the store) of one attempt's output for an asset and a key
+    /// or range: `<asset>/<key>.<run>.<claim>`. Each claim of a run writes its own file, so
+    /// a host that stalled past its lease (a zombie) and wakes mid-write cannot overwrite
+    /// the bytes of the attempt that took the run over; the database, which records an
+    /// outcome only for a run's latest claim, decides which file a partition points to.
+    /// (Escaped keys hold no `.`, so the key is the name up to its first `.`.)
+    pub fn blob_name(asset: &str, key: &str, run: &str, claim: i64) -> String {
+        format!("{asset}/{}.{}.{claim}", escape_key(key), escape_key(run))
+    }
+
+    /// The key (or range) a blob name's last component stands for: a name from
+    /// [`IoStore::blob_name`], from before attempts were named, or of a blob stored in the
+    /// database.
+    pub fn key_of(file: &str) -> String {
+        unescape_key(file.split('.').next().unwrap_or(file))
     }
 
     fn path_of(&self, blob: &str) -> Result<PathBuf, EngineError> {
@@ -211,7 +223,7 @@ mod tests {
     fn writes_are_atomic_and_confined() {
         let dir = tempfile::tempdir().unwrap();
         let io = IoStore::new(dir.path());
-        let blob = IoStore::blob_name("sales", "2024-01-01");
+        let blob = IoStore::blob_name("sales", "2024-01-01", "r1", 1);
         let v = io.write(&blob, b"hello").unwrap();
         assert_eq!(v, data_version(b"hello"));
         assert_eq!(io.read(&blob).unwrap(), b"hello");
@@ -234,16 +246,21 @@ mod tests {
         // 86 slashes escape to 258 bytes; a 100 KB key to 100 KB: both past a file name's 255.
         let keys = ["/".repeat(86), "k".repeat(100_000), "é".repeat(200)];
         for (i, k) in keys.iter().enumerate() {
-            let blob = IoStore::blob_name("sales", k);
+            let blob = IoStore::blob_name("sales", k, "r1", 1);
             io.write(&blob, format!("v{i}").as_bytes()).unwrap();
             assert_eq!(io.read(&blob).unwrap(), format!("v{i}").as_bytes());
             // The key is still in the name the database keeps.
             let (_, file) = blob.split_once('/').unwrap();
-            assert_eq!(&unescape_key(file), k);
+            assert_eq!(&IoStore::key_of(file), k);
         }
         // Short names are stored as themselves, as before.
-        io.write(&IoStore::blob_name("sales", "2024-01-01"), b"x")
+        io.write(&IoStore::blob_name("sales", "2024-01-01", "r1", 1), b"x")
             .unwrap();
-        assert!(dir.path().join("sales").join("2024-01-01").is_file());
+        assert!(dir.path().join("sales").join("2024-01-01.r1.1").is_file());
+        // Each claim of a run writes its own file: one cannot overwrite another's.
+        assert_ne!(
+            IoStore::blob_name("sales", "2024-01-01", "r1", 1),
+            IoStore::blob_name("sales", "2024-01-01", "r1", 2)
+        );
     }
 }

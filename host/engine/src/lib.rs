@@ -12,7 +12,7 @@ pub mod state;
 
 pub use engine::{
     AssetPreview, AssetStatus, Clock, Daemon, DaemonEvent, DaemonLock, Engine, EngineConfig,
-    EventSink, Filter, KeyPage, MAX_CONCURRENCY, Materialization, PartitionDetail,
+    EventSink, Filter, HostView, KeyPage, MAX_CONCURRENCY, Materialization, PartitionDetail,
     PartitionSelection, PartitionStatus, PartitionView, PlanPreview, Preview, Progress,
     QueueSummary, RunPolicy, ScheduleSpec, ScheduleView, SensorOutcome, StaleReason,
     StateDynamicKeys, StatusBins, StatusCounts, StatusQuery, StatusRange, StatusRanges, StatusView,

@@ -13,6 +13,7 @@ use crate::error::EngineError;
 mod dynamic;
 
 mod backfills;
+mod cluster;
 mod partitions;
 pub mod pg;
 mod records;
@@ -37,6 +38,9 @@ pub struct State {
     /// Dynamic sets this process has read; always locked after `conn`.
     dynamic: Mutex<dynamic::DynamicCache>,
 }
+
+/// How long the row of a host that stopped heartbeating (killed, lost) is kept.
+pub(crate) const HOST_FORGOTTEN_MS: i64 = 24 * 3600 * 1000;
 
 /// How long a claim holds without a heartbeat, unless configured.
 pub const DEFAULT_LEASE: Duration = Duration::from_secs(30);

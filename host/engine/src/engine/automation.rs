@@ -40,6 +40,7 @@ impl Engine {
             let mut tick = crate::state::SensorTick {
                 sensor: format!("eager:{}", node.key),
                 at: now.timestamp_millis(),
+                evaluations: None,
                 cursor: None,
                 skip_reason: None,
                 error: None,

@@ -1,4 +1,5 @@
-//! The daemon: one per state directory, ticking sensors and schedules and executing the queue.
+//! The daemon: ticking sensors and schedules and executing the queue. One per SQLite state
+//! directory; any number on one PostgreSQL database, sharing the work by leases.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
@@ -170,13 +171,16 @@ pub type EventSink = dyn Fn(&DaemonEvent) + Send + Sync;
 pub struct Daemon {
     engine: Arc<Engine>,
     schedules: Vec<ScheduleSpec>,
-    lock: DaemonLock,
+    /// The SQLite state's one-daemon lock; none on a shared database, where leases decide
+    /// which host ticks what.
+    lock: Option<DaemonLock>,
+    storage: PathBuf,
 }
 
 impl std::fmt::Debug for Daemon {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Daemon")
-            .field("storage", &self.lock.storage)
+            .field("storage", &self.storage)
             .field("schedules", &self.schedules.len())
             .finish_non_exhaustive()
     }
@@ -190,23 +194,44 @@ const IDLE: Duration = Duration::from_millis(250);
 const SENSOR_GRACE: Duration = Duration::from_secs(1);
 
 impl Daemon {
-    /// The daemon of the engine's state, whose lock the caller took first (before loading
-    /// plugins, so that a second daemon fails at once); checks that every schedule targets
-    /// a partitioned asset of the graph.
+    /// The daemon of the engine's state, whose lock the caller took first on a SQLite state
+    /// (before loading plugins, so that a second daemon fails at once); checks that every
+    /// schedule targets a partitioned asset of the graph.
     pub fn new(
         engine: Arc<Engine>,
-        lock: DaemonLock,
+        lock: Option<DaemonLock>,
         schedules: Vec<ScheduleSpec>,
     ) -> Result<Daemon, EngineError> {
         let graph = engine.graph()?;
         for s in &schedules {
             s.check_target(&graph)?;
         }
+        let storage = lock
+            .as_ref()
+            .map_or_else(|| engine.io().root().to_path_buf(), |l| l.storage.clone());
         Ok(Daemon {
             engine,
             schedules,
             lock,
+            storage,
         })
+    }
+
+    /// The lease names of this daemon's ticking work: its sensors, schedules and eager
+    /// automation.
+    fn shard_names(&self) -> Vec<String> {
+        let mut names: Vec<String> = self
+            .engine
+            .graph()
+            .map(|g| g.sensors().keys().map(|n| format!("sensor:{n}")).collect())
+            .unwrap_or_default();
+        names.extend(
+            self.schedules
+                .iter()
+                .map(|s| format!("schedule:{}", s.name)),
+        );
+        names.push(super::cluster::EAGER_LEASE.to_string());
+        names
     }
 
     pub fn engine(&self) -> &Arc<Engine> {
@@ -232,9 +257,29 @@ impl Daemon {
         }
         let _watch = engine.registry().watch()?;
         let mut registry_events = engine.registry().subscribe();
+        // The machine's name (Linux's, else the environment's) and the process: for people.
+        let machine = std::fs::read_to_string("/proc/sys/kernel/hostname")
+            .ok()
+            .map(|h| h.trim().to_string())
+            .filter(|h| !h.is_empty())
+            .or_else(|| std::env::var("HOSTNAME").ok())
+            .unwrap_or_else(|| "host".into());
+        let label = format!("{machine} pid {}", std::process::id());
+        let started_at = crate::state::now_ms();
+        if self.lock.is_some() {
+            // The one daemon of this state: a predecessor killed a moment ago keeps nothing.
+            if let Err(e) = engine.sole_host() {
+                tracing::warn!(error = %report(&e), "could not take over the leases");
+            }
+        }
+        // In the hosts table before agreeing on versions (others see it is alive).
+        engine.take_shards(&[], &label, started_at);
+        if let Err(e) = engine.agree_plugin_versions(false) {
+            tracing::warn!(error = %report(&e), "could not record plugin versions");
+        }
         events(&DaemonEvent::Started {
             plugins: engine.registry().dir().to_path_buf(),
-            storage: self.lock.storage.clone(),
+            storage: self.storage.clone(),
         });
         std::thread::scope(|s| {
             let executor = std::thread::Builder::new()
@@ -242,20 +287,41 @@ impl Daemon {
                 .spawn_scoped(s, || self.execute(&**events))
                 .map_err(|e| EngineError::Invalid(format!("cannot start the executor: {e}")))?;
             let mut sensors = SensorThreads::default();
+            let mut held: BTreeSet<String> = BTreeSet::new();
+            let mut renewed: Option<Instant> = None;
             while !engine.is_stopping() {
                 while let Ok(detail) = registry_events.try_recv() {
+                    if matches!(detail, RegistryEvent::Loaded { .. })
+                        && let Err(e) = engine.agree_plugin_versions(true)
+                    {
+                        tracing::warn!(error = %report(&e), "could not record plugin versions");
+                    }
                     events(&DaemonEvent::Registry { detail });
                 }
+                // Leases are renewed three times a lease; a lost one stops its ticks here.
+                if renewed.is_none_or(|t| t.elapsed() >= engine.config.lease / 3) {
+                    let now_held = engine.take_shards(&self.shard_names(), &label, started_at);
+                    if renewed.is_some() {
+                        // Taken over from another host: its last tick may be recent, so
+                        // the first here waits one interval.
+                        sensors.taken_over(now_held.difference(&held));
+                    }
+                    held = now_held;
+                    renewed = Some(Instant::now());
+                }
                 let now = engine.config.clock.now();
-                sensors.tick_due(engine, events, now);
-                self.tick_schedules(&**events, now);
-                if let Err(e) = engine.queue_eager(now) {
+                sensors.tick_due(engine, events, now, &held);
+                self.tick_schedules(&**events, now, &held);
+                if held.contains(super::cluster::EAGER_LEASE)
+                    && let Err(e) = engine.queue_eager(now)
+                {
                     tracing::warn!(error = %e, "eager policies");
                 }
                 engine.sleep_unless_stopped(TICK);
             }
             events(&DaemonEvent::Stopping);
             let _ = executor.join();
+            engine.leave_cluster();
             // Stopping canceled the evaluations in flight; one recording its tick gets a
             // moment to commit. Past it the process may end: the transaction rolls back and
             // the next start evaluates that sensor again, as after a crash.
@@ -274,8 +340,11 @@ impl Daemon {
         }
     }
 
-    fn tick_schedules(&self, events: &EventSink, now: DateTime<Utc>) {
+    fn tick_schedules(&self, events: &EventSink, now: DateTime<Utc>, held: &BTreeSet<String>) {
         for s in &self.schedules {
+            if !held.contains(&format!("schedule:{}", s.name)) {
+                continue;
+            }
             match self.engine.tick_schedule(s, now) {
                 Ok(runs) if !runs.is_empty() => events(&DaemonEvent::ScheduleTick {
                     schedule: s.name.clone(),
@@ -309,10 +378,29 @@ impl SensorThreads {
             .unwrap_or_else(|p| p.into_inner());
     }
 
-    /// Starts every sensor whose minimum interval has passed and that is not evaluating.
-    fn tick_due(&mut self, engine: &Arc<Engine>, events: &Arc<EventSink>, now: DateTime<Utc>) {
+    /// Sensors this host just took over: their next tick is one interval from now.
+    fn taken_over<'a>(&mut self, leases: impl Iterator<Item = &'a String>) {
+        for lease in leases {
+            if let Some(name) = lease.strip_prefix("sensor:") {
+                self.last_started.insert(name.to_string(), Instant::now());
+            }
+        }
+    }
+
+    /// Starts every sensor whose lease this host holds, whose minimum interval has passed
+    /// and that is not evaluating.
+    fn tick_due(
+        &mut self,
+        engine: &Arc<Engine>,
+        events: &Arc<EventSink>,
+        now: DateTime<Utc>,
+        held: &BTreeSet<String>,
+    ) {
         let Ok(graph) = engine.graph() else { return };
         for (name, sensor) in graph.sensors() {
+            if !held.contains(&format!("sensor:{name}")) {
+                continue;
+            }
             // Turned off: not evaluated (its state is read here, so turning it on again from
             // another process takes effect at the next tick).
             if engine.sensor_state(name).is_ok_and(|s| s.disabled) {
@@ -348,6 +436,8 @@ impl SensorThreads {
                         Ok(_) => {}
                         // Stopping cancels the evaluation in flight: not the sensor's fault.
                         Err(_) if engine.is_stopping() => {}
+                        // Another host (or a tick by hand) recorded this interval first.
+                        Err(EngineError::TickSuperseded { .. }) => {}
                         Err(e) => events(&DaemonEvent::SensorError {
                             sensor: name.clone(),
                             error: report(&e),

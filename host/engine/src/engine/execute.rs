@@ -134,7 +134,7 @@ impl Engine {
         let released = if left.is_empty() {
             Ok(())
         } else {
-            self.state.release(&left)
+            self.release_claims(&left)
         };
         if let Some(e) = shared
             .first_error
@@ -148,6 +148,20 @@ impl Engine {
             .summary
             .into_inner()
             .unwrap_or_else(|p| p.into_inner()))
+    }
+
+    /// Hands claimed runs back to the queue; the heartbeat stops renewing them.
+    fn release_claims(&self, runs: &[(String, i64)]) -> Result<(), EngineError> {
+        self.forget_claims(runs.iter().map(|(id, _)| id.as_str()));
+        self.state.release(runs)
+    }
+
+    /// Runs this engine no longer works on (ended or handed back).
+    fn forget_claims<'a>(&self, runs: impl Iterator<Item = &'a str>) {
+        let mut claims = self.claims.lock().unwrap_or_else(|p| p.into_inner());
+        for id in runs {
+            claims.remove(id);
+        }
     }
 
     pub(super) fn notify(&self) {
@@ -173,7 +187,17 @@ impl Engine {
             // of engines that stopped renewing theirs return to the queue (for any worker).
             if heartbeat.elapsed() >= self.config.lease / 3 {
                 heartbeat = std::time::Instant::now();
-                if let Err(e) = self.state.renew_leases(&self.owner, self.config.lease) {
+                let held: Vec<(String, i64)> = self
+                    .claims
+                    .lock()
+                    .unwrap_or_else(|p| p.into_inner())
+                    .iter()
+                    .map(|(id, claim)| (id.clone(), *claim))
+                    .collect();
+                if let Err(e) = self
+                    .state
+                    .renew_leases(&self.owner, self.config.lease, &held)
+                {
                     tracing::warn!(error = %report(&e), "could not renew the leases of runs");
                 }
                 match self.state.requeue_expired() {
@@ -186,11 +210,11 @@ impl Engine {
             for slot in &shared.slots {
                 let mut c = slot.claimed.lock().unwrap_or_else(|p| p.into_inner());
                 if c.at.is_some_and(|at| at.elapsed() > HOLD_BUDGET * 2) && !c.runs.is_empty() {
-                    stale.extend(c.runs.drain(..).map(|r| r.id));
+                    stale.extend(c.runs.drain(..).map(|r| (r.id, r.claim)));
                 }
             }
             if !stale.is_empty() {
-                match self.state.release(&stale) {
+                match self.release_claims(&stale) {
                     // Idle workers may take them now.
                     Ok(()) => self.notify(),
                     Err(e) => {
@@ -245,10 +269,15 @@ impl Engine {
             batch,
             &self.config.pools,
             self.config.lease,
+            &self.served_versions(),
         )?;
         if runs.is_empty() {
             return Ok(None);
         }
+        self.claims
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .extend(runs.iter().map(|r| (r.id.clone(), r.claim)));
         let first = runs.remove(0);
         let mut c = slot.claimed.lock().unwrap_or_else(|p| p.into_inner());
         c.runs.extend(runs);
@@ -277,7 +306,7 @@ impl Engine {
                     Ok(o) => o,
                     Err(e) => {
                         // The database failed under the run: hand it back if it still can.
-                        let _ = self.state.release(std::slice::from_ref(&run.id));
+                        let _ = self.release_claims(&[(run.id.clone(), run.claim)]);
                         return Err(e);
                     }
                 };
@@ -298,6 +327,7 @@ impl Engine {
                         Outcome::Failed { error } => Ended::Failed(error),
                         Outcome::Waiting { reason } => Ended::Waiting(reason),
                         Outcome::Canceled => Ended::Canceled,
+                        Outcome::Lost => Ended::Lost,
                     };
                     d.finished.push((run.id, ended));
                     d.oldest.get_or_insert(started);
@@ -360,13 +390,26 @@ impl Engine {
                 std::mem::take(&mut d.finished),
             )
         };
-        if let Err(e) = self.state.finish_successes(&completed) {
-            let ids: Vec<String> = completed.iter().map(|c| c.run_id.clone()).collect();
-            let _ = self.state.release(&ids);
-            return Err(e);
-        }
+        let lost: BTreeSet<String> = match self.state.finish_successes(&completed) {
+            Ok(lost) => lost.into_iter().collect(),
+            Err(e) => {
+                let ids: Vec<(String, i64)> = completed
+                    .iter()
+                    .map(|c| (c.run_id.clone(), c.claim))
+                    .collect();
+                let _ = self.release_claims(&ids);
+                return Err(e);
+            }
+        };
+        self.forget_claims(finished.iter().map(|(run, _)| run.as_str()));
         let mut s = shared.summary.lock().unwrap_or_else(|p| p.into_inner());
         for (run, ended) in finished {
+            let ended = if lost.contains(&run) {
+                tracing::warn!(run = %run, "lease lost before the success was recorded; dropped");
+                Ended::Lost
+            } else {
+                ended
+            };
             let (ok, partitions, error) = match ended {
                 Ended::Succeeded(partitions) => {
                     s.runs_succeeded += 1;
@@ -386,6 +429,13 @@ impl Engine {
                     (false, 0, Some(format!("waiting for upstream: {reason}")))
                 }
                 Ended::Canceled => (false, 0, Some("canceled".into())),
+                Ended::Lost => (
+                    false,
+                    0,
+                    Some(
+                        "this host's lease expired: another host runs it; nothing recorded".into(),
+                    ),
+                ),
             };
             (shared.progress)(&Progress::RunFinished {
                 run,
@@ -425,7 +475,9 @@ impl Engine {
             Err(failure) if failure.waiting => {
                 self.state.log_many(&run.id, &logs)?;
                 tracing::info!(reason = %failure.message, "run waits for upstream");
-                self.state.finish_waiting(run, &failure.message)?;
+                if let Err(e) = self.state.finish_waiting(run, &failure.message) {
+                    return lost(e);
+                }
                 Ok(Outcome::Waiting {
                     reason: failure.message,
                 })
@@ -449,8 +501,12 @@ impl Engine {
                     base.saturating_mul(1 << (run.attempts.saturating_sub(1)).min(10))
                 });
                 tracing::warn!(error = %failure.message, retry, "run attempt failed");
-                self.state
-                    .finish_failure(run, &failure.message, &failed_partitions, delay)?;
+                if let Err(e) =
+                    self.state
+                        .finish_failure(run, &failure.message, &failed_partitions, delay)
+                {
+                    return lost(e);
+                }
                 Ok(if retry {
                     Outcome::Retry {
                         error: failure.message,
@@ -543,7 +599,7 @@ impl Engine {
                 // Checkpoint long runs: a resumed run skips what is recorded, and cancel is
                 // noticed between partitions.
                 self.state
-                    .record_progress(&run.id, &run.plugin, &blobs, &pending)
+                    .record_progress(&run.id, Some(run.claim), &run.plugin, &blobs, &pending)
                     .map_err(|e| fatal(report(&e)))?;
                 pending.clear();
                 blobs.clear();
@@ -595,7 +651,7 @@ impl Engine {
                     });
                     (format!("db:{name}"), version)
                 } else {
-                    let blob = IoStore::blob_name(&o.asset, label);
+                    let blob = IoStore::blob_name(&o.asset, label, &run.id, run.claim);
                     let version = self.io.write(&blob, &o.data).map_err(|e| Failure {
                         message: report(&e),
                         retryable: true,
@@ -634,6 +690,7 @@ impl Engine {
             partitions: count,
             done: Completed {
                 run_id: run.id.clone(),
+                claim: run.claim,
                 plugin: run.plugin.clone(),
                 backfill_id: run.backfill_id.clone(),
                 logs: Vec::new(),
@@ -721,7 +778,7 @@ impl Engine {
                     let label = m
                         .blob
                         .rsplit_once('/')
-                        .map_or_else(|| k.clone(), |(_, f)| crate::io::unescape_key(f));
+                        .map_or_else(|| k.clone(), |(_, f)| IoStore::key_of(f));
                     wanted_blobs.push((label, m.blob.as_str()));
                 }
                 let partitions = self.read_blobs(wanted_blobs).map_err(|e| Failure {
@@ -781,13 +838,13 @@ struct Slot {
 }
 
 impl Slot {
-    fn take_claimed(&self) -> Vec<String> {
+    fn take_claimed(&self) -> Vec<(String, i64)> {
         self.claimed
             .lock()
             .unwrap_or_else(|p| p.into_inner())
             .runs
             .drain(..)
-            .map(|r| r.id)
+            .map(|r| (r.id, r.claim))
             .collect()
     }
 }
@@ -820,6 +877,8 @@ enum Ended {
     Failed(String),
     Waiting(String),
     Canceled,
+    /// The host's claim was taken over (its lease expired): nothing of it was recorded.
+    Lost,
 }
 
 enum Outcome {
@@ -828,6 +887,19 @@ enum Outcome {
     Failed { error: String },
     Waiting { reason: String },
     Canceled,
+    Lost,
+}
+
+/// A run's end that could not be recorded: because the claim was taken over (the run's
+/// outcome now belongs to its new holder), or an error to pass on.
+fn lost(e: EngineError) -> Result<Outcome, EngineError> {
+    match e {
+        EngineError::LeaseLost { run } => {
+            tracing::warn!(run = %run, "lease lost before the run's end was recorded; dropped");
+            Ok(Outcome::Lost)
+        }
+        e => Err(e),
+    }
 }
 
 struct Failure {

@@ -2,6 +2,7 @@
 //! Everything a CLI command or the daemon does goes through here.
 
 mod automation;
+mod cluster;
 mod daemon;
 mod execute;
 mod inspect;
@@ -12,6 +13,7 @@ mod sensor;
 mod staleness;
 mod status;
 
+pub use cluster::HostView;
 pub use daemon::{Daemon, DaemonEvent, DaemonLock, EventSink};
 pub use execute::{MAX_CONCURRENCY, Progress, QueueSummary};
 pub use inspect::{KeyPage, Materialization, PartitionDetail, Preview, ScheduleView};
@@ -59,6 +61,14 @@ pub enum Clock {
     #[default]
     System,
     Fixed(DateTime<Utc>),
+    /// Time that was `at` when the system clock read `since`, running `rate` times as fast:
+    /// simulations (a minutely schedule ticking every second) that several processes agree
+    /// on, since each derives it from the same two instants.
+    Scaled {
+        at: DateTime<Utc>,
+        since: DateTime<Utc>,
+        rate: f64,
+    },
 }
 
 impl Clock {
@@ -66,6 +76,11 @@ impl Clock {
         match self {
             Clock::System => Utc::now(),
             Clock::Fixed(t) => t,
+            Clock::Scaled { at, since, rate } => {
+                let real = (Utc::now() - since).num_microseconds().unwrap_or(i64::MAX);
+                let scaled = (real as f64 * rate).clamp(i64::MIN as f64, i64::MAX as f64);
+                at + chrono::TimeDelta::microseconds(scaled as i64)
+            }
         }
     }
 }
@@ -143,6 +158,12 @@ pub struct Engine {
     /// Fired by [`Engine::stop`]: a sensor evaluation in flight ends at once (its tick is
     /// simply not recorded; the next start evaluates it again).
     sensor_cancel: tessera_runtime::CancelToken,
+    /// Set by a daemon sharing the database with others: claims then follow the plugin
+    /// versions recorded as current (see [`RunStore::claim_batch`]).
+    versions_agreed: std::sync::atomic::AtomicBool,
+    /// The claims this engine's workers hold (run id → claim number): what its heartbeat
+    /// renews.
+    claims: Mutex<HashMap<String, i64>>,
 }
 
 impl std::fmt::Debug for Engine {
@@ -228,6 +249,8 @@ impl Engine {
             status_cache: Mutex::default(),
             graph_cache: Mutex::new(None),
             logs: Arc::new(Mutex::new(HashMap::new())),
+            versions_agreed: std::sync::atomic::AtomicBool::new(false),
+            claims: Mutex::new(HashMap::new()),
         };
         let logs = Arc::clone(&engine.logs);
         // A run keeps at most what one call may log: a run of many calls (a range, retries)

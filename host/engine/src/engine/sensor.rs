@@ -44,6 +44,7 @@ impl Engine {
         let mut tick = crate::state::SensorTick {
             sensor: name.to_string(),
             at,
+            evaluations: Some(state.evaluations),
             cursor: state.cursor.clone(),
             skip_reason: None,
             error: None,

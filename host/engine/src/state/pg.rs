@@ -34,6 +34,7 @@ use super::{Columns, DecodeError, Store};
 use crate::error::EngineError;
 
 mod backfills;
+mod cluster;
 mod dynamic;
 mod partitions;
 mod runs;
@@ -51,12 +52,19 @@ const POOL_SIZE: usize = 16;
 const LOCK_RUNS: i32 = 0x7e55_0001;
 const LOCK_POOL: i32 = 0x7e55_0002;
 const LOCK_DYNAMIC: i32 = 0x7e55_0003;
+/// Claims that follow plugin versions hold it shared, a change of version exclusively: a
+/// claim reads the versions and the running runs, and commits its own, before a new version
+/// is current or after (never two versions of one plugin running at once).
+const LOCK_VERSIONS: i32 = 0x7e55_0005;
 const LOCK_SCHEMA: i64 = 0x7e55_0004;
 
 /// The state in a PostgreSQL database.
 pub struct PgState {
     /// The database URL without its password, for messages.
     location: String,
+    /// Nanoseconds this process's calls spent waiting on the server (see
+    /// [`Store::time_in_database`]).
+    busy: std::sync::atomic::AtomicU64,
     pool: Pool,
     /// Drives the connections (their sockets and timers); shut down without waiting.
     runtime: Option<tokio::runtime::Runtime>,
@@ -193,6 +201,21 @@ pub(super) async fn lock<C: GenericClient>(c: &C, class: i32, key: i32) -> Resul
     Ok(())
 }
 
+/// Takes a transaction-scoped advisory lock shared with other holders of the same.
+pub(super) async fn lock_shared<C: GenericClient>(
+    c: &C,
+    class: i32,
+    key: i32,
+) -> Result<(), PgError> {
+    exec(
+        c,
+        "SELECT pg_advisory_xact_lock_shared($1, $2)",
+        &[&class, &key],
+    )
+    .await?;
+    Ok(())
+}
+
 /// A lock key for a name (a pool, a dynamic set).
 pub(super) fn name_key(name: &str) -> i32 {
     use sha2::Digest;
@@ -238,6 +261,7 @@ impl PgState {
         };
         let state = PgState {
             location,
+            busy: std::sync::atomic::AtomicU64::new(0),
             pool,
             runtime: Some(runtime),
             dynamic: Mutex::default(),
@@ -274,7 +298,9 @@ impl PgState {
             return Err(EngineError::db(&self.path(), "the store is closed"));
         };
         let _entered = runtime.enter();
-        let deadline = Instant::now() + RECONNECT_FOR;
+        let started = Instant::now();
+        let _busy = Busy(&self.busy, started);
+        let deadline = started + RECONNECT_FOR;
         let mut delay = Duration::from_millis(20);
         loop {
             match futures_executor::block_on(op()) {
@@ -329,6 +355,17 @@ impl PgState {
     }
 }
 
+/// Adds the time since it was made to a counter when dropped (however the call ends).
+struct Busy<'a>(&'a std::sync::atomic::AtomicU64, Instant);
+
+impl Drop for Busy<'_> {
+    fn drop(&mut self) {
+        let nanos = u64::try_from(self.1.elapsed().as_nanos()).unwrap_or(u64::MAX);
+        self.0
+            .fetch_add(nanos, std::sync::atomic::Ordering::Relaxed);
+    }
+}
+
 /// `url` without its password.
 fn redact(url: &str) -> String {
     if let Some((scheme, rest)) = url.split_once("://")
@@ -352,6 +389,12 @@ fn redact(url: &str) -> String {
 impl Store for PgState {
     fn location(&self) -> String {
         self.location.clone()
+    }
+
+    fn time_in_database(&self) -> Option<Duration> {
+        Some(Duration::from_nanos(
+            self.busy.load(std::sync::atomic::Ordering::Relaxed),
+        ))
     }
 
     /// The server's current snapshot: it changes whenever a transaction that writes starts

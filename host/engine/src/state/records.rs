@@ -155,6 +155,10 @@ pub struct RunRecord {
     pub started_at: Option<i64>,
     pub ended_at: Option<i64>,
     pub error: Option<String>,
+    /// How many times the run was claimed: a claim's fencing token. Only the claim holding
+    /// the latest number (and still running) may record the run's outcome, so a host that
+    /// stalled past its lease while another took the run over records nothing.
+    pub claim: i64,
 }
 
 /// One asset partition produced by a run.
@@ -202,6 +206,8 @@ pub struct NewBlob {
 #[derive(Debug, Clone)]
 pub struct Completed {
     pub run_id: String,
+    /// The claim that ran it ([`RunRecord::claim`]): recorded only if still the latest.
+    pub claim: i64,
     pub plugin: String,
     /// The backfill the run belongs to, settled in the same transaction when this was its
     /// last open run.
@@ -532,7 +538,7 @@ pub struct SensorState {
     pub disabled: bool,
 }
 
-pub(super) const RUN_COLUMNS: &str = "id, status, plugin, computation, assets, selection, partitions, backfill_id, run_key, trigger, tags, attempts, max_attempts, created_at, started_at, ended_at, error";
+pub(super) const RUN_COLUMNS: &str = "id, status, plugin, computation, assets, selection, partitions, backfill_id, run_key, trigger, tags, attempts, max_attempts, created_at, started_at, ended_at, error, lease_gen";
 
 pub(super) fn run_from_row<R: Columns>(row: &R) -> Result<RunRecord, R::Error> {
     let id = row.text(0)?;
@@ -573,6 +579,7 @@ pub(super) fn run_from_row<R: Columns>(row: &R) -> Result<RunRecord, R::Error> {
         started_at: row.opt_int(14)?,
         ended_at: row.opt_int(15)?,
         error: row.opt_text(16)?,
+        claim: row.int(17)?,
         id,
     })
 }
@@ -604,6 +611,10 @@ pub struct BackfillProgress {
 pub struct SensorTick {
     pub sensor: String,
     pub at: i64,
+    /// The sensor's evaluation count read before evaluating: the tick is recorded only if no
+    /// other was recorded since (else [`crate::EngineError::TickSuperseded`]). `None` for
+    /// evaluations that need no such guard (eager automation: its run keys dedupe).
+    pub evaluations: Option<u64>,
     pub cursor: Option<String>,
     pub skip_reason: Option<String>,
     pub error: Option<String>,
@@ -698,4 +709,26 @@ pub(super) fn backfill_from_row<R: Columns>(r: &R) -> Result<BackfillRecord, R::
         ended_at: r.opt_int(6)?,
         id,
     })
+}
+
+/// A host sharing the database, as its last heartbeat left it.
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+pub struct HostRecord {
+    /// The host's engine id (the owner of its claims and leases).
+    pub id: String,
+    /// Machine name and process id, for people.
+    pub label: String,
+    pub started_at: i64,
+    pub seen_at: i64,
+}
+
+/// Who evaluates a sensor, a schedule or eager automation, and until when.
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+pub struct LeaseRecord {
+    /// `sensor:<name>`, `schedule:<name>` or `eager`.
+    pub name: String,
+    pub owner: String,
+    pub until: i64,
+    /// Taken over this many times (a fencing token).
+    pub generation: i64,
 }

@@ -56,7 +56,14 @@ impl RunStore for State {
 
     fn claim_next(&self, owner: &str, scope: &RunScope) -> Result<Option<RunRecord>, EngineError> {
         Ok(self
-            .claim_batch(owner, scope, 1, &BTreeMap::new(), DEFAULT_LEASE)?
+            .claim_batch(
+                owner,
+                scope,
+                1,
+                &BTreeMap::new(),
+                DEFAULT_LEASE,
+                &BTreeMap::new(),
+            )?
             .into_iter()
             .next())
     }
@@ -68,25 +75,28 @@ impl RunStore for State {
         max: u32,
         pools: &BTreeMap<String, usize>,
         lease: Duration,
+        served: &BTreeMap<String, String>,
     ) -> Result<Vec<RunRecord>, EngineError> {
         let now = now_ms();
         let lease_until = now.saturating_add(lease_ms(lease));
         let (backfill, first, last) = scope.params();
         self.write(|tx| {
+            let blocked = json(&blocked_plugins(tx, served)?);
             // With pools, look further ahead: some candidates may have to wait.
             let look = if pools.is_empty() { max.max(1) } else { max.max(1) * 8 };
             let sql = format!(
                 "SELECT {RUN_COLUMNS}, r.pool FROM runs r
                  WHERE r.status = 'queued' AND r.not_before <= ?1 AND (?2 IS NULL OR r.backfill_id = ?2)
                    AND r.seq BETWEEN ?4 AND ?5
+                   AND r.plugin NOT IN (SELECT value FROM json_each(?6))
                    AND NOT EXISTS (SELECT 1 FROM run_deps d JOIN runs u ON u.id = d.depends_on
                                    WHERE d.run_id = r.id AND u.status != 'success')
                  ORDER BY r.seq LIMIT ?3"
             );
             let candidates: Vec<(RunRecord, Option<String>)> = {
                 let mut s = tx.prepare_cached(&sql)?;
-                s.query_map(params![now, backfill, look, first, last], |row| {
-                    Ok((run_from_row(row)?, row.get(17)?))
+                s.query_map(params![now, backfill, look, first, last, blocked], |row| {
+                    Ok((run_from_row(row)?, row.get(18)?))
                 })?
                 .collect::<Result<_, _>>()?
             };
@@ -118,37 +128,46 @@ impl RunStore for State {
             }
             let mut claim = tx.prepare_cached(
                 "UPDATE runs SET status = 'running', owner = ?2, attempts = attempts + 1,
-                        started_at = COALESCE(started_at, ?3), lease_until = ?4 WHERE id = ?1",
+                        started_at = COALESCE(started_at, ?3), lease_until = ?4,
+                        lease_gen = lease_gen + 1, plugin_version = ?5
+                 WHERE id = ?1",
             )?;
             for run in &mut runs {
-                claim.execute(params![run.id, owner, now, lease_until])?;
+                let version = served.get(&run.plugin);
+                claim.execute(params![run.id, owner, now, lease_until, version])?;
                 run.status = RunStatus::Running;
                 run.attempts += 1;
+                run.claim += 1;
             }
             Ok(runs)
         })
     }
 
-    fn release(&self, run_ids: &[String]) -> Result<(), EngineError> {
+    fn release(&self, runs: &[(String, i64)]) -> Result<(), EngineError> {
         self.write(|tx| {
             let mut s = tx.prepare_cached(
                 "UPDATE runs SET status = 'queued', owner = NULL, attempts = MAX(attempts - 1, 0)
-                 WHERE id = ?1 AND status = 'running'",
+                 WHERE id = ?1 AND status = 'running' AND lease_gen = ?2",
             )?;
-            for id in run_ids {
-                s.execute(params![id])?;
+            for (id, claim) in runs {
+                s.execute(params![id, claim])?;
             }
             Ok(())
         })
     }
 
-    fn finish_successes(&self, runs: &[Completed]) -> Result<(), EngineError> {
+    fn finish_successes(&self, runs: &[Completed]) -> Result<Vec<String>, EngineError> {
         if runs.is_empty() {
-            return Ok(());
+            return Ok(Vec::new());
         }
         let now = now_ms();
         self.write(|tx| {
+            let mut lost = Vec::new();
             for r in runs {
+                if !holds_claim(tx, &r.run_id, r.claim)? {
+                    lost.push(r.run_id.clone());
+                    continue;
+                }
                 insert_blobs(tx, &r.blobs)?;
                 record_materializations(tx, &r.run_id, &r.plugin, &r.materializations, now)?;
                 tx.prepare_cached(
@@ -164,7 +183,7 @@ impl RunStore for State {
             for b in backfills {
                 settle_backfill(tx, b, now)?;
             }
-            Ok(())
+            Ok(lost)
         })
     }
 
@@ -224,15 +243,23 @@ impl RunStore for State {
     fn record_progress(
         &self,
         run_id: &str,
+        claim: Option<i64>,
         plugin: &str,
         blobs: &[NewBlob],
         materializations: &[NewMaterialization],
     ) -> Result<(), EngineError> {
         let now = now_ms();
         self.write(|tx| {
+            if let Some(claim) = claim
+                && !holds_claim(tx, run_id, claim)?
+            {
+                return Ok(Err(EngineError::LeaseLost {
+                    run: run_id.to_string(),
+                }));
+            }
             insert_blobs(tx, blobs)?;
-            record_materializations(tx, run_id, plugin, materializations, now)
-        })
+            record_materializations(tx, run_id, plugin, materializations, now).map(Ok)
+        })?
     }
 
     fn finish_failure(
@@ -244,6 +271,11 @@ impl RunStore for State {
     ) -> Result<(), EngineError> {
         let now = now_ms();
         self.write(|tx| {
+            if !holds_claim(tx, &run.id, run.claim)? {
+                return Ok(Err(EngineError::LeaseLost {
+                    run: run.id.clone(),
+                }));
+            }
             if let Some(delay) = retry_after_ms {
                 tx.execute(
                     "UPDATE runs SET status = 'queued', owner = NULL, not_before = ?2, error = ?3 WHERE id = ?1",
@@ -256,7 +288,7 @@ impl RunStore for State {
                     &format!("attempt {} failed, retrying in {delay} ms: {error}", run.attempts),
                     now,
                 )?;
-                return Ok(());
+                return Ok(Ok(()));
             }
             tx.execute(
                 "UPDATE runs SET status = 'failed', owner = NULL, ended_at = ?2, error = ?3 WHERE id = ?1",
@@ -282,12 +314,18 @@ impl RunStore for State {
                 RunStatus::Canceled,
                 &format!("upstream run {} failed", run.id),
             )
-        })
+            .map(Ok)
+        })?
     }
 
     fn finish_waiting(&self, run: &RunRecord, reason: &str) -> Result<(), EngineError> {
         let now = now_ms();
         self.write(|tx| {
+            if !holds_claim(tx, &run.id, run.claim)? {
+                return Ok(Err(EngineError::LeaseLost {
+                    run: run.id.clone(),
+                }));
+            }
             tx.execute(
                 "UPDATE runs SET status = 'waiting_for_upstream', owner = NULL, ended_at = ?2, error = ?3
                  WHERE id = ?1",
@@ -301,17 +339,29 @@ impl RunStore for State {
                 RunStatus::WaitingForUpstream,
                 &format!("upstream run {} is waiting for upstream data", run.id),
             )
-        })
+            .map(Ok)
+        })?
     }
 
-    fn renew_leases(&self, owner: &str, lease: Duration) -> Result<u64, EngineError> {
+    fn renew_leases(
+        &self,
+        owner: &str,
+        lease: Duration,
+        runs: &[(String, i64)],
+    ) -> Result<u64, EngineError> {
+        if runs.is_empty() {
+            return Ok(0);
+        }
         let until = now_ms().saturating_add(lease_ms(lease));
         self.write(|tx| {
-            let n = tx
-                .prepare_cached(
-                    "UPDATE runs SET lease_until = ?2 WHERE owner = ?1 AND status = 'running'",
-                )?
-                .execute(params![owner, until])?;
+            let mut renew = tx.prepare_cached(
+                "UPDATE runs SET lease_until = ?2
+                 WHERE id = ?3 AND lease_gen = ?4 AND owner = ?1 AND status = 'running'",
+            )?;
+            let mut n = 0;
+            for (id, claim) in runs {
+                n += renew.execute(params![owner, until, id, claim])?;
+            }
             Ok(n as u64)
         })
     }
@@ -649,4 +699,45 @@ pub(super) fn end_dependents(
         }
     }
     Ok(canceled)
+}
+
+/// Whether `claim` is still the run's latest claim and the run is running: only then may
+/// its holder record anything (the write transaction is exclusive, so this holds until it
+/// commits).
+fn holds_claim(tx: &Transaction<'_>, run_id: &str, claim: i64) -> rusqlite::Result<bool> {
+    tx.prepare_cached("SELECT 1 FROM runs WHERE id = ?1 AND status = 'running' AND lease_gen = ?2")?
+        .query_row(params![run_id, claim], |_| Ok(()))
+        .optional()
+        .map(|o| o.is_some())
+}
+
+/// The plugins whose runs a host serving `served` may not claim now: those whose recorded
+/// current version differs from the one it serves, and those with a run going under
+/// another version (a rollout waits for the old version's runs to end).
+pub(super) fn blocked_plugins(
+    tx: &Transaction<'_>,
+    served: &BTreeMap<String, String>,
+) -> rusqlite::Result<Vec<String>> {
+    if served.is_empty() {
+        return Ok(Vec::new());
+    }
+    let mut blocked = std::collections::BTreeSet::new();
+    let mut current = tx.prepare_cached("SELECT plugin, version FROM plugin_versions")?;
+    for row in current.query_map([], |r| Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?)))? {
+        let (plugin, version) = row?;
+        if served.get(&plugin).is_some_and(|v| *v != version) {
+            blocked.insert(plugin);
+        }
+    }
+    let mut running = tx.prepare_cached(
+        "SELECT DISTINCT plugin, plugin_version FROM runs
+         WHERE status = 'running' AND plugin_version IS NOT NULL",
+    )?;
+    for row in running.query_map([], |r| Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?)))? {
+        let (plugin, version) = row?;
+        if served.get(&plugin).is_some_and(|v| *v != version) {
+            blocked.insert(plugin);
+        }
+    }
+    Ok(blocked.into_iter().collect())
 }

@@ -172,6 +172,32 @@ ALTER TABLE sensor_state ADD COLUMN disabled INTEGER NOT NULL DEFAULT 0;
 ALTER TABLE partition_status ADD COLUMN changed INTEGER NOT NULL DEFAULT 0;
 CREATE INDEX partition_status_by_change ON partition_status(changed);
 ",
+    // 7: several hosts share one database. A claim numbers itself (a fencing token: only
+    // the latest claim of a run records its outcome) and stamps the plugin version it runs;
+    // hosts heartbeat, hold leases on sensors, schedules and eager automation, and agree on
+    // the current version of each plugin.
+    r"
+ALTER TABLE runs ADD COLUMN lease_gen INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE runs ADD COLUMN plugin_version TEXT;
+CREATE TABLE hosts (
+    id          TEXT PRIMARY KEY,
+    label       TEXT NOT NULL,
+    started_at  INTEGER NOT NULL,
+    seen_at     INTEGER NOT NULL
+);
+CREATE TABLE leases (
+    name   TEXT PRIMARY KEY,
+    owner  TEXT NOT NULL,
+    until  INTEGER NOT NULL,
+    gen    INTEGER NOT NULL
+);
+CREATE TABLE plugin_versions (
+    plugin       TEXT PRIMARY KEY,
+    version      TEXT NOT NULL,
+    recorded_by  TEXT NOT NULL,
+    recorded_at  INTEGER NOT NULL
+);
+",
 ];
 
 /// An exclusive lock on `<db>.lock` while a process creates or migrates the database.
@@ -291,7 +317,7 @@ pub(super) fn check_header(path: &Path, meta: &std::fs::Metadata) -> Result<(), 
 
 /// Every table of the schema exists (a table dropped by hand fails here, not mid-run).
 pub(super) fn check_tables(conn: &Connection, path: &Path) -> Result<(), EngineError> {
-    const TABLES: [&str; 11] = [
+    const TABLES: [&str; 14] = [
         "runs",
         "run_deps",
         "run_events",
@@ -303,6 +329,9 @@ pub(super) fn check_tables(conn: &Connection, path: &Path) -> Result<(), EngineE
         "schedule_ticks",
         "backfills",
         "dynamic_changes",
+        "hosts",
+        "leases",
+        "plugin_versions",
     ];
     let present: std::collections::BTreeSet<String> = conn
         .prepare("SELECT name FROM sqlite_schema WHERE type = 'table'")

@@ -41,6 +41,21 @@ impl SensorStore for State {
 
     fn record_sensor_tick(&self, tick: &SensorTick) -> Result<Vec<String>, EngineError> {
         self.write_dynamic(|tx, d| {
+            if let Some(expected) = tick.evaluations {
+                let recorded: i64 = tx
+                    .query_row(
+                        "SELECT evaluations FROM sensor_state WHERE name = ?1",
+                        params![tick.sensor],
+                        |r| r.get(0),
+                    )
+                    .optional()?
+                    .unwrap_or(0);
+                if recorded as u64 != expected {
+                    return Ok(Err(EngineError::TickSuperseded {
+                        sensor: tick.sensor.clone(),
+                    }));
+                }
+            }
             for (name, add, delete) in &tick.dynamic {
                 d.add(tx, name, add)?;
                 d.remove(tx, name, delete)?;
@@ -76,8 +91,8 @@ impl SensorStore for State {
                     last_skip_reason = ?4, last_error = ?5, evaluations = evaluations + 1",
                 params![tick.sensor, tick.cursor, tick.at, tick.skip_reason, tick.error],
             )?;
-            Ok(launched)
-        })
+            Ok(Ok(launched))
+        })?
     }
 
     fn sensor_run_key_seen(&self, sensor: &str, run_key: &str) -> Result<bool, EngineError> {

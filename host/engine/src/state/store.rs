@@ -11,7 +11,13 @@ use crate::error::EngineError;
 
 /// Everything the engine stores: one object behind `Arc<dyn Store>`.
 pub trait Store:
-    RunStore + PartitionStore + SensorStore + BackfillStore + DynamicSetStore + std::fmt::Debug
+    RunStore
+    + PartitionStore
+    + SensorStore
+    + BackfillStore
+    + DynamicSetStore
+    + ClusterStore
+    + std::fmt::Debug
 {
     /// Where the state lives, for messages (a file path, a database URL without password).
     fn location(&self) -> String;
@@ -19,6 +25,13 @@ pub trait Store:
     /// A value that changes whenever anything in the state may have changed (written by this
     /// process or another): caches of derived views compare it.
     fn change_stamp(&self) -> Result<[u64; 2], EngineError>;
+
+    /// How long this process's calls have spent in the database server, summed over its
+    /// threads (a client-server store measures it; an embedded one returns `None`): the
+    /// benchmarks' share of time in the database.
+    fn time_in_database(&self) -> Option<Duration> {
+        None
+    }
 }
 
 /// Runs: the queue, claims and leases, outcomes, logs, stored blobs.
@@ -40,6 +53,16 @@ pub trait RunStore: Send + Sync {
     /// Claims up to `max` such runs in one transaction, oldest first. A run in a pool named
     /// in `pools` is claimed only while fewer than the pool's limit of its runs are running
     /// (across every process sharing the database).
+    ///
+    /// `served` maps plugins to the version (content hash) this host runs; when not empty, a
+    /// plugin's runs are claimed only while the database records that version as current
+    /// and no run of the plugin is running under another version (a rollout across hosts
+    /// never runs two versions of one asset at once). Each claimed run is stamped with its
+    /// version and a new claim number ([`RunRecord::claim`]).
+    #[allow(
+        clippy::too_many_arguments,
+        reason = "one claim's parameters, each plain"
+    )]
     fn claim_batch(
         &self,
         owner: &str,
@@ -47,13 +70,17 @@ pub trait RunStore: Send + Sync {
         max: u32,
         pools: &BTreeMap<String, usize>,
         lease: Duration,
+        served: &BTreeMap<String, String>,
     ) -> Result<Vec<RunRecord>, EngineError>;
 
-    /// Returns claimed runs that were not started to the queue (a stopping worker).
-    fn release(&self, run_ids: &[String]) -> Result<(), EngineError>;
+    /// Returns claimed runs that were not started to the queue (a stopping worker), each
+    /// given as (run id, claim number): a claim taken over since stays with its new owner.
+    fn release(&self, runs: &[(String, i64)]) -> Result<(), EngineError>;
 
-    /// Records several successful runs in one transaction (group commit).
-    fn finish_successes(&self, runs: &[Completed]) -> Result<(), EngineError>;
+    /// Records several successful runs in one transaction (group commit). A run whose claim
+    /// is no longer the latest running one (its lease expired and another host took it)
+    /// records nothing; its id is returned.
+    fn finish_successes(&self, runs: &[Completed]) -> Result<Vec<String>, EngineError>;
 
     /// Appends log lines to a run's events.
     fn log_many(&self, run_id: &str, lines: &[(String, String)]) -> Result<(), EngineError>;
@@ -69,17 +96,21 @@ pub trait RunStore: Send + Sync {
     /// whether any run is queued or running at all (within the backfill, when given).
     fn pending(&self, scope: &RunScope) -> Result<Pending, EngineError>;
 
-    /// Records materializations of a run that is still going (a batch of keys).
+    /// Records materializations of a run that is still going (a batch of keys). With a claim
+    /// number, only while that claim is the run's latest and running
+    /// ([`EngineError::LeaseLost`] otherwise).
     fn record_progress(
         &self,
         run_id: &str,
+        claim: Option<i64>,
         plugin: &str,
         blobs: &[NewBlob],
         materializations: &[NewMaterialization],
     ) -> Result<(), EngineError>;
 
     /// Records a failed attempt: queued again after `retry_after_ms`, or failed for good
-    /// (its partitions marked failed, its dependents canceled).
+    /// (its partitions marked failed, its dependents canceled). Only by the run's latest
+    /// claim ([`EngineError::LeaseLost`] otherwise), as for [`RunStore::finish_waiting`].
     fn finish_failure(
         &self,
         run: &RunRecord,
@@ -92,8 +123,16 @@ pub trait RunStore: Send + Sync {
     /// partitions left as they were; the runs that wait for it end the same way.
     fn finish_waiting(&self, run: &RunRecord, reason: &str) -> Result<(), EngineError>;
 
-    /// Extends the leases of the runs `owner` holds (its heartbeat). Returns how many.
-    fn renew_leases(&self, owner: &str, lease: Duration) -> Result<u64, EngineError>;
+    /// Extends the leases of the claims `owner` is working on, given as (run id, claim
+    /// number): its heartbeat. Only those: a claim whose commit reached the database but
+    /// whose answer was lost (a dropped connection) is not among them, so it expires and
+    /// returns to the queue instead of being renewed forever. Returns how many.
+    fn renew_leases(
+        &self,
+        owner: &str,
+        lease: Duration,
+        runs: &[(String, i64)],
+    ) -> Result<u64, EngineError>;
 
     /// Puts back in the queue the running runs whose lease expired: their owner stopped (a
     /// crash, `kill -9`, a lost machine) or stalled past its lease. A run from before leases
@@ -253,4 +292,50 @@ pub trait DynamicSetStore: Send + Sync {
 
     /// Every set that holds keys, with how many.
     fn dynamic_names(&self) -> Result<Vec<(String, u64)>, EngineError>;
+}
+
+/// Hosts sharing one database: who is alive, which host evaluates each sensor, schedule and
+/// eager automation (leases), and which version of each plugin is current.
+pub trait ClusterStore: Send + Sync {
+    /// Records that a host is alive (its heartbeat); rows of hosts gone for a day are
+    /// removed.
+    fn host_heartbeat(&self, id: &str, label: &str, started_at: i64) -> Result<(), EngineError>;
+
+    /// The hosts seen within `within`, oldest first.
+    fn hosts(&self, within: Duration) -> Result<Vec<HostRecord>, EngineError>;
+
+    /// A host stopping cleanly: its row and its leases go, so others take over at once.
+    fn host_gone(&self, id: &str) -> Result<(), EngineError>;
+
+    /// Forgets every host but `id`, with their leases: for a host that knows it is the only
+    /// one (it holds a SQLite state's daemon lock), so that a predecessor killed a moment ago
+    /// does not keep its sensors and schedules for a lease.
+    fn forget_other_hosts(&self, id: &str) -> Result<(), EngineError>;
+
+    /// Takes or renews the lease `name` for `owner` until `ttl` from now. Renewing always
+    /// works while `owner` holds it; a lease nobody holds, or whose holder let it expire, is
+    /// taken only when `may_take`. Returns the lease's generation when `owner` holds it.
+    fn acquire_lease(
+        &self,
+        name: &str,
+        owner: &str,
+        ttl: Duration,
+        may_take: bool,
+    ) -> Result<Option<i64>, EngineError>;
+
+    /// Every lease, held or expired.
+    fn leases(&self) -> Result<Vec<LeaseRecord>, EngineError>;
+
+    /// The version (content hash) recorded as current for each plugin.
+    fn plugin_versions(&self) -> Result<BTreeMap<String, String>, EngineError>;
+
+    /// Records `version` as the current one of `plugin` (when `replace`, over another;
+    /// else only when none is recorded). Returns whether the record changed.
+    fn record_plugin_version(
+        &self,
+        plugin: &str,
+        version: &str,
+        host: &str,
+        replace: bool,
+    ) -> Result<bool, EngineError>;
 }

@@ -1,6 +1,6 @@
 //! Assets and a sensor for the engine's tests and benchmarks: a trivial daily asset and a
 //! chain reading it with `start_offset -1`, one that fails its first attempt, one that always
-//! fails, a slow one, one that never returns (with its own timeout), an eager one, and a
+//! fails, a slow one, a slow one writing large values, one that never returns (with its own timeout), an eager one, and a
 //! sensor that repeats its run key.
 
 use tessera_sdk::prelude::*;
@@ -76,6 +76,19 @@ fn slow(ctx: &Context, inputs: &Inputs) -> Result<Outputs, PluginError> {
     echo(ctx, inputs)
 }
 
+/// Spins longer (a tenth of a second or so) and writes 24 KB naming the partition and the
+/// attempt: too large for the database, so it goes to the IO store (the zombie-host test
+/// checks no stale attempt overwrote a file).
+fn big(ctx: &Context, _inputs: &Inputs) -> Result<Output, PluginError> {
+    let mut x: u64 = 0x9e37_79b9_7f4a_7c15;
+    for i in 0..100_000_000u64 {
+        x = (x ^ i).wrapping_mul(0x0100_0000_01b3).rotate_left(5);
+    }
+    std::hint::black_box(x);
+    let line = format!("{} attempt {}\n", label(ctx), ctx.attempt());
+    Ok(Output::text(line.repeat(24 * 1024 / line.len() + 1)))
+}
+
 /// Never returns: only a timeout ends it.
 fn hang(_ctx: &Context, _inputs: &Inputs) -> Result<Output, PluginError> {
     let mut x: u64 = 1;
@@ -121,6 +134,7 @@ tessera_sdk::plugin! {
             .partitions(Partitions::daily("2024-01-01"))
             .input("broken"),
         Asset::new("slow", slow).partitions(Partitions::daily("2024-01-01")),
+        Asset::new("big", big).partitions(Partitions::daily("2024-01-01")),
         Asset::new("hang", hang)
             .partitions(Partitions::daily("2024-01-01"))
             .metadata("timeout_ms", 200i64),

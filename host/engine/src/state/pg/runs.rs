@@ -65,7 +65,14 @@ impl RunStore for PgState {
 
     fn claim_next(&self, owner: &str, scope: &RunScope) -> Result<Option<RunRecord>, EngineError> {
         Ok(self
-            .claim_batch(owner, scope, 1, &BTreeMap::new(), DEFAULT_LEASE)?
+            .claim_batch(
+                owner,
+                scope,
+                1,
+                &BTreeMap::new(),
+                DEFAULT_LEASE,
+                &BTreeMap::new(),
+            )?
             .into_iter()
             .next())
     }
@@ -77,6 +84,7 @@ impl RunStore for PgState {
         max: u32,
         pools: &BTreeMap<String, usize>,
         lease: Duration,
+        served: &BTreeMap<String, String>,
     ) -> Result<Vec<RunRecord>, EngineError> {
         let (backfill, first, last) = scope.params();
         let max = max.max(1) as usize;
@@ -85,6 +93,7 @@ impl RunStore for PgState {
         self.write(async |tx| {
             let now = now_ms();
             let lease_until = now.saturating_add(lease_ms(lease));
+            let blocked = blocked_plugins(tx, served).await?;
             let candidates = rows(
                 tx,
                 &format!(
@@ -92,17 +101,18 @@ impl RunStore for PgState {
                      WHERE r.status = 'queued' AND r.not_before <= $1
                        AND ($2::text IS NULL OR r.backfill_id = $2)
                        AND r.seq BETWEEN $4 AND $5
+                       AND NOT (r.plugin = ANY($6))
                        AND NOT EXISTS (SELECT 1 FROM run_deps d JOIN runs u ON u.id = d.depends_on
                                        WHERE d.run_id = r.id AND u.status <> 'success')
                      ORDER BY r.seq LIMIT $3
                      FOR UPDATE OF r SKIP LOCKED"
                 ),
-                &[&now, &backfill, &look, &first, &last],
+                &[&now, &backfill, &look, &first, &last, &blocked],
             )
             .await?;
             let candidates = candidates
                 .iter()
-                .map(|r| Ok((run_from_row(r)?, r.opt_text(17)?)))
+                .map(|r| Ok((run_from_row(r)?, r.opt_text(18)?)))
                 .collect::<Result<Vec<_>, PgError>>()?;
             // A pool's running runs are counted under its lock, taken in name order (two
             // hosts never wait for each other's pools crosswise).
@@ -137,41 +147,68 @@ impl RunStore for PgState {
                 runs.push(run);
             }
             let ids: Vec<&str> = runs.iter().map(|r| r.id.as_str()).collect();
+            let versions: Vec<Option<&str>> = runs
+                .iter()
+                .map(|r| served.get(&r.plugin).map(String::as_str))
+                .collect();
             exec(
                 tx,
-                "UPDATE runs SET status = 'running', owner = $2, attempts = attempts + 1,
-                        started_at = COALESCE(started_at, $3), lease_until = $4
-                 WHERE id = ANY($1)",
-                &[&ids, &owner, &now, &lease_until],
+                "UPDATE runs r SET status = 'running', owner = $2, attempts = attempts + 1,
+                        started_at = COALESCE(started_at, $3), lease_until = $4,
+                        lease_gen = lease_gen + 1, plugin_version = c.version
+                 FROM UNNEST($1::text[], $5::text[]) AS c(id, version) WHERE r.id = c.id",
+                &[&ids, &owner, &now, &lease_until, &versions],
             )
             .await?;
             for run in &mut runs {
                 run.status = RunStatus::Running;
                 run.attempts += 1;
+                run.claim += 1;
             }
             Ok(runs)
         })
     }
 
-    fn release(&self, run_ids: &[String]) -> Result<(), EngineError> {
+    fn release(&self, runs: &[(String, i64)]) -> Result<(), EngineError> {
+        let (ids, claims): (Vec<&str>, Vec<i64>) =
+            runs.iter().map(|(id, c)| (id.as_str(), *c)).unzip();
         self.write(async |tx| {
             exec(
                 tx,
-                "UPDATE runs SET status = 'queued', owner = NULL, attempts = GREATEST(attempts - 1, 0)
-                 WHERE id = ANY($1) AND status = 'running'",
-                &[&run_ids],
+                "UPDATE runs r SET status = 'queued', owner = NULL,
+                        attempts = GREATEST(attempts - 1, 0)
+                 FROM UNNEST($1::text[], $2::bigint[]) AS c(id, claim)
+                 WHERE r.id = c.id AND r.status = 'running' AND r.lease_gen = c.claim",
+                &[&ids, &claims],
             )
             .await
             .map(drop)
         })
     }
 
-    fn finish_successes(&self, runs: &[Completed]) -> Result<(), EngineError> {
-        if runs.is_empty() {
-            return Ok(());
+    fn finish_successes(&self, all: &[Completed]) -> Result<Vec<String>, EngineError> {
+        if all.is_empty() {
+            return Ok(Vec::new());
         }
         let now = now_ms();
+        let (ids, claims): (Vec<&str>, Vec<i64>) =
+            all.iter().map(|r| (r.run_id.as_str(), r.claim)).unzip();
         self.write(async |tx| {
+            // The runs' rows first, each only by its latest claim: locked from here to the
+            // commit, so a host requeueing expired leases waits, then finds them ended.
+            let ended: BTreeSet<String> = rows(
+                tx,
+                "UPDATE runs r SET status = 'success', ended_at = $3, error = NULL, owner = NULL
+                 FROM UNNEST($1::text[], $2::bigint[]) AS c(id, claim)
+                 WHERE r.id = c.id AND r.status = 'running' AND r.lease_gen = c.claim
+                 RETURNING r.id",
+                &[&ids, &claims, &now],
+            )
+            .await?
+            .iter()
+            .map(|r| r.text(0))
+            .collect::<Result<_, _>>()?;
+            let runs: Vec<&Completed> = all.iter().filter(|r| ended.contains(&r.run_id)).collect();
             let blobs: Vec<&NewBlob> = runs.iter().flat_map(|r| &r.blobs).collect();
             insert_blobs(tx, &blobs).await?;
             let materializations: Vec<(&str, &str, &NewMaterialization)> = runs
@@ -183,14 +220,6 @@ impl RunStore for PgState {
                 })
                 .collect();
             record_materializations(tx, &materializations, now).await?;
-            let ids: Vec<&str> = runs.iter().map(|r| r.run_id.as_str()).collect();
-            exec(
-                tx,
-                "UPDATE runs SET status = 'success', ended_at = $2, error = NULL, owner = NULL
-                 WHERE id = ANY($1)",
-                &[&ids, &now],
-            )
-            .await?;
             let logs: Vec<(&str, &str, &str)> = runs
                 .iter()
                 .flat_map(|r| {
@@ -207,7 +236,11 @@ impl RunStore for PgState {
             for b in backfills {
                 settle_backfill(tx, b, now).await?;
             }
-            Ok(())
+            Ok(all
+                .iter()
+                .filter(|r| !ended.contains(&r.run_id))
+                .map(|r| r.run_id.clone())
+                .collect())
         })
     }
 
@@ -267,6 +300,7 @@ impl RunStore for PgState {
     fn record_progress(
         &self,
         run_id: &str,
+        claim: Option<i64>,
         plugin: &str,
         blobs: &[NewBlob],
         materializations: &[NewMaterialization],
@@ -278,9 +312,18 @@ impl RunStore for PgState {
             .map(|m| (run_id, plugin, m))
             .collect();
         self.write(async |tx| {
+            if let Some(claim) = claim
+                && !holds_claim(tx, run_id, claim).await?
+            {
+                return Ok(Err(EngineError::LeaseLost {
+                    run: run_id.to_string(),
+                }));
+            }
             insert_blobs(tx, &blobs).await?;
-            record_materializations(tx, &materializations, now).await
-        })
+            record_materializations(tx, &materializations, now)
+                .await
+                .map(Ok)
+        })?
     }
 
     fn finish_failure(
@@ -292,6 +335,9 @@ impl RunStore for PgState {
     ) -> Result<(), EngineError> {
         let now = now_ms();
         self.write(async |tx| {
+            if !holds_claim(tx, &run.id, run.claim).await? {
+                return Ok(Err(EngineError::LeaseLost { run: run.id.clone() }));
+            }
             if let Some(delay) = retry_after_ms {
                 exec(
                     tx,
@@ -304,7 +350,7 @@ impl RunStore for PgState {
                     "attempt {} failed, retrying in {delay} ms: {error}",
                     run.attempts
                 );
-                return events(tx, &[(&run.id, "warn", &message)], now).await;
+                return events(tx, &[(&run.id, "warn", &message)], now).await.map(Ok);
             }
             exec(
                 tx,
@@ -341,12 +387,16 @@ impl RunStore for PgState {
                 &format!("upstream run {} failed", run.id),
             )
             .await
-        })
+            .map(Ok)
+        })?
     }
 
     fn finish_waiting(&self, run: &RunRecord, reason: &str) -> Result<(), EngineError> {
         let now = now_ms();
         self.write(async |tx| {
+            if !holds_claim(tx, &run.id, run.claim).await? {
+                return Ok(Err(EngineError::LeaseLost { run: run.id.clone() }));
+            }
             exec(
                 tx,
                 "UPDATE runs SET status = 'waiting_for_upstream', owner = NULL, ended_at = $2, error = $3
@@ -364,16 +414,30 @@ impl RunStore for PgState {
                 &format!("upstream run {} is waiting for upstream data", run.id),
             )
             .await
-        })
+            .map(Ok)
+        })?
     }
 
-    fn renew_leases(&self, owner: &str, lease: Duration) -> Result<u64, EngineError> {
+    fn renew_leases(
+        &self,
+        owner: &str,
+        lease: Duration,
+        runs: &[(String, i64)],
+    ) -> Result<u64, EngineError> {
+        if runs.is_empty() {
+            return Ok(0);
+        }
+        let (ids, claims): (Vec<&str>, Vec<i64>) =
+            runs.iter().map(|(id, c)| (id.as_str(), *c)).unzip();
         self.write(async |tx| {
             let until = now_ms().saturating_add(lease_ms(lease));
             exec(
                 tx,
-                "UPDATE runs SET lease_until = $2 WHERE owner = $1 AND status = 'running'",
-                &[&owner, &until],
+                "UPDATE runs r SET lease_until = $2
+                 FROM UNNEST($3::text[], $4::bigint[]) AS c(id, claim)
+                 WHERE r.id = c.id AND r.lease_gen = c.claim AND r.owner = $1
+                   AND r.status = 'running'",
+                &[&owner, &until, &ids, &claims],
             )
             .await
         })
@@ -894,4 +958,48 @@ pub(super) async fn settle_backfill<C: GenericClient>(
     )
     .await?;
     Ok(())
+}
+
+/// Whether `claim` is still the run's latest claim and the run is running: only then may its
+/// holder record anything. The row stays locked until the transaction ends (at the level the
+/// run's own update then takes), so a host requeueing the run waits for this transaction and
+/// then finds what it recorded.
+async fn holds_claim<C: GenericClient>(c: &C, run_id: &str, claim: i64) -> Result<bool, PgError> {
+    Ok(row_opt(
+        c,
+        "SELECT 1 FROM runs WHERE id = $1 AND status = 'running' AND lease_gen = $2 FOR NO KEY UPDATE",
+        &[&run_id, &claim],
+    )
+    .await?
+    .is_some())
+}
+
+/// The plugins whose runs a host serving `served` may not claim now (see the SQLite store's
+/// twin): a recorded current version other than the served one, or a run going under
+/// another version.
+async fn blocked_plugins<C: GenericClient>(
+    c: &C,
+    served: &BTreeMap<String, String>,
+) -> Result<Vec<String>, PgError> {
+    if served.is_empty() {
+        return Ok(Vec::new());
+    }
+    lock_shared(c, LOCK_VERSIONS, 0).await?;
+    let found = rows(
+        c,
+        "SELECT plugin, version FROM plugin_versions
+         UNION
+         SELECT DISTINCT plugin, plugin_version FROM runs
+         WHERE status = 'running' AND plugin_version IS NOT NULL",
+        &[],
+    )
+    .await?;
+    let mut blocked = BTreeSet::new();
+    for r in &found {
+        let (plugin, version) = (r.text(0)?, r.text(1)?);
+        if served.get(&plugin).is_some_and(|v| *v != version) {
+            blocked.insert(plugin);
+        }
+    }
+    Ok(blocked.into_iter().collect())
 }

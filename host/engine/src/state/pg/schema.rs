@@ -34,8 +34,11 @@ CREATE TABLE runs (
     ended_at      BIGINT,
     error         TEXT,
     pool          TEXT,
-    lease_until   BIGINT
+    lease_until   BIGINT,
+    lease_gen     BIGINT NOT NULL DEFAULT 0,
+    plugin_version TEXT
 );
+CREATE INDEX runs_running_by_plugin ON runs(plugin) WHERE status = 'running';
 CREATE INDEX runs_by_status ON runs(status, seq);
 CREATE INDEX runs_by_backfill ON runs(backfill_id, status);
 CREATE INDEX runs_by_pool ON runs(pool, status);
@@ -138,12 +141,30 @@ CREATE TABLE backfills (
     created_at   BIGINT NOT NULL,
     ended_at     BIGINT
 );
+CREATE TABLE hosts (
+    id          TEXT COLLATE "C" PRIMARY KEY,
+    label       TEXT NOT NULL,
+    started_at  BIGINT NOT NULL,
+    seen_at     BIGINT NOT NULL
+);
+CREATE TABLE leases (
+    name   TEXT COLLATE "C" PRIMARY KEY,
+    owner  TEXT NOT NULL,
+    until  BIGINT NOT NULL,
+    gen    BIGINT NOT NULL
+);
+CREATE TABLE plugin_versions (
+    plugin       TEXT COLLATE "C" PRIMARY KEY,
+    version      TEXT NOT NULL,
+    recorded_by  TEXT NOT NULL,
+    recorded_at  BIGINT NOT NULL
+);
 "#];
 
 /// Every table, for [`drop_all`].
 const TABLES: &str = "runs, run_deps, run_events, materializations, blobs, partition_status, \
     change_counter, dynamic_changes, sensor_state, sensor_run_keys, schedule_ticks, backfills, \
-    tessera_schema";
+    hosts, leases, plugin_versions, tessera_schema";
 
 /// Brings the schema up to date: once, whoever comes first (an advisory lock held for the
 /// session of the connection, released before it returns to the pool).

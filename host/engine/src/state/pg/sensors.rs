@@ -45,6 +45,28 @@ impl SensorStore for PgState {
 
     fn record_sensor_tick(&self, tick: &SensorTick) -> Result<Vec<String>, EngineError> {
         self.write_dynamic(async |tx, d| {
+            if let Some(expected) = tick.evaluations {
+                // The sensor's row, locked to the commit: of two evaluations that read the
+                // same count, the second waits here and then finds it moved on.
+                exec(
+                    tx,
+                    "INSERT INTO sensor_state (name) VALUES ($1) ON CONFLICT DO NOTHING",
+                    &[&tick.sensor],
+                )
+                .await?;
+                let recorded = row(
+                    tx,
+                    "SELECT evaluations FROM sensor_state WHERE name = $1 FOR UPDATE",
+                    &[&tick.sensor],
+                )
+                .await?
+                .int(0)?;
+                if recorded as u64 != expected {
+                    return Ok(Err(EngineError::TickSuperseded {
+                        sensor: tick.sensor.clone(),
+                    }));
+                }
+            }
             for (name, add, delete) in &tick.dynamic {
                 d.add(self, tx, name, add).await?;
                 d.remove(self, tx, name, delete).await?;
@@ -78,8 +100,8 @@ impl SensorStore for PgState {
                 &[&tick.sensor, &tick.cursor, &tick.at, &tick.skip_reason, &tick.error],
             )
             .await?;
-            Ok(runs.into_iter().map(|r| r.id).collect())
-        })
+            Ok(Ok(runs.into_iter().map(|r| r.id).collect()))
+        })?
     }
 
     fn sensor_run_key_seen(&self, sensor: &str, run_key: &str) -> Result<bool, EngineError> {
