@@ -1,5 +1,6 @@
-//! Set-ups the benchmarks share: an engine over a project of test guests, and many
-//! materializations scattered over a minutely asset.
+//! Set-ups the benchmarks share: an engine over a project of test guests, the 10,000-day
+//! backfill of the end-to-end benchmarks, and many materializations scattered over a
+//! minutely asset.
 
 #![allow(clippy::unwrap_used, clippy::expect_used, reason = "benchmark set-up")]
 
@@ -7,7 +8,9 @@ use std::path::Path;
 
 use chrono::{DateTime, TimeZone, Utc};
 use tessera_engine::state::NewMaterialization;
-use tessera_engine::{Clock, Engine, EngineConfig};
+use tessera_engine::{
+    Clock, Engine, EngineConfig, Filter, PartitionSelection, RunPolicy, Submitted,
+};
 use tessera_runtime::RuntimeConfig;
 
 use crate::{components, shared_dir};
@@ -16,6 +19,31 @@ use crate::{components, shared_dir};
 /// fixed at `now` and the shared artifact cache (no guest is compiled twice per machine).
 pub fn engine_with(dir: &Path, guests: &[&str], now: DateTime<Utc>) -> Engine {
     engine_on(dir, guests, now, None)
+}
+
+/// Submits a backfill of `assets` over the 10,000 days from 2000-01-01 (the end-to-end
+/// benchmarks' workload; the probe's `bench_*` assets start then).
+pub fn submit_10k_days(
+    engine: &Engine,
+    assets: &[&str],
+    policy: RunPolicy,
+    now: DateTime<Utc>,
+) -> Submitted {
+    let assets: Vec<String> = assets.iter().map(|s| (*s).to_string()).collect();
+    engine
+        .submit(
+            &assets,
+            &PartitionSelection::Range(tessera_partitions::KeyRange::new(
+                "2000-01-01",
+                "2027-05-18",
+            )),
+            Filter::Any,
+            policy,
+            true,
+            "bench",
+            now,
+        )
+        .unwrap()
 }
 
 /// [`engine_with`], its state in the PostgreSQL database at `database` when given.

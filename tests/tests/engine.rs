@@ -1143,37 +1143,25 @@ fn pools_limit_running_runs_across_workers_and_processes() {
         )
         .unwrap();
     let pools = BTreeMap::from([("gpu".to_string(), 1)]);
-    let none = BTreeMap::new();
-    let ids = |runs: Vec<tessera_engine::RunRecord>| -> Vec<String> {
-        runs.into_iter().map(|r| r.id).collect()
-    };
-    // One worker (or process) takes one gpu run and the free one; another gets nothing.
-    assert_eq!(
-        ids(state
-            .claim_batch(
-                "w1",
-                &RunScope::All,
-                16,
-                &pools,
-                Duration::from_secs(30),
-                &none
-            )
-            .unwrap()),
-        ["g1", "free"]
-    );
-    assert!(
+    // The ids of what `owner` claims (up to 16, under `pools`).
+    let claim = |owner: &str, pools: &BTreeMap<String, usize>| -> Vec<String> {
         state
             .claim_batch(
-                "w2",
+                owner,
                 &RunScope::All,
                 16,
-                &pools,
+                pools,
                 Duration::from_secs(30),
-                &none
+                &BTreeMap::new(),
             )
             .unwrap()
-            .is_empty()
-    );
+            .into_iter()
+            .map(|r| r.id)
+            .collect()
+    };
+    // One worker (or process) takes one gpu run and the free one; another gets nothing.
+    assert_eq!(claim("w1", &pools), ["g1", "free"]);
+    assert!(claim("w2", &pools).is_empty());
     let done = |id: &str| Completed {
         run_id: id.into(),
         claim: 1,
@@ -1184,33 +1172,9 @@ fn pools_limit_running_runs_across_workers_and_processes() {
         materializations: Vec::new(),
     };
     state.finish_successes(&[done("g1")]).unwrap();
-    assert_eq!(
-        ids(state
-            .claim_batch(
-                "w2",
-                &RunScope::All,
-                16,
-                &pools,
-                Duration::from_secs(30),
-                &none
-            )
-            .unwrap()),
-        ["g2"]
-    );
+    assert_eq!(claim("w2", &pools), ["g2"]);
     // Without limits, everything queued is claimable.
-    assert_eq!(
-        ids(state
-            .claim_batch(
-                "w3",
-                &RunScope::All,
-                16,
-                &BTreeMap::new(),
-                Duration::from_secs(30),
-                &none,
-            )
-            .unwrap()),
-        ["g3"]
-    );
+    assert_eq!(claim("w3", &BTreeMap::new()), ["g3"]);
 }
 
 fn schedule_run_keys_deduplicate_across_catch_up_and_restarts() {

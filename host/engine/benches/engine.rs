@@ -182,21 +182,7 @@ fn engine_with(dir: &Path, guest: &str) -> Engine {
 }
 
 fn run(engine: &Engine, assets: &[&str], policy: RunPolicy) -> u64 {
-    let assets: Vec<String> = assets.iter().map(|s| (*s).to_string()).collect();
-    let s = engine
-        .submit(
-            &assets,
-            &PartitionSelection::Range(tessera_partitions::KeyRange::new(
-                "2000-01-01",
-                "2027-05-18",
-            )),
-            Filter::Any,
-            policy,
-            true,
-            "bench",
-            now(),
-        )
-        .unwrap();
+    let s = fixtures::submit_10k_days(engine, assets, policy, now());
     let summary = engine.run_queue(s.backfill_id.as_deref(), &|_| {}).unwrap();
 
     assert_eq!(summary.runs_failed, 0);

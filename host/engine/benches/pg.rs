@@ -21,7 +21,7 @@ use std::time::{Duration, Instant};
 use chrono::{DateTime, TimeZone, Utc};
 use criterion::{Criterion, criterion_group, criterion_main};
 use tessera_engine::state::{Completed, NewRun};
-use tessera_engine::{Engine, Filter, PartitionSelection, RunPolicy, RunScope, RunSelection};
+use tessera_engine::{Engine, RunPolicy, RunScope, RunSelection};
 use tessera_tests::{fixtures, pg};
 
 fn now() -> DateTime<Utc> {
@@ -44,20 +44,12 @@ fn e2e(c: &mut Criterion) {
                 let dir = tempfile::tempdir().unwrap();
                 let engine = engine(dir.path());
                 let t = Instant::now();
-                let s = engine
-                    .submit(
-                        &["bench_up".to_string()],
-                        &PartitionSelection::Range(tessera_partitions::KeyRange::new(
-                            "2000-01-01",
-                            "2027-05-18",
-                        )),
-                        Filter::Any,
-                        RunPolicy::PerPartition,
-                        true,
-                        "bench",
-                        now(),
-                    )
-                    .unwrap();
+                let s = fixtures::submit_10k_days(
+                    &engine,
+                    &["bench_up"],
+                    RunPolicy::PerPartition,
+                    now(),
+                );
                 let summary = engine.run_queue(s.backfill_id.as_deref(), &|_| {}).unwrap();
                 total += t.elapsed();
                 assert_eq!((summary.partitions, summary.runs_failed), (10_000, 0));
@@ -86,20 +78,12 @@ fn e2e(c: &mut Criterion) {
                     })
                     .collect();
                 let t = Instant::now();
-                let s = hosts[0]
-                    .submit(
-                        &["bench_up".to_string()],
-                        &PartitionSelection::Range(tessera_partitions::KeyRange::new(
-                            "2000-01-01",
-                            "2027-05-18",
-                        )),
-                        Filter::Any,
-                        RunPolicy::PerPartition,
-                        true,
-                        "bench",
-                        now(),
-                    )
-                    .unwrap();
+                let s = fixtures::submit_10k_days(
+                    &hosts[0],
+                    &["bench_up"],
+                    RunPolicy::PerPartition,
+                    now(),
+                );
                 let backfill = s.backfill_id.as_deref();
                 let done: u64 = std::thread::scope(|scope| {
                     let handles: Vec<_> = hosts
@@ -165,7 +149,7 @@ fn claim_latency(c: &mut Criterion) {
     let claim = || {
         let t = Instant::now();
         let runs = state
-            .claim_batch("bench", &RunScope::All, 1, &pools, lease, &pools_none())
+            .claim_batch("bench", &RunScope::All, 1, &pools, lease, &BTreeMap::new())
             .unwrap();
         let spent = t.elapsed();
         let done: Vec<Completed> = runs
@@ -260,8 +244,3 @@ fn status(c: &mut Criterion) {
 
 criterion_group!(benches, e2e, claim_latency, status);
 criterion_main!(benches);
-
-/// No plugin versions to follow (one host).
-fn pools_none() -> BTreeMap<String, String> {
-    BTreeMap::new()
-}

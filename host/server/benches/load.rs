@@ -17,7 +17,7 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use chrono::{TimeZone, Utc};
-use tessera_engine::{Engine, Filter, PartitionSelection, RunPolicy};
+use tessera_engine::{Engine, RunPolicy};
 use tessera_server::{AppState, Mode};
 use tessera_tests::{fixtures, http};
 
@@ -35,20 +35,7 @@ fn engine(dir: &Path) -> Arc<Engine> {
 fn backfill(engine: &Engine) -> Duration {
     let now = Utc.with_ymd_and_hms(2029, 6, 1, 0, 0, 0).unwrap();
     let t = Instant::now();
-    let s = engine
-        .submit(
-            &["bench_up".to_string()],
-            &PartitionSelection::Range(tessera_partitions::KeyRange::new(
-                "2000-01-01",
-                "2027-05-18",
-            )),
-            Filter::Any,
-            RunPolicy::PerPartition,
-            true,
-            "bench",
-            now,
-        )
-        .unwrap();
+    let s = fixtures::submit_10k_days(engine, &["bench_up"], RunPolicy::PerPartition, now);
     let summary = engine.run_queue(s.backfill_id.as_deref(), &|_| {}).unwrap();
     assert_eq!(summary.partitions, 10_000);
     t.elapsed()

@@ -26,11 +26,6 @@ pub struct HostView {
 pub(super) const EAGER_LEASE: &str = "eager";
 
 impl Engine {
-    /// This engine's id: the owner of its claims and leases, its row in the hosts table.
-    pub fn host_id(&self) -> &str {
-        &self.owner
-    }
-
     /// What this host serves, plugin by plugin (name → content hash), when it follows the
     /// versions the database records as current; empty otherwise (a one-off command).
     pub(super) fn served_versions(&self) -> BTreeMap<String, String> {
@@ -50,26 +45,23 @@ impl Engine {
     /// sees the new file; at start, only plugins with no recorded version are recorded —
     /// except that a version no other live host could be serving (none is alive) is
     /// replaced too, so a fleet restarted with new files does not wait for itself.
-    pub fn agree_plugin_versions(&self, replace: bool) -> Result<Vec<String>, EngineError> {
+    pub fn agree_plugin_versions(&self, replace: bool) -> Result<(), EngineError> {
         let alone = self
             .state
             .hosts(self.config.lease)?
             .iter()
             .all(|h| h.id == self.owner);
-        let mut recorded = Vec::new();
         for p in self.registry.plugins() {
-            if self.state.record_plugin_version(
+            self.state.record_plugin_version(
                 p.name(),
                 p.code_version(),
                 &self.owner,
                 replace || alone,
-            )? {
-                recorded.push(p.name().to_string());
-            }
+            )?;
         }
         self.versions_agreed.store(true, Ordering::Relaxed);
         self.notify();
-        Ok(recorded)
+        Ok(())
     }
 
     /// One round of membership: the heartbeat, then this host's share of `names` (leases

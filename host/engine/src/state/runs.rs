@@ -721,23 +721,29 @@ pub(super) fn blocked_plugins(
     if served.is_empty() {
         return Ok(Vec::new());
     }
-    let mut blocked = std::collections::BTreeSet::new();
-    let mut current = tx.prepare_cached("SELECT plugin, version FROM plugin_versions")?;
-    for row in current.query_map([], |r| Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?)))? {
-        let (plugin, version) = row?;
-        if served.get(&plugin).is_some_and(|v| *v != version) {
-            blocked.insert(plugin);
-        }
-    }
-    let mut running = tx.prepare_cached(
-        "SELECT DISTINCT plugin, plugin_version FROM runs
-         WHERE status = 'running' AND plugin_version IS NOT NULL",
-    )?;
-    for row in running.query_map([], |r| Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?)))? {
-        let (plugin, version) = row?;
-        if served.get(&plugin).is_some_and(|v| *v != version) {
-            blocked.insert(plugin);
-        }
-    }
-    Ok(blocked.into_iter().collect())
+    let found: Vec<(String, String)> = tx
+        .prepare_cached(
+            "SELECT plugin, version FROM plugin_versions
+             UNION
+             SELECT DISTINCT plugin, plugin_version FROM runs
+             WHERE status = 'running' AND plugin_version IS NOT NULL",
+        )?
+        .query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?
+        .collect::<Result<_, _>>()?;
+    Ok(other_versions(served, found))
+}
+
+/// The plugins among `found` (plugin, version: the recorded current ones and those of runs
+/// going) that run under a version other than the one `served` names: a claim skips their
+/// runs. Both stores decide with this.
+pub(super) fn other_versions(
+    served: &BTreeMap<String, String>,
+    found: impl IntoIterator<Item = (String, String)>,
+) -> Vec<String> {
+    let blocked: std::collections::BTreeSet<String> = found
+        .into_iter()
+        .filter(|(plugin, version)| served.get(plugin).is_some_and(|v| v != version))
+        .map(|(plugin, _)| plugin)
+        .collect();
+    blocked.into_iter().collect()
 }

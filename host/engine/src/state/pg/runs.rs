@@ -994,12 +994,9 @@ async fn blocked_plugins<C: GenericClient>(
         &[],
     )
     .await?;
-    let mut blocked = BTreeSet::new();
-    for r in &found {
-        let (plugin, version) = (r.text(0)?, r.text(1)?);
-        if served.get(&plugin).is_some_and(|v| *v != version) {
-            blocked.insert(plugin);
-        }
-    }
-    Ok(blocked.into_iter().collect())
+    let found = found
+        .iter()
+        .map(|r| Ok((r.text(0)?, r.text(1)?)))
+        .collect::<Result<Vec<_>, PgError>>()?;
+    Ok(crate::state::runs::other_versions(served, found))
 }
