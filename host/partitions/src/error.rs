@@ -180,6 +180,14 @@ pub enum Error {
         /// Why it fails.
         reason: String,
     },
+    /// A calendar exclusion is neither a date, a date-time nor a cron schedule.
+    #[error("invalid exclusion {value:?}: {reason}")]
+    InvalidExclusion {
+        /// The exclusion as given.
+        value: String,
+        /// Why it is refused.
+        reason: String,
+    },
     /// A mapping cannot relate these two definitions.
     #[error("{mapping} cannot map {upstream} to {downstream}: {reason}")]
     IncompatibleMapping {

@@ -30,6 +30,7 @@ pub mod cron;
 mod definition;
 mod dynamic;
 mod error;
+mod exclusions;
 pub mod fmt;
 mod key;
 mod key_range;

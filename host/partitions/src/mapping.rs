@@ -506,6 +506,7 @@ fn translate_identity(
     }
     if let (PartitionsDefinition::TimeWindow(a), PartitionsDefinition::TimeWindow(b)) = (from, to)
         && a.schedule() == b.schedule()
+        && a.exclusions() == b.exclusions()
         && let (Some(fa), Some(_)) = (a.first_window_start(), b.first_window_start())
         && let Some(shift) = b.index_of_start(fa)
     {
@@ -562,15 +563,18 @@ impl TimeWindowMapping {
         let now = cx.now().timestamp();
         let up_count = up.count_at_ts(now);
         let up_bounds = if up_count > 0 {
-            up.start_of_index(0).zip(up.start_of_index(up_count))
+            up.start_of_index(0)
+                .zip(up.window_at(up_count - 1).map(|w| w.end))
         } else {
             None
         };
         let mut mapped = PartitionSubset::empty();
         for &(a, b) in subset.indices().ranges() {
+            // The end of the run's last window: with calendar exclusions that is not the start
+            // of the next partition.
             let (Some(mut start), Some(mut end)) = (
                 down.start_of_index(a + self.start_offset),
-                down.start_of_index(b + self.end_offset),
+                down.window_at(b - 1 + self.end_offset).map(|w| w.end),
             ) else {
                 continue;
             };
@@ -585,7 +589,8 @@ impl TimeWindowMapping {
             if start >= end {
                 continue;
             }
-            if let (Some(i0), Some(i1)) = (up.index_containing(start), up.index_containing(end - 1))
+            if let Some((i0, i1)) = up.indices_overlapping(start, end)
+                && i0 <= i1
             {
                 mapped.insert_range(i0, i1 + 1);
             }
@@ -612,12 +617,12 @@ impl TimeWindowMapping {
         let now = cx.now().timestamp();
         let mut mapped = PartitionSubset::empty();
         for &(a, b) in subset.indices().ranges() {
-            let (Some(start), Some(end)) = (up.start_of_index(a), up.start_of_index(b)) else {
+            let (Some(start), Some(end)) =
+                (up.start_of_index(a), up.window_at(b - 1).map(|w| w.end))
+            else {
                 continue;
             };
-            if let (Some(i0), Some(i1)) =
-                (down.index_containing(start), down.index_containing(end - 1))
-            {
+            if let Some((i0, i1)) = down.indices_overlapping(start, end) {
                 mapped.insert_range(i0 - self.end_offset, i1 + 1 - self.start_offset);
             }
         }

@@ -6,12 +6,14 @@
 //! exist (yet), which is how mappings report "required but nonexistent" partitions.
 
 use std::fmt;
+use std::sync::Arc;
 
 use chrono::{DateTime, Utc};
 
 use crate::civil::{self, SECS_PER_DAY};
 use crate::cron::Cron;
 use crate::error::Error;
+use crate::exclusions::{Base, Exclusions, Table};
 use crate::fmt::{Civil, Fmt, ParseError, Resolution, Template};
 use crate::key::{PartitionKey, TimeWindow};
 use crate::schedule::{Schedule, Span, TickIter, Zone};
@@ -72,6 +74,7 @@ pub struct TimeWindowBuilder {
     minute_offset: u32,
     hour_offset: u32,
     day_offset: Option<u32>,
+    exclusions: Vec<String>,
 }
 
 #[derive(Debug, Clone)]
@@ -92,7 +95,20 @@ impl TimeWindowBuilder {
             minute_offset: 0,
             hour_offset: 0,
             day_offset: None,
+            exclusions: Vec::new(),
         }
+    }
+
+    /// Ticks that are not partitions: `YYYY-MM-DD` (every tick on that local day),
+    /// `YYYY-MM-DDTHH:MM[:SS]` (the tick at that wall time, as Dagster's datetimes) or a cron
+    /// schedule (every tick that is also its tick: `* * * * 6,0` for weekends).
+    pub fn exclude<I, S>(mut self, items: I) -> Self
+    where
+        I: IntoIterator<Item = S>,
+        S: Into<String>,
+    {
+        self.exclusions.extend(items.into_iter().map(Into::into));
+        self
     }
 
     /// Exclusive end: windows that would end after it do not exist.
@@ -195,13 +211,10 @@ impl TimeWindowBuilder {
         };
         let start = resolve(&self.start, "start")?;
         let end = self.end.as_ref().map(|e| resolve(e, "end")).transpose()?;
-        Ok(TimeWindowPartitions::from_parts(
-            schedule,
-            fmt,
-            start,
-            end,
-            self.end_offset,
-        ))
+        let exclusions = Exclusions::parse(&self.exclusions, schedule.zone())?;
+        let mut def = TimeWindowPartitions::from_parts(schedule, fmt, start, end, self.end_offset);
+        def.exclusions = exclusions.map(Arc::new);
+        Ok(def)
     }
 }
 
@@ -221,6 +234,8 @@ pub struct TimeWindowPartitions {
     suffix_second_occurrence: bool,
     /// Fixed-width fast path of `fmt`, for formatting and parsing keys.
     template: Option<Template>,
+    /// Ticks that are not partitions; indices then count the others.
+    exclusions: Option<Arc<Exclusions>>,
 }
 
 impl PartialEq for TimeWindowPartitions {
@@ -230,6 +245,7 @@ impl PartialEq for TimeWindowPartitions {
             && self.start == other.start
             && self.end == other.end
             && self.end_offset == other.end_offset
+            && self.exclusions.as_deref() == other.exclusions.as_deref()
     }
 }
 impl Eq for TimeWindowPartitions {}
@@ -251,7 +267,11 @@ impl fmt::Display for TimeWindowPartitions {
         if let Some(end) = self.end {
             write!(f, " to {}", self.format_instant(end))?;
         }
-        write!(f, " ({})", self.schedule.zone().name())
+        write!(f, " ({})", self.schedule.zone().name())?;
+        if let Some(ex) = &self.exclusions {
+            write!(f, " excluding {}", ex.text().join(", "))?;
+        }
+        Ok(())
     }
 }
 
@@ -302,7 +322,105 @@ impl TimeWindowPartitions {
             end_offset,
             first,
             suffix_second_occurrence,
+            exclusions: None,
         }
+    }
+
+    /// The exclusions as given (empty when there are none).
+    pub fn exclusions(&self) -> &[String] {
+        self.exclusions.as_deref().map_or(&[], Exclusions::text)
+    }
+
+    /// This definition without its exclusions: every tick a partition.
+    pub fn without_exclusions(&self) -> TimeWindowPartitions {
+        let mut plain = self.clone();
+        plain.exclusions = None;
+        plain
+    }
+
+    // ----- exclusions: base indices (every tick) and partition indices ----------------------
+
+    /// The exclusion table covering base indices `[lo, hi)`, with the definition's base.
+    fn excluded(&self, lo: i64, hi: i64) -> Option<Arc<Table>> {
+        let ex = self.exclusions.as_deref()?;
+        let (first, _) = self.first?;
+        let base = Base {
+            schedule: &self.schedule,
+            first,
+        };
+        Some(ex.table(&base, lo, hi))
+    }
+
+    /// Start of base window `b` (every tick counted, from the first tick at or after start).
+    fn base_start(&self, b: i64) -> Option<i64> {
+        let (first, _) = self.first?;
+        if b >= 0 {
+            self.schedule.nth_from(first, b)
+        } else {
+            self.schedule.nth_before(first, -b - 1)
+        }
+    }
+
+    /// Base index of the window holding `instant`.
+    fn base_containing(&self, instant: i64) -> Option<i64> {
+        let (first, _) = self.first?;
+        if instant < first {
+            let start = self.schedule.prev(instant + 1)?;
+            return Some(-self.schedule.count(start, first));
+        }
+        Some(self.schedule.count(first, instant + 1) - 1)
+    }
+
+    /// Partitions among base indices `[0, b)` (negative below 0). Without exclusions, `b`.
+    fn position(&self, b: i64) -> i64 {
+        match self.excluded(b.min(0), b.max(0) + 1) {
+            Some(t) => t.position(b),
+            None => b,
+        }
+    }
+
+    /// Base index of partition `e`.
+    fn base_of(&self, e: i64) -> Option<i64> {
+        if self.exclusions.is_none() {
+            return Some(e);
+        }
+        let (mut lo, mut hi) = (e.min(0) - 1, e.max(0) + 1);
+        loop {
+            let table = self.excluded(lo, hi)?;
+            if let Some(b) = table.base_of(e) {
+                return Some(b);
+            }
+            let (clo, chi) = table.covered();
+            if clo > lo || chi < hi {
+                // The schedule ends before partition `e` (everything left is excluded).
+                return None;
+            }
+            let width = (chi - clo).max(1024);
+            if e >= 0 {
+                hi = chi.saturating_add(width);
+            } else {
+                lo = clo.saturating_sub(width);
+            }
+        }
+    }
+
+    /// Partition indices `[i0, i1]` of the windows overlapping `[start, end)`; empty
+    /// (`i1 < i0`) when that time holds no partition.
+    pub fn indices_overlapping(&self, start: i64, end: i64) -> Option<(i64, i64)> {
+        if start >= end {
+            return None;
+        }
+        let b0 = self.base_containing(start)?;
+        let b1 = self.base_containing(end - 1)?;
+        let Some(table) = self.excluded(b0.min(0), b1.max(0) + 1) else {
+            return Some((b0, b1));
+        };
+        // An excluded window overlaps nothing: step to the partitions either side of it. A
+        // span inside excluded time gives `i1 = i0 - 1`: no partition, but a place between two,
+        // which offsets in partitions (`start_offset = -1`) still widen into a partition.
+        let i0 = table.position(b0);
+        let i1 = table.position(b1) - i64::from(table.is_excluded(b1));
+        Some((i0, i1))
     }
 
     pub fn schedule(&self) -> &Schedule {
@@ -369,6 +487,9 @@ impl TimeWindowPartitions {
 
     /// Start of the first window (the first tick at or after the start date).
     pub fn first_window_start(&self) -> Option<i64> {
+        if self.exclusions.is_some() {
+            return self.start_of_index(0);
+        }
         self.first.map(|(t0, _)| t0)
     }
 
@@ -443,7 +564,16 @@ impl TimeWindowPartitions {
     }
 
     fn window_starting_at_or_after(&self, instant: i64) -> Option<TimeWindow> {
-        let start = self.schedule.next_at_or_after(instant)?;
+        let mut start = self.schedule.next_at_or_after(instant)?;
+        if let Some((first, _)) = self.first
+            && self.exclusions.is_some()
+        {
+            // An excluded tick's key names the next partition, as in Dagster.
+            let b = self.schedule.distance(first, start);
+            if let Some((_, after)) = self.excluded(b.min(0), b.max(0) + 1)?.run_at(b) {
+                start = self.base_start(after)?;
+            }
+        }
         let end = match self.schedule.fixed_period() {
             Some(period) => start.checked_add(period)?,
             None => self.schedule.nth_from(start, 1)?,
@@ -464,6 +594,10 @@ impl TimeWindowPartitions {
     /// The window holding `instant` (the one whose start is the last tick at or before it).
     pub fn window_containing(&self, instant: i64) -> Option<TimeWindow> {
         let start = self.schedule.prev(instant + 1)?;
+        if self.exclusions.is_some() {
+            // Excluded time belongs to no partition.
+            self.index_of_start(start)?;
+        }
         let end = self.schedule.nth_from(start, 1)?;
         Some(self.window(start, end))
     }
@@ -471,23 +605,30 @@ impl TimeWindowPartitions {
     /// Index of the window starting at tick `start` (negative before the first window).
     pub fn index_of_start(&self, start: i64) -> Option<i64> {
         let (first, _) = self.first?;
-        Some(self.schedule.distance(first, start))
+        let b = self.schedule.distance(first, start);
+        match self.excluded(b.min(0), b.max(0) + 1) {
+            Some(t) if t.is_excluded(b) => None,
+            Some(t) => Some(t.position(b)),
+            None => Some(b),
+        }
     }
 
     /// The index of the window holding `instant`.
     pub fn index_containing(&self, instant: i64) -> Option<i64> {
-        let (first, _) = self.first?;
-        if instant < first {
-            // Windows before the first: the tick at or before the instant, counted back.
-            let start = self.schedule.prev(instant + 1)?;
-            return Some(-self.schedule.count(start, first));
+        let b = self.base_containing(instant)?;
+        match self.excluded(b.min(0), b.max(0) + 1) {
+            Some(t) if t.is_excluded(b) => None,
+            Some(t) => Some(t.position(b)),
+            None => Some(b),
         }
-        Some(self.schedule.count(first, instant + 1) - 1)
     }
 
     /// The start of window `index` (any sign).
     pub fn start_of_index(&self, index: i64) -> Option<i64> {
         let (first, _) = self.first?;
+        if self.exclusions.is_some() {
+            return self.base_start(self.base_of(index)?);
+        }
         if index >= 0 {
             self.schedule.nth_from(first, index)
         } else {
@@ -549,6 +690,9 @@ impl TimeWindowPartitions {
         let Some((first, second)) = self.first else {
             return 0;
         };
+        if self.exclusions.is_some() {
+            return self.count_excluding(first, now);
+        }
         if self.end.is_some_and(|end| end < second) {
             return 0;
         }
@@ -574,6 +718,35 @@ impl TimeWindowPartitions {
         if first_exists { n.max(1) } else { 0 }
     }
 
+    /// [`Self::count_at_ts`] with exclusions. `end_offset` moves the boundary by windows of
+    /// time, as without exclusions, and the excluded windows before it are then left out: with
+    /// weekends excluded, `end_offset = 1` on a Saturday adds Saturday's window, which is no
+    /// partition, rather than Monday's, which has not begun. Dagster 1.13 counts `end_offset`
+    /// in partitions and lists Monday on Saturday (dagster#33551).
+    fn count_excluding(&self, first: i64, now: i64) -> i64 {
+        let Some(w0) = self.window_at(0) else {
+            return 0;
+        };
+        if self.end.is_some_and(|end| end < w0.end) {
+            return 0;
+        }
+        // Base windows that ended by `now` (negative when the first starts after it).
+        let complete = if first <= now {
+            self.schedule.count(first, now.saturating_add(1)) - 1
+        } else {
+            -(self.schedule.count(now.saturating_add(1), first) + 1)
+        };
+        let mut limit = complete.saturating_add(self.end_offset);
+        if let Some(end) = self.end {
+            limit = limit.min(self.max_count_by_end(first, end));
+        }
+        if self.end_offset > 0 && self.schedule.distance(first, now) + self.end_offset >= 1 {
+            // As without exclusions: the first window exists once `end_offset` reaches it.
+            limit = limit.max(1);
+        }
+        self.position(limit).max(0)
+    }
+
     fn max_count_by_end(&self, first: i64, end: i64) -> i64 {
         self.schedule.count(first, end.saturating_add(1)) - 1
     }
@@ -592,19 +765,34 @@ impl TimeWindowPartitions {
         };
         // In a fixed-offset zone with evenly spaced ticks, each key is the previous one plus the
         // period: no tick search, no offset lookup.
+        let skip = match (start, self.first) {
+            (Some(s), Some((first, _))) if self.exclusions.is_some() => {
+                let b = self.schedule.distance(first, s);
+                // The table must reach the last key listed.
+                let last = self
+                    .base_of(index.saturating_add(count as i64))
+                    .unwrap_or(b);
+                self.excluded(b.min(0), last.max(b) + 1)
+                    .map(|table| Skip { table, next: b })
+            }
+            _ => None,
+        };
         let stride = match (
             start,
             self.schedule.fixed_period(),
             self.schedule.zone().fixed(),
         ) {
-            (Some(s), Some(period), Some(offset)) if self.template.is_some() => Some(Stride {
-                next: s + i64::from(offset),
-                period,
-                offset,
-            }),
+            (Some(s), Some(period), Some(offset)) if self.template.is_some() && skip.is_none() => {
+                Some(Stride {
+                    next: s + i64::from(offset),
+                    period,
+                    offset,
+                })
+            }
             _ => None,
         };
         Keys {
+            skip,
             def: self,
             ticks: start.map(|s| self.schedule.iter_from(s)),
             stride,
@@ -648,8 +836,8 @@ impl TimeWindowPartitions {
                 last: self.format_instant(end),
             });
         }
-        let i0 = self.schedule.count(first, w0.start);
-        let i1 = self.schedule.count(first, w1.start);
+        let i0 = self.position(self.schedule.count(first, w0.start));
+        let i1 = self.position(self.schedule.count(first, w1.start));
         Ok((i0, i1))
     }
 
@@ -726,12 +914,20 @@ fn parse_instant(fmt: &Fmt, zone: &Zone, text: &str) -> Result<i64, ParseError> 
 #[derive(Debug)]
 pub struct Keys<'a> {
     def: &'a TimeWindowPartitions,
+    /// Excluded ticks to step over, with the base index of the next tick.
+    skip: Option<Skip>,
     ticks: Option<TickIter<'a>>,
     stride: Option<Stride>,
     remaining: u64,
     span: Option<Span>,
     buf: String,
     fast: FastKeys,
+}
+
+#[derive(Debug)]
+struct Skip {
+    table: Arc<Table>,
+    next: i64,
 }
 
 /// Naive time of the next key, for schedules that are pure arithmetic (see `keys_from`).
@@ -820,7 +1016,17 @@ impl Iterator for Keys<'_> {
             }
             return Some(self.def.key_for_start(naive - i64::from(stride.offset)));
         }
-        let start = self.ticks.as_mut()?.next()?;
+        let mut start = self.ticks.as_mut()?.next()?;
+        if let Some(skip) = &mut self.skip {
+            if let Some((_, after)) = skip.table.run_at(skip.next) {
+                // Jump over the whole run rather than tick by tick.
+                start = self.def.base_start(after)?;
+                self.ticks = Some(self.def.schedule.iter_from(start));
+                self.ticks.as_mut()?.next()?;
+                skip.next = after;
+            }
+            skip.next += 1;
+        }
         self.remaining -= 1;
         let span = match self.span {
             Some(span) if span.contains(start) => span,

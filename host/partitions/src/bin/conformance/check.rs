@@ -36,6 +36,7 @@ fn dagster_classes(e: &Error) -> &'static [&'static str] {
         | Error::InvalidKeyText { .. }
         | Error::DimensionCount(_)
         | Error::InvalidDimension { .. }
+        | Error::InvalidExclusion { .. }
         | Error::InvalidDefinition { .. } => &["DagsterInvalidDefinitionError", "CheckError"],
         Error::UnknownTimeZone(_) => &["ZoneInfoNotFoundError", "DagsterInvalidDefinitionError"],
         Error::InvalidDate { .. } | Error::UnparsableKey { .. } => &["ValueError"],

@@ -161,7 +161,7 @@ fn run() -> Result<bool> {
             for o in &outcomes {
                 let Some(why) = &o.failure else { continue };
                 failed = true;
-                let excuse = deviations.excuse(&id, &o.name);
+                let excuse = deviations.excuse(case, &id, &o.name);
                 if let Some(i) = excuse {
                     used[i] = true;
                 } else {

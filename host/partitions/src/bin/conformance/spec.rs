@@ -187,6 +187,9 @@ fn common(
     if let Some(k) = int_field(v, "end_offset")? {
         b = b.end_offset(k);
     }
+    if let Some(items) = field(v, "exclusions") {
+        b = b.exclude(str_list(items)?);
+    }
     Ok(b)
 }
 
