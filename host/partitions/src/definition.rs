@@ -186,6 +186,23 @@ impl PartitionsDefinition {
         })
     }
 
+    /// [`Self::index_of`] with [`Self::count`], each computed once (multi keys need both per
+    /// dimension).
+    pub(crate) fn index_and_count(
+        &self,
+        cx: &Context<'_>,
+        key: &str,
+    ) -> Result<(Option<i64>, u64), Error> {
+        Ok(match self {
+            PartitionsDefinition::TimeWindow(d) => {
+                let count = d.count_at_ts(cx.now.timestamp()).max(0);
+                let index = d.index_of_key(key).filter(|&i| i >= 0 && i < count);
+                (index, count as u64)
+            }
+            _ => (self.index_of(cx, key)?, self.count(cx)?),
+        })
+    }
+
     pub fn has_key(&self, cx: &Context<'_>, key: &str) -> Result<bool, Error> {
         Ok(self.index_of(cx, key)?.is_some())
     }

@@ -86,8 +86,8 @@ pub enum Error {
         /// The forbidden text found in it.
         found: String,
     },
-    /// Multi-dimensional definitions take exactly two dimensions (Dagster's limit, for now).
-    #[error("a multi-partitions definition needs exactly 2 dimensions, got {0}")]
+    /// Multi-dimensional definitions take 2 to 8 dimensions.
+    #[error("a multi-partitions definition needs 2 to 8 dimensions, got {0}")]
     DimensionCount(usize),
     /// A dimension kind that cannot be part of a multi-dimensional definition.
     #[error("dimension {dimension:?} cannot be {kind} partitions")]

@@ -850,9 +850,9 @@ impl<'a> MultiToSingle<'a> {
     }
 }
 
-/// Splits a two-dimensional subset into rectangles (an outer-index set × an inner-index set)
-/// so that per-dimension mappings keep the pairing of keys: `{(a, 1), (c, 3)}` must not
-/// become `{a, c} × {1, 3}`.
+/// Splits a multi-dimensional subset into boxes (one index range per dimension) so that
+/// per-dimension mappings keep the pairing of keys: `{(a, 1), (c, 3)}` must not become
+/// `{a, c} × {1, 3}`.
 fn rectangles(
     cx: &Context<'_>,
     multi: &MultiPartitions,
@@ -860,29 +860,14 @@ fn rectangles(
 ) -> Result<Vec<Vec<PartitionSubset>>, Error> {
     let counts = multi.counts(cx)?;
     let mut out = Vec::new();
-    if counts.len() == 2 && counts[1] > 0 {
-        let inner = counts[1] as i64;
-        for &(a, b) in subset.indices().ranges() {
-            let (mut pos, end) = (a, b);
-            while pos < end {
-                let row = pos.div_euclid(inner);
-                let row_start = row * inner;
-                if pos == row_start && end - pos >= inner {
-                    let rows = (end - pos) / inner;
-                    out.push(vec![
-                        PartitionSubset::from_range(row, row + rows),
-                        PartitionSubset::from_range(0, inner),
-                    ]);
-                    pos += rows * inner;
-                } else {
-                    let stop = end.min(row_start + inner);
-                    out.push(vec![
-                        PartitionSubset::from_range(row, row + 1),
-                        PartitionSubset::from_range(pos - row_start, stop - row_start),
-                    ]);
-                    pos = stop;
-                }
-            }
+    for &(a, b) in subset.indices().ranges() {
+        for boxed in crate::multi::boxes(&counts, a, b) {
+            out.push(
+                boxed
+                    .into_iter()
+                    .map(|(lo, hi)| PartitionSubset::from_range(lo, hi))
+                    .collect(),
+            );
         }
     }
     for key in subset.unindexed() {

@@ -2,8 +2,8 @@
 //!
 //! Dimensions are kept sorted by name, and a key joins one key per dimension with `|` in that
 //! order (`{"date": daily, "abc": static}` gives `"a|2021-05-05"`). Keys are listed with the
-//! first dimension outermost. The type holds any number of dimensions; construction enforces
-//! Dagster's two for now.
+//! first dimension outermost. Any number of dimensions from two up (Dagster allows exactly two,
+//! dagster#21177); two-dimensional keys and order are Dagster's.
 
 use std::fmt;
 
@@ -14,6 +14,78 @@ use crate::subset::PartitionSubset;
 
 /// Characters that would make a multi key ambiguous.
 const FORBIDDEN_IN_DIMENSION_KEYS: [char; 3] = ['|', '[', ']'];
+
+/// Most dimensions a definition may have: enough for any real partitioning (Dagster users ask
+/// for five, dagster#21177), few enough that a flat index of existing counts stays meaningful.
+pub const MAX_DIMENSIONS: usize = 8;
+
+/// Strides of a flat index: `strides[k]` is the product of the counts after dimension `k`.
+fn strides(counts: &[u64]) -> Vec<i64> {
+    let mut out = vec![1i64; counts.len()];
+    for k in (0..counts.len().saturating_sub(1)).rev() {
+        out[k] = out[k + 1].saturating_mul(counts[k + 1] as i64);
+    }
+    out
+}
+
+/// Splits flat indices `[a, b)` into boxes: one index range per dimension whose product is a
+/// run of the flat range. At most two partial boxes per dimension, so a range costs
+/// `O(dimensions)` boxes however many keys it holds.
+pub(crate) fn boxes(counts: &[u64], a: i64, b: i64) -> Vec<Vec<(i64, i64)>> {
+    let mut out = Vec::new();
+    if counts.contains(&0) || a >= b {
+        return out;
+    }
+    let strides = strides(counts);
+    let full: Vec<(i64, i64)> = counts.iter().map(|&c| (0, c as i64)).collect();
+    split_boxes(&strides, &full, 0, a, b, &mut Vec::new(), &mut out);
+    out
+}
+
+fn split_boxes(
+    strides: &[i64],
+    full: &[(i64, i64)],
+    k: usize,
+    a: i64,
+    b: i64,
+    prefix: &mut Vec<(i64, i64)>,
+    out: &mut Vec<Vec<(i64, i64)>>,
+) {
+    let s = strides[k];
+    let emit = |range: (i64, i64), prefix: &[(i64, i64)], out: &mut Vec<Vec<(i64, i64)>>| {
+        let mut boxed = prefix.to_vec();
+        boxed.push(range);
+        boxed.extend_from_slice(&full[k + 1..]);
+        out.push(boxed);
+    };
+    let (first_full, last_full) = (
+        a.div_euclid(s) + i64::from(a.rem_euclid(s) != 0),
+        b.div_euclid(s),
+    );
+    if first_full > last_full {
+        // Inside one index of this dimension.
+        let i = a.div_euclid(s);
+        prefix.push((i, i + 1));
+        split_boxes(strides, full, k + 1, a - i * s, b - i * s, prefix, out);
+        prefix.pop();
+        return;
+    }
+    if a < first_full * s {
+        let i = first_full - 1;
+        prefix.push((i, i + 1));
+        split_boxes(strides, full, k + 1, a - i * s, s, prefix, out);
+        prefix.pop();
+    }
+    if first_full < last_full {
+        emit((first_full, last_full), prefix, out);
+    }
+    if last_full * s < b {
+        let i = last_full;
+        prefix.push((i, i + 1));
+        split_boxes(strides, full, k + 1, 0, b - i * s, prefix, out);
+        prefix.pop();
+    }
+}
 
 /// One named dimension.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -55,7 +127,7 @@ impl MultiPartitions {
                 def,
             })
             .collect();
-        if dims.len() != 2 {
+        if !(2..=MAX_DIMENSIONS).contains(&dims.len()) {
             return Err(Error::DimensionCount(dims.len()));
         }
         dims.sort_by(|a, b| a.name.cmp(&b.name));
@@ -197,17 +269,22 @@ impl MultiPartitions {
     }
 
     pub fn index_of(&self, cx: &Context<'_>, key: &str) -> Result<Option<i64>, Error> {
-        let Ok(parts) = self.split_key(key) else {
-            return Ok(None);
-        };
-        let mut indices = Vec::with_capacity(parts.len());
-        for (d, part) in self.dims.iter().zip(parts) {
-            match d.def.index_of(cx, part)? {
-                Some(i) => indices.push(i),
-                None => return Ok(None),
-            }
+        // One pass, no allocation: this is the hot path of status and planning lookups.
+        let mut parts = key.split('|');
+        let mut flat = 0i64;
+        for d in &self.dims {
+            let Some(part) = parts.next() else {
+                return Ok(None);
+            };
+            let (Some(i), count) = d.def.index_and_count(cx, part)? else {
+                return Ok(None);
+            };
+            flat = flat.saturating_mul(count as i64).saturating_add(i);
         }
-        Ok(Some(Self::combine(&self.counts(cx)?, &indices)))
+        if parts.next().is_some() {
+            return Ok(None);
+        }
+        Ok(Some(flat))
     }
 
     pub fn keys_from<'a>(
@@ -269,23 +346,14 @@ impl MultiPartitions {
             in_range.push(inside);
         }
         let mut out = PartitionSubset::empty();
-        if parts.len() == 2 {
-            let inner_count = counts[1] as i64;
-            let inner = in_range[1].indices();
-            let inner_full = inner.len() == counts[1] && inner_count > 0;
-            for &(a, b) in in_range[0].indices().ranges() {
-                if inner_full {
-                    out.insert_range(a * inner_count, b * inner_count);
-                    continue;
-                }
-                for outer in a..b {
-                    for &(c, d) in inner.ranges() {
-                        out.insert_range(outer * inner_count + c, outer * inner_count + d);
-                    }
-                }
-            }
+        let strides = strides(&counts);
+        // Dimensions from `k` on all full: a range of dimension `k - 1` is one flat range.
+        let mut suffix_full = vec![true; parts.len() + 1];
+        for k in (0..parts.len()).rev() {
+            suffix_full[k] = suffix_full[k + 1] && in_range[k].indices().len() == counts[k];
         }
-        if has_outside || parts.len() != 2 {
+        fill(&in_range, &strides, &suffix_full, 0, 0, &mut out);
+        if has_outside {
             // Combinations touching a nonexistent dimension key: list them as keys.
             let key_lists = self
                 .dims
@@ -325,21 +393,10 @@ impl MultiPartitions {
     ) -> Result<Vec<PartitionSubset>, Error> {
         let counts = self.counts(cx)?;
         let mut out = vec![PartitionSubset::empty(); self.dims.len()];
-        if self.dims.len() == 2 {
-            let inner_count = counts[1] as i64;
-            for &(a, b) in subset.indices().ranges() {
-                if inner_count == 0 {
-                    break;
-                }
-                let (oa, ob) = (a.div_euclid(inner_count), (b - 1).div_euclid(inner_count));
-                out[0].insert_range(oa, ob + 1);
-                if b - a >= inner_count || ob > oa + 1 {
-                    out[1].insert_range(0, inner_count);
-                } else if oa == ob {
-                    out[1].insert_range(a - oa * inner_count, b - oa * inner_count);
-                } else {
-                    out[1].insert_range(a - oa * inner_count, inner_count);
-                    out[1].insert_range(0, b - ob * inner_count);
+        for &(a, b) in subset.indices().ranges() {
+            for boxed in boxes(&counts, a, b) {
+                for (slot, (lo, hi)) in out.iter_mut().zip(boxed) {
+                    slot.insert_range(lo, hi);
                 }
             }
         }
@@ -362,5 +419,55 @@ impl MultiPartitions {
 
     pub fn validate(&self) -> Result<(), Error> {
         self.dims.iter().try_for_each(|d| d.def.validate())
+    }
+}
+
+/// Inserts the product of per-dimension index sets from dimension `k` on, at flat offset
+/// `base`, as few ranges as the shape allows.
+fn fill(
+    parts: &[PartitionSubset],
+    strides: &[i64],
+    suffix_full: &[bool],
+    k: usize,
+    base: i64,
+    out: &mut PartitionSubset,
+) {
+    let s = strides[k];
+    for &(a, b) in parts[k].indices().ranges() {
+        if suffix_full[k + 1] {
+            out.insert_range(base + a * s, base + b * s);
+            continue;
+        }
+        for i in a..b {
+            fill(parts, strides, suffix_full, k + 1, base + i * s, out);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::boxes;
+
+    #[test]
+    fn boxes_tile_a_flat_range_exactly() {
+        let counts = [3u64, 4, 5];
+        let flat = |b: &[i64]| (b[0] * 4 + b[1]) * 5 + b[2];
+        for a in 0..60 {
+            for b in a..=60 {
+                let mut seen = Vec::new();
+                for boxed in boxes(&counts, a, b) {
+                    for i in boxed[0].0..boxed[0].1 {
+                        for j in boxed[1].0..boxed[1].1 {
+                            for k in boxed[2].0..boxed[2].1 {
+                                seen.push(flat(&[i, j, k]));
+                            }
+                        }
+                    }
+                }
+                seen.sort_unstable();
+                assert_eq!(seen, (a..b).collect::<Vec<_>>(), "[{a}, {b})");
+                assert!(boxes(&counts, a, b).len() <= 5);
+            }
+        }
     }
 }

@@ -2,6 +2,7 @@
 
 use std::collections::HashMap;
 use std::fmt;
+use std::hash::{BuildHasherDefault, Hasher};
 
 use crate::error::Error;
 use crate::key::PartitionKey;
@@ -16,7 +17,7 @@ const FORBIDDEN: [&str; 9] = [
 #[derive(Debug, Clone)]
 pub struct StaticPartitions {
     keys: Vec<PartitionKey>,
-    index: HashMap<PartitionKey, usize>,
+    index: HashMap<PartitionKey, usize, BuildHasherDefault<Fnv>>,
 }
 
 impl PartialEq for StaticPartitions {
@@ -60,7 +61,8 @@ impl StaticPartitions {
                 });
             }
         }
-        let mut index = HashMap::with_capacity(keys.len());
+        let mut index =
+            HashMap::with_capacity_and_hasher(keys.len(), BuildHasherDefault::default());
         let mut duplicates: Vec<String> = Vec::new();
         for (i, key) in keys.iter().enumerate() {
             if index.insert(key.clone(), i).is_some()
@@ -100,6 +102,29 @@ impl StaticPartitions {
 
     pub fn has_key(&self, key: &str) -> bool {
         self.index.contains_key(key)
+    }
+}
+
+/// FNV-1a: keys are short and come from definitions, not from untrusted input, so a fast
+/// hash beats SipHash's flood resistance on the lookup every multi key and status row makes.
+#[derive(Default)]
+pub(crate) struct Fnv(u64);
+
+impl Hasher for Fnv {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+
+    fn write(&mut self, bytes: &[u8]) {
+        let mut h = if self.0 == 0 {
+            0xcbf2_9ce4_8422_2325
+        } else {
+            self.0
+        };
+        for &b in bytes {
+            h = (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3);
+        }
+        self.0 = h;
     }
 }
 

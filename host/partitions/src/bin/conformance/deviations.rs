@@ -19,7 +19,7 @@ pub(crate) struct Deviation {
     /// Properties of a definition in the case (the definition, either side of a mapping or
     /// one of their dimensions) that all hold for the same definition: the behaviour is
     /// recognised by what the case is, wherever it was recorded, not by its name.
-    /// `exclusions` (non-empty), `end_offset>0`.
+    /// `exclusions` (non-empty), `end_offset>0`, `dimensions>2`.
     #[serde(default)]
     pub(crate) when: Vec<String>,
     /// Check-name globs; absent means every check of the matched cases.
@@ -78,6 +78,10 @@ fn holds(properties: &[String], def: &Value) -> bool {
             .get("exclusions")
             .and_then(Value::as_array)
             .is_some_and(|a| !a.is_empty()),
+        "dimensions>2" => def
+            .get("dimensions")
+            .and_then(Value::as_object)
+            .is_some_and(|d| d.len() > 2),
         "end_offset>0" => def
             .get("end_offset")
             .and_then(Value::as_i64)
