@@ -308,6 +308,18 @@ void tessera_asset_end_offset(tessera_asset *asset, int64_t offset) {
     }
 }
 
+void tessera_asset_exclude(tessera_asset *asset, const char *exclusion) {
+    tessera_plugin_types_cadence_partitions_t *c = last_cadence(asset);
+    tessera_plugin_types_cron_partitions_t *k = last_cron(asset);
+    if (c != NULL) {
+        c->exclusions.is_some = true;
+        set(PUSH(c->exclusions.val), exclusion);
+    } else if (k != NULL) {
+        k->exclusions.is_some = true;
+        set(PUSH(k->exclusions.val), exclusion);
+    }
+}
+
 void tessera_asset_static(tessera_asset *asset, const char *const *keys, size_t count) {
     tessera_plugin_types_partitions_t *p =
         partitions(asset, TESSERA_PLUGIN_TYPES_PARTITIONS_STATIC_KEYS);

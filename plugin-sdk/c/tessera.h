@@ -72,10 +72,14 @@ void tessera_asset_cron(tessera_asset *asset, const char *cron, const char *star
  * past the last complete one (negative: held back). */
 void tessera_asset_timezone(tessera_asset *asset, const char *zone);
 void tessera_asset_end_offset(tessera_asset *asset, int64_t offset);
+/* Ticks that are not partitions (a business calendar), one per call: "2024-12-25" (every tick
+ * that local day), "2024-12-24T13:00" (the tick at that wall time) or a cron schedule
+ * ("* * * * 6,0": weekends). */
+void tessera_asset_exclude(tessera_asset *asset, const char *exclusion);
 void tessera_asset_static(tessera_asset *asset, const char *const *keys, size_t count);
 void tessera_asset_dynamic(tessera_asset *asset, const char *set_name);
 
-/* Multi-dimensional partitions: each call adds a named dimension (two today); keys join the
+/* Multi-dimensional partitions: each call adds a named dimension (2 to 8); keys join the
  * dimension keys with '|' in dimension-name order. Timezone and end offset apply to the last
  * dimension added. */
 void tessera_asset_dimension_static(tessera_asset *asset, const char *name,

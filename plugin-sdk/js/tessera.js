@@ -8,7 +8,7 @@
 // (`plugin-sdk/wit/plugin.wit`). The WIT's records are objects with camelCase fields, variants
 // `{ tag, val }`, `s64` a BigInt, `list<u8>` a Uint8Array; this file hides all of that.
 
-import { log as hostLog, dynamicPartitionKeys as hostDynamicKeys } from "tessera:plugin/host@0.2.0";
+import { log as hostLog, dynamicPartitionKeys as hostDynamicKeys } from "tessera:plugin/host@0.3.0";
 
 // ---- errors ---------------------------------------------------------------------------------
 
@@ -69,20 +69,26 @@ function cadence(kind, start, options = {}) {
             minuteOffset: options.minuteOffset ?? 0,
             hourOffset: options.hourOffset ?? 0,
             dayOffset: options.dayOffset,
+            exclusions: options.exclude?.length ? [...options.exclude] : undefined,
         },
     };
 }
 
 /** Options: `end`, `timezone`, `fmt`, `endOffset`, `minuteOffset`. */
 export const hourly = (start, options) => cadence("hourly", start, options);
-/** Options: `end`, `timezone`, `fmt`, `endOffset`, `minuteOffset`, `hourOffset`. */
+/**
+ * Options: `end`, `timezone`, `fmt`, `endOffset`, `minuteOffset`, `hourOffset`, and `exclude`:
+ * ticks that are not partitions — `"2024-12-25"` (every tick that local day),
+ * `"2024-12-24T13:00"` (the tick at that wall time) or a cron schedule (`"* * * * 6,0"`:
+ * weekends). Every cadence and `cron` take `exclude`.
+ */
 export const daily = (start, options) => cadence("daily", start, options);
 /** Options as `daily`, and `dayOffset` (0 = Sunday … 6 = Saturday). */
 export const weekly = (start, options) => cadence("weekly", start, options);
 /** Options as `daily`, and `dayOffset` (the day of the month). */
 export const monthly = (start, options) => cadence("monthly", start, options);
 
-/** Any 5-field cron schedule; `start` (and `end`) written in `fmt`. Options: `end`, `timezone`, `endOffset`. */
+/** Any 5-field cron schedule; `start` (and `end`) written in `fmt`. Options: `end`, `timezone`, `endOffset`, `exclude`. */
 export function cron(schedule, start, fmt, options = {}) {
     return {
         tag: "cron",
@@ -93,6 +99,7 @@ export function cron(schedule, start, fmt, options = {}) {
             timezone: options.timezone,
             fmt,
             endOffset: BigInt(options.endOffset ?? 0),
+            exclusions: options.exclude?.length ? [...options.exclude] : undefined,
         },
     };
 }
@@ -103,7 +110,7 @@ export const staticKeys = (keys) => ({ tag: "static-keys", val: [...keys] });
 /** Keys added and removed at run time (by sensors or `tessera dynamic add`). */
 export const dynamic = (name) => ({ tag: "dynamic", val: name });
 
-/** Two one-dimensional definitions by dimension name: `multi({ date: daily(…), region: staticKeys([…]) })`. */
+/** 2 to 8 one-dimensional definitions by dimension name: `multi({ date: daily(…), region: staticKeys([…]) })`. */
 export function multi(dimensions) {
     return {
         tag: "multi",

@@ -86,6 +86,7 @@ def _cadence(
     minute_offset: int = 0,
     hour_offset: int = 0,
     day_offset: Optional[int] = None,
+    exclude: Optional[Iterable[str]] = None,
 ) -> types.Partitions:
     return types.Partitions_Cadence(
         types.CadencePartitions(
@@ -98,6 +99,7 @@ def _cadence(
             minute_offset=minute_offset,
             hour_offset=hour_offset,
             day_offset=day_offset,
+            exclusions=list(exclude) if exclude else None,
         )
     )
 
@@ -108,7 +110,10 @@ def hourly(start: str, **options: Any) -> types.Partitions:
 
 
 def daily(start: str, **options: Any) -> types.Partitions:
-    """Options: end, timezone, fmt, end_offset, minute_offset, hour_offset."""
+    """Options: end, timezone, fmt, end_offset, minute_offset, hour_offset, and exclude: ticks
+    that are not partitions -- "2024-12-25" (every tick that local day), "2024-12-24T13:00" (the
+    tick at that wall time) or a cron schedule ("* * * * 6,0": weekends). Every cadence and
+    cron() takes exclude."""
     return _cadence(types.Cadence.DAILY, start, **options)
 
 
@@ -130,6 +135,7 @@ def cron(
     end: Optional[str] = None,
     timezone: Optional[str] = None,
     end_offset: int = 0,
+    exclude: Optional[Iterable[str]] = None,
 ) -> types.Partitions:
     """Any 5-field cron schedule; start (and end) written in fmt."""
     return types.Partitions_Cron(
@@ -140,6 +146,7 @@ def cron(
             timezone=timezone,
             fmt=fmt,
             end_offset=end_offset,
+            exclusions=list(exclude) if exclude else None,
         )
     )
 
@@ -155,7 +162,7 @@ def dynamic(name: str) -> types.Partitions:
 
 
 def multi(**dimensions: types.Partitions) -> types.Partitions:
-    """Two one-dimensional definitions by dimension name: multi(date=daily(...), region=static_keys([...]))."""
+    """2 to 8 one-dimensional definitions by dimension name: multi(date=daily(...), region=static_keys([...]))."""
     dims = []
     for name, partitions in dimensions.items():
         one = {

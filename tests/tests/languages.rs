@@ -593,7 +593,7 @@ fn every_kit_declares_what_the_rust_sdk_declares() {
     build_with_kit("python", &repo_root().join("tests/kits/python"), &python);
     let runtime = Runtime::new(runtime_config()).unwrap();
     let expected = declared(&runtime.load(&rust).unwrap());
-    assert_eq!(expected.len(), 9, "{expected:#?}");
+    assert_eq!(expected.len(), 11, "{expected:#?}");
     let now = Utc.with_ymd_and_hms(2024, 2, 1, 0, 0, 0).unwrap();
     for (kit, file) in [
         ("Rust", &rust),

@@ -61,7 +61,7 @@ fn example_plugins_declare_the_seed_assets() {
     let c = components();
     let rt = runtime();
     let daily = rt.load(&c.plugin("daily_sales")).unwrap();
-    assert_eq!(daily.api_version(), "0.2.0");
+    assert_eq!(daily.api_version(), "0.3.0");
     assert_eq!(daily.code_version().len(), 64);
     let asset = daily.definitions().asset("daily_sales").unwrap();
     assert_eq!(
@@ -377,6 +377,57 @@ fn a_plugin_built_against_contract_0_1_0_keeps_working() {
     assert_eq!(sensed.run_requests[0].selection, key("2024-01-02"));
 }
 
+/// A plugin built against the frozen 0.2.0 contract loads and works: definitions (its
+/// backfill policy field, no exclusions), per-key outputs over a range, its log line through
+/// `host@0.2.0`, and a sensor.
+#[test]
+fn a_plugin_built_against_contract_0_2_0_keeps_working() {
+    let c = components();
+    let rt = runtime();
+    let lines = Arc::new(std::sync::Mutex::new(Vec::new()));
+    let sink = Arc::clone(&lines);
+    rt.set_log_sink(Arc::new(move |r: tessera_runtime::LogRecord| {
+        sink.lock().unwrap().push(r.message);
+    }));
+    let previous = rt.load(&c.guest("api_0_2")).unwrap();
+    assert_eq!(previous.api_version(), "0.2.0");
+    let asset = previous.definitions().asset("previous_daily").unwrap();
+    assert_eq!(
+        asset.backfill_policy,
+        tessera_runtime::BackfillPolicy::MultiRun(4)
+    );
+    let out = previous
+        .materialize(&request(
+            "previous_daily",
+            Selection::Range(tessera_partitions::KeyRange::new(
+                "2024-01-01",
+                "2024-01-02",
+            )),
+        ))
+        .unwrap();
+    let got: Vec<(Option<&str>, &[u8])> = out
+        .iter()
+        .map(|o| (o.partition.as_deref(), o.data.as_slice()))
+        .collect();
+    assert_eq!(
+        got,
+        [
+            (Some("2024-01-01"), &b"previous 2024-01-01"[..]),
+            (Some("2024-01-02"), &b"previous 2024-01-02"[..]),
+        ]
+    );
+    assert_eq!(*lines.lock().unwrap(), ["previous materialize"]);
+    let sensed = previous
+        .evaluate_sensor(&SensorRequest {
+            sensor: "previous_sensor".into(),
+            cursor: None,
+            last_evaluation: None,
+            now: now(),
+        })
+        .unwrap();
+    assert_eq!(sensed.run_requests[0].selection, key("2024-01-03"));
+}
+
 /// Per-key outputs must cover the selection's keys, each once, and not mix with a
 /// whole-selection output.
 #[test]
@@ -464,7 +515,7 @@ fn bad_components_are_refused_with_typed_errors() {
     let err = rt.load(&c.guest("future_api")).unwrap_err();
     assert!(
         matches!(&err, LoadError::UnsupportedApiVersion { found, supported, .. }
-            if found == "0.3.0" && supported == "0.2.0, 0.1.0"),
+            if found == "0.9.0" && supported == "0.3.0, 0.2.0, 0.1.0"),
         "{err}"
     );
     let err = rt.load(&c.guest("wrong_world")).unwrap_err();

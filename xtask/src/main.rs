@@ -253,6 +253,36 @@ fn demo() -> Result<(), String> {
         ],
     )?;
     tessera(
+        "A business calendar: January's trading days (weekends, New Year's Day and Martin Luther King Jr. Day excluded)",
+        &[
+            "backfill",
+            "trading_sales",
+            "--from",
+            "2024-01-01",
+            "--to",
+            "2024-01-31",
+        ],
+    )?;
+    tessera(
+        "21 trading days, no keys listed to count them",
+        &["partitions", "trading_sales"],
+    )?;
+    tessera(
+        "Weekly roll-ups of the trading days inside each week (four in MLK week)",
+        &["materialize", "weekly_trading_sales", "--all"],
+    )?;
+    tessera(
+        "Three dimensions: one day's sales for one region and product",
+        &[
+            "materialize",
+            "sales_by_region_product",
+            "--partition",
+            "2024-01-15|software|emea",
+            "--partition",
+            "2024-01-15|hardware|apac",
+        ],
+    )?;
+    tessera(
         "Ten million partitions: page views per minute since 2005; January 2024 in runs of a day",
         &[
             "backfill",

@@ -47,7 +47,7 @@ fn inspect_lists_assets_partitions_and_mappings() {
         path(&c.plugin("processed_events")),
         "--json",
     ]);
-    assert_eq!(v["api_version"], "0.2.0");
+    assert_eq!(v["api_version"], "0.3.0");
     assert_eq!(v["code_version"].as_str().unwrap().len(), 64);
     let assets: Vec<&Value> = v["computations"]
         .as_array()
@@ -177,7 +177,7 @@ fn mistakes_are_clear_errors_with_a_failing_exit() {
     assert!(!out.status.success());
     assert!(
         String::from_utf8_lossy(&out.stderr)
-            .contains("plugin API 0.3.0; this host serves 0.2.0, 0.1.0")
+            .contains("plugin API 0.9.0; this host serves 0.3.0, 0.2.0, 0.1.0")
     );
 }
 

@@ -1,10 +1,11 @@
 //! Host-side bindings of the `tessera:plugin` world, generated from `plugin-sdk/wit` (the
-//! current contract, 0.2.0) and from the frozen 0.1.0 copy in `plugin-sdk/wit-0.1.0`.
+//! current contract, 0.3.0) and from the frozen copies in `plugin-sdk/wit-0.2.0` and
+//! `plugin-sdk/wit-0.1.0`.
 //!
-//! Only what changed between the two needs the 0.1.0 types: component types are checked
-//! structurally (field names and types, not the package they were declared in), so the host
-//! calls a 0.1.0 plugin with the 0.2.0 types of every record that did not change, and with
-//! [`v0_1`]'s `definitions` and `output`, which did.
+//! Only what changed needs the older types: component types are checked structurally (field
+//! names and types, not the package they were declared in), so the host calls an older plugin
+//! with the current types of every record that did not change, and with [`v0_2`]'s
+//! `definitions` and [`v0_1`]'s `definitions` and `output`, which did.
 
 wasmtime::component::bindgen!({
     path: "../../plugin-sdk/wit",
@@ -15,6 +16,40 @@ wasmtime::component::bindgen!({
 });
 
 pub(crate) use tessera::plugin::{host, types};
+
+/// The frozen 0.2.0 contract: the current one but for `definitions` (0.3.0 added
+/// `exclusions` to time-window definitions).
+pub(crate) mod v0_2 {
+    wasmtime::component::bindgen!({
+        path: "../../plugin-sdk/wit-0.2.0",
+        world: "plugin",
+        additional_derives: [serde::Serialize],
+    });
+
+    pub(crate) use tessera::plugin::{host, types};
+
+    use super::types as current;
+
+    /// A 0.2.0 plugin's definitions in the current types (no exclusions). Read once per loaded
+    /// version through JSON, which keeps this in step with every nested type.
+    pub(crate) fn definitions(
+        defs: &types::Definitions,
+    ) -> Result<current::Definitions, serde_json::Error> {
+        serde_json::to_value(defs).and_then(serde_json::from_value)
+    }
+
+    /// 0.2.0's log levels are 0.3.0's.
+    pub(crate) fn log_level(l: host::LogLevel) -> super::host::LogLevel {
+        use super::host::LogLevel as C;
+        match l {
+            host::LogLevel::Trace => C::Trace,
+            host::LogLevel::Debug => C::Debug,
+            host::LogLevel::Info => C::Info,
+            host::LogLevel::Warn => C::Warn,
+            host::LogLevel::Error => C::Error,
+        }
+    }
+}
 
 /// The frozen 0.1.0 contract.
 pub(crate) mod v0_1 {

@@ -359,7 +359,7 @@ impl Plugin {
         let result = self.call(scope, &limits, None, async |this, store, instance| {
             let contract = this.exports().contract();
             Ok(match contract {
-                ApiVersion::V0_2 => {
+                ApiVersion::V0_3 | ApiVersion::V0_2 => {
                     let func = this
                         .exports()
                         .materialize(store, &instance)

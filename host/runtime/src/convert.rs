@@ -486,6 +486,7 @@ fn cadence(c: wit::CadencePartitions) -> Result<PartitionsDefinition, String> {
     b.end_offset(c.end_offset)
         .minute_offset(c.minute_offset)
         .hour_offset(c.hour_offset)
+        .exclude(c.exclusions.unwrap_or_default())
         .build()
         .map(PartitionsDefinition::from)
         .map_err(|e| e.to_string())
@@ -500,6 +501,7 @@ fn cron(c: wit::CronPartitions) -> Result<PartitionsDefinition, String> {
         b = b.timezone(tz);
     }
     b.end_offset(c.end_offset)
+        .exclude(c.exclusions.unwrap_or_default())
         .build()
         .map(PartitionsDefinition::from)
         .map_err(|e| e.to_string())

@@ -11,6 +11,7 @@ use wasmtime::component::{ComponentExportIndex, Instance, InstancePre, TypedFunc
 use crate::ApiVersion;
 use crate::bindings::types as wit;
 use crate::bindings::v0_1::types as wit_0_1;
+use crate::bindings::v0_2::types as wit_0_2;
 use crate::host::HostState;
 use crate::runtime::Negotiated;
 
@@ -81,10 +82,19 @@ impl GuestExports {
         // Only `definitions` and `output` differ between the contracts: the rest is checked
         // against the current types whichever the plugin speaks.
         match self.contract {
-            ApiVersion::V0_2 => {
-                instance
-                    .get_typed_func::<(), (wit::Definitions,)>(&mut *store, &self.definitions)
-                    .map_err(|e| describe("definitions", e))?;
+            ApiVersion::V0_3 | ApiVersion::V0_2 => {
+                if self.contract == ApiVersion::V0_3 {
+                    instance
+                        .get_typed_func::<(), (wit::Definitions,)>(&mut *store, &self.definitions)
+                        .map_err(|e| describe("definitions", e))?;
+                } else {
+                    instance
+                        .get_typed_func::<(), (wit_0_2::Definitions,)>(
+                            &mut *store,
+                            &self.definitions,
+                        )
+                        .map_err(|e| describe("definitions", e))?;
+                }
                 instance
                     .get_typed_func::<
                         (&wit::MaterializeContext, &[wit::Input]),
@@ -113,12 +123,21 @@ impl GuestExports {
         Ok(())
     }
 
-    /// `definitions` of a plugin speaking the current contract (`None` for a 0.1.0 one).
+    /// `definitions` of a plugin speaking the current contract (`None` for an older one).
     pub(crate) fn definitions(
         &self,
         store: &mut Store<HostState>,
         instance: &Instance,
     ) -> Option<TypedFunc<(), (wit::Definitions,)>> {
+        self.typed(store, instance, self.definitions, ApiVersion::V0_3)
+    }
+
+    /// `definitions` of a 0.2.0 plugin (`None` for any other).
+    pub(crate) fn definitions_0_2(
+        &self,
+        store: &mut Store<HostState>,
+        instance: &Instance,
+    ) -> Option<TypedFunc<(), (wit_0_2::Definitions,)>> {
         self.typed(store, instance, self.definitions, ApiVersion::V0_2)
     }
 
@@ -136,7 +155,13 @@ impl GuestExports {
         store: &mut Store<HostState>,
         instance: &Instance,
     ) -> Option<MaterializeFn<'a, wit::Output>> {
-        self.typed(store, instance, self.materialize, ApiVersion::V0_2)
+        // 0.3.0 left `materialize` as 0.2.0 had it.
+        match self.contract {
+            ApiVersion::V0_3 | ApiVersion::V0_2 => {
+                self.typed(store, instance, self.materialize, self.contract)
+            }
+            ApiVersion::V0_1 => None,
+        }
     }
 
     pub(crate) fn materialize_0_1<'a>(

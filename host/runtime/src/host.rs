@@ -125,7 +125,30 @@ impl host::Host for HostState {
     }
 }
 
-/// What a 0.1.0 plugin imports is what 0.2.0 imports.
+/// What a 0.2.0 plugin imports is what 0.3.0 imports.
+impl crate::bindings::v0_2::types::Host for HostState {}
+
+impl crate::bindings::v0_2::host::Host for HostState {
+    fn log(
+        &mut self,
+        level: crate::bindings::v0_2::host::LogLevel,
+        message: String,
+        fields: Vec<(String, String)>,
+    ) {
+        host::Host::log(
+            self,
+            crate::bindings::v0_2::log_level(level),
+            message,
+            fields,
+        );
+    }
+
+    fn dynamic_partition_keys(&mut self, name: String) -> Vec<String> {
+        host::Host::dynamic_partition_keys(self, name)
+    }
+}
+
+/// What a 0.1.0 plugin imports is what 0.3.0 imports.
 impl crate::bindings::v0_1::types::Host for HostState {}
 
 impl crate::bindings::v0_1::host::Host for HostState {

@@ -42,10 +42,10 @@ pub use registry::{LoadFailure, Registry, RegistryEvent, Validator, WatchHandle}
 pub use runtime::Runtime;
 
 /// The current contract version (the WIT package `tessera:plugin` in `plugin-sdk/wit`).
-pub const API_VERSION: &str = "0.2.0";
+pub const API_VERSION: &str = "0.3.0";
 
 /// Every contract version this host loads plugins of, newest first.
-pub const SUPPORTED_API_VERSIONS: [&str; 2] = [API_VERSION, "0.1.0"];
+pub const SUPPORTED_API_VERSIONS: [&str; 3] = [API_VERSION, "0.2.0", "0.1.0"];
 
 /// The contract the host speaks with one plugin.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -53,15 +53,18 @@ pub enum ApiVersion {
     /// The frozen first contract (`plugin-sdk/wit-0.1.0`): one output per asset and call,
     /// backfill policy as metadata.
     V0_1,
-    /// The current contract (`plugin-sdk/wit`).
+    /// The frozen second contract (`plugin-sdk/wit-0.2.0`): no calendar exclusions.
     V0_2,
+    /// The current contract (`plugin-sdk/wit`).
+    V0_3,
 }
 
 impl ApiVersion {
     pub fn as_str(self) -> &'static str {
         match self {
-            ApiVersion::V0_1 => SUPPORTED_API_VERSIONS[1],
-            ApiVersion::V0_2 => API_VERSION,
+            ApiVersion::V0_1 => SUPPORTED_API_VERSIONS[2],
+            ApiVersion::V0_2 => SUPPORTED_API_VERSIONS[1],
+            ApiVersion::V0_3 => API_VERSION,
         }
     }
 }

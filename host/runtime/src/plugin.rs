@@ -13,7 +13,7 @@ use wasmtime_wasi::{FsPerms, WasiCtxBuilder};
 use wasmtime::component::Instance;
 
 use crate::ApiVersion;
-use crate::bindings::v0_1;
+use crate::bindings::{v0_1, v0_2};
 use crate::config::Limits;
 use crate::convert::{self, Definitions};
 use crate::error::{CallError, LoadError, TrapKind};
@@ -127,7 +127,7 @@ impl Plugin {
                     }
                     let contract = this.exports.contract();
                     match contract {
-                        ApiVersion::V0_2 => {
+                        ApiVersion::V0_3 => {
                             let func = this
                                 .exports
                                 .definitions(store, &instance)
@@ -137,6 +137,26 @@ impl Plugin {
                                 .await
                                 .map_err(|e| this.trap(&e, &limits))?;
                             Ok(Ok(raw))
+                        }
+                        ApiVersion::V0_2 => {
+                            let func = this
+                                .exports
+                                .definitions_0_2(store, &instance)
+                                .ok_or_else(|| this.missing_export("definitions"))?;
+                            let (raw,) = func
+                                .call_async(&mut *store, ())
+                                .await
+                                .map_err(|e| this.trap(&e, &limits))?;
+                            Ok(
+                                v0_2::definitions(&raw).map_err(|e| {
+                                    LoadError::InvalidDefinitions {
+                                        plugin: this.name.to_string(),
+                                        message: format!(
+                                            "its 0.2.0 definitions do not read as 0.3.0: {e}"
+                                        ),
+                                    }
+                                }),
+                            )
                         }
                         ApiVersion::V0_1 => {
                             let func = this
@@ -152,7 +172,7 @@ impl Plugin {
                                     LoadError::InvalidDefinitions {
                                         plugin: this.name.to_string(),
                                         message: format!(
-                                            "its 0.1.0 definitions do not read as 0.2.0: {e}"
+                                            "its 0.1.0 definitions do not read as 0.3.0: {e}"
                                         ),
                                     }
                                 }),

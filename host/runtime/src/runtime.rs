@@ -127,6 +127,8 @@ impl Runtime {
             .map_err(|e| LoadError::Engine(e.to_string()))?;
         bindings::Plugin::add_to_linker::<HostState, HasSelf<HostState>>(&mut linker, |s| s)
             .map_err(|e| LoadError::Engine(e.to_string()))?;
+        bindings::v0_2::Plugin::add_to_linker::<HostState, HasSelf<HostState>>(&mut linker, |s| s)
+            .map_err(|e| LoadError::Engine(e.to_string()))?;
         bindings::v0_1::Plugin::add_to_linker::<HostState, HasSelf<HostState>>(&mut linker, |s| s)
             .map_err(|e| LoadError::Engine(e.to_string()))?;
         let cache = config
@@ -328,6 +330,8 @@ fn api_version(
         });
     };
     let contract = if compatible(found, API_VERSION) {
+        ApiVersion::V0_3
+    } else if compatible(found, ApiVersion::V0_2.as_str()) {
         ApiVersion::V0_2
     } else if compatible(found, ApiVersion::V0_1.as_str()) {
         ApiVersion::V0_1

@@ -273,6 +273,7 @@ impl From<&CadencePartitions> for wit::CadencePartitions {
             minute_offset: p.minute_offset,
             hour_offset: p.hour_offset,
             day_offset: p.day_offset,
+            exclusions: (!p.exclusions.is_empty()).then(|| p.exclusions.clone()),
         }
     }
 }
@@ -286,6 +287,7 @@ impl From<&CronPartitions> for wit::CronPartitions {
             timezone: p.timezone.clone(),
             fmt: p.fmt.clone(),
             end_offset: p.end_offset,
+            exclusions: (!p.exclusions.is_empty()).then(|| p.exclusions.clone()),
         }
     }
 }

@@ -29,6 +29,8 @@ pub struct CadencePartitions {
     pub hour_offset: u32,
     /// Weekly: 0 = Sunday … 6 = Saturday. Monthly: day of the month.
     pub day_offset: Option<u32>,
+    /// Ticks that are not partitions; see [`CadencePartitions::exclude`].
+    pub exclusions: Vec<String>,
 }
 
 impl CadencePartitions {
@@ -43,7 +45,22 @@ impl CadencePartitions {
             minute_offset: 0,
             hour_offset: 0,
             day_offset: None,
+            exclusions: Vec::new(),
         }
+    }
+
+    /// Ticks that are not partitions (a business calendar): `"2024-12-25"` excludes every
+    /// tick on that local day, `"2024-12-24T13:00"` the tick at that wall time, a cron
+    /// schedule every tick that is also its tick (`"* * * * 6,0"`: weekends). An excluded
+    /// window is no partition; indices, counts and mappings count the others.
+    pub fn exclude<I, S>(mut self, exclusions: I) -> Self
+    where
+        I: IntoIterator<Item = S>,
+        S: Into<String>,
+    {
+        self.exclusions
+            .extend(exclusions.into_iter().map(Into::into));
+        self
     }
 
     /// Windows that would end after `end` do not exist.
@@ -96,6 +113,8 @@ pub struct CronPartitions {
     pub timezone: Option<String>,
     pub fmt: String,
     pub end_offset: i64,
+    /// Ticks that are not partitions; see [`CadencePartitions::exclude`].
+    pub exclusions: Vec<String>,
 }
 
 impl CronPartitions {
@@ -111,7 +130,19 @@ impl CronPartitions {
             timezone: None,
             fmt: fmt.into(),
             end_offset: 0,
+            exclusions: Vec::new(),
         }
+    }
+
+    /// Ticks that are not partitions; see [`CadencePartitions::exclude`].
+    pub fn exclude<I, S>(mut self, exclusions: I) -> Self
+    where
+        I: IntoIterator<Item = S>,
+        S: Into<String>,
+    {
+        self.exclusions
+            .extend(exclusions.into_iter().map(Into::into));
+        self
     }
 
     pub fn end(mut self, end: impl Into<String>) -> Self {
@@ -203,7 +234,7 @@ pub enum Partitions {
     Cadence(CadencePartitions),
     Cron(CronPartitions),
     Dynamic(String),
-    /// The product of named dimensions (two today); keys join the dimension keys with `|`
+    /// The product of 2 to 8 named dimensions; keys join the dimension keys with `|`
     /// in dimension-name order.
     Multi(Vec<Dimension>),
 }

@@ -61,6 +61,7 @@ fn partitions_convert_to_wit() {
             minute_offset: 15,
             hour_offset: 3,
             day_offset: None,
+            exclusions: None,
         })
     );
     for (p, cadence) in [
@@ -93,7 +94,17 @@ fn partitions_convert_to_wit() {
             timezone: Some("Europe/Berlin".into()),
             fmt: "%Y-%m-%d-%H:%M".into(),
             end_offset: -1,
+            exclusions: None,
         })
+    );
+    let wit::Partitions::Cadence(business) =
+        wit_partitions(Partitions::daily("2024-01-01").exclude(["* * * * 6,0", "2024-12-25"]))
+    else {
+        panic!("not a cadence");
+    };
+    assert_eq!(
+        business.exclusions,
+        Some(vec!["* * * * 6,0".to_string(), "2024-12-25".to_string()])
     );
     assert_eq!(
         wit_partitions(Partitions::static_keys(["a", "b"])),

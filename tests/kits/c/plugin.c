@@ -89,6 +89,20 @@ void tessera_define(tessera_plugin *plugin) {
     tessera_asset_input_static_pair(labels, "eu", "EU");
     tessera_asset_input_static_pair(labels, "us", "US");
 
+    /* Contract 0.3.0: a business calendar, and three dimensions. */
+    tessera_asset *business = tessera_asset_new(plugin, "business", label);
+    tessera_asset_daily(business, "2024-01-01");
+    tessera_asset_exclude(business, "* * * * 6,0");
+    tessera_asset_exclude(business, "2024-01-15");
+    tessera_asset_exclude(business, "2024-01-16T00:00");
+    tessera_asset_input(business, "src");
+
+    static const char *const PRODUCTS[] = {"a", "b"};
+    tessera_asset *cube = tessera_asset_new(plugin, "cube", label);
+    tessera_asset_dimension_daily(cube, "day", "2024-01-01");
+    tessera_asset_dimension_static(cube, "region", REGIONS, 2);
+    tessera_asset_dimension_static(cube, "product", PRODUCTS, 2);
+
     tessera_multi_asset *p = tessera_multi_asset_new(plugin, "pair", pair);
     tessera_asset *a = tessera_multi_asset_add(p, "pair_a");
     tessera_asset_daily(a, "2024-01-01");

@@ -66,6 +66,21 @@ export const guest = plugin({
         asset("labels", label)
             .partitions(staticKeys(["EU", "US"]))
             .input("by_region", staticMap({ eu: ["EU"], us: ["US"] })),
+        // Contract 0.3.0: a business calendar, and three dimensions.
+        asset("business", label)
+            .partitions(
+                daily("2024-01-01", {
+                    exclude: ["* * * * 6,0", "2024-01-15", "2024-01-16T00:00"],
+                }),
+            )
+            .input("src"),
+        asset("cube", label).partitions(
+            multi({
+                day: daily("2024-01-01"),
+                region: staticKeys(["eu", "us"]),
+                product: staticKeys(["a", "b"]),
+            }),
+        ),
         multiAsset("pair", pair, [
             assetSpec("pair_a")
                 .partitions(daily("2024-01-01"))

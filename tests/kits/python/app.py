@@ -70,6 +70,26 @@ plugin.asset(
 )(label)
 
 
+# Contract 0.3.0: a business calendar, and three dimensions.
+plugin.asset(
+    "business",
+    partitions=daily(
+        "2024-01-01",
+        exclude=["* * * * 6,0", "2024-01-15", "2024-01-16T00:00"],
+    ),
+    inputs={"src": None},
+)(label)
+
+plugin.asset(
+    "cube",
+    partitions=multi(
+        day=daily("2024-01-01"),
+        region=static_keys(["eu", "us"]),
+        product=static_keys(["a", "b"]),
+    ),
+)(label)
+
+
 @plugin.multi_asset(
     "pair",
     [

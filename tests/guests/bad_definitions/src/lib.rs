@@ -22,6 +22,7 @@ impl Guest for Bad {
                         timezone: None,
                         fmt: "%Y-%m-%d".to_string(),
                         end_offset: 0,
+                        exclusions: None,
                     })),
                     inputs: vec![],
                     code_version: None,

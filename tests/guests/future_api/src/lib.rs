@@ -2,7 +2,7 @@
 
 wit_bindgen::generate!({
     inline: "
-        package tessera:plugin@0.3.0;
+        package tessera:plugin@0.9.0;
         interface guest {
             definitions: func() -> string;
         }

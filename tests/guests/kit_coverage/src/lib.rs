@@ -87,6 +87,17 @@ tessera_sdk::plugin! {
                 "by_region",
                 Mapping::static_map([("eu", ["EU"]), ("us", ["US"])]),
             ),
+        // Contract 0.3.0: a business calendar, and three dimensions.
+        Asset::new("business", label)
+            .partitions(
+                Partitions::daily("2024-01-01").exclude(["* * * * 6,0", "2024-01-15", "2024-01-16T00:00"]),
+            )
+            .input("src"),
+        Asset::new("cube", label).partitions(Partitions::multi([
+            Dimension::new("day", Partitions::daily("2024-01-01")),
+            Dimension::new("region", DimensionPartitions::static_keys(["eu", "us"])),
+            Dimension::new("product", DimensionPartitions::static_keys(["a", "b"])),
+        ])),
         Computation::new("pair", pair)
             .partitions(Partitions::daily("2024-01-01"))
             .input("src")
