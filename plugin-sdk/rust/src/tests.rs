@@ -568,12 +568,19 @@ fn validate_catches_declaration_mistakes() {
         Asset::new("a", echo).partitions(Partitions::daily("2024-01-01").timezone("Mars/Base")),
     );
     assert!(matches!(testing::check(&bad_tz), Err(HarnessError::Setup(m)) if m.contains("Mars")));
-    let three = Plugin::new().computation(Asset::new("a", echo).partitions(Partitions::multi([
-        Dimension::new("x", DimensionPartitions::static_keys(["1"])),
-        Dimension::new("y", DimensionPartitions::static_keys(["1"])),
-        Dimension::new("z", DimensionPartitions::static_keys(["1"])),
-    ])));
-    assert!(testing::check(&three).is_err());
+    // 2 to 8 dimensions (contract 0.3.0): three pass, nine are refused.
+    let dims = |n: usize| {
+        Partitions::multi(
+            (0..n)
+                .map(|i| Dimension::new(format!("d{i}"), DimensionPartitions::static_keys(["1"]))),
+        )
+    };
+    let three = Plugin::new().computation(Asset::new("a", echo).partitions(dims(3)));
+    assert!(testing::check(&three).is_ok());
+    let nine = Plugin::new().computation(Asset::new("a", echo).partitions(dims(9)));
+    assert!(
+        matches!(testing::check(&nine), Err(HarnessError::Setup(m)) if m.contains("2 to 8 dimensions"))
+    );
 }
 
 #[test]
