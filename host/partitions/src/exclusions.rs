@@ -171,7 +171,8 @@ impl Exclusions {
         Table::new(t_lo, t_hi, lo, hi, runs.0)
     }
 
-    /// Schedules firing at most once a day: test each tick.
+    /// Tests each tick of `[t_lo, t_hi)`, the first at base index `lo`: the whole span for
+    /// schedules firing at most once a day, single days for [`Self::walk_days`].
     fn walk_ticks(
         &self,
         base: &Base<'_>,
@@ -242,12 +243,8 @@ impl Exclusions {
             if !has_datetime && !narrow.iter().any(matches) {
                 continue;
             }
-            let ticks = base.schedule.iter_from(start).take_while(|&t| t < end);
-            for (index, tick) in (index_at(start)..).zip(ticks) {
-                if self.excludes_tick(zone, tick, datetimes) {
-                    runs.push(index, index + 1);
-                }
-            }
+            let first = index_at(start);
+            self.walk_ticks(base, start, end, first, datetimes, runs);
         }
     }
 
