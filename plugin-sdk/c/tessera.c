@@ -258,13 +258,28 @@ void tessera_asset_cron(tessera_asset *asset, const char *cron, const char *star
 
 /* The cadence or cron definition timezone and end offset apply to: the asset's, or its last
  * dimension's. */
-/* The asset's last dimension, when its partitions are multi-dimensional. */
-static tessera_plugin_types_dimension_partitions_t *last_dimension(asset_def *a) {
-    if (a->partitions.val.tag != TESSERA_PLUGIN_TYPES_PARTITIONS_MULTI ||
-        a->partitions.val.val.multi.len == 0) {
+/* The dimensions of the asset's multi-dimensional (or sparse) partitions; NULL otherwise. */
+static tessera_plugin_types_list_dimension_t *dimensions(asset_def *a) {
+    if (!a->partitions.is_some) {
         return NULL;
     }
-    return &a->partitions.val.val.multi.ptr[a->partitions.val.val.multi.len - 1].partitions;
+    switch (a->partitions.val.tag) {
+    case TESSERA_PLUGIN_TYPES_PARTITIONS_MULTI:
+        return &a->partitions.val.val.multi;
+    case TESSERA_PLUGIN_TYPES_PARTITIONS_SPARSE_MULTI:
+        return &a->partitions.val.val.sparse_multi.dimensions;
+    default:
+        return NULL;
+    }
+}
+
+/* The asset's last dimension, when its partitions are multi-dimensional. */
+static tessera_plugin_types_dimension_partitions_t *last_dimension(asset_def *a) {
+    tessera_plugin_types_list_dimension_t *dims = dimensions(a);
+    if (dims == NULL || dims->len == 0) {
+        return NULL;
+    }
+    return &dims->ptr[dims->len - 1].partitions;
 }
 
 static tessera_plugin_types_cadence_partitions_t *last_cadence(tessera_asset *asset) {
@@ -336,10 +351,10 @@ void tessera_asset_dynamic(tessera_asset *asset, const char *set_name) {
 static tessera_plugin_types_dimension_partitions_t *dimension(tessera_asset *asset,
                                                              const char *name, uint8_t tag) {
     asset_def *a = def_of(asset);
-    if (!a->partitions.is_some || a->partitions.val.tag != TESSERA_PLUGIN_TYPES_PARTITIONS_MULTI) {
+    if (dimensions(a) == NULL) {
         partitions(asset, TESSERA_PLUGIN_TYPES_PARTITIONS_MULTI);
     }
-    tessera_plugin_types_dimension_t *d = PUSH(a->partitions.val.val.multi);
+    tessera_plugin_types_dimension_t *d = PUSH((*dimensions(a)));
     set(&d->name, name);
     d->partitions.tag = tag;
     return &d->partitions;
@@ -390,6 +405,46 @@ void tessera_asset_dimension_cron(tessera_asset *asset, const char *name, const 
 void tessera_asset_dimension_dynamic(tessera_asset *asset, const char *name, const char *set_name) {
     set(&dimension(asset, name, TESSERA_PLUGIN_TYPES_DIMENSION_PARTITIONS_DYNAMIC)->val.dynamic,
         set_name);
+}
+
+/* The asset's sparse partitions, made sparse from the dimensions declared so far. */
+static tessera_plugin_types_sparse_multi_partitions_t *sparse(tessera_asset *asset) {
+    asset_def *a = def_of(asset);
+    if (!a->partitions.is_some ||
+        a->partitions.val.tag != TESSERA_PLUGIN_TYPES_PARTITIONS_SPARSE_MULTI) {
+        tessera_plugin_types_list_dimension_t dims = {NULL, 0};
+        if (a->partitions.is_some && a->partitions.val.tag == TESSERA_PLUGIN_TYPES_PARTITIONS_MULTI) {
+            dims = a->partitions.val.val.multi;
+        }
+        a->partitions.is_some = true;
+        memset(&a->partitions.val, 0, sizeof a->partitions.val);
+        a->partitions.val.tag = TESSERA_PLUGIN_TYPES_PARTITIONS_SPARSE_MULTI;
+        a->partitions.val.val.sparse_multi.dimensions = dims;
+    }
+    return &a->partitions.val.val.sparse_multi;
+}
+
+void tessera_asset_combine(tessera_asset *asset, const char *const *dimension_names,
+                           size_t count) {
+    tessera_plugin_types_sparse_multi_partitions_t *s = sparse(asset);
+    for (size_t i = 0; i < count; i++) {
+        set(PUSH(s->combined), dimension_names[i]);
+    }
+}
+
+void tessera_asset_combination(tessera_asset *asset, const char *const *keys) {
+    tessera_plugin_types_sparse_multi_partitions_t *s = sparse(asset);
+    s->combinations.tag = TESSERA_PLUGIN_TYPES_COMBINATION_SOURCE_LISTED;
+    plugin_list_string_t *row = PUSH(s->combinations.val.listed);
+    for (size_t i = 0; i < s->combined.len; i++) {
+        set(PUSH((*row)), keys[i]);
+    }
+}
+
+void tessera_asset_combinations_dynamic(tessera_asset *asset, const char *set_name) {
+    tessera_plugin_types_sparse_multi_partitions_t *s = sparse(asset);
+    s->combinations.tag = TESSERA_PLUGIN_TYPES_COMBINATION_SOURCE_DYNAMIC;
+    set(&s->combinations.val.dynamic, set_name);
 }
 
 static void backfill_policy(tessera_asset *asset, uint8_t tag, uint32_t max_partitions_per_run) {

@@ -92,6 +92,15 @@ void tessera_asset_dimension_cron(tessera_asset *asset, const char *name, const 
                                   const char *start, const char *fmt);
 void tessera_asset_dimension_dynamic(tessera_asset *asset, const char *name, const char *set_name);
 
+/* Sparse multi-dimensional partitions: after the dimensions, name the dimensions whose
+ * combinations are declared (the others stay full), then either add each combination (one key
+ * per combined dimension, in the order named; static dimensions) or name the dynamic set
+ * holding them (keys joined with '|' in dimension-name order: "acme|emea"). */
+void tessera_asset_combine(tessera_asset *asset, const char *const *dimension_names,
+                           size_t count);
+void tessera_asset_combination(tessera_asset *asset, const char *const *keys);
+void tessera_asset_combinations_dynamic(tessera_asset *asset, const char *set_name);
+
 /* How the asset may be run over several partitions (its backfill policy): one partition per
  * run; one run per contiguous range; runs of at most `max_partitions_per_run`. Undeclared: as
  * each request asks. */

@@ -118,6 +118,43 @@ export function multi(dimensions) {
     };
 }
 
+/** Which combinations of some dimensions of a `sparse` definition exist. */
+export const combinations = {
+    /** Fixed combinations of static dimensions: `listed(["customer", "region"], [["acme", "eu"]])`. */
+    listed: (dimensions, rows) => ({
+        combined: [...dimensions],
+        source: { tag: "listed", val: [...rows].map((r) => [...r]) },
+    }),
+    /** The keys of `dependent` that go with each key of `on`: `perKey("customer", "region", { acme: ["eu"] })`. */
+    perKey: (on, dependent, keys) => ({
+        combined: [on, dependent],
+        source: {
+            tag: "listed",
+            val: Object.entries(keys).flatMap(([k, values]) => [...values].map((v) => [k, v])),
+        },
+    }),
+    /** Combinations held in a dynamic set: keys joined with `|` in dimension-name order. */
+    dynamic: (dimensions, set) => ({
+        combined: [...dimensions],
+        source: { tag: "dynamic", val: set },
+    }),
+};
+
+/**
+ * Only the declared combinations of some dimensions; the others are full:
+ * `sparse({ date: daily(…), customer: staticKeys([…]), region: staticKeys([…]) }, combinations.perKey(…))`.
+ */
+export function sparse(dimensions, combinations) {
+    return {
+        tag: "sparse-multi",
+        val: {
+            dimensions: Object.entries(dimensions).map(([name, partitions]) => ({ name, partitions })),
+            combined: combinations.combined,
+            combinations: combinations.source,
+        },
+    };
+}
+
 // ---- mappings -------------------------------------------------------------------------------
 
 export const identity = () => ({ tag: "identity" });

@@ -161,8 +161,7 @@ def dynamic(name: str) -> types.Partitions:
     return types.Partitions_Dynamic(name)
 
 
-def multi(**dimensions: types.Partitions) -> types.Partitions:
-    """2 to 8 one-dimensional definitions by dimension name: multi(date=daily(...), region=static_keys([...]))."""
+def _dimensions(dimensions: dict[str, types.Partitions]) -> list[types.Dimension]:
     dims = []
     for name, partitions in dimensions.items():
         one = {
@@ -174,7 +173,44 @@ def multi(**dimensions: types.Partitions) -> types.Partitions:
         if one is None:
             raise TypeError(f"dimension {name}: a one-dimensional definition, not {partitions!r}")
         dims.append(types.Dimension(name=name, partitions=one(partitions.value)))
-    return types.Partitions_Multi(dims)
+    return dims
+
+
+def multi(**dimensions: types.Partitions) -> types.Partitions:
+    """2 to 8 one-dimensional definitions by dimension name: multi(date=daily(...), region=static_keys([...]))."""
+    return types.Partitions_Multi(_dimensions(dimensions))
+
+
+class Combinations:
+    """Which combinations of some dimensions of a `sparse` definition exist."""
+
+    @staticmethod
+    def listed(dimensions: Sequence[str], rows: Iterable[Sequence[str]]) -> tuple:
+        """Fixed combinations of static dimensions: one key per dimension, in that order."""
+        return (list(dimensions), types.CombinationSource_Listed([list(r) for r in rows]))
+
+    @staticmethod
+    def per_key(on: str, dependent: str, keys: dict[str, Iterable[str]]) -> tuple:
+        """The keys of `dependent` that go with each key of `on`: each customer's regions."""
+        rows = [[k, v] for k, values in keys.items() for v in values]
+        return ([on, dependent], types.CombinationSource_Listed(rows))
+
+    @staticmethod
+    def dynamic(dimensions: Sequence[str], set_name: str) -> tuple:
+        """Combinations held in a dynamic set: keys joined with '|' in dimension-name order."""
+        return (list(dimensions), types.CombinationSource_Dynamic(set_name))
+
+
+def sparse(combinations: tuple, **dimensions: types.Partitions) -> types.Partitions:
+    """Only the declared combinations of some dimensions; the others are full:
+    sparse(Combinations.per_key("customer", "region", {"acme": ["eu"]}), date=daily(...),
+    customer=static_keys([...]), region=static_keys([...]))."""
+    combined, source = combinations
+    return types.Partitions_SparseMulti(
+        types.SparseMultiPartitions(
+            dimensions=_dimensions(dimensions), combined=combined, combinations=source
+        )
+    )
 
 
 # ---- mappings -----------------------------------------------------------------------------

@@ -306,6 +306,75 @@ fn dynamic_partitions_come_from_the_database_and_the_sensor() {
     assert_eq!(materialized(&engine, "customer_metrics").len(), keys.len());
 }
 
+/// A sparse asset whose `(customer, region)` combinations live in a dynamic set: the engine
+/// checks each combination joins existing keys, counts and lists only what exists, and runs
+/// a range as the declared combinations inside it.
+fn sparse_combinations_come_from_a_dynamic_set() {
+    let setup = Setup::new(&[]);
+    let engine = setup.engine();
+    engine
+        .dynamic_add("customers", &strings(&["acme", "globex"]))
+        .unwrap();
+    let pairs = "customer_region_pairs";
+    assert_eq!(
+        engine
+            .dynamic_add(pairs, &strings(&["acme|eu", "globex|us", "acme|us"]))
+            .unwrap(),
+        3
+    );
+    for (bad, why) in [
+        ("zed|eu", "dimension \"customer\" has no key \"zed\""),
+        ("acme|mars", "dimension \"region\" has no key \"mars\""),
+        ("acme", "must join 2 keys"),
+    ] {
+        let err = engine.dynamic_add(pairs, &strings(&[bad])).unwrap_err();
+        assert!(
+            err.to_string().contains(why) && err.to_string().contains("customer_regions"),
+            "{bad}: {err}"
+        );
+    }
+    // Other sets still refuse '|'.
+    assert!(engine.dynamic_add("customers", &strings(&["a|b"])).is_err());
+    let graph = engine.graph().unwrap();
+    let (status, _) = engine
+        .asset_status(&graph, "customer_regions", 10, now(), false)
+        .unwrap();
+    // 2024-01-01 to 2024-05-31: 152 days of three combinations (of four in the product).
+    assert_eq!(status.total, 3 * 152);
+    let page = engine
+        .partition_keys(&graph, "customer_regions", None, 4, now())
+        .unwrap();
+    assert_eq!(
+        page.keys,
+        [
+            "acme|2024-01-01|eu",
+            "globex|2024-01-01|us",
+            "acme|2024-01-01|us",
+            "acme|2024-01-02|eu"
+        ]
+    );
+    backfill(
+        &engine,
+        &["customer_regions"],
+        &range("acme|2024-01-01|eu", "globex|2024-01-02|us"),
+        RunPolicy::PerPartition,
+    );
+    let done: Vec<String> = materialized(&engine, "customer_regions")
+        .into_keys()
+        .collect();
+    assert_eq!(
+        done,
+        [
+            "acme|2024-01-01|eu",
+            "acme|2024-01-01|us",
+            "acme|2024-01-02|eu",
+            "acme|2024-01-02|us",
+            "globex|2024-01-01|us",
+            "globex|2024-01-02|us"
+        ]
+    );
+}
+
 fn failed_attempts_are_retried_with_backoff() {
     let setup = Setup::new(&[]);
     let engine = setup.engine();
@@ -1495,6 +1564,7 @@ fn leases_hosts_and_plugin_versions_follow_their_rules() {
 on_both_stores!(
     the_seed_pipeline_backfills_in_dependency_order,
     dynamic_partitions_come_from_the_database_and_the_sensor,
+    sparse_combinations_come_from_a_dynamic_set,
     failed_attempts_are_retried_with_backoff,
     a_failure_marks_partitions_and_cancels_what_depends_on_it,
     a_missing_upstream_partition_waits_instead_of_failing,

@@ -566,8 +566,28 @@ fn declared(plugin: &Plugin) -> Vec<String> {
                     )
                 })
                 .collect();
+            // Listed combinations show in the keys, not in the definition's summary.
+            let keys = a
+                .partitions
+                .as_ref()
+                .filter(|p| p.as_multi().is_some_and(|m| m.is_sparse()))
+                .map(|p| {
+                    let store = tessera_partitions::MemoryDynamicStore::new();
+                    let cx = tessera_partitions::Context::new(
+                        Utc.with_ymd_and_hms(2024, 1, 3, 0, 0, 0).unwrap(),
+                    )
+                    .with_dynamic(&store);
+                    let keys: Vec<String> = p
+                        .keys_page(&cx, 0, 10)
+                        .unwrap()
+                        .iter()
+                        .map(ToString::to_string)
+                        .collect();
+                    format!(" keys {keys:?}")
+                })
+                .unwrap_or_default();
             out.push(format!(
-                "{} / {}: partitions {}; inputs [{}]; metadata [{}]; backfill policy {}",
+                "{} / {}: partitions {}{keys}; inputs [{}]; metadata [{}]; backfill policy {}",
                 c.name,
                 a.key,
                 a.partitions
@@ -593,7 +613,13 @@ fn every_kit_declares_what_the_rust_sdk_declares() {
     build_with_kit("python", &repo_root().join("tests/kits/python"), &python);
     let runtime = Runtime::new(runtime_config()).unwrap();
     let expected = declared(&runtime.load(&rust).unwrap());
-    assert_eq!(expected.len(), 11, "{expected:#?}");
+    assert_eq!(expected.len(), 13, "{expected:#?}");
+    assert!(
+        expected.iter().any(|d| d.contains(
+            "keys [\"acme|2024-01-01|eu\", \"acme|2024-01-01|us\", \"bolt|2024-01-01|eu\", \"acme|2024-01-02|eu\""
+        )),
+        "{expected:#?}"
+    );
     let now = Utc.with_ymd_and_hms(2024, 2, 1, 0, 0, 0).unwrap();
     for (kit, file) in [
         ("Rust", &rust),

@@ -283,6 +283,19 @@ fn demo() -> Result<(), String> {
         ],
     )?;
     tessera(
+        "Sparse: each account trades in its own regions, six partitions a day instead of nine",
+        &["partitions", "sales_by_account", "--keys", "--limit", "6"],
+    )?;
+    tessera(
+        "One account's day in one of its regions",
+        &[
+            "materialize",
+            "sales_by_account",
+            "--partition",
+            "globex|2024-01-15|apac",
+        ],
+    )?;
+    tessera(
         "Ten million partitions: page views per minute since 2005; January 2024 in runs of a day",
         &[
             "backfill",

@@ -745,7 +745,8 @@ pub(crate) fn dynamic(
                 bail!("give keys to add (arguments or --file)");
             }
             // A typo in the set's name would otherwise fill a set nothing reads.
-            let sets = open(config)?.graph()?.dynamic_sets();
+            let engine = open(config)?;
+            let sets = engine.graph()?.dynamic_sets();
             if !sets.contains(name) {
                 let known = if sets.is_empty() {
                     "no loaded definition uses a dynamic set".to_string()
@@ -762,7 +763,7 @@ pub(crate) fn dynamic(
                     "warning: no loaded definition uses the dynamic set {name:?} ({known}); adding anyway (--strict refuses)"
                 );
             }
-            let n = state.dynamic_add(name, &keys)?;
+            let n = engine.dynamic_add(name, &keys)?;
             if json {
                 print_json(&serde_json::json!({ "name": name, "added": n, "given": keys.len() }))?;
             } else {

@@ -14,6 +14,8 @@
 //! - `sensor_tick_1m_keys`: one sensor evaluation that adds a million dynamic partition keys
 //!   (the hostile test guest's `million_tenants`), from the call to the committed tick
 //!   (≤ 2 s).
+//! - `sparse_status_1m`: the same of a sparse asset with 1,000,000 partitions among 2,000,000
+//!   combinations of its dimensions (≤ 20 ms).
 //! - `show_history_1k`: `show` of a partition materialized 1,000 times (≤ 5 ms).
 //! - `plan_backfill_1m`: planning (and storing) a backfill of two hourly assets over
 //!   1,000,000 partitions, the second reading the first with `start_offset -1`, each in runs
@@ -323,6 +325,61 @@ fn bench(c: &mut Criterion) {
     });
 }
 
+/// `sparse_status_1m`: counts and health bar of a sparse asset whose 1,000 declared
+/// `(customer, region)` combinations over 1,000 days make 1,000,000 partitions (of a product
+/// of 2,000,000), 10,000 of them materialized at scattered keys.
+fn sparse_status(c: &mut Criterion) {
+    let dir = tempfile::tempdir().unwrap();
+    let engine = engine(dir.path());
+    let graph = engine.graph().unwrap();
+    let def = graph
+        .asset("sparse_sales")
+        .unwrap()
+        .partitions
+        .clone()
+        .unwrap();
+    let cx = tessera_partitions::Context::new(now());
+    assert_eq!(def.count(&cx).unwrap(), 1_000_000);
+    let scattered: Vec<NewMaterialization> = (0..10_000i64)
+        .map(|i| NewMaterialization {
+            asset: "sparse_sales".into(),
+            partition: def
+                .key_at(&cx, (i * 7_919 * 127) % 1_000_000)
+                .unwrap()
+                .unwrap()
+                .to_string(),
+            code_version: "v".into(),
+            data_version: "d".into(),
+            blob: "sparse/x".into(),
+            metadata: serde_json::Value::Null,
+            started_at: 0,
+            ended_at: 0,
+            inputs: Default::default(),
+        })
+        .collect();
+    engine
+        .state()
+        .record_progress("bench-run", None, "engine_probe", &[], &scattered)
+        .unwrap();
+    let (status, _) = engine
+        .asset_status(&graph, "sparse_sales", 60, now(), false)
+        .unwrap();
+    eprintln!(
+        "sparse_status_1m: {} partitions, {} materialized, bar {}",
+        status.total, status.materialized, status.bar
+    );
+    assert_eq!((status.total, status.materialized), (1_000_000, 10_000));
+    c.bench_function("sparse_status_1m", |b| {
+        b.iter(|| {
+            black_box(
+                engine
+                    .asset_status(&graph, "sparse_sales", 60, now(), false)
+                    .unwrap(),
+            )
+        });
+    });
+}
+
 /// `show` of a partition materialized 1,000 times (its history read newest first, 10 listed).
 fn show_history(c: &mut Criterion) {
     let dir = tempfile::tempdir().unwrap();
@@ -391,5 +448,12 @@ fn sensor_tick(c: &mut Criterion) {
     group.finish();
 }
 
-criterion_group!(benches, bench, show_history, sensor_tick, backfills);
+criterion_group!(
+    benches,
+    bench,
+    sparse_status,
+    show_history,
+    sensor_tick,
+    backfills
+);
 criterion_main!(benches);

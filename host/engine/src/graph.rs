@@ -4,8 +4,12 @@
 use std::collections::{BTreeMap, BTreeSet, VecDeque};
 use std::sync::Arc;
 
-use tessera_partitions::{PartitionMapping, PartitionsDefinition, infer_mapping};
+use tessera_partitions::{
+    Context, MultiPartitions, PartitionMapping, PartitionsDefinition, infer_mapping,
+};
 use tessera_runtime::{AssetSpec, Plugin, SensorSpec};
+
+use crate::error::EngineError;
 
 /// One asset and where it comes from.
 #[derive(Debug, Clone)]
@@ -92,24 +96,60 @@ fn timeout(spec: &AssetSpec) -> Result<Option<std::time::Duration>, String> {
 impl AssetGraph {
     /// The dynamic partition sets the graph's definitions use (own or a dimension's).
     pub fn dynamic_sets(&self) -> std::collections::BTreeSet<String> {
-        use tessera_partitions::PartitionsDefinition as D;
         let mut sets = std::collections::BTreeSet::new();
         for n in self.nodes.values() {
-            match &n.partitions {
-                Some(D::Dynamic(d)) => {
-                    sets.insert(d.name().to_string());
-                }
-                Some(D::Multi(m)) => {
-                    for dim in m.dimensions() {
-                        if let D::Dynamic(d) = &dim.def {
-                            sets.insert(d.name().to_string());
-                        }
-                    }
-                }
-                _ => {}
+            if let Some(def) = &n.partitions {
+                sets.extend(def.dynamic_sets().into_iter().map(str::to_string));
             }
         }
         sets
+    }
+
+    /// The sparse definitions whose combinations the dynamic set `name` holds, with an asset
+    /// of each.
+    pub fn combination_sets(&self, name: &str) -> Vec<(&str, &MultiPartitions)> {
+        self.nodes
+            .iter()
+            .filter_map(|(asset, n)| match &n.partitions {
+                Some(PartitionsDefinition::Multi(m))
+                    if m.combination_set().is_some_and(|d| d.name() == name) =>
+                {
+                    Some((asset.as_str(), m))
+                }
+                _ => None,
+            })
+            .collect()
+    }
+
+    /// Checks keys about to join the dynamic set `name`: when it holds a sparse definition's
+    /// combinations, each must join existing keys of the combined dimensions with `|`;
+    /// otherwise none may hold `|`, which joins the keys of multi-dimensional partitions.
+    pub fn check_dynamic_keys(
+        &self,
+        cx: &Context<'_>,
+        name: &str,
+        keys: &[String],
+    ) -> Result<(), EngineError> {
+        let sparse = self.combination_sets(name);
+        if sparse.is_empty() {
+            if let Some(k) = keys.iter().find(|k| k.contains('|')) {
+                return Err(EngineError::Invalid(format!(
+                    "dynamic partition key {k:?} holds '|' (it joins the keys of \
+                     multi-dimensional partitions)"
+                )));
+            }
+            return Ok(());
+        }
+        for (asset, m) in sparse {
+            for key in keys {
+                m.check_combination(cx, key).map_err(|e| {
+                    EngineError::Invalid(format!(
+                        "dynamic set {name:?} holds the combinations of asset {asset:?}: {e}"
+                    ))
+                })?;
+            }
+        }
+        Ok(())
     }
 
     /// Builds and validates the graph of a set of plugins (keyed by plugin name): an error

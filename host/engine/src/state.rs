@@ -181,11 +181,13 @@ impl Drop for State {
     }
 }
 
-/// Dynamic keys end up in multi-partition keys (joined by `|`), in ranges (`a...b`), in
-/// listings and logs: the rules of static keys, and no `|`.
+/// Dynamic keys end up in ranges (`a...b`), listings and logs: the rules of static keys. A `|`
+/// is for the engine to judge, which knows the set's use: it joins the keys of a sparse
+/// definition's combinations and may appear in no other set's keys (see
+/// [`crate::graph::AssetGraph::check_dynamic_keys`]).
 pub(crate) fn check_dynamic_keys(keys: &[String]) -> Result<(), EngineError> {
     for k in keys {
-        if let Some(why) = bad_key_text(k, true) {
+        if let Some(why) = bad_key_text(k) {
             return Err(EngineError::Invalid(format!(
                 "dynamic partition key {:?} {why}",
                 shorten(k)
@@ -195,9 +197,9 @@ pub(crate) fn check_dynamic_keys(keys: &[String]) -> Result<(), EngineError> {
     Ok(())
 }
 
-/// A dynamic set's name follows the rules of keys (it may hold `|`: it never joins keys).
+/// A dynamic set's name follows the rules of keys.
 pub(crate) fn check_dynamic_name(name: &str) -> Result<(), EngineError> {
-    match bad_key_text(name, false) {
+    match bad_key_text(name) {
         Some(why) => Err(EngineError::Invalid(format!(
             "dynamic partition set name {:?} {why}",
             shorten(name)
@@ -206,15 +208,13 @@ pub(crate) fn check_dynamic_name(name: &str) -> Result<(), EngineError> {
     }
 }
 
-fn bad_key_text(k: &str, key: bool) -> Option<&'static str> {
+fn bad_key_text(k: &str) -> Option<&'static str> {
     if k.is_empty() {
         Some("is empty")
     } else if k.contains("...") {
         Some("holds '...' (the range syntax)")
     } else if has_control(k) {
         Some("holds a control character")
-    } else if key && k.contains('|') {
-        Some("holds '|' (it joins the keys of multi-dimensional partitions)")
     } else {
         None
     }

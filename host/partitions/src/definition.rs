@@ -164,10 +164,17 @@ impl PartitionsDefinition {
             PartitionsDefinition::Static(_)
             | PartitionsDefinition::TimeWindow(_)
             | PartitionsDefinition::Dynamic(_) => true,
-            PartitionsDefinition::Multi(d) => d.dimensions().iter().enumerate().all(|(i, dim)| {
-                dim.def.indices_stable_over_time()
-                    && (i == 0 || !matches!(dim.def, PartitionsDefinition::TimeWindow(_)))
-            }),
+            PartitionsDefinition::Multi(d) => d.indices_stable_over_time(),
+        }
+    }
+
+    /// The names of the dynamic partition sets whose keys this definition reads: its own, its
+    /// dimensions' and a sparse definition's set of combinations.
+    pub fn dynamic_sets(&self) -> Vec<&str> {
+        match self {
+            PartitionsDefinition::Dynamic(d) => vec![d.name()],
+            PartitionsDefinition::Multi(m) => m.dynamic_sets().collect(),
+            _ => Vec::new(),
         }
     }
 

@@ -97,6 +97,14 @@ pub enum Error {
         /// What was given.
         kind: String,
     },
+    /// The combinations of a sparse multi-dimensional definition cannot be used as given.
+    #[error("combinations of {def}: {reason}")]
+    InvalidCombinations {
+        /// The definition being built.
+        def: String,
+        /// What is wrong with them.
+        reason: String,
+    },
     /// A dimension name that the multi-dimensional definition does not have.
     #[error("{def} has no dimension {dimension:?}")]
     UnknownDimension {

@@ -51,7 +51,7 @@ pub use mapping::{
     DimensionMapping, PartitionMapping, StaticMapping, TimeWindowMapping, UpstreamPartitions,
     infer_mapping,
 };
-pub use multi::{Dimension, MAX_DIMENSIONS, MultiPartitions};
+pub use multi::{CombinationSource, Combinations, Dimension, MAX_DIMENSIONS, MultiPartitions};
 pub use ranges::RangeSet;
 pub use schedule::{Schedule, TickIter, Zone};
 pub use static_def::StaticPartitions;

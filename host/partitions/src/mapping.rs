@@ -850,33 +850,6 @@ impl<'a> MultiToSingle<'a> {
     }
 }
 
-/// Splits a multi-dimensional subset into boxes (one index range per dimension) so that
-/// per-dimension mappings keep the pairing of keys: `{(a, 1), (c, 3)}` must not become
-/// `{a, c} × {1, 3}`.
-fn rectangles(
-    cx: &Context<'_>,
-    multi: &MultiPartitions,
-    subset: &PartitionSubset,
-) -> Result<Vec<Vec<PartitionSubset>>, Error> {
-    let counts = multi.counts(cx)?;
-    let mut out = Vec::new();
-    for &(a, b) in subset.indices().ranges() {
-        for boxed in crate::multi::boxes(&counts, a, b) {
-            out.push(
-                boxed
-                    .into_iter()
-                    .map(|(lo, hi)| PartitionSubset::from_range(lo, hi))
-                    .collect(),
-            );
-        }
-    }
-    for key in subset.unindexed() {
-        let one = PartitionSubset::empty().with_unindexed([key.clone()]);
-        out.push(multi.project(cx, &one)?);
-    }
-    Ok(out)
-}
-
 fn multi_to_upstream(
     cx: &Context<'_>,
     dims: &BTreeMap<String, DimensionMapping>,
@@ -890,7 +863,7 @@ fn multi_to_upstream(
         return Ok(UpstreamPartitions::default());
     };
     let mut result = UpstreamPartitions::default();
-    for rect in rectangles(cx, down, subset)? {
+    for rect in down.rectangles(cx, subset)? {
         let mut existing = Vec::new();
         let mut missing: Vec<Option<PartitionSubset>> = Vec::new();
         for up_dim in up.dimensions() {
@@ -945,7 +918,7 @@ fn multi_to_downstream(
         return Ok(PartitionSubset::empty());
     };
     let mut result = PartitionSubset::empty();
-    for rect in rectangles(cx, up, subset)? {
+    for rect in up.rectangles(cx, subset)? {
         let mut parts: Vec<PartitionSubset> = down
             .dimensions()
             .iter()

@@ -237,21 +237,9 @@ impl Plugin {
     /// Snapshot of the dynamic partition sets a definition reads.
     fn dynamic_store(&self, def: &PartitionsDefinition) -> MemoryDynamicStore {
         let mut store = MemoryDynamicStore::new();
-        let mut names = Vec::new();
-        match def {
-            PartitionsDefinition::Dynamic(d) => names.push(d.name().to_string()),
-            PartitionsDefinition::Multi(m) => {
-                for dim in m.dimensions() {
-                    if let PartitionsDefinition::Dynamic(d) = &dim.def {
-                        names.push(d.name().to_string());
-                    }
-                }
-            }
-            _ => {}
-        }
-        for name in names {
-            let keys = self.runtime_dynamic().keys(&name);
-            store.add(&name, keys);
+        for name in def.dynamic_sets() {
+            let keys = self.runtime_dynamic().keys(name);
+            store.add(name, keys);
         }
         store
     }

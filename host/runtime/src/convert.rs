@@ -5,9 +5,9 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::time::Duration;
 
 use tessera_partitions::{
-    DimensionMapping, DynamicPartitions, MultiPartitions, PartitionKey, PartitionMapping,
-    PartitionsDefinition, StaticMapping, StaticPartitions, TimeWindowMapping, TimeWindowPartitions,
-    infer_mapping,
+    CombinationSource, Combinations, DimensionMapping, DynamicPartitions, MultiPartitions,
+    PartitionKey, PartitionMapping, PartitionsDefinition, StaticMapping, StaticPartitions,
+    TimeWindowMapping, TimeWindowPartitions, infer_mapping,
 };
 
 use crate::BackfillPolicy;
@@ -220,6 +220,25 @@ fn check_limits(d: &wit::Definitions, limits: &Limits) -> Result<(), String> {
                     for dim in dims {
                         string(&dim.name)?;
                         dimension(&dim.partitions)?;
+                    }
+                }
+                Some(wit::Partitions::SparseMulti(sparse)) => {
+                    list("dimensions", sparse.dimensions.len())?;
+                    for dim in &sparse.dimensions {
+                        string(&dim.name)?;
+                        dimension(&dim.partitions)?;
+                    }
+                    list("combined dimensions", sparse.combined.len())?;
+                    strings(&sparse.combined)?;
+                    match &sparse.combinations {
+                        wit::CombinationSource::Listed(rows) => {
+                            list("combinations", rows.len())?;
+                            for row in rows {
+                                list("keys of a combination", row.len())?;
+                                strings(row)?;
+                            }
+                        }
+                        wit::CombinationSource::Dynamic(set) => string(set)?,
                     }
                 }
             }
@@ -532,6 +551,23 @@ pub(crate) fn partitions(p: wit::Partitions) -> Result<PartitionsDefinition, Str
                 .map(|d| dimension(d.partitions).map(|p| (d.name, p)))
                 .collect::<Result<Vec<_>, _>>()?;
             MultiPartitions::new(dims)
+                .map(PartitionsDefinition::from)
+                .map_err(|e| e.to_string())
+        }
+        wit::Partitions::SparseMulti(sparse) => {
+            let dims = sparse
+                .dimensions
+                .into_iter()
+                .map(|d| dimension(d.partitions).map(|p| (d.name, p)))
+                .collect::<Result<Vec<_>, _>>()?;
+            let combinations = Combinations {
+                dimensions: sparse.combined,
+                source: match sparse.combinations {
+                    wit::CombinationSource::Listed(rows) => CombinationSource::Listed(rows),
+                    wit::CombinationSource::Dynamic(set) => CombinationSource::Dynamic(set),
+                },
+            };
+            MultiPartitions::sparse(dims, combinations)
                 .map(PartitionsDefinition::from)
                 .map_err(|e| e.to_string())
         }

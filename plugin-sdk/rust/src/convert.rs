@@ -7,8 +7,9 @@ use crate::io::{
     PluginError, TimeWindow,
 };
 use crate::partitions::{
-    AssetInput, Cadence, CadencePartitions, CronPartitions, Dimension, DimensionMapping,
-    DimensionMappingKind, DimensionPartitions, Mapping, Partitions, TimeWindowMapping,
+    AssetInput, Cadence, CadencePartitions, Combinations, CronPartitions, Dimension,
+    DimensionMapping, DimensionMappingKind, DimensionPartitions, Mapping, Partitions,
+    TimeWindowMapping,
 };
 use crate::sensor::{DynamicPartitionsRequest, RunRequest, SensorContext, SensorResult};
 
@@ -321,6 +322,26 @@ impl From<&Partitions> for wit::Partitions {
             Partitions::Dynamic(name) => wit::Partitions::Dynamic(name.clone()),
             Partitions::Multi(dims) => {
                 wit::Partitions::Multi(dims.iter().map(Into::into).collect())
+            }
+            Partitions::Sparse {
+                dimensions,
+                combinations,
+            } => {
+                let (combined, combinations) = match combinations {
+                    Combinations::Listed { dimensions, rows } => (
+                        dimensions.clone(),
+                        wit::CombinationSource::Listed(rows.clone()),
+                    ),
+                    Combinations::Dynamic { dimensions, set } => (
+                        dimensions.clone(),
+                        wit::CombinationSource::Dynamic(set.clone()),
+                    ),
+                };
+                wit::Partitions::SparseMulti(wit::SparseMultiPartitions {
+                    dimensions: dimensions.iter().map(Into::into).collect(),
+                    combined,
+                    combinations,
+                })
             }
         }
     }

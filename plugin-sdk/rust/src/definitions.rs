@@ -460,7 +460,7 @@ impl Plugin {
                     }
                 }
             }
-            if let Some(Partitions::Multi(dims)) = &c.partitions {
+            if let Some(dims) = c.partitions.as_ref().map(Partitions::dimensions) {
                 let mut names = HashSet::new();
                 if let Some(d) = dims.iter().find(|d| !names.insert(d.name.as_str())) {
                     return Err(format!(

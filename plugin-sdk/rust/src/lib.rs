@@ -77,8 +77,9 @@ pub use io::{
     PluginError, TimeWindow,
 };
 pub use partitions::{
-    AssetInput, Cadence, CadencePartitions, CronPartitions, Dimension, DimensionMapping,
-    DimensionMappingKind, DimensionPartitions, Mapping, Partitions, TimeWindowMapping,
+    AssetInput, Cadence, CadencePartitions, Combinations, CronPartitions, Dimension,
+    DimensionMapping, DimensionMappingKind, DimensionPartitions, Mapping, Partitions,
+    TimeWindowMapping,
 };
 pub use sensor::{DynamicPartitionsRequest, RunRequest, SensorContext, SensorResult};
 
@@ -86,8 +87,8 @@ pub use sensor::{DynamicPartitionsRequest, RunRequest, SensorContext, SensorResu
 pub mod prelude {
     pub use crate::log::Level;
     pub use crate::{
-        Asset, AssetInput, AssetSpec, BackfillPolicy, Cadence, Computation, Context, Dimension,
-        DimensionMapping, DimensionMappingKind, DimensionPartitions, Inputs, Mapping,
+        Asset, AssetInput, AssetSpec, BackfillPolicy, Cadence, Combinations, Computation, Context,
+        Dimension, DimensionMapping, DimensionMappingKind, DimensionPartitions, Inputs, Mapping,
         MetadataValue, Output, Outputs, PartitionSelection, Partitions, Plugin, PluginError,
         RunRequest, Sensor, SensorContext, SensorResult, TimeWindow, dynamic_partition_keys,
         granted_path,

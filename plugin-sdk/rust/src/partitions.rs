@@ -214,6 +214,75 @@ impl Dimension {
     }
 }
 
+/// Which combinations of a sparse definition's combined dimensions exist.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Combinations {
+    /// Fixed combinations of static dimensions: the dimensions' names, then one key per
+    /// dimension for each combination, in that order.
+    Listed {
+        dimensions: Vec<String>,
+        rows: Vec<Vec<String>>,
+    },
+    /// A dynamic partitions set whose keys are combinations: the keys of `dimensions` joined
+    /// with `|` in dimension-name order (`acme|emea`).
+    Dynamic {
+        dimensions: Vec<String>,
+        set: String,
+    },
+}
+
+impl Combinations {
+    /// Fixed combinations: `Combinations::listed(["customer", "region"], [["acme", "eu"]])`.
+    pub fn listed<D, S, R, Row, K>(dimensions: D, rows: R) -> Self
+    where
+        D: IntoIterator<Item = S>,
+        S: Into<String>,
+        R: IntoIterator<Item = Row>,
+        Row: IntoIterator<Item = K>,
+        K: Into<String>,
+    {
+        Combinations::Listed {
+            dimensions: dimensions.into_iter().map(Into::into).collect(),
+            rows: rows
+                .into_iter()
+                .map(|r| r.into_iter().map(Into::into).collect())
+                .collect(),
+        }
+    }
+
+    /// The keys of dimension `dependent` that go with each key of dimension `on` (each
+    /// customer's regions): `Combinations::per_key("customer", "region", [("acme", ["eu"])])`.
+    pub fn per_key<I, K, V, VI>(on: impl Into<String>, dependent: impl Into<String>, map: I) -> Self
+    where
+        I: IntoIterator<Item = (K, VI)>,
+        K: Into<String>,
+        VI: IntoIterator<Item = V>,
+        V: Into<String>,
+    {
+        let mut rows = Vec::new();
+        for (key, values) in map {
+            let key: String = key.into();
+            rows.extend(values.into_iter().map(|v| vec![key.clone(), v.into()]));
+        }
+        Combinations::Listed {
+            dimensions: vec![on.into(), dependent.into()],
+            rows,
+        }
+    }
+
+    /// Combinations held in a dynamic partitions set (added by sensors, the CLI or the API).
+    pub fn dynamic<D, S>(dimensions: D, set: impl Into<String>) -> Self
+    where
+        D: IntoIterator<Item = S>,
+        S: Into<String>,
+    {
+        Combinations::Dynamic {
+            dimensions: dimensions.into_iter().map(Into::into).collect(),
+            set: set.into(),
+        }
+    }
+}
+
 /// Which partitions an asset has.
 ///
 /// ```
@@ -227,6 +296,15 @@ impl Dimension {
 ///     Dimension::new("date", Partitions::daily("2024-01-01")),
 ///     Dimension::new("region", DimensionPartitions::static_keys(["us", "eu"])),
 /// ]);
+/// // Only each customer's regions, every day.
+/// let sparse = Partitions::sparse(
+///     [
+///         Dimension::new("date", Partitions::daily("2024-01-01")),
+///         Dimension::new("customer", DimensionPartitions::static_keys(["acme", "bolt"])),
+///         Dimension::new("region", DimensionPartitions::static_keys(["us", "eu"])),
+///     ],
+///     Combinations::per_key("customer", "region", [("acme", vec!["us", "eu"]), ("bolt", vec!["eu"])]),
+/// );
 /// ```
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Partitions {
@@ -237,6 +315,12 @@ pub enum Partitions {
     /// The product of 2 to 8 named dimensions; keys join the dimension keys with `|`
     /// in dimension-name order.
     Multi(Vec<Dimension>),
+    /// Multi partitions of only the declared combinations of some dimensions; the others are
+    /// full. Listed with the full dimensions outermost.
+    Sparse {
+        dimensions: Vec<Dimension>,
+        combinations: Combinations,
+    },
 }
 
 impl Partitions {
@@ -281,29 +365,46 @@ impl Partitions {
         Partitions::Multi(dimensions.into_iter().collect())
     }
 
+    /// Only `combinations` of some of `dimensions` (see [`Combinations`]).
+    pub fn sparse(
+        dimensions: impl IntoIterator<Item = Dimension>,
+        combinations: Combinations,
+    ) -> Self {
+        Partitions::Sparse {
+            dimensions: dimensions.into_iter().collect(),
+            combinations,
+        }
+    }
+
+    /// The dimensions of a multi or sparse definition; empty otherwise.
+    pub(crate) fn dimensions(&self) -> &[Dimension] {
+        match self {
+            Partitions::Multi(dims)
+            | Partitions::Sparse {
+                dimensions: dims, ..
+            } => dims,
+            _ => &[],
+        }
+    }
+
     /// Dimension names sorted as in keys; empty unless multi.
     pub(crate) fn dimension_names(&self) -> Vec<String> {
-        match self {
-            Partitions::Multi(dims) => {
-                let mut names: Vec<String> = dims.iter().map(|d| d.name.clone()).collect();
-                names.sort();
-                names
-            }
-            _ => Vec::new(),
-        }
+        let mut names: Vec<String> = self.dimensions().iter().map(|d| d.name.clone()).collect();
+        names.sort();
+        names
     }
 
     #[cfg(not(target_family = "wasm"))]
     pub(crate) fn has_time(&self) -> bool {
         match self {
             Partitions::Cadence(_) | Partitions::Cron(_) => true,
-            Partitions::Multi(dims) => dims.iter().any(|d| {
+            Partitions::Static(_) | Partitions::Dynamic(_) => false,
+            Partitions::Multi(_) | Partitions::Sparse { .. } => self.dimensions().iter().any(|d| {
                 matches!(
                     d.partitions,
                     DimensionPartitions::Cadence(_) | DimensionPartitions::Cron(_)
                 )
             }),
-            Partitions::Static(_) | Partitions::Dynamic(_) => false,
         }
     }
 }

@@ -151,6 +151,26 @@ pub fn host_definition_from_wit(
             .collect::<Result<Vec<_>, tp::Error>>()
             .and_then(tp::MultiPartitions::new)
             .map(Into::into),
+        wit::Partitions::SparseMulti(sparse) => sparse
+            .dimensions
+            .iter()
+            .map(|d| Ok((d.name.clone(), dimension_def(&d.partitions)?)))
+            .collect::<Result<Vec<_>, tp::Error>>()
+            .and_then(|dims| {
+                let combinations = tp::Combinations {
+                    dimensions: sparse.combined.clone(),
+                    source: match &sparse.combinations {
+                        wit::CombinationSource::Listed(rows) => {
+                            tp::CombinationSource::Listed(rows.clone())
+                        }
+                        wit::CombinationSource::Dynamic(set) => {
+                            tp::CombinationSource::Dynamic(set.clone())
+                        }
+                    },
+                };
+                tp::MultiPartitions::sparse(dims, combinations)
+            })
+            .map(Into::into),
     }
     .map_err(|e| setup(format!("invalid partitions definition: {e}")))?;
     def.validate()

@@ -934,3 +934,76 @@ fn plugin_macro_builds_the_plugin_and_the_guest() {
     .unwrap();
     assert_eq!(skipped.skip_reason.as_deref(), Some("nothing"));
 }
+
+#[test]
+fn sparse_partitions_convert_and_the_host_reads_them() {
+    let dims = || {
+        [
+            Dimension::new("date", Partitions::daily("2024-01-01").end("2024-01-03")),
+            Dimension::new(
+                "customer",
+                DimensionPartitions::static_keys(["acme", "bolt"]),
+            ),
+            Dimension::new("region", DimensionPartitions::static_keys(["eu", "us"])),
+        ]
+    };
+    let sparse = Partitions::sparse(
+        dims(),
+        Combinations::per_key(
+            "customer",
+            "region",
+            [("acme", vec!["us", "eu"]), ("bolt", vec!["eu"])],
+        ),
+    );
+    let wit::Partitions::SparseMulti(w) = wit_partitions(sparse.clone()) else {
+        panic!("not sparse");
+    };
+    assert_eq!(w.combined, ["customer", "region"]);
+    assert_eq!(
+        w.combinations,
+        wit::CombinationSource::Listed(vec![
+            vec!["acme".into(), "us".into()],
+            vec!["acme".into(), "eu".into()],
+            vec!["bolt".into(), "eu".into()],
+        ])
+    );
+    let def = testing::host_definition(&sparse).unwrap();
+    let cx = tessera_partitions::Context::new(chrono::Utc::now());
+    let keys: Vec<String> = def
+        .keys(&cx)
+        .unwrap()
+        .map(|k| k.as_str().to_string())
+        .collect();
+    assert_eq!(
+        keys,
+        [
+            "acme|2024-01-01|eu",
+            "acme|2024-01-01|us",
+            "bolt|2024-01-01|eu",
+            "acme|2024-01-02|eu",
+            "acme|2024-01-02|us",
+            "bolt|2024-01-02|eu",
+        ]
+    );
+    let dynamic = Partitions::sparse(
+        dims(),
+        Combinations::dynamic(["customer", "region"], "customer_regions"),
+    );
+    let wit::Partitions::SparseMulti(w) = wit_partitions(dynamic) else {
+        panic!("not sparse");
+    };
+    assert_eq!(
+        w.combinations,
+        wit::CombinationSource::Dynamic("customer_regions".into())
+    );
+    // A combination naming a key its dimension lacks is refused when the host reads it.
+    let bad = Partitions::sparse(
+        dims(),
+        Combinations::listed(["customer", "region"], [["acme", "mars"]]),
+    );
+    let err = testing::host_definition(&bad).unwrap_err().to_string();
+    assert!(
+        err.contains("dimension \"region\" has no key \"mars\""),
+        "{err}"
+    );
+}

@@ -7,6 +7,9 @@
 //!   each week, however many there are (five, or four in a holiday week).
 //! - `sales_by_region_product`: three dimensions (date × region × product), each partition one
 //!   day's share of `daily_sales` for one region and product.
+//! - `sales_by_account`: sparse — each account trades in its own regions only
+//!   (`globex` in `apac` alone), so a day has six partitions, not the nine of the full
+//!   product.
 
 use serde::{Deserialize, Serialize};
 use serde_json::json;
@@ -78,6 +81,33 @@ fn sales_by_region_product(ctx: &Context, inputs: &Inputs) -> Result<Output, Plu
     .metadata("sales", sales))
 }
 
+/// The regions each account trades in: the combinations `sales_by_account` declares.
+pub const ACCOUNT_REGIONS: [(&str, &[&str]); 3] = [
+    ("acme", &["americas", "emea"]),
+    ("globex", &["apac"]),
+    ("initech", &["americas", "apac", "emea"]),
+];
+
+fn sales_by_account(ctx: &Context, inputs: &Inputs) -> Result<Output, PluginError> {
+    let date = ctx.dimension_key("date")?;
+    let account = ctx.dimension_key("account")?;
+    let region = ctx.dimension_key("region")?;
+    let day: DailySales = inputs.single_json("daily_sales")?;
+    let per_region = ACCOUNT_REGIONS
+        .iter()
+        .find(|(a, _)| *a == account)
+        .map_or(1, |(_, regions)| regions.len() as u64);
+    // Each account takes a sixth of the day, split evenly over its regions.
+    let sales = day.sales / 6 / per_region;
+    Ok(Output::json(&json!({
+        "date": date,
+        "account": account,
+        "region": region,
+        "sales": sales,
+    }))?
+    .metadata("sales", sales))
+}
+
 /// The share of a day's sales one region and product make, per mille; the six shares add up
 /// to 1000.
 pub fn share_permille(region: &str, product: &str) -> u64 {
@@ -110,6 +140,21 @@ tessera_sdk::plugin! {
             ]))
             .input_mapped("daily_sales", Mapping::multi_to_single_dimension("date"))
             .description("One day's sales for one region and product (three dimensions).")
+            .code_version("1"),
+        Asset::new("sales_by_account", sales_by_account)
+            .partitions(Partitions::sparse(
+                [
+                    Dimension::new("date", Partitions::daily("2024-01-01")),
+                    Dimension::new(
+                        "account",
+                        DimensionPartitions::static_keys(ACCOUNT_REGIONS.map(|(a, _)| a)),
+                    ),
+                    Dimension::new("region", DimensionPartitions::static_keys(REGIONS)),
+                ],
+                Combinations::per_key("account", "region", ACCOUNT_REGIONS.map(|(a, r)| (a, r.iter().copied()))),
+            ))
+            .input_mapped("daily_sales", Mapping::multi_to_single_dimension("date"))
+            .description("One day's sales for one account in one of its regions (sparse: each account's regions only).")
             .code_version("1"),
     ],
 }
@@ -147,6 +192,26 @@ mod tests {
             .flat_map(|r| PRODUCTS.iter().map(move |p| share_permille(r, p)))
             .sum();
         assert_eq!(total, 1_000);
+    }
+
+    #[test]
+    fn only_each_accounts_regions_exist() {
+        let plugin = plugin();
+        let run = testing::materialize(&plugin, "sales_by_account")
+            .partition("globex|2024-01-15|apac")
+            .input("daily_sales", "2024-01-15", day("2024-01-15", 600))
+            .now("2024-02-01T00:00:00Z")
+            .run()
+            .unwrap();
+        let out: Value = run.json("sales_by_account").unwrap();
+        assert_eq!(out["sales"], 100);
+        let err = testing::materialize(&plugin, "sales_by_account")
+            .partition("globex|2024-01-15|emea")
+            .input("daily_sales", "2024-01-15", day("2024-01-15", 600))
+            .now("2024-02-01T00:00:00Z")
+            .run()
+            .unwrap_err();
+        assert!(err.to_string().contains("globex|2024-01-15|emea"), "{err}");
     }
 
     #[test]

@@ -103,6 +103,27 @@ void tessera_define(tessera_plugin *plugin) {
     tessera_asset_dimension_static(cube, "region", REGIONS, 2);
     tessera_asset_dimension_static(cube, "product", PRODUCTS, 2);
 
+    /* Sparse: each customer's regions every day; combinations held in a dynamic set. */
+    static const char *const CUSTOMERS[] = {"acme", "bolt"};
+    static const char *const COMBINED[] = {"customer", "region"};
+    static const char *const ACME_US[] = {"acme", "us"};
+    static const char *const ACME_EU[] = {"acme", "eu"};
+    static const char *const BOLT_EU[] = {"bolt", "eu"};
+    tessera_asset *accounts = tessera_asset_new(plugin, "accounts", label);
+    tessera_asset_dimension_daily(accounts, "day", "2024-01-01");
+    tessera_asset_dimension_static(accounts, "customer", CUSTOMERS, 2);
+    tessera_asset_dimension_static(accounts, "region", REGIONS, 2);
+    tessera_asset_combine(accounts, COMBINED, 2);
+    tessera_asset_combination(accounts, ACME_US);
+    tessera_asset_combination(accounts, ACME_EU);
+    tessera_asset_combination(accounts, BOLT_EU);
+
+    tessera_asset *pairs = tessera_asset_new(plugin, "pairs", label);
+    tessera_asset_dimension_dynamic(pairs, "customer", "customers");
+    tessera_asset_dimension_static(pairs, "region", REGIONS, 2);
+    tessera_asset_combine(pairs, COMBINED, 2);
+    tessera_asset_combinations_dynamic(pairs, "customer_regions");
+
     tessera_multi_asset *p = tessera_multi_asset_new(plugin, "pair", pair);
     tessera_asset *a = tessera_multi_asset_add(p, "pair_a");
     tessera_asset_daily(a, "2024-01-01");

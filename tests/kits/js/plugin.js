@@ -4,7 +4,9 @@ import {
     asset,
     assetSpec,
     backfillPolicy,
+    combinations,
     daily,
+    dynamic,
     identity,
     multi,
     multiAsset,
@@ -13,6 +15,7 @@ import {
     output,
     perPartition,
     plugin,
+    sparse,
     specific,
     staticKeys,
     staticMap,
@@ -80,6 +83,23 @@ export const guest = plugin({
                 region: staticKeys(["eu", "us"]),
                 product: staticKeys(["a", "b"]),
             }),
+        ),
+        // Sparse: each customer's regions every day; combinations held in a dynamic set.
+        asset("accounts", label).partitions(
+            sparse(
+                {
+                    day: daily("2024-01-01"),
+                    customer: staticKeys(["acme", "bolt"]),
+                    region: staticKeys(["eu", "us"]),
+                },
+                combinations.perKey("customer", "region", { acme: ["us", "eu"], bolt: ["eu"] }),
+            ),
+        ),
+        asset("pairs", label).partitions(
+            sparse(
+                { customer: dynamic("customers"), region: staticKeys(["eu", "us"]) },
+                combinations.dynamic(["customer", "region"], "customer_regions"),
+            ),
         ),
         multiAsset("pair", pair, [
             assetSpec("pair_a")

@@ -4,16 +4,19 @@ definition, mapping, multi-asset and backfill policy the contract allows."""
 from tessera import (
     AssetSpec,
     BackfillPolicy,
+    Combinations,
     Context,
     Inputs,
     Output,
     PerPartition,
     Plugin,
     daily,
+    dynamic,
     identity,
     multi,
     multi_mapping,
     multi_to_single,
+    sparse,
     specific,
     static_keys,
     static_map,
@@ -86,6 +89,27 @@ plugin.asset(
         day=daily("2024-01-01"),
         region=static_keys(["eu", "us"]),
         product=static_keys(["a", "b"]),
+    ),
+)(label)
+
+
+# Sparse: each customer's regions every day; combinations held in a dynamic set.
+plugin.asset(
+    "accounts",
+    partitions=sparse(
+        Combinations.per_key("customer", "region", {"acme": ["us", "eu"], "bolt": ["eu"]}),
+        day=daily("2024-01-01"),
+        customer=static_keys(["acme", "bolt"]),
+        region=static_keys(["eu", "us"]),
+    ),
+)(label)
+
+plugin.asset(
+    "pairs",
+    partitions=sparse(
+        Combinations.dynamic(["customer", "region"], "customer_regions"),
+        customer=dynamic("customers"),
+        region=static_keys(["eu", "us"]),
     ),
 )(label)
 

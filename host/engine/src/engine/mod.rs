@@ -34,7 +34,7 @@ use std::time::Duration;
 
 use chrono::{DateTime, Utc};
 use serde::Serialize;
-use tessera_partitions::{MemoryDynamicStore, PartitionsDefinition};
+use tessera_partitions::{Context, MemoryDynamicStore, PartitionsDefinition};
 use tessera_runtime::{DynamicKeys, Registry, RegistryEvent, Runtime, RuntimeConfig};
 
 use crate::error::EngineError;
@@ -446,7 +446,18 @@ impl Engine {
             })
     }
 
+    /// Adds keys to a dynamic set. Keys of a set that holds a sparse definition's
+    /// combinations must be combinations of existing dimension keys.
     pub fn dynamic_add(&self, name: &str, keys: &[String]) -> Result<u64, EngineError> {
+        let graph = self.graph()?;
+        let store = if graph.combination_sets(name).is_empty() {
+            MemoryDynamicStore::new()
+        } else {
+            self.dynamic_snapshot()?
+        };
+        // Dimension keys do not depend on time, but a context needs a time.
+        let cx = Context::new(DateTime::<Utc>::UNIX_EPOCH).with_dynamic(&store);
+        graph.check_dynamic_keys(&cx, name, keys)?;
         self.state.dynamic_add(name, keys)
     }
 
@@ -476,14 +487,7 @@ type GraphCache = (u64, Arc<AssetGraph>, BTreeMap<String, String>);
 /// Whether running `node` needs the dynamic partition sets (its own or an input's).
 fn involves_dynamic(graph: &AssetGraph, node: &AssetNode) -> bool {
     fn dynamic(def: Option<&PartitionsDefinition>) -> bool {
-        match def {
-            Some(PartitionsDefinition::Dynamic(_)) => true,
-            Some(PartitionsDefinition::Multi(m)) => m
-                .dimensions()
-                .iter()
-                .any(|d| matches!(d.def, PartitionsDefinition::Dynamic(_))),
-            _ => false,
-        }
+        def.is_some_and(|d| !d.dynamic_sets().is_empty())
     }
     dynamic(node.partitions.as_ref())
         || node

@@ -83,10 +83,15 @@ impl Engine {
         // Run requests that name partitions are checked against the dynamic sets as they will
         // be after this tick: one pass over each set's keys (a sensor may add a million).
         let mut dynamic = MemoryDynamicStore::new();
-        if result
-            .run_requests
+        let adds_combinations = result
+            .dynamic_partitions
             .iter()
-            .any(|rr| !matches!(rr.selection, Selection::None))
+            .any(|d| !d.add.is_empty() && !graph.combination_sets(&d.name).is_empty());
+        if adds_combinations
+            || result
+                .run_requests
+                .iter()
+                .any(|rr| !matches!(rr.selection, Selection::None))
         {
             let mut names: BTreeSet<String> = self
                 .state
@@ -110,6 +115,14 @@ impl Engine {
             }
         }
         let cx = Context::new(now).with_dynamic(&dynamic);
+        for d in &result.dynamic_partitions {
+            if let Err(e) = graph.check_dynamic_keys(&cx, &d.name, &d.add) {
+                tick.error = Some(report(&e));
+                tick.dynamic.clear();
+                self.state.record_sensor_tick(&tick)?;
+                return Err(EngineError::Invalid(format!("sensor {name:?}: {e}")));
+            }
+        }
         let mut skipped = 0;
         for rr in &result.run_requests {
             if let Some(key) = &rr.run_key

@@ -156,6 +156,37 @@ tessera_sdk::plugin! {
             "2010-01-01-00:00",
             "%Y-%m-%d-%H:%M",
         )),
+        // A million partitions that exist among twenty million combinations (the sparse
+        // status benchmark): 1,000 days × each of 100 customers' 10 of 20 regions.
+        Asset::new("sparse_sales", echo).partitions(Partitions::sparse(
+            [
+                Dimension::new("date", Partitions::daily("2026-01-01").end("2028-09-27")),
+                Dimension::new(
+                    "customer",
+                    DimensionPartitions::static_keys((0..100).map(|c| format!("c{c:03}"))),
+                ),
+                Dimension::new(
+                    "region",
+                    DimensionPartitions::static_keys((0..20).map(|r| format!("r{r:02}"))),
+                ),
+            ],
+            Combinations::listed(
+                ["customer", "region"],
+                (0..100).flat_map(|c| {
+                    (0..10).map(move |k| [format!("c{c:03}"), format!("r{:02}", (c + 3 * k) % 20)])
+                }),
+            ),
+        )),
+        // Combinations held in a dynamic set, over a dynamic dimension (sensors and the CLI
+        // add them; the engine checks each joins existing keys).
+        Asset::new("customer_regions", echo).partitions(Partitions::sparse(
+            [
+                Dimension::new("customer", DimensionPartitions::dynamic("customers")),
+                Dimension::new("region", DimensionPartitions::static_keys(["eu", "us"])),
+                Dimension::new("date", Partitions::daily("2024-01-01")),
+            ],
+            Combinations::dynamic(["customer", "region"], "customer_region_pairs"),
+        )),
         // For the backfill benchmarks: hours from 1900 (a million by 2014), the second
         // reading the first with start_offset -1, in runs of up to 1,000 (one call each).
         Asset::new("hourly_up", echo)

@@ -98,6 +98,22 @@ tessera_sdk::plugin! {
             Dimension::new("region", DimensionPartitions::static_keys(["eu", "us"])),
             Dimension::new("product", DimensionPartitions::static_keys(["a", "b"])),
         ])),
+        // Sparse: each customer's regions every day; combinations held in a dynamic set.
+        Asset::new("accounts", label).partitions(Partitions::sparse(
+            [
+                Dimension::new("day", Partitions::daily("2024-01-01")),
+                Dimension::new("customer", DimensionPartitions::static_keys(["acme", "bolt"])),
+                Dimension::new("region", DimensionPartitions::static_keys(["eu", "us"])),
+            ],
+            Combinations::per_key("customer", "region", [("acme", vec!["us", "eu"]), ("bolt", vec!["eu"])]),
+        )),
+        Asset::new("pairs", label).partitions(Partitions::sparse(
+            [
+                Dimension::new("customer", DimensionPartitions::dynamic("customers")),
+                Dimension::new("region", DimensionPartitions::static_keys(["eu", "us"])),
+            ],
+            Combinations::dynamic(["customer", "region"], "customer_regions"),
+        )),
         Computation::new("pair", pair)
             .partitions(Partitions::daily("2024-01-01"))
             .input("src")
