@@ -567,6 +567,14 @@ void tessera_asset_input_multi_to_single(tessera_asset *asset, const char *upstr
     set_opt(&in->mapping.val.val.multi_to_single, dimension);
 }
 
+void tessera_asset_input_plugin_mapping(tessera_asset *asset, const char *upstream,
+                                        const char *mapping) {
+    tessera_plugin_types_asset_input_t *in = input(asset, upstream);
+    in->mapping.is_some = true;
+    in->mapping.val.tag = TESSERA_PLUGIN_TYPES_PARTITION_MAPPING_PLUGIN;
+    set(&in->mapping.val.val.plugin, mapping);
+}
+
 void tessera_asset_input_multi(tessera_asset *asset, const char *upstream) {
     input_mapped(asset, upstream, TESSERA_PLUGIN_TYPES_PARTITION_MAPPING_MULTI);
 }

@@ -128,6 +128,9 @@ void tessera_asset_input_static_pair(tessera_asset *asset, const char *upstream_
  * NULL). */
 void tessera_asset_input_multi_to_single(tessera_asset *asset, const char *upstream,
                                          const char *dimension);
+/* Through a partition mapping a loaded plugin exports, by name (a Rust plugin's `Mapper`). */
+void tessera_asset_input_plugin_mapping(tessera_asset *asset, const char *upstream,
+                                        const char *mapping);
 /* Between two multi-dimensional definitions: declare it, then one mapping per pair of
  * dimensions (dimensions not listed depend on every partition). They go to the last input. */
 void tessera_asset_input_multi(tessera_asset *asset, const char *upstream);

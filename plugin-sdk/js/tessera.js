@@ -189,6 +189,9 @@ export function timeWindow(startOffset = 0, endOffset = 0, options = {}) {
     };
 }
 
+/** Through a partition mapping a loaded plugin exports, by name (a Rust plugin's `Mapper`). */
+export const pluginMapping = (name) => ({ tag: "plugin", val: name });
+
 /** A multi-dimensional side maps to a one-dimensional one through `dimension` (inferred when absent). */
 export const multiToSingle = (dimension) => ({ tag: "multi-to-single", val: dimension });
 

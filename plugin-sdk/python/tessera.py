@@ -257,6 +257,11 @@ def time_window(
     )
 
 
+def plugin_mapping(name: str) -> types.PartitionMapping:
+    """Through a partition mapping a loaded plugin exports, by name (a Rust plugin's Mapper)."""
+    return types.PartitionMapping_Plugin(name)
+
+
 def multi_to_single(dimension: Optional[str] = None) -> types.PartitionMapping:
     """A multi-dimensional side maps to a one-dimensional one through `dimension`."""
     return types.PartitionMapping_MultiToSingle(dimension)

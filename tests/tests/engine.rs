@@ -375,6 +375,162 @@ fn sparse_combinations_come_from_a_dynamic_set() {
     );
 }
 
+/// A fiscal month reads its days through a mapping written as plugin code (`fiscal_445` of
+/// the `fiscal_calendar` example), called in that plugin's sandbox with ranges of keys.
+#[test]
+fn a_fiscal_month_reads_its_days_through_a_plugin_mapping() {
+    let setup = Setup::new(&["daily_sales", "fiscal_calendar"]);
+    let engine = setup.engine();
+    backfill(
+        &engine,
+        &["daily_sales"],
+        &range("2024-01-01", "2024-02-29"),
+        RunPolicy::PerPartition,
+    );
+    let graph = engine.graph().unwrap();
+    let cx = tessera_partitions::Context::new(now());
+    let node = graph.asset("fiscal_month_sales").unwrap();
+    let (up, down) = (
+        graph
+            .asset("daily_sales")
+            .unwrap()
+            .partitions
+            .clone()
+            .unwrap(),
+        node.partitions.clone().unwrap(),
+    );
+    let mapping = &node.inputs[0].mapping;
+    let p02 = down.subset_of_keys(&cx, ["FY2024-P02"]).unwrap();
+    let days = mapping.to_upstream(&cx, &p02, Some(&down), &up).unwrap();
+    let keys: Vec<String> = up
+        .subset_keys(&cx, &days.partitions)
+        .unwrap()
+        .map(|k| k.to_string())
+        .collect();
+    assert_eq!(
+        (keys.len(), keys[0].as_str(), keys[27].as_str()),
+        (28, "2024-01-29", "2024-02-25")
+    );
+    // A late day re-opens the fiscal month that holds it, and only that one.
+    let day = up.subset_of_keys(&cx, ["2024-03-31"]).unwrap();
+    let month = mapping.to_downstream(&cx, &day, &up, &down).unwrap();
+    let months: Vec<String> = down
+        .subset_keys(&cx, &month)
+        .unwrap()
+        .map(|k| k.to_string())
+        .collect();
+    assert_eq!(months, ["FY2024-P03"]);
+    backfill(
+        &engine,
+        &["fiscal_month_sales"],
+        &PartitionSelection::Keys(strings(&["FY2024-P01", "FY2024-P02"])),
+        RunPolicy::PerPartition,
+    );
+    for (period, days, first) in [
+        ("FY2024-P01", 28, "2024-01-01"),
+        ("FY2024-P02", 28, "2024-01-29"),
+    ] {
+        let v: Value =
+            serde_json::from_slice(&blob(&engine, "fiscal_month_sales", period)).unwrap();
+        assert_eq!(
+            (v["days"].as_u64(), v["first_day"].as_str()),
+            (Some(days), Some(first)),
+            "{v}"
+        );
+    }
+    let stale = |engine: &Engine| {
+        let graph = engine.graph().unwrap();
+        engine
+            .asset_status(&graph, "fiscal_month_sales", 10, now(), false)
+            .unwrap()
+            .0
+            .stale
+    };
+    assert_eq!(stale(&engine), 0);
+    // A new version of the mapping's plugin makes what read through it stale: re-planned by
+    // the eager policy, shown by the status.
+    let path = setup.plugins().join("fiscal_calendar.wasm");
+    let next = variant(&std::fs::read(&path).unwrap(), 1);
+    std::fs::write(&path, &next).unwrap();
+    let event = engine.registry().refresh(&path, Instant::now()).unwrap();
+    assert!(matches!(event, RegistryEvent::Loaded { .. }), "{event:?}");
+    assert_eq!(stale(&engine), 2);
+}
+
+/// Mappings that break the laws are refused with their plugin named: one answering a key the
+/// other side lacks, one whose answer does not map back onto what was asked.
+#[test]
+fn a_plugin_mapping_that_breaks_the_laws_is_refused_with_its_plugin_named() {
+    let setup = Setup::new(&[]);
+    std::fs::copy(
+        components().guest("lawless_mapping"),
+        setup.plugins().join("lawless_mapping.wasm"),
+    )
+    .unwrap();
+    let engine = setup.engine();
+    let graph = engine.graph().unwrap();
+    let cx = tessera_partitions::Context::new(now());
+    let days = graph.asset("days").unwrap().partitions.clone().unwrap();
+    let ask = |asset: &str| {
+        let node = graph.asset(asset).unwrap();
+        let months = node.partitions.clone().unwrap();
+        let jan = months.subset_of_keys(&cx, ["2024-01"]).unwrap();
+        let up = node.inputs[0]
+            .mapping
+            .to_upstream(&cx, &jan, Some(&months), &days);
+        let first_days = days.subset_of_keys(&cx, ["2024-01-01"]).unwrap();
+        let down = node.inputs[0]
+            .mapping
+            .to_downstream(&cx, &first_days, &days, &months);
+        (up, down)
+    };
+    let (up, down) = ask("sound_months");
+    assert_eq!(up.unwrap().partitions.len(), 31);
+    assert_eq!(down.unwrap().len(), 1);
+    let (_, down) = ask("phantom_months");
+    let err = down.unwrap_err().to_string();
+    assert!(
+        err.contains("\"phantom\" of plugin \"lawless_mapping\"") && err.contains("\"2099-13\""),
+        "{err}"
+    );
+    let (up, _) = ask("shifted_months");
+    let err = up.unwrap_err().to_string();
+    assert!(
+        err.contains("\"shifted\" of plugin \"lawless_mapping\"")
+            && err.contains("does not give back"),
+        "{err}"
+    );
+    // Planning through it fails with that reason rather than running the wrong days.
+    let err = engine
+        .submit(
+            &strings(&["shifted_months"]),
+            &PartitionSelection::Keys(strings(&["2024-01"])),
+            Filter::Any,
+            RunPolicy::PerPartition,
+            true,
+            "manual",
+            now(),
+        )
+        .map(|_| ())
+        .and_then(|()| engine.run_queue(None, &|_| {}).map(|_| ()));
+    err.unwrap();
+    let runs = engine.state().runs(10, None).unwrap();
+    assert_eq!(runs.len(), 1);
+    let why = runs[0].error.clone().unwrap_or_default();
+    assert!(
+        why.contains("\"shifted\" of plugin \"lawless_mapping\"")
+            && why.contains("does not give back"),
+        "{:?}: {why}",
+        runs[0].status
+    );
+    assert_eq!(runs[0].status, tessera_engine::RunStatus::Failed);
+    let shifted = engine.state().partitions("shifted_months").unwrap();
+    assert!(
+        shifted.iter().all(|p| p.materialization.is_none()),
+        "{shifted:?}"
+    );
+}
+
 fn failed_attempts_are_retried_with_backoff() {
     let setup = Setup::new(&[]);
     let engine = setup.engine();

@@ -613,7 +613,7 @@ fn every_kit_declares_what_the_rust_sdk_declares() {
     build_with_kit("python", &repo_root().join("tests/kits/python"), &python);
     let runtime = Runtime::new(runtime_config()).unwrap();
     let expected = declared(&runtime.load(&rust).unwrap());
-    assert_eq!(expected.len(), 13, "{expected:#?}");
+    assert_eq!(expected.len(), 14, "{expected:#?}");
     assert!(
         expected.iter().any(|d| d.contains(
             "keys [\"acme|2024-01-01|eu\", \"acme|2024-01-01|us\", \"bolt|2024-01-01|eu\", \"acme|2024-01-02|eu\""

@@ -296,6 +296,19 @@ fn demo() -> Result<(), String> {
         ],
     )?;
     tessera(
+        "A mapping written as plugin code: fiscal month FY2024-P01 (four weeks from Monday 1 January, a 4-4-5 calendar) reads its days through fiscal_445",
+        &[
+            "materialize",
+            "fiscal_month_sales",
+            "--partition",
+            "FY2024-P01",
+        ],
+    )?;
+    tessera(
+        "Its 28 days, summed",
+        &["show", "fiscal_month_sales", "FY2024-P01", "--history", "1"],
+    )?;
+    tessera(
         "Ten million partitions: page views per minute since 2005; January 2024 in runs of a day",
         &[
             "backfill",

@@ -443,6 +443,10 @@ fn inspect(plugin: &Plugin) -> Value {
         "load_ms": stats.total.as_secs_f64() * 1e3,
         "computations": computations,
         "sensors": sensors,
+        "mappings": defs.mappings.iter().map(|m| json!({
+            "name": m.name,
+            "description": m.description,
+        })).collect::<Vec<_>>(),
         "definitions": defs.raw,
     })
 }
@@ -501,5 +505,13 @@ fn print_inspect(plugin: &Plugin) {
             s.minimum_interval.as_secs(),
             s.targets.join(", ")
         );
+    }
+    for m in &defs.mappings {
+        let desc = m
+            .description
+            .as_deref()
+            .map(|d| format!(" — {d}"))
+            .unwrap_or_default();
+        outln!("  partition mapping {}{desc}", m.name);
     }
 }

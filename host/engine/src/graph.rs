@@ -7,7 +7,7 @@ use std::sync::Arc;
 use tessera_partitions::{
     Context, MultiPartitions, PartitionMapping, PartitionsDefinition, infer_mapping,
 };
-use tessera_runtime::{AssetSpec, Plugin, SensorSpec};
+use tessera_runtime::{AssetSpec, Plugin, PluginMappingCode, SensorSpec};
 
 use crate::error::EngineError;
 
@@ -219,6 +219,23 @@ impl AssetGraph {
         let mut problems: Vec<(String, String)> = Vec::new();
         let mut raw_inputs: BTreeMap<String, Vec<tessera_runtime::InputSpec>> = BTreeMap::new();
         let mut sensors: BTreeMap<String, SensorNode> = BTreeMap::new();
+        // Partition mappings plugins export, by name: the first plugin (by name) keeps one.
+        let mut exporters: BTreeMap<&str, (&String, &Arc<Plugin>)> = BTreeMap::new();
+        for (name, plugin) in plugins {
+            for m in &plugin.definitions().mappings {
+                if let Some((other, _)) = exporters.get(m.name.as_str()) {
+                    problems.push((
+                        name.clone(),
+                        format!(
+                            "partition mapping {:?} is exported by both plugin {other:?} and plugin {name:?}",
+                            m.name
+                        ),
+                    ));
+                } else {
+                    exporters.insert(&m.name, (name, plugin));
+                }
+            }
+        }
         for (name, plugin) in plugins {
             let defs = plugin.definitions();
             for c in &defs.computations {
@@ -348,6 +365,7 @@ impl AssetGraph {
                 None => continue,
             };
             let mut edges = Vec::new();
+            let mut mapping_versions: Vec<String> = Vec::new();
             for input in inputs {
                 let Some(up) = nodes.get(&input.asset) else {
                     problems.push((
@@ -369,10 +387,43 @@ impl AssetGraph {
                     ));
                     continue;
                 }
-                let mapping = input
+                let mut mapping = input
                     .mapping
                     .clone()
                     .unwrap_or_else(|| infer_mapping(up.partitions.as_ref(), partitions.as_ref()));
+                if let PartitionMapping::Plugin(m) = &mapping {
+                    let Some((_, exporter)) = exporters.get(m.name()) else {
+                        problems.push((
+                            plugin.clone(),
+                            format!(
+                                "asset {key:?} (plugin {plugin:?}) reads {:?} through the partition mapping {:?}, which no loaded plugin exports",
+                                input.asset,
+                                m.name()
+                            ),
+                        ));
+                        continue;
+                    };
+                    // One binding per input: its answers are cached for this graph, that is
+                    // for these plugin versions.
+                    let code = PluginMappingCode::new(
+                        Arc::clone(exporter),
+                        m.name(),
+                        input.asset.clone(),
+                        key.clone(),
+                    );
+                    // The mapping's code decides what the asset reads: a new version of it
+                    // is a new version of the asset, so its partitions show stale and the
+                    // eager policy re-plans them.
+                    mapping_versions.push(format!(
+                        "{}@{}",
+                        m.name(),
+                        exporter
+                            .code_version()
+                            .get(..12)
+                            .unwrap_or(exporter.code_version())
+                    ));
+                    mapping = PartitionMapping::Plugin(m.bind(Arc::new(code)));
+                }
                 if let Some(up_def) = &up.partitions
                     && let Err(e) = mapping.validate(up_def, partitions.as_ref())
                 {
@@ -393,6 +444,10 @@ impl AssetGraph {
             }
             if let Some(n) = nodes.get_mut(key) {
                 n.inputs = edges;
+                for v in mapping_versions {
+                    n.code_version.push_str("+map:");
+                    n.code_version.push_str(&v);
+                }
             }
         }
         for (name, s) in &sensors {

@@ -97,6 +97,22 @@ pub enum Error {
         /// What was given.
         kind: String,
     },
+    /// An input names a plugin mapping no loaded plugin exports.
+    #[error("no loaded plugin exports the partition mapping {name:?}")]
+    UnboundMapping {
+        /// The mapping's name.
+        name: String,
+    },
+    /// A plugin's mapping failed, or answered against the laws every mapping keeps.
+    #[error("partition mapping {mapping:?} of plugin {plugin:?}: {reason}")]
+    PluginMapping {
+        /// The mapping's name.
+        mapping: String,
+        /// The plugin exporting it.
+        plugin: String,
+        /// What went wrong.
+        reason: String,
+    },
     /// The combinations of a sparse multi-dimensional definition cannot be used as given.
     #[error("combinations of {def}: {reason}")]
     InvalidCombinations {

@@ -48,8 +48,8 @@ pub use error::Error;
 pub use key::{PartitionKey, TimeWindow};
 pub use key_range::KeyRange;
 pub use mapping::{
-    DimensionMapping, PartitionMapping, StaticMapping, TimeWindowMapping, UpstreamPartitions,
-    infer_mapping,
+    DimensionMapping, ExternalMapping, PartitionMapping, PluginMapping, StaticMapping,
+    TimeWindowMapping, UpstreamPartitions, infer_mapping,
 };
 pub use multi::{CombinationSource, Combinations, Dimension, MAX_DIMENSIONS, MultiPartitions};
 pub use ranges::RangeSet;

@@ -2,11 +2,13 @@
 //!
 //! Every mapping works on [`PartitionSubset`]s in both directions and maps ranges to ranges:
 //! a time-window mapping of a ten-million-partition range costs a few tick computations per
-//! contiguous run, never a walk over keys. Closed enum on purpose: the host runs mappings in its
-//! planner, so they must be data, not plugin code.
+//! contiguous run, never a walk over keys. The built-in mappings are data the host evaluates;
+//! a [`PluginMapping`] is code a plugin exports, which the host binds to that plugin (an
+//! [`ExternalMapping`]) and calls in its sandbox with ranges, never key by key.
 
 use std::collections::BTreeMap;
 use std::fmt;
+use std::sync::Arc;
 
 use crate::definition::{Context, PartitionsDefinition};
 use crate::error::Error;
@@ -40,7 +42,91 @@ pub enum PartitionMapping {
     /// Per-dimension mappings between two multi-dimensional definitions. Upstream dimensions
     /// not listed depend on every partition of their dimension.
     Multi(BTreeMap<String, DimensionMapping>),
+    /// A mapping a plugin exports, by name.
+    Plugin(PluginMapping),
 }
+
+/// A mapping evaluated outside this crate: a plugin's code, called by the host with ranges.
+/// Implementations check what the code answers (see the runtime's resolver).
+pub trait ExternalMapping: Send + Sync {
+    fn to_upstream(
+        &self,
+        cx: &Context<'_>,
+        subset: &PartitionSubset,
+        downstream: &PartitionsDefinition,
+        upstream: &PartitionsDefinition,
+    ) -> Result<UpstreamPartitions, Error>;
+
+    fn to_downstream(
+        &self,
+        cx: &Context<'_>,
+        subset: &PartitionSubset,
+        upstream: &PartitionsDefinition,
+        downstream: &PartitionsDefinition,
+    ) -> Result<PartitionSubset, Error>;
+}
+
+/// A mapping a plugin exports, named by an input; bound to the plugin that exports it when
+/// the host builds its asset graph.
+#[derive(Clone)]
+pub struct PluginMapping {
+    name: String,
+    bound: Option<Arc<dyn ExternalMapping>>,
+}
+
+impl PluginMapping {
+    pub fn new(name: impl Into<String>) -> Self {
+        PluginMapping {
+            name: name.into(),
+            bound: None,
+        }
+    }
+
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+
+    /// This mapping evaluated by `code`.
+    pub fn bind(&self, code: Arc<dyn ExternalMapping>) -> Self {
+        PluginMapping {
+            name: self.name.clone(),
+            bound: Some(code),
+        }
+    }
+
+    pub fn is_bound(&self) -> bool {
+        self.bound.is_some()
+    }
+
+    fn code(&self) -> Result<&dyn ExternalMapping, Error> {
+        self.bound.as_deref().ok_or_else(|| Error::UnboundMapping {
+            name: self.name.clone(),
+        })
+    }
+}
+
+impl fmt::Debug for PluginMapping {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("PluginMapping")
+            .field("name", &self.name)
+            .field("bound", &self.bound.is_some())
+            .finish()
+    }
+}
+
+/// Equal when named alike and bound to the same code (or both unbound).
+impl PartialEq for PluginMapping {
+    fn eq(&self, other: &Self) -> bool {
+        self.name == other.name
+            && match (&self.bound, &other.bound) {
+                (None, None) => true,
+                (Some(a), Some(b)) => std::ptr::addr_eq(Arc::as_ptr(a), Arc::as_ptr(b)),
+                _ => false,
+            }
+    }
+}
+
+impl Eq for PluginMapping {}
 
 /// Upstream key → the downstream keys that depend on it.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -113,6 +199,7 @@ impl fmt::Display for PartitionMapping {
                 Some(d) => write!(f, "multi-to-single-dimension mapping on {d:?}"),
                 None => write!(f, "multi-to-single-dimension mapping"),
             },
+            PartitionMapping::Plugin(m) => write!(f, "plugin mapping {:?}", m.name),
             PartitionMapping::Multi(dims) => {
                 write!(f, "multi-dimension mapping {{")?;
                 for (i, (up, d)) in dims.iter().enumerate() {
@@ -207,6 +294,9 @@ impl PartitionMapping {
                     .map(|_| ())
                     .map_err(incompatible)
             }
+            PartitionMapping::Plugin(_) => downstream
+                .map(|_| ())
+                .ok_or_else(|| incompatible("the downstream asset is not partitioned".into())),
             PartitionMapping::Multi(dims) => {
                 let down = downstream.ok_or_else(|| {
                     incompatible("the downstream asset is not partitioned".into())
@@ -319,6 +409,10 @@ impl PartitionMapping {
                 self.validate(upstream, Some(down))?;
                 multi_to_upstream(cx, dims, subset, down, upstream)
             }
+            PartitionMapping::Plugin(m) => {
+                let down = self.partitioned(upstream, downstream)?;
+                m.code()?.to_upstream(cx, subset, down, upstream)
+            }
         }
     }
 
@@ -398,6 +492,9 @@ impl PartitionMapping {
             PartitionMapping::Multi(dims) => {
                 self.validate(upstream, Some(downstream))?;
                 multi_to_downstream(cx, dims, subset, upstream, downstream)
+            }
+            PartitionMapping::Plugin(m) => {
+                m.code()?.to_downstream(cx, subset, upstream, downstream)
             }
         }
     }

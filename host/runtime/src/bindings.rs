@@ -7,14 +7,17 @@
 //! with the current types of every record that did not change, and with [`v0_2`]'s
 //! `definitions` and [`v0_1`]'s `definitions` and `output`, which did.
 
+// The world with mappings: it includes `plugin`, so its imports (and the linker's) are
+// `plugin`'s, and it adds the types of the optional `mappings` export.
 wasmtime::component::bindgen!({
     path: "../../plugin-sdk/wit",
-    world: "plugin",
+    world: "plugin-with-mappings",
     // `plugin inspect --json` prints the definitions as the plugin declared them; a 0.1.0
     // plugin's definitions are read into these types (see `v0_1::definitions`).
     additional_derives: [serde::Serialize, serde::Deserialize],
 });
 
+pub(crate) use exports::tessera::plugin::mappings;
 pub(crate) use tessera::plugin::{host, types};
 
 /// The frozen 0.2.0 contract: the current one but for `definitions` (0.3.0 added

@@ -681,7 +681,7 @@ impl Plugin {
         }
     }
 
-    fn plugin_error(&self, e: wit::PluginError) -> CallError {
+    pub(crate) fn plugin_error(&self, e: wit::PluginError) -> CallError {
         let plugin = self.name().to_string();
         match e {
             wit::PluginError::InvalidInput(message) => CallError::InvalidInput { plugin, message },

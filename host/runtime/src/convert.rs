@@ -6,8 +6,8 @@ use std::time::Duration;
 
 use tessera_partitions::{
     CombinationSource, Combinations, DimensionMapping, DynamicPartitions, MultiPartitions,
-    PartitionKey, PartitionMapping, PartitionsDefinition, StaticMapping, StaticPartitions,
-    TimeWindowMapping, TimeWindowPartitions, infer_mapping,
+    PartitionKey, PartitionMapping, PartitionsDefinition, PluginMapping, StaticMapping,
+    StaticPartitions, TimeWindowMapping, TimeWindowPartitions, infer_mapping,
 };
 
 use crate::BackfillPolicy;
@@ -19,8 +19,17 @@ use crate::config::Limits;
 pub struct Definitions {
     pub computations: Vec<ComputationSpec>,
     pub sensors: Vec<SensorSpec>,
+    /// Partition mappings the plugin exports (interface `mappings`), by name.
+    pub mappings: Vec<MappingSpec>,
     /// The definitions as the plugin returned them, for display (`plugin inspect --json`).
     pub raw: serde_json::Value,
+}
+
+/// A partition mapping a plugin exports.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MappingSpec {
+    pub name: String,
+    pub description: Option<String>,
 }
 
 /// One compute function and the assets it produces.
@@ -251,7 +260,10 @@ fn check_limits(d: &wit::Definitions, limits: &Limits) -> Result<(), String> {
                         strings(k)?;
                     }
                     Some(wit::PartitionMapping::StaticMap(p)) => pairs(p)?,
-                    Some(wit::PartitionMapping::MultiToSingle(Some(dim))) => string(dim)?,
+                    Some(
+                        wit::PartitionMapping::MultiToSingle(Some(name))
+                        | wit::PartitionMapping::Plugin(name),
+                    ) => string(name)?,
                     Some(wit::PartitionMapping::Multi(dims)) => {
                         list("dimension mappings", dims.len())?;
                         for m in dims {
@@ -335,11 +347,52 @@ pub(crate) fn definitions(d: wit::Definitions, limits: &Limits) -> Result<Defini
     let defs = Definitions {
         computations,
         sensors,
+        mappings: Vec::new(),
         raw,
     };
     check_local_inputs(&defs)?;
     check_local_cycles(&defs)?;
     Ok(defs)
+}
+
+/// The mappings a plugin declares: named (unique, within the limits), in order.
+pub(crate) fn mappings(
+    declared: Vec<crate::bindings::mappings::MappingDefinition>,
+    limits: &Limits,
+) -> Result<Vec<MappingSpec>, String> {
+    if declared.len() as u64 > limits.max_definition_keys {
+        return Err(format!(
+            "{} mappings exceed the limit of {} (max_definition_keys in [runtime.limits])",
+            declared.len(),
+            limits.max_definition_keys
+        ));
+    }
+    let mut names = BTreeSet::new();
+    let mut out = Vec::with_capacity(declared.len());
+    for m in declared {
+        if !valid_key(&m.name) {
+            return Err(format!(
+                "mapping name {:?} must start with a letter, digit or '_' and hold only letters, digits, '_', '-' and '.'",
+                m.name
+            ));
+        }
+        if !names.insert(m.name.clone()) {
+            return Err(format!("mapping {:?} is declared twice", m.name));
+        }
+        if let Some(d) = &m.description
+            && d.len() as u64 > limits.max_string_bytes
+        {
+            return Err(format!(
+                "the description of mapping {:?} exceeds max_string_bytes",
+                m.name
+            ));
+        }
+        out.push(MappingSpec {
+            name: m.name,
+            description: m.description,
+        });
+    }
+    Ok(out)
 }
 
 /// A cycle among one plugin's own assets is that plugin's error (refused at load), not a
@@ -614,6 +667,7 @@ pub(crate) fn mapping(m: wit::PartitionMapping) -> PartitionMapping {
         wit::PartitionMapping::MultiToSingle(dimension) => {
             PartitionMapping::MultiToSingleDimension { dimension }
         }
+        wit::PartitionMapping::Plugin(name) => PartitionMapping::Plugin(PluginMapping::new(name)),
         wit::PartitionMapping::Multi(dims) => PartitionMapping::Multi(
             dims.into_iter()
                 .map(|d| {

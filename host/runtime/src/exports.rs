@@ -1,4 +1,5 @@
-//! The guest's three exports, found once per plugin version and type-checked once.
+//! The guest's three exports (and the two of `mappings`, when a plugin exports it), found
+//! once per plugin version and type-checked once.
 //!
 //! The generated `PluginPre::instantiate` looks up and type-checks every export on every
 //! instantiation; the `definitions` record alone is a deep type. Each call uses one export,
@@ -9,6 +10,7 @@ use wasmtime::Store;
 use wasmtime::component::{ComponentExportIndex, Instance, InstancePre, TypedFunc};
 
 use crate::ApiVersion;
+use crate::bindings::mappings as wit_mappings;
 use crate::bindings::types as wit;
 use crate::bindings::v0_1::types as wit_0_1;
 use crate::bindings::v0_2::types as wit_0_2;
@@ -20,6 +22,11 @@ pub(crate) type MaterializeFn<'a, O> =
     TypedFunc<(&'a wit::MaterializeContext, &'a [wit::Input]), (Result<Vec<O>, wit::PluginError>,)>;
 pub(crate) type SensorFn<'a> =
     TypedFunc<(&'a wit::SensorContext,), (Result<wit::SensorResult, wit::PluginError>,)>;
+pub(crate) type DeclaredMappingsFn = TypedFunc<(), (Vec<wit_mappings::MappingDefinition>,)>;
+pub(crate) type MapPartitionsFn<'a> = TypedFunc<
+    (&'a wit_mappings::MappingRequest,),
+    (Result<Vec<wit_mappings::KeyRange>, wit::PluginError>,),
+>;
 
 /// A plugin version ready to instantiate, and where `definitions`, `materialize` and
 /// `evaluate-sensor` sit in it.
@@ -30,6 +37,8 @@ pub(crate) struct GuestExports {
     definitions: ComponentExportIndex,
     materialize: ComponentExportIndex,
     evaluate_sensor: ComponentExportIndex,
+    /// `declared-mappings` and `map-partitions`, when the plugin exports `mappings`.
+    mappings: Option<(ComponentExportIndex, ComponentExportIndex)>,
 }
 
 impl GuestExports {
@@ -48,10 +57,24 @@ impl GuestExports {
                 .get_export_index(Some(&instance), name)
                 .ok_or_else(|| format!("its {interface} has no function {name:?}"))
         };
+        // Optional: only plugins of the world `plugin-with-mappings` (0.3.0 on) export it.
+        let mappings_name = format!("tessera:plugin/mappings@{}", api_version.found);
+        let mappings = match component.get_export_index(None, &mappings_name) {
+            Some(m) if api_version.contract == ApiVersion::V0_3 => {
+                let func = |name: &str| {
+                    component
+                        .get_export_index(Some(&m), name)
+                        .ok_or_else(|| format!("its {mappings_name} has no function {name:?}"))
+                };
+                Some((func("declared-mappings")?, func("map-partitions")?))
+            }
+            _ => None,
+        };
         Ok(GuestExports {
             definitions: func("definitions")?,
             materialize: func("materialize")?,
             evaluate_sensor: func("evaluate-sensor")?,
+            mappings,
             contract: api_version.contract,
             pre,
         })
@@ -120,7 +143,41 @@ impl GuestExports {
                 &self.evaluate_sensor,
             )
             .map_err(|e| describe("evaluate-sensor", e))?;
+        if let Some((declared, map)) = self.mappings {
+            instance
+                .get_typed_func::<(), (Vec<wit_mappings::MappingDefinition>,)>(
+                    &mut *store,
+                    &declared,
+                )
+                .map_err(|e| describe("declared-mappings", e))?;
+            instance
+                .get_typed_func::<
+                    (&wit_mappings::MappingRequest,),
+                    (Result<Vec<wit_mappings::KeyRange>, wit::PluginError>,),
+                >(&mut *store, &map)
+                .map_err(|e| describe("map-partitions", e))?;
+        }
         Ok(())
+    }
+
+    /// `declared-mappings`, when the plugin exports mappings.
+    pub(crate) fn declared_mappings(
+        &self,
+        store: &mut Store<HostState>,
+        instance: &Instance,
+    ) -> Option<DeclaredMappingsFn> {
+        let (declared, _) = self.mappings?;
+        self.typed(store, instance, declared, ApiVersion::V0_3)
+    }
+
+    /// `map-partitions`, when the plugin exports mappings.
+    pub(crate) fn map_partitions<'a>(
+        &self,
+        store: &mut Store<HostState>,
+        instance: &Instance,
+    ) -> Option<MapPartitionsFn<'a>> {
+        let (_, map) = self.mappings?;
+        self.typed(store, instance, map, ApiVersion::V0_3)
     }
 
     /// `definitions` of a plugin speaking the current contract (`None` for an older one).

@@ -22,6 +22,7 @@ mod error;
 mod exports;
 pub mod fs;
 mod host;
+mod mapping;
 mod plugin;
 mod policy;
 mod registry;
@@ -33,9 +34,10 @@ pub use call::{
     Resolved, RunRequest, Selection, SensorRequest, SensorResult,
 };
 pub use config::{DirGrant, Grants, Limits, RESULT_OVERHEAD_BYTES, RuntimeConfig};
-pub use convert::{AssetSpec, ComputationSpec, Definitions, InputSpec, SensorSpec};
+pub use convert::{AssetSpec, ComputationSpec, Definitions, InputSpec, MappingSpec, SensorSpec};
 pub use error::{CallError, LoadError, TrapKind};
 pub use host::{DynamicKeys, LogRecord, LogSink, NoDynamicKeys};
+pub use mapping::PluginMappingCode;
 pub use plugin::{CancelToken, LoadStats, Plugin};
 pub use policy::BackfillPolicy;
 pub use registry::{LoadFailure, Registry, RegistryEvent, Validator, WatchHandle};

@@ -136,7 +136,15 @@ impl Plugin {
                                 .call_async(&mut *store, ())
                                 .await
                                 .map_err(|e| this.trap(&e, &limits))?;
-                            Ok(Ok(raw))
+                            let mut mappings = Vec::new();
+                            if let Some(func) = this.exports.declared_mappings(store, &instance) {
+                                let (declared,) = func
+                                    .call_async(&mut *store, ())
+                                    .await
+                                    .map_err(|e| this.trap(&e, &limits))?;
+                                mappings = declared;
+                            }
+                            Ok(Ok((raw, mappings)))
                         }
                         ApiVersion::V0_2 => {
                             let func = this
@@ -147,16 +155,14 @@ impl Plugin {
                                 .call_async(&mut *store, ())
                                 .await
                                 .map_err(|e| this.trap(&e, &limits))?;
-                            Ok(
-                                v0_2::definitions(&raw).map_err(|e| {
-                                    LoadError::InvalidDefinitions {
-                                        plugin: this.name.to_string(),
-                                        message: format!(
-                                            "its 0.2.0 definitions do not read as 0.3.0: {e}"
-                                        ),
-                                    }
-                                }),
-                            )
+                            Ok(v0_2::definitions(&raw)
+                                .map(|d| (d, Vec::new()))
+                                .map_err(|e| LoadError::InvalidDefinitions {
+                                    plugin: this.name.to_string(),
+                                    message: format!(
+                                        "its 0.2.0 definitions do not read as 0.3.0: {e}"
+                                    ),
+                                }))
                         }
                         ApiVersion::V0_1 => {
                             let func = this
@@ -167,27 +173,26 @@ impl Plugin {
                                 .call_async(&mut *store, ())
                                 .await
                                 .map_err(|e| this.trap(&e, &limits))?;
-                            Ok(
-                                v0_1::definitions(&raw).map_err(|e| {
-                                    LoadError::InvalidDefinitions {
-                                        plugin: this.name.to_string(),
-                                        message: format!(
-                                            "its 0.1.0 definitions do not read as 0.3.0: {e}"
-                                        ),
-                                    }
-                                }),
-                            )
+                            Ok(v0_1::definitions(&raw)
+                                .map(|d| (d, Vec::new()))
+                                .map_err(|e| LoadError::InvalidDefinitions {
+                                    plugin: this.name.to_string(),
+                                    message: format!(
+                                        "its 0.1.0 definitions do not read as 0.3.0: {e}"
+                                    ),
+                                }))
                         }
                     }
                 },
             )
             .map_err(|e| self.definitions_error(e))??;
-        let defs = convert::definitions(raw, &limits).map_err(|message| {
-            LoadError::InvalidDefinitions {
-                plugin: self.name.to_string(),
-                message,
-            }
-        })?;
+        let (raw, mappings) = raw;
+        let invalid = |message| LoadError::InvalidDefinitions {
+            plugin: self.name.to_string(),
+            message,
+        };
+        let mut defs = convert::definitions(raw, &limits).map_err(invalid)?;
+        defs.mappings = convert::mappings(mappings, &limits).map_err(invalid)?;
         self.definitions = defs;
         Ok(())
     }

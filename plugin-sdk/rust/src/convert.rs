@@ -1,11 +1,13 @@
 //! Between the SDK's types and the WIT types, and the three exports built on them.
 
+use crate::bindings::exports::tessera::plugin::mappings as wit_mappings;
 use crate::bindings::wit;
 use crate::definitions::{BackfillPolicy, Computation, Plugin, Sensor};
 use crate::io::{
     Context, InputPartition, Inputs, MetadataValue, Output, Outputs, PartitionSelection,
     PluginError, TimeWindow,
 };
+use crate::mapper::{Direction, MapRequest};
 use crate::partitions::{
     AssetInput, Cadence, CadencePartitions, Combinations, CronPartitions, Dimension,
     DimensionMapping, DimensionMappingKind, DimensionPartitions, Mapping, Partitions,
@@ -35,6 +37,53 @@ impl Plugin {
     }
 
     /// The `evaluate-sensor` export.
+    /// The `declared-mappings` export.
+    pub fn wit_declared_mappings(&self) -> Vec<wit_mappings::MappingDefinition> {
+        self.mappers
+            .iter()
+            .map(|m| wit_mappings::MappingDefinition {
+                name: m.name.clone(),
+                description: m.description.clone(),
+            })
+            .collect()
+    }
+
+    /// The `map-partitions` export.
+    pub fn wit_map_partitions(
+        &self,
+        request: wit_mappings::MappingRequest,
+    ) -> Result<Vec<wit_mappings::KeyRange>, wit::PluginError> {
+        let Some(mapper) = self.mappers.iter().find(|m| m.name == request.mapping) else {
+            return Err(wit::PluginError::InvalidInput(format!(
+                "this plugin exports no partition mapping {:?}",
+                request.mapping
+            )));
+        };
+        let request = MapRequest {
+            mapping: request.mapping,
+            direction: match request.direction {
+                wit_mappings::MappingDirection::ToUpstream => Direction::ToUpstream,
+                wit_mappings::MappingDirection::ToDownstream => Direction::ToDownstream,
+            },
+            upstream_asset: request.upstream_asset,
+            downstream_asset: request.downstream_asset,
+            ranges: request
+                .ranges
+                .into_iter()
+                .map(|r| (r.first, r.last))
+                .collect(),
+        };
+        mapper
+            .map(&request)
+            .map(|ranges| {
+                ranges
+                    .into_iter()
+                    .map(|(first, last)| wit_mappings::KeyRange { first, last })
+                    .collect()
+            })
+            .map_err(Into::into)
+    }
+
     pub fn wit_evaluate_sensor(
         &self,
         context: wit::SensorContext,
@@ -409,6 +458,7 @@ impl From<&Mapping> for wit::PartitionMapping {
             Mapping::Multi(dims) => {
                 wit::PartitionMapping::Multi(dims.iter().map(Into::into).collect())
             }
+            Mapping::Plugin(name) => wit::PartitionMapping::Plugin(name.clone()),
         }
     }
 }

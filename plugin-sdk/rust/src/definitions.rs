@@ -378,6 +378,7 @@ impl Sensor {
 pub struct Plugin {
     pub(crate) computations: Vec<Computation>,
     pub(crate) sensors: Vec<Sensor>,
+    pub(crate) mappers: Vec<crate::mapper::Mapper>,
 }
 
 impl Plugin {
@@ -394,6 +395,16 @@ impl Plugin {
     pub fn sensor(mut self, sensor: Sensor) -> Self {
         self.sensors.push(sensor);
         self
+    }
+
+    /// Adds a partition mapping the plugin exports.
+    pub fn mapper(mut self, mapper: crate::mapper::Mapper) -> Self {
+        self.mappers.push(mapper);
+        self
+    }
+
+    pub fn mappers(&self) -> &[crate::mapper::Mapper] {
+        &self.mappers
     }
 
     pub fn computations(&self) -> &[Computation] {

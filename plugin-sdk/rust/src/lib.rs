@@ -35,6 +35,7 @@ mod definitions;
 mod host;
 mod io;
 pub mod log;
+mod mapper;
 mod partitions;
 mod sensor;
 pub mod time;
@@ -45,7 +46,8 @@ pub mod testing;
 #[cfg(test)]
 mod tests;
 
-/// The bindings generated from `plugin-sdk/wit` (world `plugin`). Plugins rarely need them:
+/// The bindings generated from `plugin-sdk/wit` (world `plugin-with-mappings`: `plugin` and
+/// the `mappings` export). Plugins rarely need them:
 /// [`plugin!`] exports through them and the SDK converts to and from their types.
 #[allow(
     unsafe_code,
@@ -57,7 +59,7 @@ mod tests;
 )]
 pub mod bindings {
     wit_bindgen::generate!({
-        world: "plugin",
+        world: "plugin-with-mappings",
         path: "../wit",
         pub_export_macro: true,
         default_bindings_module: "tessera_sdk::bindings",
@@ -76,6 +78,7 @@ pub use io::{
     Context, InputPartition, Inputs, MetadataValue, Output, Outputs, PartitionSelection,
     PluginError, TimeWindow,
 };
+pub use mapper::{Direction, MapFn, MapRequest, Mapper};
 pub use partitions::{
     AssetInput, Cadence, CadencePartitions, Combinations, CronPartitions, Dimension,
     DimensionMapping, DimensionMappingKind, DimensionPartitions, Mapping, Partitions,
@@ -88,10 +91,10 @@ pub mod prelude {
     pub use crate::log::Level;
     pub use crate::{
         Asset, AssetInput, AssetSpec, BackfillPolicy, Cadence, Combinations, Computation, Context,
-        Dimension, DimensionMapping, DimensionMappingKind, DimensionPartitions, Inputs, Mapping,
-        MetadataValue, Output, Outputs, PartitionSelection, Partitions, Plugin, PluginError,
-        RunRequest, Sensor, SensorContext, SensorResult, TimeWindow, dynamic_partition_keys,
-        granted_path,
+        Dimension, DimensionMapping, DimensionMappingKind, DimensionPartitions, Inputs, MapRequest,
+        Mapper, Mapping, MetadataValue, Output, Outputs, PartitionSelection, Partitions, Plugin,
+        PluginError, RunRequest, Sensor, SensorContext, SensorResult, TimeWindow,
+        dynamic_partition_keys, granted_path,
     };
 }
 
@@ -109,21 +112,24 @@ pub mod prelude {
 /// # fn main() { assert_eq!(plugin().sensors().len(), 1); }
 /// ```
 ///
-/// Both sections are optional. Every entry of `assets` is an [`Asset`] or a [`Computation`];
-/// every entry of `sensors` a [`Sensor`]. Besides the exports, the macro defines
+/// Every section is optional. Every entry of `assets` is an [`Asset`] or a [`Computation`];
+/// every entry of `sensors` a [`Sensor`]; every entry of `mappings` (after `sensors`) a
+/// [`Mapper`]: a partition mapping the plugin exports. Besides the exports, the macro defines
 /// `pub fn plugin() -> tessera_sdk::Plugin` in the invoking module.
 #[macro_export]
 macro_rules! plugin {
     (
         $(assets: [$($asset:expr),* $(,)?] $(,)?)?
         $(sensors: [$($sensor:expr),* $(,)?] $(,)?)?
+        $(mappings: [$($mapper:expr),* $(,)?] $(,)?)?
     ) => {
-        /// This plugin's assets and sensors, as declared.
+        /// This plugin's assets, sensors and partition mappings, as declared.
         #[allow(unreachable_pub)]
         pub fn plugin() -> $crate::Plugin {
             $crate::Plugin::new()
                 $($(.computation($asset))*)?
                 $($(.sensor($sensor))*)?
+                $($(.mapper($mapper))*)?
         }
 
         #[doc(hidden)]
@@ -149,6 +155,23 @@ macro_rules! plugin {
                     context: guest::SensorContext,
                 ) -> ::core::result::Result<guest::SensorResult, guest::PluginError> {
                     super::plugin().wit_evaluate_sensor(context)
+                }
+            }
+
+            impl $crate::bindings::exports::tessera::plugin::mappings::Guest for TesseraGuest {
+                fn declared_mappings() -> ::std::vec::Vec<
+                    $crate::bindings::exports::tessera::plugin::mappings::MappingDefinition,
+                > {
+                    super::plugin().wit_declared_mappings()
+                }
+
+                fn map_partitions(
+                    request: $crate::bindings::exports::tessera::plugin::mappings::MappingRequest,
+                ) -> ::core::result::Result<
+                    ::std::vec::Vec<$crate::bindings::exports::tessera::plugin::mappings::KeyRange>,
+                    guest::PluginError,
+                > {
+                    super::plugin().wit_map_partitions(request)
                 }
             }
 

@@ -509,9 +509,16 @@ pub enum Mapping {
     /// Per-dimension mappings between two multi-dimensional definitions; dimensions not
     /// listed depend on every partition.
     Multi(Vec<DimensionMapping>),
+    /// A mapping some loaded plugin exports (a [`Mapper`](crate::Mapper)), by name.
+    Plugin(String),
 }
 
 impl Mapping {
+    /// The partition mapping a plugin exports under `name` (this plugin or another).
+    pub fn plugin(name: impl Into<String>) -> Self {
+        Mapping::Plugin(name.into())
+    }
+
     pub fn identity() -> Self {
         Mapping::Identity
     }

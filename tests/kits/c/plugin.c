@@ -124,6 +124,12 @@ void tessera_define(tessera_plugin *plugin) {
     tessera_asset_combine(pairs, COMBINED, 2);
     tessera_asset_combinations_dynamic(pairs, "customer_regions");
 
+    /* Through a mapping a plugin exports (not loaded here: only declared). */
+    static const char *const PERIODS[] = {"FY2024-P01"};
+    tessera_asset *fiscal = tessera_asset_new(plugin, "fiscal", label);
+    tessera_asset_static(fiscal, PERIODS, 1);
+    tessera_asset_input_plugin_mapping(fiscal, "src", "fiscal_445");
+
     tessera_multi_asset *p = tessera_multi_asset_new(plugin, "pair", pair);
     tessera_asset *a = tessera_multi_asset_add(p, "pair_a");
     tessera_asset_daily(a, "2024-01-01");

@@ -15,6 +15,7 @@ import {
     output,
     perPartition,
     plugin,
+    pluginMapping,
     sparse,
     specific,
     staticKeys,
@@ -101,6 +102,10 @@ export const guest = plugin({
                 combinations.dynamic(["customer", "region"], "customer_regions"),
             ),
         ),
+        // Through a mapping a plugin exports (not loaded here: only declared).
+        asset("fiscal", label)
+            .partitions(staticKeys(["FY2024-P01"]))
+            .input("src", pluginMapping("fiscal_445")),
         multiAsset("pair", pair, [
             assetSpec("pair_a")
                 .partitions(daily("2024-01-01"))

@@ -16,6 +16,7 @@ from tessera import (
     multi,
     multi_mapping,
     multi_to_single,
+    plugin_mapping,
     sparse,
     specific,
     static_keys,
@@ -111,6 +112,14 @@ plugin.asset(
         customer=dynamic("customers"),
         region=static_keys(["eu", "us"]),
     ),
+)(label)
+
+
+# Through a mapping a plugin exports (not loaded here: only declared).
+plugin.asset(
+    "fiscal",
+    partitions=static_keys(["FY2024-P01"]),
+    inputs={"src": plugin_mapping("fiscal_445")},
 )(label)
 
 

@@ -114,6 +114,10 @@ tessera_sdk::plugin! {
             ],
             Combinations::dynamic(["customer", "region"], "customer_regions"),
         )),
+        // Through a mapping a plugin exports (not loaded here: only declared).
+        Asset::new("fiscal", label)
+            .partitions(Partitions::static_keys(["FY2024-P01"]))
+            .input_mapped("src", Mapping::plugin("fiscal_445")),
         Computation::new("pair", pair)
             .partitions(Partitions::daily("2024-01-01"))
             .input("src")
