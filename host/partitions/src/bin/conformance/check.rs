@@ -15,11 +15,40 @@ pub(crate) struct Outcome {
     pub(crate) name: String,
     /// Why it failed; `None` when it passed.
     pub(crate) failure: Option<String>,
+    /// What differed, for deviations recognised by the difference itself.
+    pub(crate) mismatch: Mismatch,
+}
+
+/// How a failed check differed from the recording.
+#[derive(Debug, Clone, Default)]
+pub(crate) enum Mismatch {
+    /// Passed, or failed in a way not described further.
+    #[default]
+    Other,
+    /// Both answered, with different values: Dagster's, then Tessera's.
+    Values(Value, Value),
+    /// Both refused, with an error of another class.
+    BothRefused,
 }
 
 impl Outcome {
     fn new(name: String, failure: Option<String>) -> Self {
-        Outcome { name, failure }
+        Outcome {
+            name,
+            failure,
+            mismatch: Mismatch::Other,
+        }
+    }
+
+    fn compared(name: String, failure: Option<(String, Mismatch)>) -> Self {
+        match failure {
+            None => Outcome::new(name, None),
+            Some((message, mismatch)) => Outcome {
+                name,
+                failure: Some(message),
+                mismatch,
+            },
+        }
     }
 }
 
@@ -65,21 +94,36 @@ fn compare(
     got: Result<Value, Error>,
     expected: Option<&Value>,
     error: Option<&Value>,
-) -> Option<String> {
+) -> Option<(String, Mismatch)> {
     match (got, error.filter(|e| !e.is_null())) {
         (Ok(v), None) => {
             let want = expected.unwrap_or(&Value::Null);
-            (&v != want).then(|| format!("expected {want}, got {v}"))
+            (&v != want).then(|| {
+                (
+                    format!("expected {want}, got {v}"),
+                    Mismatch::Values(want.clone(), v),
+                )
+            })
         }
-        (Ok(v), Some(e)) => Some(format!("expected {}, got {v}", error_class(e))),
-        (Err(e), None) => Some(format!(
-            "expected {}, got error: {e}",
-            expected.unwrap_or(&Value::Null)
+        (Ok(v), Some(e)) => Some((
+            format!("expected {}, got {v}", error_class(e)),
+            Mismatch::Other,
+        )),
+        (Err(e), None) => Some((
+            format!(
+                "expected {}, got error: {e}",
+                expected.unwrap_or(&Value::Null)
+            ),
+            Mismatch::Other,
         )),
         (Err(e), Some(want)) => {
             let class = error_class(want);
-            (!dagster_classes(&e).contains(&class.as_str()))
-                .then(|| format!("expected {class}, got error: {e}"))
+            (!dagster_classes(&e).contains(&class.as_str())).then(|| {
+                (
+                    format!("expected {class}, got error: {e}"),
+                    Mismatch::BothRefused,
+                )
+            })
         }
     }
 }
@@ -141,7 +185,7 @@ pub(crate) fn definition_case(case: &Value) -> Result<Vec<Outcome>, SpecError> {
         }
         (Err(e), want) => {
             let failure = compare(Err(e), None, want);
-            out.push(Outcome::new("construct".into(), failure));
+            out.push(Outcome::compared("construct".into(), failure));
             return Ok(out);
         }
     };
@@ -246,7 +290,7 @@ pub(crate) fn definition_case(case: &Value) -> Result<Vec<Outcome>, SpecError> {
                 continue;
             }
         };
-        out.push(Outcome::new(
+        out.push(Outcome::compared(
             name,
             compare(got, check.get("result"), check.get("error")),
         ));
@@ -321,7 +365,7 @@ pub(crate) fn mapping_case(case: &Value) -> Result<Vec<Outcome>, SpecError> {
             return Ok(out);
         }
         (Err(e), _, want) | (_, Err(e), want) => {
-            out.push(Outcome::new(
+            out.push(Outcome::compared(
                 "construct".into(),
                 compare(Err(e), None, want),
             ));
@@ -330,7 +374,7 @@ pub(crate) fn mapping_case(case: &Value) -> Result<Vec<Outcome>, SpecError> {
     };
 
     let validated = mapping.validate(&up, down.as_ref()).map(|()| Value::Null);
-    out.push(Outcome::new(
+    out.push(Outcome::compared(
         "validate".into(),
         compare(validated, None, case.get("validate_error")),
     ));
@@ -351,7 +395,7 @@ pub(crate) fn mapping_case(case: &Value) -> Result<Vec<Outcome>, SpecError> {
         Err(InputError::Spec(e)) => return Err(e),
         Err(InputError::Tessera(e)) => {
             let failure = compare(Err(e), None, case.get("input_error"));
-            out.push(Outcome::new("input".into(), failure));
+            out.push(Outcome::compared("input".into(), failure));
             return Ok(out);
         }
     };
@@ -360,7 +404,7 @@ pub(crate) fn mapping_case(case: &Value) -> Result<Vec<Outcome>, SpecError> {
         case.get("input_keys_effective").filter(|v| !v.is_null()),
     ) {
         let got = from.subset_keys(&cx, &subset).map(keys_json);
-        out.push(Outcome::new(
+        out.push(Outcome::compared(
             "input".into(),
             compare(got, Some(effective), None),
         ));
@@ -384,7 +428,7 @@ pub(crate) fn mapping_case(case: &Value) -> Result<Vec<Outcome>, SpecError> {
     };
     let expected = case.get("expected").map(|e| normalise(e, &up));
     let result = result.map(|r| normalise(&r, &up));
-    out.push(Outcome::new(
+    out.push(Outcome::compared(
         "result".into(),
         compare(result, expected.as_ref(), case.get("error")),
     ));

@@ -149,10 +149,12 @@ fn run() -> Result<bool> {
                 Ok(Err(spec::SpecError(e))) => vec![check::Outcome {
                     name: "spec".into(),
                     failure: Some(format!("cannot read case: {e}")),
+                    mismatch: check::Mismatch::Other,
                 }],
                 Err(_) => vec![check::Outcome {
                     name: "panic".into(),
                     failure: Some("Tessera panicked".into()),
+                    mismatch: check::Mismatch::Other,
                 }],
             };
             tally.checks += outcomes.len();
@@ -161,7 +163,7 @@ fn run() -> Result<bool> {
             for o in &outcomes {
                 let Some(why) = &o.failure else { continue };
                 failed = true;
-                let excuse = deviations.excuse(case, &id, &o.name);
+                let excuse = deviations.excuse(case, &id, o);
                 if let Some(i) = excuse {
                     used[i] = true;
                 } else {
