@@ -667,6 +667,30 @@ void tessera_asset_input_allow_missing(tessera_asset *asset) {
     }
 }
 
+static void input_rollup(tessera_asset *asset, uint8_t tag, uint64_t seconds) {
+    asset_def *a = def_of(asset);
+    if (a->inputs.len > 0) {
+        tessera_plugin_types_option_rollup_policy_t *r = &a->inputs.ptr[a->inputs.len - 1].rollup;
+        r->is_some = true;
+        r->val.tag = tag;
+        if (tag == TESSERA_PLUGIN_TYPES_ROLLUP_POLICY_WAIT_UNTIL) {
+            r->val.val.wait_until = seconds;
+        }
+    }
+}
+
+void tessera_asset_input_wait_all(tessera_asset *asset) {
+    input_rollup(asset, TESSERA_PLUGIN_TYPES_ROLLUP_POLICY_WAIT_ALL, 0);
+}
+
+void tessera_asset_input_wait_until(tessera_asset *asset, uint64_t seconds_after_window_end) {
+    input_rollup(asset, TESSERA_PLUGIN_TYPES_ROLLUP_POLICY_WAIT_UNTIL, seconds_after_window_end);
+}
+
+void tessera_asset_input_run_partial(tessera_asset *asset) {
+    input_rollup(asset, TESSERA_PLUGIN_TYPES_ROLLUP_POLICY_RUN_PARTIAL, 0);
+}
+
 tessera_sensor *tessera_sensor_new(tessera_plugin *plugin, const char *name,
                                    tessera_evaluate evaluate, uint32_t minimum_interval_seconds) {
     size_t index = plugin->defs.sensors.len;

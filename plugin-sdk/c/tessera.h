@@ -155,6 +155,13 @@ void tessera_asset_input_dimension_static_pair(tessera_asset *asset,
                                                const char *downstream_key);
 /* Run even when some mapped upstream partitions are missing (the last input declared). */
 void tessera_asset_input_allow_missing(tessera_asset *asset);
+/* The last input's roll-up policy: when a downstream window runs while some upstream
+ * partitions it maps to are missing. Only when all exist (the default); or once they all
+ * exist or `seconds_after_window_end` after the window's end, with what exists then; or with
+ * what exists. */
+void tessera_asset_input_wait_all(tessera_asset *asset);
+void tessera_asset_input_wait_until(tessera_asset *asset, uint64_t seconds_after_window_end);
+void tessera_asset_input_run_partial(tessera_asset *asset);
 
 /* ---- Declaring multi-assets ------------------------------------------------------------- */
 

@@ -222,6 +222,22 @@ export function multiMapping(dimensions) {
  * `.backfillPolicy(…)`: one partition per run, one run per contiguous range, or runs of at
  * most `max` partitions. Undeclared: as each request asks.
  */
+/**
+ * When a downstream window runs while some upstream partitions it maps to are missing: only
+ * when all exist (the default), `waitUntil(seconds)` after the window's end with what exists
+ * then, or with what exists.
+ */
+export const rollup = {
+    waitAll: () => ({ tag: "wait-all" }),
+    waitUntil: (seconds) => {
+        if (!Number.isInteger(seconds) || seconds < 0) {
+            throw new TypeError(`waitUntil: a whole number of seconds, not ${seconds}`);
+        }
+        return { tag: "wait-until", val: BigInt(seconds) };
+    },
+    runPartial: () => ({ tag: "run-partial" }),
+};
+
 export const backfillPolicy = {
     singlePartition: () => ({ tag: "single-partition" }),
     singleRun: () => ({ tag: "single-run" }),
@@ -463,9 +479,15 @@ class AssetSpec {
     /**
      * An upstream asset. `mapping` (from `timeWindow`, `identity`, …) is inferred when absent.
      * Option `allowMissing`: run even when some mapped upstream partitions are missing.
+     * Option `rollup` (from `rollup`): when a window runs while some are missing.
      */
     input(asset, mapping, options = {}) {
-        this.def.inputs.push({ asset, mapping, allowMissing: Boolean(options.allowMissing) });
+        this.def.inputs.push({
+            asset,
+            mapping,
+            allowMissing: Boolean(options.allowMissing),
+            rollup: options.rollup,
+        });
         return this;
     }
 

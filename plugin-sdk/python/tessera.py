@@ -295,6 +295,27 @@ def multi_mapping(*dimensions: tuple[str, str, types.PartitionMapping]) -> types
     return types.PartitionMapping_Multi(dims)
 
 
+class Rollup:
+    """When a downstream window runs while some upstream partitions it maps to are missing, for
+    the `rollups` argument: only when all exist (the default), or this many seconds after the
+    window's end with what exists then, or with what exists."""
+
+    @staticmethod
+    def wait_all() -> types.RollupPolicy:
+        return types.RollupPolicy_WaitAll()
+
+    @staticmethod
+    def wait_until(seconds_after_window_end: int) -> types.RollupPolicy:
+        n = seconds_after_window_end
+        if not isinstance(n, int) or isinstance(n, bool) or n < 0:
+            raise TypeError(f"wait_until: a whole number of seconds, not {n!r}")
+        return types.RollupPolicy_WaitUntil(n)
+
+    @staticmethod
+    def run_partial() -> types.RollupPolicy:
+        return types.RollupPolicy_RunPartial()
+
+
 class BackfillPolicy:
     """How an asset may be run over several partitions (Dagster's BackfillPolicy), for the
     `backfill_policy` argument: one partition per run, one run per contiguous range, or runs of
@@ -581,6 +602,8 @@ class AssetSpec:
     metadata: Mapping[str, Any] = field(default_factory=dict)
     #: From BackfillPolicy.
     backfill_policy: Optional[types.BackfillPolicy] = None
+    #: Input name -> its roll-up policy (from Rollup).
+    rollups: Mapping[str, types.RollupPolicy] = field(default_factory=dict)
 
     def _wit(self) -> types.AssetDefinition:
         missing = set(self.allow_missing)
@@ -589,7 +612,9 @@ class AssetSpec:
             description=self.description,
             partitions=self.partitions,
             inputs=[
-                types.AssetInput(asset=a, mapping=m, allow_missing=a in missing)
+                types.AssetInput(
+                    asset=a, mapping=m, allow_missing=a in missing, rollup=self.rollups.get(a)
+                )
                 for a, m in self.inputs.items()
             ],
             code_version=self.code_version,
@@ -620,11 +645,13 @@ class Plugin:
         code_version: Optional[str] = None,
         metadata: Optional[Mapping[str, Any]] = None,
         backfill_policy: Optional[types.BackfillPolicy] = None,
+        rollups: Optional[Mapping[str, types.RollupPolicy]] = None,
     ) -> Callable[[Compute], Compute]:
         """One asset computed by the decorated `fn(context, inputs)`, which returns an Output
         (or bytes or str) and raises InvalidInput or Failed (or anything) when it cannot.
         `inputs` maps each upstream asset to its mapping, or None to infer it;
-        `allow_missing` names the inputs that may have missing partitions."""
+        `allow_missing` names the inputs that may have missing partitions; `rollups` gives
+        inputs a roll-up policy (Rollup.wait_until(86400), ...)."""
         spec = AssetSpec(
             key=key,
             partitions=partitions,
@@ -634,6 +661,7 @@ class Plugin:
             code_version=code_version,
             metadata=dict(metadata or {}),
             backfill_policy=backfill_policy,
+            rollups=dict(rollups or {}),
         )
 
         def register(fn: Compute) -> Compute:

@@ -457,6 +457,121 @@ fn a_fiscal_month_reads_its_days_through_a_plugin_mapping() {
     assert_eq!(stale(&engine), 2);
 }
 
+/// Weekly roll-ups of five of a week's seven days under each policy: `wait_all` waits and
+/// shows what is missing; `wait_until` waits until its deadline, when the daemon's step
+/// queues it again and it runs with what exists; `run_partial` runs with what exists, shows
+/// itself partial, and late days re-open it through the eager policy.
+fn rollups_wait_run_partially_and_reopen() {
+    let setup = Setup::new(&[]);
+    let engine = setup.engine();
+    backfill(
+        &engine,
+        &["up"],
+        &range("2024-01-01", "2024-01-05"),
+        RunPolicy::PerPartition,
+    );
+    let week = PartitionSelection::Keys(strings(&["2024-01-01"]));
+    backfill(
+        &engine,
+        &["week_all", "week_until", "week_partial"],
+        &week,
+        RunPolicy::PerPartition,
+    );
+    let graph = engine.graph().unwrap();
+    let show = |engine: &Engine, asset: &str| {
+        engine
+            .show_partition(&engine.graph().unwrap(), asset, "2024-01-01", now(), 1)
+            .unwrap()
+    };
+    let waiting = |asset: &str| {
+        let runs = engine
+            .state()
+            .runs_matching(&tessera_engine::RunFilter {
+                limit: 10,
+                asset: Some(asset.to_string()),
+                ..tessera_engine::RunFilter::default()
+            })
+            .unwrap();
+        (runs[0].status, runs[0].error.clone().unwrap_or_default())
+    };
+    // wait_all: waiting, with the two missing days shown.
+    let (status, why) = waiting("week_all");
+    assert_eq!(
+        status,
+        tessera_engine::RunStatus::WaitingForUpstream,
+        "{why}"
+    );
+    let d = show(&engine, "week_all");
+    assert_eq!(d.upstream_missing, ["up[2024-01-06]", "up[2024-01-07]"]);
+    assert_eq!(
+        (
+            d.rollups[0].policy.as_str(),
+            d.rollups[0].upstream,
+            d.rollups[0].materialized
+        ),
+        ("wait_all", 7, 5)
+    );
+    assert!(!d.partial);
+    // wait_until: waiting until a year after the week, which it says.
+    let (status, why) = waiting("week_until");
+    assert_eq!(status, tessera_engine::RunStatus::WaitingForUpstream);
+    assert!(
+        why.contains("waits until 2025-01-07T00:00:00+00:00"),
+        "{why}"
+    );
+    let d = show(&engine, "week_until");
+    assert_eq!(
+        d.rollups[0].deadline.as_deref(),
+        Some("2025-01-07T00:00:00+00:00")
+    );
+    assert!(engine.queue_due_rollups(now()).unwrap().is_empty());
+    // run_partial: ran with the five days, and says so.
+    let value = |engine: &Engine, asset: &str| {
+        String::from_utf8(blob(engine, asset, "2024-01-01")).unwrap()
+    };
+    assert_eq!(
+        value(&engine, "week_partial"),
+        "2024-01-01<-2024-01-01,2024-01-02,2024-01-03,2024-01-04,2024-01-05"
+    );
+    let d = show(&engine, "week_partial");
+    assert!(d.partial);
+    assert_eq!(d.upstream_missing.len(), 2);
+    drop(graph);
+    // Past the deadline, the daemon's step queues the waiting week, once, and it runs with
+    // what exists.
+    let later = Utc.with_ymd_and_hms(2025, 2, 1, 0, 0, 0).unwrap();
+    let queued = engine.queue_due_rollups(later).unwrap();
+    assert_eq!(queued.len(), 1);
+    assert!(engine.queue_due_rollups(later).unwrap().is_empty());
+    let engine_later = setup.engine_with(EngineConfig {
+        clock: Clock::Fixed(later),
+        concurrency: 2,
+        max_attempts: 3,
+        retry_backoff: Duration::from_millis(5),
+        ..EngineConfig::default()
+    });
+    engine_later.run_queue(None, &|_| {}).unwrap();
+    assert_eq!(
+        value(&engine_later, "week_until"),
+        "2024-01-01<-2024-01-01,2024-01-02,2024-01-03,2024-01-04,2024-01-05"
+    );
+    // Late days re-open the partial week through the eager policy.
+    backfill(
+        &engine,
+        &["up"],
+        &range("2024-01-06", "2024-01-07"),
+        RunPolicy::PerPartition,
+    );
+    let reopened = engine.queue_eager(now()).unwrap();
+    assert!(!reopened.is_empty());
+    engine.run_queue(None, &|_| {}).unwrap();
+    assert_eq!(
+        value(&engine, "week_partial"),
+        "2024-01-01<-2024-01-01,2024-01-02,2024-01-03,2024-01-04,2024-01-05,2024-01-06,2024-01-07"
+    );
+    assert!(!show(&engine, "week_partial").partial);
+}
+
 /// Mappings that break the laws are refused with their plugin named: one answering a key the
 /// other side lacks, one whose answer does not map back onto what was asked.
 #[test]
@@ -1721,6 +1836,7 @@ on_both_stores!(
     the_seed_pipeline_backfills_in_dependency_order,
     dynamic_partitions_come_from_the_database_and_the_sensor,
     sparse_combinations_come_from_a_dynamic_set,
+    rollups_wait_run_partially_and_reopen,
     failed_attempts_are_retried_with_backoff,
     a_failure_marks_partitions_and_cancels_what_depends_on_it,
     a_missing_upstream_partition_waits_instead_of_failing,

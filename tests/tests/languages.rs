@@ -561,8 +561,8 @@ fn declared(plugin: &Plugin) -> Vec<String> {
                 .iter()
                 .map(|i| {
                     format!(
-                        "{} via {:?} (allow missing {})",
-                        i.asset, i.mapping, i.allow_missing
+                        "{} via {:?} (allow missing {}, roll-up {})",
+                        i.asset, i.mapping, i.allow_missing, i.rollup
                     )
                 })
                 .collect();
@@ -613,7 +613,13 @@ fn every_kit_declares_what_the_rust_sdk_declares() {
     build_with_kit("python", &repo_root().join("tests/kits/python"), &python);
     let runtime = Runtime::new(runtime_config()).unwrap();
     let expected = declared(&runtime.load(&rust).unwrap());
-    assert_eq!(expected.len(), 14, "{expected:#?}");
+    assert_eq!(expected.len(), 15, "{expected:#?}");
+    assert!(
+        expected
+            .iter()
+            .any(|d| d.contains("roll-up wait_until(+86400s)")),
+        "{expected:#?}"
+    );
     assert!(
         expected.iter().any(|d| d.contains(
             "keys [\"acme|2024-01-01|eu\", \"acme|2024-01-01|us\", \"bolt|2024-01-01|eu\", \"acme|2024-01-02|eu\""

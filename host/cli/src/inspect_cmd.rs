@@ -70,6 +70,23 @@ pub(crate) fn show(
     for r in &d.stale_reasons {
         outln!("  stale: {r}");
     }
+    if d.partial {
+        outln!("  partial: materialized while upstream partitions it reads were missing");
+    }
+    for r in &d.rollups {
+        let deadline = r
+            .deadline
+            .as_deref()
+            .map(|t| format!("; runs with what exists after {t}"))
+            .unwrap_or_default();
+        outln!(
+            "  roll-up {}: {} of {} upstream partitions materialized ({}{deadline})",
+            r.input,
+            r.materialized,
+            r.upstream,
+            r.policy
+        );
+    }
     for u in &d.upstream_missing {
         outln!("  upstream missing: {u}");
     }

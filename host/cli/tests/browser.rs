@@ -40,6 +40,7 @@ impl Ui {
                 ("daily_sales", c.plugin("daily_sales")),
                 ("processed_events", c.plugin("processed_events")),
                 ("page_views", c.plugin("page_views")),
+                ("trading_calendar", c.plugin("trading_calendar")),
             ],
             "",
         );
@@ -53,6 +54,22 @@ impl Ui {
                 "2024-01-01",
                 "--to",
                 "2024-01-10",
+            ][..],
+            // The trading days to 2024-01-10, then the week from 2024-01-08 past its
+            // roll-up deadline (a day after the week): it runs with three of its five days.
+            &[
+                "backfill",
+                "trading_sales",
+                "--from",
+                "2024-01-01",
+                "--to",
+                "2024-01-10",
+            ][..],
+            &[
+                "materialize",
+                "weekly_trading_sales",
+                "--partition",
+                "2024-01-08",
             ][..],
             &[
                 "backfill",
@@ -292,6 +309,30 @@ fn a_partition_page_materializes_and_a_broken_plugin_file_shows_its_error() {
         WAIT,
     );
     shot(&mut page, "partition-materialized");
+
+    // A weekly roll-up that ran past its deadline with three of its five trading days: the
+    // page says it is partial, how much exists, and what is still missing.
+    page.goto(&format!(
+        "{}#/assets/weekly_trading_sales/partitions/2024-01-08",
+        ui.url
+    ));
+    page.wait_for("document.querySelector('#rollups')", WAIT);
+    let rollup =
+        page.eval("document.querySelector('#rollups').closest('section, .card, div').textContent");
+    let rollup = rollup.as_str().unwrap_or_default().to_string();
+    assert!(
+        rollup.contains("3 of 5") && rollup.contains("partial") && rollup.contains("wait_until"),
+        "{rollup}"
+    );
+    let missing = page.eval("document.querySelector('#upstream-missing').textContent");
+    assert!(
+        missing
+            .as_str()
+            .unwrap_or_default()
+            .contains("trading_sales[2024-01-11]"),
+        "{missing}"
+    );
+    shot(&mut page, "rollup-partial");
 
     // A broken plugin file dropped in: its error appears on the plugins page, live.
     page.goto(&format!("{}#/plugins", ui.url));

@@ -7,7 +7,7 @@ use std::sync::Arc;
 use tessera_partitions::{
     Context, MultiPartitions, PartitionMapping, PartitionsDefinition, infer_mapping,
 };
-use tessera_runtime::{AssetSpec, Plugin, PluginMappingCode, SensorSpec};
+use tessera_runtime::{AssetSpec, Plugin, PluginMappingCode, RollupPolicy, SensorSpec};
 
 use crate::error::EngineError;
 
@@ -42,7 +42,10 @@ pub use tessera_runtime::BackfillPolicy;
 pub struct Edge {
     pub upstream: String,
     pub mapping: PartitionMapping,
+    /// Runs with missing upstream partitions now (the `run_partial` policy).
     pub allow_missing: bool,
+    /// When a downstream window runs while upstream partitions it maps to are missing.
+    pub rollup: RollupPolicy,
 }
 
 #[derive(Debug, Clone)]
@@ -436,10 +439,23 @@ impl AssetGraph {
                     ));
                     continue;
                 }
+                if matches!(input.rollup, RollupPolicy::WaitUntil(_))
+                    && !partitions.as_ref().is_some_and(has_time_window)
+                {
+                    problems.push((
+                        plugin.clone(),
+                        format!(
+                            "asset {key:?} (plugin {plugin:?}) waits for {:?} until a deadline after its windows end, but its partitions have no time window",
+                            input.asset
+                        ),
+                    ));
+                    continue;
+                }
                 edges.push(Edge {
                     upstream: input.asset.clone(),
                     mapping,
                     allow_missing: input.allow_missing,
+                    rollup: input.rollup,
                 });
             }
             if let Some(n) = nodes.get_mut(key) {
@@ -594,4 +610,10 @@ fn topological_order(nodes: &BTreeMap<String, AssetNode>) -> Result<Vec<String>,
             .cloned()
             .collect())
     }
+}
+
+/// Whether a definition's keys have time windows (a time-window definition, or a multi one
+/// with one time dimension).
+fn has_time_window(def: &PartitionsDefinition) -> bool {
+    def.as_time_window().is_some() || def.as_multi().and_then(|m| m.time_dimension()).is_some()
 }

@@ -13,6 +13,7 @@ use tessera_partitions::{
 use crate::BackfillPolicy;
 use crate::bindings::types as wit;
 use crate::config::Limits;
+use crate::policy::RollupPolicy;
 
 /// Everything a plugin declares, in the domain's terms.
 #[derive(Debug, Clone, Default)]
@@ -57,7 +58,9 @@ pub struct InputSpec {
     pub asset: String,
     /// `None`: inferred from the two definitions once the upstream is known.
     pub mapping: Option<PartitionMapping>,
+    /// Whether the input may run with missing upstream partitions now: `run_partial`.
     pub allow_missing: bool,
+    pub rollup: RollupPolicy,
 }
 
 #[derive(Debug, Clone)]
@@ -490,10 +493,25 @@ fn asset(a: wit::AssetDefinition) -> Result<AssetSpec, String> {
         if i.asset == a.key {
             return Err(format!("asset {:?} cannot be its own input", a.key));
         }
+        let rollup = match (i.rollup, i.allow_missing) {
+            (None, false) => RollupPolicy::WaitAll,
+            (None, true) | (Some(wit::RollupPolicy::RunPartial), _) => RollupPolicy::RunPartial,
+            (Some(_), true) => {
+                return Err(format!(
+                    "input {:?} of asset {:?} allows missing partitions and waits for them too; give a roll-up policy or allow-missing, not both",
+                    i.asset, a.key
+                ));
+            }
+            (Some(wit::RollupPolicy::WaitAll), false) => RollupPolicy::WaitAll,
+            (Some(wit::RollupPolicy::WaitUntil(secs)), false) => {
+                RollupPolicy::WaitUntil(Duration::from_secs(secs))
+            }
+        };
         inputs.push(InputSpec {
             mapping: i.mapping.map(mapping),
             asset: i.asset,
-            allow_missing: i.allow_missing,
+            allow_missing: rollup == RollupPolicy::RunPartial,
+            rollup,
         });
     }
     let metadata: Vec<(String, crate::call::MetadataValue)> = a

@@ -39,7 +39,7 @@ pub use error::{CallError, LoadError, TrapKind};
 pub use host::{DynamicKeys, LogRecord, LogSink, NoDynamicKeys};
 pub use mapping::PluginMappingCode;
 pub use plugin::{CancelToken, LoadStats, Plugin};
-pub use policy::BackfillPolicy;
+pub use policy::{BackfillPolicy, RollupPolicy};
 pub use registry::{LoadFailure, Registry, RegistryEvent, Validator, WatchHandle};
 pub use runtime::Runtime;
 

@@ -53,3 +53,27 @@ impl std::str::FromStr for BackfillPolicy {
         }
     }
 }
+
+/// When a downstream window runs while some upstream partitions it maps to are missing: an
+/// input's `rollup` (contract 0.3.0), or `allow-missing` alone.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum RollupPolicy {
+    /// Only when every one is materialized.
+    #[default]
+    WaitAll,
+    /// When every one is materialized, or this long after the downstream window's end, with
+    /// what exists then.
+    WaitUntil(std::time::Duration),
+    /// With what exists.
+    RunPartial,
+}
+
+impl std::fmt::Display for RollupPolicy {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            RollupPolicy::WaitAll => f.write_str("wait_all"),
+            RollupPolicy::WaitUntil(d) => write!(f, "wait_until(+{}s)", d.as_secs()),
+            RollupPolicy::RunPartial => f.write_str("run_partial"),
+        }
+    }
+}

@@ -1416,6 +1416,13 @@ function partitionSections(d, runs, logs) {
     d.failure ? h('div.error-box#partition-failure', { role: 'note' }, h('h3', null, 'Latest attempt failed'),
       d.failure.run_id ? h('p', null, 'Run ', runLink(d.failure.run_id)) : null, h('pre.log', null, d.failure.error || 'unknown error')) : null,
     d.stale_reasons.length ? card('Why it is stale', h('ul.reasons#stale-reasons', null, d.stale_reasons.map((r) => h('li', { 'data-reason': r.reason }, staleReason(r))))) : null,
+    (d.rollups || []).length ? card(d.partial ? 'Roll-up (partial: ran without some upstream partitions)' : 'Roll-up',
+      table(['Input', 'Materialized', 'Policy', 'Runs with what exists'], d.rollups.map((r) => h('tr', { 'data-rollup': r.input },
+        h('th', { scope: 'row' }, r.input),
+        h('td.num', null, `${r.materialized} of ${r.upstream}`, ' ', h('span', { class: `tag ${r.materialized < r.upstream ? 'warn' : 'ok'}` }, r.materialized < r.upstream ? 'partial' : 'complete')),
+        h('td.mono', null, r.policy),
+        h('td', null, r.deadline ? timeEl(Date.parse(r.deadline), true) : r.policy === 'run_partial' ? 'now' : 'never')),
+      ), { id: 'rollups' })) : null,
     d.upstream_missing.length ? card('Upstream partitions never materialized', h('ul#upstream-missing', null, d.upstream_missing.map((u) => h('li.mono', null, u)))) : null,
     h('div.grid-2', null,
       card('Latest materialization', m ? props([

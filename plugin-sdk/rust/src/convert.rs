@@ -10,7 +10,7 @@ use crate::io::{
 use crate::mapper::{Direction, MapRequest};
 use crate::partitions::{
     AssetInput, Cadence, CadencePartitions, Combinations, CronPartitions, Dimension,
-    DimensionMapping, DimensionMappingKind, DimensionPartitions, Mapping, Partitions,
+    DimensionMapping, DimensionMappingKind, DimensionPartitions, Mapping, Partitions, Rollup,
     TimeWindowMapping,
 };
 use crate::sensor::{DynamicPartitionsRequest, RunRequest, SensorContext, SensorResult};
@@ -469,6 +469,11 @@ impl From<&AssetInput> for wit::AssetInput {
             asset: i.asset.clone(),
             mapping: i.mapping.as_ref().map(Into::into),
             allow_missing: i.allow_missing,
+            rollup: i.rollup.map(|r| match r {
+                Rollup::WaitAll => wit::RollupPolicy::WaitAll,
+                Rollup::WaitUntil(secs) => wit::RollupPolicy::WaitUntil(secs),
+                Rollup::RunPartial => wit::RollupPolicy::RunPartial,
+            }),
         }
     }
 }

@@ -81,7 +81,7 @@ pub use io::{
 pub use mapper::{Direction, MapFn, MapRequest, Mapper};
 pub use partitions::{
     AssetInput, Cadence, CadencePartitions, Combinations, CronPartitions, Dimension,
-    DimensionMapping, DimensionMappingKind, DimensionPartitions, Mapping, Partitions,
+    DimensionMapping, DimensionMappingKind, DimensionPartitions, Mapping, Partitions, Rollup,
     TimeWindowMapping,
 };
 pub use sensor::{DynamicPartitionsRequest, RunRequest, SensorContext, SensorResult};
@@ -93,7 +93,7 @@ pub mod prelude {
         Asset, AssetInput, AssetSpec, BackfillPolicy, Cadence, Combinations, Computation, Context,
         Dimension, DimensionMapping, DimensionMappingKind, DimensionPartitions, Inputs, MapRequest,
         Mapper, Mapping, MetadataValue, Output, Outputs, PartitionSelection, Partitions, Plugin,
-        PluginError, RunRequest, Sensor, SensorContext, SensorResult, TimeWindow,
+        PluginError, Rollup, RunRequest, Sensor, SensorContext, SensorResult, TimeWindow,
         dynamic_partition_keys, granted_path,
     };
 }

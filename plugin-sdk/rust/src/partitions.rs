@@ -612,6 +612,21 @@ pub struct AssetInput {
     pub mapping: Option<Mapping>,
     /// Run even when some mapped upstream partitions are missing.
     pub allow_missing: bool,
+    /// When a downstream window runs while some of its upstream partitions are missing.
+    pub rollup: Option<Rollup>,
+}
+
+/// When a downstream window (a week, a month, a fiscal month) runs while some of the upstream
+/// partitions it maps to are missing.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Rollup {
+    /// Only when every one is materialized (the default).
+    WaitAll,
+    /// When every one is materialized, or this many seconds after the window's end, with
+    /// what exists then.
+    WaitUntil(u64),
+    /// With what exists.
+    RunPartial,
 }
 
 impl AssetInput {
@@ -620,7 +635,15 @@ impl AssetInput {
             asset: asset.into(),
             mapping: None,
             allow_missing: false,
+            rollup: None,
         }
+    }
+
+    /// The roll-up policy: `AssetInput::new("trading_sales").rollup(Rollup::WaitUntil(86_400))`
+    /// runs a week with the days that exist a day after it ended.
+    pub fn rollup(mut self, rollup: Rollup) -> Self {
+        self.rollup = Some(rollup);
+        self
     }
 
     pub fn mapping(mut self, mapping: impl Into<Mapping>) -> Self {

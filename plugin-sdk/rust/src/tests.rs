@@ -249,6 +249,7 @@ fn sample_plugin() -> Plugin {
                         .mapping(Mapping::all())
                         .allow_missing(),
                 )
+                .input(AssetInput::new("days").rollup(Rollup::WaitUntil(3_600)))
                 .description("Echoes its context.")
                 .code_version("7")
                 .metadata("owner", "data")
@@ -308,11 +309,19 @@ fn definitions_convert_to_wit() {
                     allow_nonexistent_upstream_partitions: false,
                 })),
                 allow_missing: false,
+                rollup: None,
             },
             wit::AssetInput {
                 asset: "lookup".into(),
                 mapping: Some(wit::PartitionMapping::All),
                 allow_missing: true,
+                rollup: None,
+            },
+            wit::AssetInput {
+                asset: "days".into(),
+                mapping: None,
+                allow_missing: false,
+                rollup: Some(wit::RollupPolicy::WaitUntil(3_600)),
             },
         ]
     );

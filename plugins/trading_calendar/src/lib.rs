@@ -4,7 +4,8 @@
 //!   exchange holidays excluded (a business calendar). Each reads that day's `daily_sales`
 //!   (the default time-window mapping: the day's window).
 //! - `weekly_trading_sales`: a weekly roll-up (weeks from Monday) of the trading days inside
-//!   each week, however many there are (five, or four in a holiday week).
+//!   each week, however many there are (five, or four in a holiday week). It waits for all of
+//!   them until a day after the week, then runs with those that exist (`wait_until`).
 //! - `sales_by_region_product`: three dimensions (date × region × product), each partition one
 //!   day's share of `daily_sales` for one region and product.
 //! - `sales_by_account`: sparse — each account trades in its own regions only
@@ -129,7 +130,9 @@ tessera_sdk::plugin! {
             .code_version("1"),
         Asset::new("weekly_trading_sales", weekly_trading_sales)
             .partitions(Partitions::weekly("2024-01-01").day_offset(1))
-            .input("trading_sales")
+            // A week waits for all its trading days, for a day after it ends at most: then it
+            // runs with those that exist, and late ones re-open it.
+            .input(AssetInput::new("trading_sales").rollup(Rollup::WaitUntil(86_400)))
             .description("Sales of each week's trading days, weeks from Monday.")
             .code_version("1"),
         Asset::new("sales_by_region_product", sales_by_region_product)

@@ -124,6 +124,12 @@ void tessera_define(tessera_plugin *plugin) {
     tessera_asset_combine(pairs, COMBINED, 2);
     tessera_asset_combinations_dynamic(pairs, "customer_regions");
 
+    /* A weekly roll-up of the days that waits a day after each week for late days. */
+    tessera_asset *weekly = tessera_asset_new(plugin, "weekly", label);
+    tessera_asset_weekly(weekly, "2024-01-01");
+    tessera_asset_input(weekly, "src");
+    tessera_asset_input_wait_until(weekly, 86400);
+
     /* Through a mapping a plugin exports (not loaded here: only declared). */
     static const char *const PERIODS[] = {"FY2024-P01"};
     tessera_asset *fiscal = tessera_asset_new(plugin, "fiscal", label);

@@ -16,11 +16,13 @@ import {
     perPartition,
     plugin,
     pluginMapping,
+    rollup,
     sparse,
     specific,
     staticKeys,
     staticMap,
     timeWindow,
+    weekly,
 } from "./tessera.js";
 
 function label(context) {
@@ -102,6 +104,10 @@ export const guest = plugin({
                 combinations.dynamic(["customer", "region"], "customer_regions"),
             ),
         ),
+        // A weekly roll-up of the days that waits a day after each week for late days.
+        asset("weekly", label)
+            .partitions(weekly("2024-01-01"))
+            .input("src", undefined, { rollup: rollup.waitUntil(86400) }),
         // Through a mapping a plugin exports (not loaded here: only declared).
         asset("fiscal", label)
             .partitions(staticKeys(["FY2024-P01"]))

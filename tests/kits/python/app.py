@@ -10,6 +10,7 @@ from tessera import (
     Output,
     PerPartition,
     Plugin,
+    Rollup,
     daily,
     dynamic,
     identity,
@@ -22,6 +23,7 @@ from tessera import (
     static_keys,
     static_map,
     time_window,
+    weekly,
 )
 
 plugin = Plugin()
@@ -114,6 +116,14 @@ plugin.asset(
     ),
 )(label)
 
+
+# A weekly roll-up of the days that waits a day after each week for late days.
+plugin.asset(
+    "weekly",
+    partitions=weekly("2024-01-01"),
+    inputs={"src": None},
+    rollups={"src": Rollup.wait_until(86400)},
+)(label)
 
 # Through a mapping a plugin exports (not loaded here: only declared).
 plugin.asset(

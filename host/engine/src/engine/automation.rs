@@ -5,7 +5,8 @@ use tessera_partitions::Context;
 
 use super::{Engine, new_id};
 use crate::error::EngineError;
-use crate::state::{NewRun, RunSelection};
+use crate::state::{NewRun, RunFilter, RunSelection, RunStatus};
+use tessera_runtime::RollupPolicy;
 
 impl Engine {
     /// For every asset with the eager policy: queues its materialized partitions whose
@@ -71,6 +72,71 @@ impl Engine {
             }
         }
         *self.eager_seen.lock().unwrap_or_else(|p| p.into_inner()) = newest;
+        Ok(queued)
+    }
+
+    /// For every asset with a `wait_until` roll-up input: queues again each run that ended
+    /// waiting for upstream partitions once its deadline has passed, so the window runs with
+    /// what exists. Once per waiting run (the run key names it).
+    pub fn queue_due_rollups(&self, now: DateTime<Utc>) -> Result<Vec<String>, EngineError> {
+        let graph = self.graph()?;
+        let mut queued = Vec::new();
+        for node in graph.assets() {
+            let waiting_inputs: Vec<&crate::graph::Edge> = node
+                .inputs
+                .iter()
+                .filter(|e| matches!(e.rollup, RollupPolicy::WaitUntil(_)))
+                .collect();
+            if waiting_inputs.is_empty() {
+                continue;
+            }
+            let runs = self.state.runs_matching(&RunFilter {
+                limit: 1000,
+                asset: Some(node.key.clone()),
+                status: Some(RunStatus::WaitingForUpstream),
+                ..RunFilter::default()
+            })?;
+            let mut tick = crate::state::SensorTick {
+                sensor: format!("rollup:{}", node.key),
+                at: now.timestamp_millis(),
+                evaluations: None,
+                cursor: None,
+                skip_reason: None,
+                error: None,
+                dynamic: Vec::new(),
+                runs: Vec::new(),
+            };
+            for run in runs {
+                let keys = super::execute::run_keys(&run.selection);
+                // Due when every waiting input's deadline has passed: the others' partitions
+                // are then all materialized, or the run would wait again.
+                let due = waiting_inputs.iter().all(|e| {
+                    super::execute::rollup_deadline(node, e, &keys)
+                        .is_some_and(|d| now.timestamp() >= d)
+                });
+                if !due {
+                    continue;
+                }
+                tick.runs.push(NewRun {
+                    id: new_id("r"),
+                    plugin: run.plugin.clone(),
+                    computation: run.computation.clone(),
+                    assets: run.assets.clone(),
+                    selection: run.selection.clone(),
+                    partitions: run.partitions,
+                    backfill_id: None,
+                    run_key: Some(format!("after:{}", run.id)),
+                    trigger: "rollup deadline".into(),
+                    tags: Vec::new(),
+                    max_attempts: self.config.max_attempts,
+                    depends_on: Vec::new(),
+                    pool: node.pool.clone(),
+                });
+            }
+            if !tick.runs.is_empty() {
+                queued.extend(self.state.record_sensor_tick(&tick)?);
+            }
+        }
         Ok(queued)
     }
 }

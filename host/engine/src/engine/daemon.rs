@@ -312,10 +312,13 @@ impl Daemon {
                 let now = engine.config.clock.now();
                 sensors.tick_due(engine, events, now, &held);
                 self.tick_schedules(&**events, now, &held);
-                if held.contains(super::cluster::EAGER_LEASE)
-                    && let Err(e) = engine.queue_eager(now)
-                {
-                    tracing::warn!(error = %e, "eager policies");
+                if held.contains(super::cluster::EAGER_LEASE) {
+                    if let Err(e) = engine.queue_eager(now) {
+                        tracing::warn!(error = %e, "eager policies");
+                    }
+                    if let Err(e) = engine.queue_due_rollups(now) {
+                        tracing::warn!(error = %e, "roll-up deadlines");
+                    }
                 }
                 engine.sleep_unless_stopped(TICK);
             }

@@ -6,12 +6,14 @@ use std::time::Duration;
 
 use serde::Serialize;
 use tessera_partitions::Context;
-use tessera_runtime::{CallError, InputData, MaterializeRequest, Resolved, Selection};
+use tessera_runtime::{
+    CallError, InputData, MaterializeRequest, Resolved, RollupPolicy, Selection,
+};
 
 use super::Engine;
 use super::staleness::Latest;
 use crate::error::{EngineError, report};
-use crate::graph::{AssetGraph, AssetNode};
+use crate::graph::{AssetGraph, AssetNode, Edge};
 use crate::io::IoStore;
 use crate::state::{
     Completed, InputsRead, NewBlob, NewMaterialization, PartitionRecord, RunRecord, RunScope,
@@ -732,7 +734,11 @@ impl Engine {
                 let (wanted, nonexistent) = self
                     .upstream_keys(cx, node, edge, up.partitions.as_ref(), &keys)
                     .map_err(|e| fatal(report(&e)))?;
-                if !nonexistent.is_empty() && !edge.allow_missing {
+                // A roll-up waiting until a deadline runs with what exists once it passed.
+                let deadline = rollup_deadline(node, edge, &keys);
+                let partial_now =
+                    edge.allow_missing || deadline.is_some_and(|d| cx.now().timestamp() >= d);
+                if !nonexistent.is_empty() && !partial_now {
                     return Err(fatal(format!(
                         "input {:?} needs partitions that do not exist: {}",
                         edge.upstream,
@@ -754,15 +760,25 @@ impl Engine {
                         .get(k.as_str())
                         .and_then(|r| r.materialization.as_ref())
                     else {
-                        if edge.allow_missing {
+                        if partial_now {
                             continue;
                         }
                         let shown = if k.is_empty() { "(unpartitioned)" } else { k };
+                        let until = deadline
+                            .and_then(|d| chrono::DateTime::<chrono::Utc>::from_timestamp(d, 0))
+                            .map(|d| {
+                                format!(
+                                    "; the roll-up waits until {} and then runs with what exists",
+                                    d.to_rfc3339()
+                                )
+                            })
+                            .unwrap_or_default();
                         // Not a failure of this run, and retrying on a timer would not
-                        // help: it ends waiting, and runs again when asked (or eagerly).
+                        // help: it ends waiting, and runs again when asked (or eagerly, or
+                        // at its roll-up deadline).
                         return Err(Failure {
                             message: format!(
-                                "upstream partition {}[{shown}] has not been materialized",
+                                "upstream partition {}[{shown}] has not been materialized{until}",
                                 edge.upstream
                             ),
                             retryable: false,
@@ -794,6 +810,21 @@ impl Engine {
         }
         Ok((inputs, read))
     }
+}
+
+/// When a `wait_until` roll-up runs with what exists: the deadline after the end of the last
+/// downstream window among `keys` (unix seconds); `None` for other policies.
+pub(crate) fn rollup_deadline(node: &AssetNode, edge: &Edge, keys: &[String]) -> Option<i64> {
+    let RollupPolicy::WaitUntil(after) = edge.rollup else {
+        return None;
+    };
+    let def = node.partitions.as_ref()?;
+    let end = keys
+        .iter()
+        .filter_map(|k| def.time_window_for_key(k).ok())
+        .map(|w| w.end)
+        .max()?;
+    Some(end.saturating_add(i64::try_from(after.as_secs()).unwrap_or(i64::MAX)))
 }
 
 /// The most runs one process executes at once: each is a thread and a plugin instance.
@@ -921,7 +952,7 @@ fn retryable(e: &CallError) -> bool {
     )
 }
 
-fn run_keys(selection: &RunSelection) -> Vec<String> {
+pub(crate) fn run_keys(selection: &RunSelection) -> Vec<String> {
     match selection {
         RunSelection::None => vec![String::new()],
         RunSelection::Keys { keys } => keys.clone(),

@@ -4,6 +4,7 @@
 use chrono::{DateTime, Utc};
 use serde::Serialize;
 use tessera_partitions::{Context, PartitionKey, PartitionsDefinition};
+use tessera_runtime::RollupPolicy;
 
 use super::status::PartitionStatus;
 use super::{Engine, StaleReason};
@@ -34,10 +35,28 @@ pub struct PartitionDetail {
     pub stale_reasons: Vec<StaleReason>,
     /// Upstream partitions it reads that were never materialized.
     pub upstream_missing: Vec<String>,
+    /// Inputs with missing upstream partitions or a roll-up policy: how much of the window
+    /// exists, and when it runs.
+    pub rollups: Vec<RollupView>,
+    /// Materialized while some upstream partition it reads was missing (a partial window).
+    pub partial: bool,
     pub preview: Option<Preview>,
     /// Newest first, at most the limit asked for.
     pub history: Vec<Materialization>,
     pub history_total: u64,
+}
+
+/// One input of a partition, seen as a roll-up: its upstream partitions and its policy.
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+pub struct RollupView {
+    pub input: String,
+    /// `wait_all`, `wait_until(+Ns)` or `run_partial`.
+    pub policy: String,
+    /// Upstream partitions it maps to, and how many of them are materialized.
+    pub upstream: u64,
+    pub materialized: u64,
+    /// For `wait_until`: when it runs with what exists (RFC 3339).
+    pub deadline: Option<String>,
 }
 
 /// One materialization, for people.
@@ -148,7 +167,7 @@ impl Engine {
                 ),
             });
         }
-        let (reasons, upstream_missing) = if inside {
+        let (reasons, upstream_missing, rollups) = if inside {
             let latest = self.upstream_latest(graph, node, &cx, Some(key))?;
             let read = self.read_now(graph, node, &cx, &latest, key, true)?;
             let stale = match &record {
@@ -157,10 +176,36 @@ impl Engine {
                 }
                 _ => None,
             };
-            (stale.map(|s| s.reasons).unwrap_or_default(), read.missing)
+            let mut rollups = Vec::new();
+            for edge in &node.inputs {
+                let entries = read.entries.iter().filter(|(a, _, _)| *a == edge.upstream);
+                let (upstream, materialized) = entries.fold((0u64, 0u64), |(n, m), (_, _, v)| {
+                    (n + 1, m + u64::from(v.is_some()))
+                });
+                if upstream == materialized && edge.rollup == RollupPolicy::WaitAll {
+                    continue;
+                }
+                let deadline = super::execute::rollup_deadline(node, edge, &[key.to_string()])
+                    .and_then(|d| DateTime::<Utc>::from_timestamp(d, 0))
+                    .map(|d| d.to_rfc3339());
+                rollups.push(RollupView {
+                    input: edge.upstream.clone(),
+                    policy: edge.rollup.to_string(),
+                    upstream,
+                    materialized,
+                    deadline,
+                });
+            }
+            (
+                stale.map(|s| s.reasons).unwrap_or_default(),
+                read.missing,
+                rollups,
+            )
         } else {
-            (Vec::new(), Vec::new())
+            (Vec::new(), Vec::new(), Vec::new())
         };
+        let partial = record.as_ref().is_some_and(|r| r.materialization.is_some())
+            && !upstream_missing.is_empty();
         let state = match &record {
             None => PartitionStatus::Missing,
             Some(_) if !inside => PartitionStatus::OutsideDefinition,
@@ -191,6 +236,8 @@ impl Engine {
                 }),
             stale_reasons: reasons,
             upstream_missing,
+            rollups,
+            partial,
             preview,
             history: past.into_iter().map(Materialization::from).collect(),
             history_total,

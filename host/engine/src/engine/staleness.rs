@@ -123,8 +123,8 @@ pub(super) struct ReadNow {
     pub entries: Vec<(String, String, Option<(i64, String)>)>,
     pub count: u64,
     pub newest: Option<i64>,
-    /// Labels of required upstream partitions that are missing (at most [`MAX_REASONS`],
-    /// then "and N more").
+    /// Labels of upstream partitions it maps to that are missing, whatever the input's roll-up
+    /// policy (at most [`MAX_REASONS`], then "and N more").
     pub missing: Vec<String>,
 }
 
@@ -247,7 +247,9 @@ impl Engine {
                 read.count += 1;
                 if let Some((id, _)) = current {
                     read.newest = read.newest.max(Some(*id));
-                } else if !e.allow_missing {
+                } else {
+                    // Listed whatever the roll-up policy: a window run with what existed
+                    // still shows what it ran without.
                     if read.missing.len() < MAX_REASONS {
                         read.missing.push(label(&e.upstream, &k));
                     } else {

@@ -156,6 +156,18 @@ tessera_sdk::plugin! {
             "2010-01-01-00:00",
             "%Y-%m-%d-%H:%M",
         )),
+        // Weekly roll-ups (weeks from Monday) of `up` under each roll-up policy; the partial
+        // one is eager, so late days re-open it.
+        Asset::new("week_all", chained)
+            .partitions(Partitions::weekly("2024-01-01").day_offset(1))
+            .input(AssetInput::new("up").rollup(Rollup::WaitAll)),
+        Asset::new("week_until", chained)
+            .partitions(Partitions::weekly("2024-01-01").day_offset(1))
+            .input(AssetInput::new("up").rollup(Rollup::WaitUntil(365 * 86_400))),
+        Asset::new("week_partial", chained)
+            .partitions(Partitions::weekly("2024-01-01").day_offset(1))
+            .input(AssetInput::new("up").rollup(Rollup::RunPartial))
+            .metadata("policy", "eager"),
         // A million partitions that exist among twenty million combinations (the sparse
         // status benchmark): 1,000 days × each of 100 customers' 10 of 20 regions.
         Asset::new("sparse_sales", echo).partitions(Partitions::sparse(

@@ -52,6 +52,7 @@ fn input(up: &str) -> AssetInput {
         asset: up.to_string(),
         mapping: None,
         allow_missing: false,
+        rollup: None,
     }
 }
 

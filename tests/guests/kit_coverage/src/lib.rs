@@ -114,6 +114,10 @@ tessera_sdk::plugin! {
             ],
             Combinations::dynamic(["customer", "region"], "customer_regions"),
         )),
+        // A weekly roll-up of the days that waits a day after each week for late days.
+        Asset::new("weekly", label)
+            .partitions(Partitions::weekly("2024-01-01"))
+            .input(AssetInput::new("src").rollup(Rollup::WaitUntil(86_400))),
         // Through a mapping a plugin exports (not loaded here: only declared).
         Asset::new("fiscal", label)
             .partitions(Partitions::static_keys(["FY2024-P01"]))
