@@ -24,7 +24,7 @@ pub(crate) struct Deviation {
     /// (non-empty), `end_offset>0`, `dimensions>2`, `multi`, `zone:negative_dst`,
     /// `zone:off_hour_transitions`, `zone:half_hour_dst`. And properties of the failed check
     /// itself: `same_instants`, `kept_gap_wall_time`, `other_occurrence_late`,
-    /// `more_nonexistent_overlapping`,
+    /// `more_nonexistent_overlapping`, `range_end_dropped`, `listing_has_duplicates`,
     /// `moved_before_gap`, `has_key_against_listing`,
     /// `both_refuse`, `bare_multi_keys` (see [`check_holds`]).
     #[serde(default)]
@@ -57,7 +57,9 @@ impl Deviations {
 }
 
 /// `when` properties of the failed check rather than of a definition.
-const CHECK_PROPERTIES: [&str; 8] = [
+const CHECK_PROPERTIES: [&str; 10] = [
+    "range_end_dropped",
+    "listing_has_duplicates",
     "more_nonexistent_overlapping",
     "same_instants",
     "kept_gap_wall_time",
@@ -174,6 +176,41 @@ fn check_holds(property: &str, case: &Value, outcome: &Outcome) -> bool {
                     _ => false,
                 }
         }),
+        // Dagster's range lacks its own end key, which Tessera's has last.
+        "range_end_dropped" => {
+            let Some(end) = outcome
+                .name
+                .strip_prefix("partition_keys_in_range:")
+                .and_then(|r| r.split_once("..."))
+                .map(|(_, end)| end)
+            else {
+                return false;
+            };
+            values.is_some_and(|(want, got)| match (want.as_array(), got.as_array()) {
+                (Some(w), Some(g)) => {
+                    g.len() == w.len() + 1
+                        && g[..w.len()] == w[..]
+                        && g.last().and_then(Value::as_str) == Some(end)
+                }
+                _ => false,
+            })
+        }
+        // Dagster's own listing of the definition repeats a key (a `fmt` coarser than the
+        // schedule): the definition is invalid, and a key's index is ambiguous.
+        "listing_has_duplicates" => case
+            .get("checks")
+            .and_then(Value::as_array)
+            .and_then(|checks| {
+                checks
+                    .iter()
+                    .find(|c| c.get("op").and_then(Value::as_str) == Some("partition_keys"))
+            })
+            .and_then(|c| c.get("result"))
+            .and_then(Value::as_array)
+            .is_some_and(|keys| {
+                let mut seen = std::collections::HashSet::new();
+                keys.iter().any(|k| !seen.insert(k))
+            }),
         // Dagster and Tessera both refuse, with errors of different classes.
         "both_refuse" => matches!(outcome.mismatch, Mismatch::BothRefused),
         // Dagster names a required-but-nonexistent partition of a multi-partitioned upstream
@@ -349,6 +386,31 @@ mod tests {
             json!(false),
         );
         assert!(!check_holds("has_key_against_listing", &case, &wrong));
+        // A range missing its own end key; not one missing another key.
+        let dropped = failed(
+            "partition_keys_in_range:a...c",
+            json!(["a", "b"]),
+            json!(["a", "b", "c"]),
+        );
+        assert!(check_holds("range_end_dropped", &case, &dropped));
+        let other = failed(
+            "partition_keys_in_range:a...c",
+            json!(["a", "c"]),
+            json!(["a", "b", "c"]),
+        );
+        assert!(!check_holds("range_end_dropped", &case, &other));
+        let listing =
+            |keys: serde_json::Value| json!({"checks": [{"op": "partition_keys", "result": keys}]});
+        assert!(check_holds(
+            "listing_has_duplicates",
+            &listing(json!(["2024-06", "2024-06"])),
+            &o
+        ));
+        assert!(!check_holds(
+            "listing_has_duplicates",
+            &listing(json!(["2024-06", "2024-07"])),
+            &o
+        ));
         // An unknown property never holds.
         assert!(!check_holds("same_instant", &case, &o));
     }
