@@ -417,14 +417,7 @@ impl AssetGraph {
                     // The mapping's code decides what the asset reads: a new version of it
                     // is a new version of the asset, so its partitions show stale and the
                     // eager policy re-plans them.
-                    mapping_versions.push(format!(
-                        "{}@{}",
-                        m.name(),
-                        exporter
-                            .code_version()
-                            .get(..12)
-                            .unwrap_or(exporter.code_version())
-                    ));
+                    mapping_versions.push(format!("{}@{}", m.name(), exporter.code_version()));
                     mapping = PartitionMapping::Plugin(m.bind(Arc::new(code)));
                 }
                 if let Some(up_def) = &up.partitions
@@ -460,9 +453,13 @@ impl AssetGraph {
             }
             if let Some(n) = nodes.get_mut(key) {
                 n.inputs = edges;
-                for v in mapping_versions {
-                    n.code_version.push_str("+map:");
-                    n.code_version.push_str(&v);
+                if !mapping_versions.is_empty() {
+                    // Short, so listings that show 12 characters still show it changed.
+                    use sha2::{Digest, Sha256};
+                    let digest = Sha256::digest(mapping_versions.join("\n").as_bytes());
+                    let short: String = digest[..4].iter().map(|b| format!("{b:02x}")).collect();
+                    n.code_version.push_str("+m");
+                    n.code_version.push_str(&short);
                 }
             }
         }
