@@ -114,7 +114,9 @@ impl Engine {
                     super::execute::rollup_deadline(node, e, &keys)
                         .is_some_and(|d| now.timestamp() >= d)
                 });
-                if !due {
+                let run_key = format!("after:{}", run.id);
+                // Queued on an earlier tick: nothing to record (the daemon asks every second).
+                if !due || self.state.sensor_run_key_seen(&tick.sensor, &run_key)? {
                     continue;
                 }
                 tick.runs.push(NewRun {
@@ -125,7 +127,7 @@ impl Engine {
                     selection: run.selection.clone(),
                     partitions: run.partitions,
                     backfill_id: None,
-                    run_key: Some(format!("after:{}", run.id)),
+                    run_key: Some(run_key),
                     trigger: "rollup deadline".into(),
                     tags: Vec::new(),
                     max_attempts: self.config.max_attempts,
