@@ -73,8 +73,13 @@ pub struct Browser {
     /// Events read while waiting for a reply, for [`Page::events`].
     events: Mutex<VecDeque<Value>>,
     next_id: u64,
+    /// Where Chromium's own output goes.
+    log: PathBuf,
     _profile: tempfile::TempDir,
 }
+
+/// Browsers launched by this process, to name their logs.
+static LAUNCHES: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
 
 impl Browser {
     /// Starts Chromium headless with a fresh profile and none of its background traffic.
@@ -103,8 +108,21 @@ impl Browser {
         ])
         .arg(format!("--user-data-dir={}", profile.path().display()))
         .stdin(Stdio::null())
-        .stdout(Stdio::null())
-        .stderr(Stdio::null());
+        .stdout(Stdio::null());
+        // Its own messages go to a file under target/browser: a browser that dies leaves
+        // its reason there (the panic names the file).
+        let log = crate::repo_root()
+            .join("target")
+            .join("browser")
+            .join(format!(
+                "chromium-{}-{}.log",
+                std::process::id(),
+                LAUNCHES.fetch_add(1, std::sync::atomic::Ordering::Relaxed)
+            ));
+        let stderr = std::fs::create_dir_all(log.parent().unwrap_or(&log))
+            .and_then(|()| std::fs::File::create(&log))
+            .map_or_else(|_| Stdio::null(), Stdio::from);
+        cmd.stderr(stderr);
         {
             use std::os::fd::AsRawFd;
             use std::os::unix::process::CommandExt;
@@ -151,6 +169,7 @@ impl Browser {
             from_browser: rx,
             events: Mutex::default(),
             next_id: 0,
+            log,
             _profile: profile,
         }
     }
@@ -184,7 +203,15 @@ impl Browser {
                     .unwrap_or_else(|p| p.into_inner())
                     .push_back(v),
                 Err(RecvTimeoutError::Timeout) => panic!("{method}: no answer in {CALL_TIMEOUT:?}"),
-                Err(RecvTimeoutError::Disconnected) => panic!("{method}: Chromium exited"),
+                Err(RecvTimeoutError::Disconnected) => panic!(
+                    "{method}: Chromium exited ({}; its output is in {})",
+                    self.child
+                        .try_wait()
+                        .ok()
+                        .flatten()
+                        .map_or_else(|| "still running".to_string(), |s| s.to_string()),
+                    self.log.display()
+                ),
             }
         }
     }
