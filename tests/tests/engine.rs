@@ -572,6 +572,62 @@ fn rollups_wait_run_partially_and_reopen() {
     assert!(!show(&engine, "week_partial").partial);
 }
 
+/// Asset checks run per partition after a materialization; their results show on the
+/// partition; a failed blocking check stops the downstream partitions that read it, with that
+/// reason, and a warning does not.
+fn blocking_checks_stop_what_reads_a_failed_partition() {
+    let setup = Setup::new(&[]);
+    let engine = setup.engine();
+    backfill(
+        &engine,
+        &["checked_up"],
+        &range("2024-01-01", "2024-01-04"),
+        RunPolicy::PerPartition,
+    );
+    let graph = engine.graph().unwrap();
+    let checks = |key: &str| {
+        engine
+            .show_partition(&graph, "checked_up", key, now(), 1)
+            .unwrap()
+            .checks
+            .into_iter()
+            .map(|c| (c.check, c.outcome, c.blocking))
+            .collect::<Vec<_>>()
+    };
+    let one = |o: &str| vec![("not_the_third".to_string(), o.to_string(), true)];
+    assert_eq!(checks("2024-01-01"), one("pass"));
+    assert_eq!(checks("2024-01-02"), one("warn"));
+    assert_eq!(checks("2024-01-03"), one("fail"));
+    // `checked_down` reads the day before and the day: the 3rd blocks the 3rd and the 4th.
+    backfill(
+        &engine,
+        &["checked_down"],
+        &range("2024-01-01", "2024-01-04"),
+        RunPolicy::PerPartition,
+    );
+    let done: Vec<String> = materialized(&engine, "checked_down").into_keys().collect();
+    assert_eq!(done, ["2024-01-01", "2024-01-02"]);
+    let runs = engine
+        .state()
+        .runs_matching(&tessera_engine::RunFilter {
+            limit: 10,
+            asset: Some("checked_down".to_string()),
+            status: Some(tessera_engine::RunStatus::Failed),
+            ..tessera_engine::RunFilter::default()
+        })
+        .unwrap();
+    assert_eq!(runs.len(), 2);
+    for r in &runs {
+        let why = r.error.clone().unwrap_or_default();
+        assert!(
+            why.contains(
+                "up[2024-01-03] failed the blocking check \"not_the_third\": the 3rd is a bad load"
+            ),
+            "{why}"
+        );
+    }
+}
+
 /// Mappings that break the laws are refused with their plugin named: one answering a key the
 /// other side lacks, one whose answer does not map back onto what was asked.
 #[test]
@@ -1837,6 +1893,7 @@ on_both_stores!(
     dynamic_partitions_come_from_the_database_and_the_sensor,
     sparse_combinations_come_from_a_dynamic_set,
     rollups_wait_run_partially_and_reopen,
+    blocking_checks_stop_what_reads_a_failed_partition,
     failed_attempts_are_retried_with_backoff,
     a_failure_marks_partitions_and_cancels_what_depends_on_it,
     a_missing_upstream_partition_waits_instead_of_failing,

@@ -968,3 +968,56 @@ fn fifty_reloads_under_continuous_calls_lose_nothing() {
             .contains("not a valid WebAssembly component")
     );
 }
+
+/// Asset checks a plugin exports: declared with the plugin, evaluated over values per
+/// partition in the sandbox, and refused when they answer for a partition they were not given.
+#[test]
+fn asset_checks_are_declared_and_evaluated_per_partition() {
+    let c = components();
+    let rt = Runtime::new(RuntimeConfig::default()).unwrap();
+    let probe = rt.load(&c.guest("engine_probe")).unwrap();
+    let declared = &probe.definitions().checks;
+    assert_eq!(declared.len(), 1);
+    assert_eq!(
+        (
+            declared[0].name.as_str(),
+            declared[0].asset.as_str(),
+            declared[0].blocking
+        ),
+        ("not_the_third", "checked_up", true)
+    );
+    let now = Utc.with_ymd_and_hms(2024, 6, 1, 0, 0, 0).unwrap();
+    let values: Vec<(String, Vec<u8>)> = ["2024-01-01", "2024-01-02", "2024-01-03"]
+        .iter()
+        .map(|k| (k.to_string(), k.as_bytes().to_vec()))
+        .collect();
+    let results = probe.evaluate_check("not_the_third", &values, now).unwrap();
+    let outcomes: Vec<(String, tessera_runtime::CheckOutcome)> = results
+        .iter()
+        .map(|r| (r.partition.clone(), r.outcome))
+        .collect();
+    use tessera_runtime::CheckOutcome::{Fail, Pass, Warn};
+    assert_eq!(
+        outcomes,
+        [
+            ("2024-01-01".to_string(), Pass),
+            ("2024-01-02".to_string(), Warn),
+            ("2024-01-03".to_string(), Fail),
+        ]
+    );
+    assert_eq!(
+        results[2].description.as_deref(),
+        Some("the 3rd is a bad load")
+    );
+    assert_eq!(results[2].metadata.len(), 1);
+    assert!(probe.evaluate_check("nope", &values, now).is_err());
+    let lawless = rt.load(&c.guest("lawless_mapping")).unwrap();
+    let err = lawless
+        .evaluate_check("chatty", &values, now)
+        .unwrap_err()
+        .to_string();
+    assert!(
+        err.contains("1999-01-01") && err.contains("not given"),
+        "{err}"
+    );
+}

@@ -70,6 +70,15 @@ pub(crate) fn show(
     for r in &d.stale_reasons {
         outln!("  stale: {r}");
     }
+    for c in &d.checks {
+        let blocking = if c.blocking { " (blocking)" } else { "" };
+        let why = c
+            .description
+            .as_deref()
+            .map(|d| format!(": {d}"))
+            .unwrap_or_default();
+        outln!("  check {}{blocking}: {}{why}", c.check, c.outcome);
+    }
     if d.partial {
         outln!("  partial: materialized while upstream partitions it reads were missing");
     }

@@ -443,6 +443,12 @@ fn inspect(plugin: &Plugin) -> Value {
         "load_ms": stats.total.as_secs_f64() * 1e3,
         "computations": computations,
         "sensors": sensors,
+        "checks": defs.checks.iter().map(|c| json!({
+            "name": c.name,
+            "asset": c.asset,
+            "description": c.description,
+            "blocking": c.blocking,
+        })).collect::<Vec<_>>(),
         "mappings": defs.mappings.iter().map(|m| json!({
             "name": m.name,
             "description": m.description,
@@ -505,6 +511,10 @@ fn print_inspect(plugin: &Plugin) {
             s.minimum_interval.as_secs(),
             s.targets.join(", ")
         );
+    }
+    for c in &defs.checks {
+        let blocking = if c.blocking { ", blocking" } else { "" };
+        outln!("  check {} on {}{blocking}", c.name, c.asset);
     }
     for m in &defs.mappings {
         let desc = m

@@ -13,6 +13,7 @@ use crate::error::EngineError;
 mod dynamic;
 
 mod backfills;
+mod checks;
 mod cluster;
 mod partitions;
 pub mod pg;

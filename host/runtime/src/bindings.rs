@@ -17,7 +17,7 @@ wasmtime::component::bindgen!({
     additional_derives: [serde::Serialize, serde::Deserialize],
 });
 
-pub(crate) use exports::tessera::plugin::mappings;
+pub(crate) use exports::tessera::plugin::{checks, mappings};
 pub(crate) use tessera::plugin::{host, types};
 
 /// The frozen 0.2.0 contract: the current one but for `definitions` (0.3.0 added

@@ -22,8 +22,21 @@ pub struct Definitions {
     pub sensors: Vec<SensorSpec>,
     /// Partition mappings the plugin exports (interface `mappings`), by name.
     pub mappings: Vec<MappingSpec>,
+    /// Asset checks the plugin exports (interface `checks`).
+    pub checks: Vec<CheckSpec>,
     /// The definitions as the plugin returned them, for display (`plugin inspect --json`).
     pub raw: serde_json::Value,
+}
+
+/// An asset check a plugin exports: evaluated per partition after a materialization.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CheckSpec {
+    pub name: String,
+    /// One of the plugin's own assets.
+    pub asset: String,
+    pub description: Option<String>,
+    /// A partition failing it stops the downstream partitions that read it.
+    pub blocking: bool,
 }
 
 /// A partition mapping a plugin exports.
@@ -351,6 +364,7 @@ pub(crate) fn definitions(d: wit::Definitions, limits: &Limits) -> Result<Defini
         computations,
         sensors,
         mappings: Vec::new(),
+        checks: Vec::new(),
         raw,
     };
     check_local_inputs(&defs)?;
@@ -393,6 +407,56 @@ pub(crate) fn mappings(
         out.push(MappingSpec {
             name: m.name,
             description: m.description,
+        });
+    }
+    Ok(out)
+}
+
+/// The checks a plugin declares: named uniquely, each on one of its own assets.
+pub(crate) fn checks(
+    declared: Vec<crate::bindings::checks::CheckDefinition>,
+    defs: &Definitions,
+    limits: &Limits,
+) -> Result<Vec<CheckSpec>, String> {
+    if declared.len() as u64 > limits.max_definition_keys {
+        return Err(format!(
+            "{} checks exceed the limit of {} (max_definition_keys in [runtime.limits])",
+            declared.len(),
+            limits.max_definition_keys
+        ));
+    }
+    let mut names = BTreeSet::new();
+    let mut out = Vec::with_capacity(declared.len());
+    for c in declared {
+        if !valid_key(&c.name) {
+            return Err(format!(
+                "check name {:?} must start with a letter, digit or '_' and hold only letters, digits, '_', '-' and '.'",
+                c.name
+            ));
+        }
+        if !names.insert(c.name.clone()) {
+            return Err(format!("check {:?} is declared twice", c.name));
+        }
+        if defs.asset(&c.asset).is_none() {
+            return Err(format!(
+                "check {:?} is on {:?}, which is not one of this plugin's assets",
+                c.name, c.asset
+            ));
+        }
+        if c.description
+            .as_ref()
+            .is_some_and(|d| d.len() as u64 > limits.max_string_bytes)
+        {
+            return Err(format!(
+                "the description of check {:?} exceeds max_string_bytes",
+                c.name
+            ));
+        }
+        out.push(CheckSpec {
+            name: c.name,
+            asset: c.asset,
+            description: c.description,
+            blocking: c.blocking,
         });
     }
     Ok(out)

@@ -10,6 +10,7 @@ use wasmtime::Store;
 use wasmtime::component::{ComponentExportIndex, Instance, InstancePre, TypedFunc};
 
 use crate::ApiVersion;
+use crate::bindings::checks as wit_checks;
 use crate::bindings::mappings as wit_mappings;
 use crate::bindings::types as wit;
 use crate::bindings::v0_1::types as wit_0_1;
@@ -23,6 +24,11 @@ pub(crate) type MaterializeFn<'a, O> =
 pub(crate) type SensorFn<'a> =
     TypedFunc<(&'a wit::SensorContext,), (Result<wit::SensorResult, wit::PluginError>,)>;
 pub(crate) type DeclaredMappingsFn = TypedFunc<(), (Vec<wit_mappings::MappingDefinition>,)>;
+pub(crate) type DeclaredChecksFn = TypedFunc<(), (Vec<wit_checks::CheckDefinition>,)>;
+pub(crate) type EvaluateCheckFn<'a> = TypedFunc<
+    (&'a wit_checks::CheckContext, &'a [wit::InputPartition]),
+    (Result<Vec<wit_checks::CheckResult>, wit::PluginError>,),
+>;
 pub(crate) type MapPartitionsFn<'a> = TypedFunc<
     (&'a wit_mappings::MappingRequest,),
     (Result<Vec<wit_mappings::KeyRange>, wit::PluginError>,),
@@ -39,6 +45,8 @@ pub(crate) struct GuestExports {
     evaluate_sensor: ComponentExportIndex,
     /// `declared-mappings` and `map-partitions`, when the plugin exports `mappings`.
     mappings: Option<(ComponentExportIndex, ComponentExportIndex)>,
+    /// `declared-checks` and `evaluate-check`, when the plugin exports `checks`.
+    checks: Option<(ComponentExportIndex, ComponentExportIndex)>,
 }
 
 impl GuestExports {
@@ -57,24 +65,33 @@ impl GuestExports {
                 .get_export_index(Some(&instance), name)
                 .ok_or_else(|| format!("its {interface} has no function {name:?}"))
         };
-        // Optional: only plugins of the world `plugin-with-mappings` (0.3.0 on) export it.
-        let mappings_name = format!("tessera:plugin/mappings@{}", api_version.found);
-        let mappings = match component.get_export_index(None, &mappings_name) {
-            Some(m) if api_version.contract == ApiVersion::V0_3 => {
-                let func = |name: &str| {
-                    component
-                        .get_export_index(Some(&m), name)
-                        .ok_or_else(|| format!("its {mappings_name} has no function {name:?}"))
-                };
-                Some((func("declared-mappings")?, func("map-partitions")?))
-            }
-            _ => None,
-        };
+        // Optional: only plugins of the world `plugin-with-mappings` (0.3.0 on) export them.
+        let optional =
+            |interface: &str,
+             first: &str,
+             second: &str|
+             -> Result<Option<(ComponentExportIndex, ComponentExportIndex)>, String> {
+                let name = format!("tessera:plugin/{interface}@{}", api_version.found);
+                match component.get_export_index(None, &name) {
+                    Some(i) if api_version.contract == ApiVersion::V0_3 => {
+                        let func = |f: &str| {
+                            component
+                                .get_export_index(Some(&i), f)
+                                .ok_or_else(|| format!("its {name} has no function {f:?}"))
+                        };
+                        Ok(Some((func(first)?, func(second)?)))
+                    }
+                    _ => Ok(None),
+                }
+            };
+        let mappings = optional("mappings", "declared-mappings", "map-partitions")?;
+        let checks = optional("checks", "declared-checks", "evaluate-check")?;
         Ok(GuestExports {
             definitions: func("definitions")?,
             materialize: func("materialize")?,
             evaluate_sensor: func("evaluate-sensor")?,
             mappings,
+            checks,
             contract: api_version.contract,
             pre,
         })
@@ -157,7 +174,38 @@ impl GuestExports {
                 >(&mut *store, &map)
                 .map_err(|e| describe("map-partitions", e))?;
         }
+        if let Some((declared, evaluate)) = self.checks {
+            instance
+                .get_typed_func::<(), (Vec<wit_checks::CheckDefinition>,)>(&mut *store, &declared)
+                .map_err(|e| describe("declared-checks", e))?;
+            instance
+                .get_typed_func::<
+                    (&wit_checks::CheckContext, &[wit::InputPartition]),
+                    (Result<Vec<wit_checks::CheckResult>, wit::PluginError>,),
+                >(&mut *store, &evaluate)
+                .map_err(|e| describe("evaluate-check", e))?;
+        }
         Ok(())
+    }
+
+    /// `declared-checks`, when the plugin exports checks.
+    pub(crate) fn declared_checks(
+        &self,
+        store: &mut Store<HostState>,
+        instance: &Instance,
+    ) -> Option<DeclaredChecksFn> {
+        let (declared, _) = self.checks?;
+        self.typed(store, instance, declared, ApiVersion::V0_3)
+    }
+
+    /// `evaluate-check`, when the plugin exports checks.
+    pub(crate) fn evaluate_check<'a>(
+        &self,
+        store: &mut Store<HostState>,
+        instance: &Instance,
+    ) -> Option<EvaluateCheckFn<'a>> {
+        let (_, evaluate) = self.checks?;
+        self.typed(store, instance, evaluate, ApiVersion::V0_3)
     }
 
     /// `declared-mappings`, when the plugin exports mappings.

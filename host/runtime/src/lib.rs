@@ -16,6 +16,7 @@
 mod bindings;
 mod cache;
 mod call;
+mod checks;
 mod config;
 mod convert;
 mod error;
@@ -33,8 +34,11 @@ pub use call::{
     DynamicRequest, InputData, MAX_KEYS_PER_CALL, MaterializeRequest, MetadataValue, Output,
     Resolved, RunRequest, Selection, SensorRequest, SensorResult,
 };
+pub use checks::{CheckOutcome, CheckResult};
 pub use config::{DirGrant, Grants, Limits, RESULT_OVERHEAD_BYTES, RuntimeConfig};
-pub use convert::{AssetSpec, ComputationSpec, Definitions, InputSpec, MappingSpec, SensorSpec};
+pub use convert::{
+    AssetSpec, CheckSpec, ComputationSpec, Definitions, InputSpec, MappingSpec, SensorSpec,
+};
 pub use error::{CallError, LoadError, TrapKind};
 pub use host::{DynamicKeys, LogRecord, LogSink, NoDynamicKeys};
 pub use mapping::PluginMappingCode;

@@ -144,7 +144,15 @@ impl Plugin {
                                     .map_err(|e| this.trap(&e, &limits))?;
                                 mappings = declared;
                             }
-                            Ok(Ok((raw, mappings)))
+                            let mut checks = Vec::new();
+                            if let Some(func) = this.exports.declared_checks(store, &instance) {
+                                let (declared,) = func
+                                    .call_async(&mut *store, ())
+                                    .await
+                                    .map_err(|e| this.trap(&e, &limits))?;
+                                checks = declared;
+                            }
+                            Ok(Ok((raw, mappings, checks)))
                         }
                         ApiVersion::V0_2 => {
                             let func = this
@@ -156,7 +164,7 @@ impl Plugin {
                                 .await
                                 .map_err(|e| this.trap(&e, &limits))?;
                             Ok(v0_2::definitions(&raw)
-                                .map(|d| (d, Vec::new()))
+                                .map(|d| (d, Vec::new(), Vec::new()))
                                 .map_err(|e| LoadError::InvalidDefinitions {
                                     plugin: this.name.to_string(),
                                     message: format!(
@@ -174,7 +182,7 @@ impl Plugin {
                                 .await
                                 .map_err(|e| this.trap(&e, &limits))?;
                             Ok(v0_1::definitions(&raw)
-                                .map(|d| (d, Vec::new()))
+                                .map(|d| (d, Vec::new(), Vec::new()))
                                 .map_err(|e| LoadError::InvalidDefinitions {
                                     plugin: this.name.to_string(),
                                     message: format!(
@@ -186,13 +194,14 @@ impl Plugin {
                 },
             )
             .map_err(|e| self.definitions_error(e))??;
-        let (raw, mappings) = raw;
+        let (raw, mappings, checks) = raw;
         let invalid = |message| LoadError::InvalidDefinitions {
             plugin: self.name.to_string(),
             message,
         };
         let mut defs = convert::definitions(raw, &limits).map_err(invalid)?;
         defs.mappings = convert::mappings(mappings, &limits).map_err(invalid)?;
+        defs.checks = convert::checks(checks, &defs, &limits).map_err(invalid)?;
         self.definitions = defs;
         Ok(())
     }

@@ -1,7 +1,9 @@
 //! Between the SDK's types and the WIT types, and the three exports built on them.
 
+use crate::bindings::exports::tessera::plugin::checks as wit_checks;
 use crate::bindings::exports::tessera::plugin::mappings as wit_mappings;
 use crate::bindings::wit;
+use crate::check::{CheckContext, CheckOutcome};
 use crate::definitions::{BackfillPolicy, Computation, Plugin, Sensor};
 use crate::io::{
     Context, InputPartition, Inputs, MetadataValue, Output, Outputs, PartitionSelection,
@@ -46,6 +48,55 @@ impl Plugin {
                 description: m.description.clone(),
             })
             .collect()
+    }
+
+    /// The `declared-checks` export.
+    pub fn wit_declared_checks(&self) -> Vec<wit_checks::CheckDefinition> {
+        self.checks
+            .iter()
+            .map(|c| wit_checks::CheckDefinition {
+                name: c.name.clone(),
+                asset: c.asset.clone(),
+                description: c.description.clone(),
+                blocking: c.blocking,
+            })
+            .collect()
+    }
+
+    /// The `evaluate-check` export.
+    pub fn wit_evaluate_check(
+        &self,
+        context: wit_checks::CheckContext,
+        values: Vec<wit::InputPartition>,
+    ) -> Result<Vec<wit_checks::CheckResult>, wit::PluginError> {
+        let Some(check) = self.checks.iter().find(|c| c.name == context.check) else {
+            return Err(wit::PluginError::InvalidInput(format!(
+                "this plugin exports no check {:?}",
+                context.check
+            )));
+        };
+        let cx = CheckContext {
+            check: context.check,
+            asset: context.asset,
+            now: context.now,
+        };
+        let values: Vec<(String, Vec<u8>)> = values.into_iter().map(|v| (v.key, v.data)).collect();
+        let results = check
+            .evaluate(&cx, &values)
+            .map_err(wit::PluginError::from)?;
+        Ok(results
+            .into_iter()
+            .map(|r| wit_checks::CheckResult {
+                partition: r.partition,
+                outcome: match r.outcome {
+                    CheckOutcome::Pass => wit_checks::CheckOutcome::Pass,
+                    CheckOutcome::Warn => wit_checks::CheckOutcome::Warn,
+                    CheckOutcome::Fail => wit_checks::CheckOutcome::Fail,
+                },
+                description: r.description,
+                metadata: wit_metadata(&r.metadata),
+            })
+            .collect())
     }
 
     /// The `map-partitions` export.

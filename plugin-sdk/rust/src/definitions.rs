@@ -379,6 +379,7 @@ pub struct Plugin {
     pub(crate) computations: Vec<Computation>,
     pub(crate) sensors: Vec<Sensor>,
     pub(crate) mappers: Vec<crate::mapper::Mapper>,
+    pub(crate) checks: Vec<crate::check::Check>,
 }
 
 impl Plugin {
@@ -405,6 +406,16 @@ impl Plugin {
 
     pub fn mappers(&self) -> &[crate::mapper::Mapper] {
         &self.mappers
+    }
+
+    /// Adds an asset check the plugin exports.
+    pub fn check(mut self, check: crate::check::Check) -> Self {
+        self.checks.push(check);
+        self
+    }
+
+    pub fn checks(&self) -> &[crate::check::Check] {
+        &self.checks
     }
 
     pub fn computations(&self) -> &[Computation] {

@@ -30,6 +30,7 @@
 //! On the host target (`cargo test`), [`testing`] runs assets and sensors the way the Tessera
 //! host does, computing keys and time windows with the host's own partition code.
 
+mod check;
 mod convert;
 mod definitions;
 mod host;
@@ -70,6 +71,7 @@ pub mod bindings {
     pub use self::tessera::plugin::types as wit;
 }
 
+pub use check::{Check, CheckContext, CheckFn, CheckOutcome, CheckResult};
 pub use definitions::{
     Asset, AssetSpec, BackfillPolicy, Computation, ComputeFn, Plugin, Sensor, SensorFn,
 };
@@ -90,11 +92,11 @@ pub use sensor::{DynamicPartitionsRequest, RunRequest, SensorContext, SensorResu
 pub mod prelude {
     pub use crate::log::Level;
     pub use crate::{
-        Asset, AssetInput, AssetSpec, BackfillPolicy, Cadence, Combinations, Computation, Context,
-        Dimension, DimensionMapping, DimensionMappingKind, DimensionPartitions, Inputs, MapRequest,
-        Mapper, Mapping, MetadataValue, Output, Outputs, PartitionSelection, Partitions, Plugin,
-        PluginError, Rollup, RunRequest, Sensor, SensorContext, SensorResult, TimeWindow,
-        dynamic_partition_keys, granted_path,
+        Asset, AssetInput, AssetSpec, BackfillPolicy, Cadence, Check, CheckContext, CheckResult,
+        Combinations, Computation, Context, Dimension, DimensionMapping, DimensionMappingKind,
+        DimensionPartitions, Inputs, MapRequest, Mapper, Mapping, MetadataValue, Output, Outputs,
+        PartitionSelection, Partitions, Plugin, PluginError, Rollup, RunRequest, Sensor,
+        SensorContext, SensorResult, TimeWindow, dynamic_partition_keys, granted_path,
     };
 }
 
@@ -114,7 +116,8 @@ pub mod prelude {
 ///
 /// Every section is optional. Every entry of `assets` is an [`Asset`] or a [`Computation`];
 /// every entry of `sensors` a [`Sensor`]; every entry of `mappings` (after `sensors`) a
-/// [`Mapper`]: a partition mapping the plugin exports. Besides the exports, the macro defines
+/// [`Mapper`]: a partition mapping the plugin exports; every entry of `checks` (last) a
+/// [`Check`]: an asset check the host evaluates per partition after a materialization. Besides the exports, the macro defines
 /// `pub fn plugin() -> tessera_sdk::Plugin` in the invoking module.
 #[macro_export]
 macro_rules! plugin {
@@ -122,6 +125,7 @@ macro_rules! plugin {
         $(assets: [$($asset:expr),* $(,)?] $(,)?)?
         $(sensors: [$($sensor:expr),* $(,)?] $(,)?)?
         $(mappings: [$($mapper:expr),* $(,)?] $(,)?)?
+        $(checks: [$($check:expr),* $(,)?] $(,)?)?
     ) => {
         /// This plugin's assets, sensors and partition mappings, as declared.
         #[allow(unreachable_pub)]
@@ -130,6 +134,7 @@ macro_rules! plugin {
                 $($(.computation($asset))*)?
                 $($(.sensor($sensor))*)?
                 $($(.mapper($mapper))*)?
+                $($(.check($check))*)?
         }
 
         #[doc(hidden)]
@@ -172,6 +177,24 @@ macro_rules! plugin {
                     guest::PluginError,
                 > {
                     super::plugin().wit_map_partitions(request)
+                }
+            }
+
+            impl $crate::bindings::exports::tessera::plugin::checks::Guest for TesseraGuest {
+                fn declared_checks() -> ::std::vec::Vec<
+                    $crate::bindings::exports::tessera::plugin::checks::CheckDefinition,
+                > {
+                    super::plugin().wit_declared_checks()
+                }
+
+                fn evaluate_check(
+                    context: $crate::bindings::exports::tessera::plugin::checks::CheckContext,
+                    values: ::std::vec::Vec<$crate::bindings::wit::InputPartition>,
+                ) -> ::core::result::Result<
+                    ::std::vec::Vec<$crate::bindings::exports::tessera::plugin::checks::CheckResult>,
+                    guest::PluginError,
+                > {
+                    super::plugin().wit_evaluate_check(context, values)
                 }
             }
 

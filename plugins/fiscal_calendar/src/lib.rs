@@ -7,7 +7,8 @@
 //! - `fiscal_445` maps days (`%Y-%m-%d`) to periods (`FY2024-P01`) and back. The host calls it
 //!   with runs of keys: ten years of days is one run in and about 120 runs out.
 //! - `fiscal_month_sales` has one partition per period of FY2024–FY2030 and sums the days of
-//!   its period from the seed's `daily_sales`.
+//!   its period from the seed's `daily_sales`; its check `complete_period` warns when a month
+//!   summed fewer days than its period has.
 
 use serde::Deserialize;
 use serde_json::json;
@@ -161,6 +162,30 @@ fn fiscal_month_sales(ctx: &Context, inputs: &Inputs) -> Result<Output, PluginEr
     .metadata("sales", total))
 }
 
+/// A fiscal month is complete when it summed every day of its period; one that ran without
+/// some (late data) gets a warning.
+fn complete_period(
+    _: &CheckContext,
+    values: &[(String, Vec<u8>)],
+) -> Result<Vec<CheckResult>, PluginError> {
+    values
+        .iter()
+        .map(|(key, data)| {
+            let (year, p) = parse_period(key)?;
+            let (a, b) = period_days(year, p);
+            let value: serde_json::Value = serde_json::from_slice(data)
+                .map_err(|e| PluginError::invalid_input(format!("{key}: not JSON: {e}")))?;
+            let days = value["days"].as_i64().unwrap_or(0);
+            Ok(if days == b - a {
+                CheckResult::pass(key).metadata("days", days)
+            } else {
+                CheckResult::warn(key, format!("{days} of {} days summed", b - a))
+                    .metadata("days", days)
+            })
+        })
+        .collect()
+}
+
 /// Every period of the fiscal years with partitions, in order.
 pub fn periods() -> Vec<String> {
     (FIRST_YEAR..=LAST_YEAR)
@@ -179,6 +204,10 @@ tessera_sdk::plugin! {
     mappings: [
         Mapper::new("fiscal_445", days_of_periods, periods_of_days)
             .description("Days to 4-4-5 fiscal months (FY2024-P01) and back."),
+    ],
+    checks: [
+        Check::new("complete_period", "fiscal_month_sales", complete_period)
+            .description("Every day of the fiscal month was summed."),
     ],
 }
 
@@ -241,6 +270,31 @@ mod tests {
         assert_eq!(
             ask(Direction::ToDownstream, &[("2023-06-01", "2024-02-01")]),
             [("FY2024-P01".to_string(), "FY2024-P02".to_string())]
+        );
+    }
+
+    #[test]
+    fn an_incomplete_month_gets_a_warning() {
+        let cx = CheckContext {
+            check: "complete_period".into(),
+            asset: "fiscal_month_sales".into(),
+            now: 0,
+        };
+        let value = |days: i64| serde_json::to_vec(&json!({ "days": days })).unwrap();
+        let results = plugin().checks()[0]
+            .evaluate(
+                &cx,
+                &[
+                    ("FY2024-P01".into(), value(28)),
+                    ("FY2024-P03".into(), value(30)),
+                ],
+            )
+            .unwrap();
+        assert_eq!(results[0].outcome, tessera_sdk::CheckOutcome::Pass);
+        assert_eq!(results[1].outcome, tessera_sdk::CheckOutcome::Warn);
+        assert_eq!(
+            results[1].description.as_deref(),
+            Some("30 of 35 days summed")
         );
     }
 

@@ -632,6 +632,8 @@ impl Engine {
                     waiting: false,
                 })?;
             let ended = crate::state::now_ms();
+            self.run_checks(&plugin, run, &outputs, &keys, now)
+                .map_err(|e| fatal(report(&e)))?;
             for o in outputs {
                 // An output per key (contract 0.2.0) is that partition's own value, stored and
                 // versioned apart; one for the whole call is shared by all its keys.
@@ -745,6 +747,32 @@ impl Engine {
                         nonexistent.join(", ")
                     )));
                 }
+                // A blocking check that failed on an upstream partition stops this one (asked
+                // only when the upstream has a blocking check: most have none).
+                let has_blocking = self.registry.get(&up.plugin).is_some_and(|p| {
+                    p.definitions()
+                        .checks
+                        .iter()
+                        .any(|c| c.blocking && c.asset == edge.upstream)
+                });
+                let blocked = if has_blocking {
+                    self.state
+                        .check_results(&edge.upstream, &wanted)
+                        .map_err(|e| fatal(report(&e)))?
+                        .into_iter()
+                        .find(|c| c.blocking && c.outcome == "fail")
+                } else {
+                    None
+                };
+                if let Some(c) = blocked {
+                    return Err(fatal(format!(
+                        "upstream partition {}[{}] failed the blocking check {:?}: {}",
+                        edge.upstream,
+                        c.partition,
+                        c.check,
+                        c.description.as_deref().unwrap_or("no description")
+                    )));
+                }
                 let records = self
                     .state
                     .partitions_of(&edge.upstream, &wanted)
@@ -809,6 +837,64 @@ impl Engine {
             }
         }
         Ok((inputs, read))
+    }
+}
+
+impl Engine {
+    /// Evaluates the plugin's checks on the assets a call just produced, over each key's
+    /// value, and records their results. A check that cannot run fails its partitions, so a
+    /// blocking one still blocks.
+    fn run_checks(
+        &self,
+        plugin: &tessera_runtime::Plugin,
+        run: &RunRecord,
+        outputs: &[tessera_runtime::Output],
+        keys: &[String],
+        now: chrono::DateTime<chrono::Utc>,
+    ) -> Result<(), EngineError> {
+        for check in &plugin.definitions().checks {
+            if !outputs.iter().any(|o| o.asset == check.asset) {
+                continue;
+            }
+            let mut values: Vec<(String, Vec<u8>)> = Vec::new();
+            for o in outputs.iter().filter(|o| o.asset == check.asset) {
+                match &o.partition {
+                    Some(k) => values.push((k.clone(), o.data.clone())),
+                    None => values.extend(keys.iter().map(|k| (k.clone(), o.data.clone()))),
+                }
+            }
+            let results = match plugin.evaluate_check(&check.name, &values, now) {
+                Ok(results) => results
+                    .into_iter()
+                    .map(|r| crate::state::NewCheckResult {
+                        partition: r.partition,
+                        outcome: r.outcome.to_string(),
+                        description: r.description,
+                        metadata: serde_json::to_value(&r.metadata).unwrap_or_default(),
+                    })
+                    .collect(),
+                Err(e) => {
+                    tracing::warn!(check = %check.name, error = %e, "asset check could not run");
+                    values
+                        .iter()
+                        .map(|(k, _)| crate::state::NewCheckResult {
+                            partition: k.clone(),
+                            outcome: "fail".to_string(),
+                            description: Some(format!("the check could not run: {}", report(&e))),
+                            metadata: serde_json::Value::Null,
+                        })
+                        .collect::<Vec<_>>()
+                }
+            };
+            self.state.record_check_results(
+                &check.asset,
+                &check.name,
+                check.blocking,
+                &run.id,
+                &results,
+            )?;
+        }
+        Ok(())
     }
 }
 

@@ -40,6 +40,8 @@ pub struct PartitionDetail {
     pub rollups: Vec<RollupView>,
     /// Materialized while some upstream partition it reads was missing (a partial window).
     pub partial: bool,
+    /// The latest result of each asset check on it.
+    pub checks: Vec<crate::state::CheckRecord>,
     pub preview: Option<Preview>,
     /// Newest first, at most the limit asked for.
     pub history: Vec<Materialization>,
@@ -218,6 +220,7 @@ impl Engine {
             None => None,
         };
         let (past, history_total) = self.state.materialization_history(asset, key, history)?;
+        let checks = self.state.check_results(asset, &[key.to_string()])?;
         Ok(PartitionDetail {
             asset: asset.to_string(),
             key: key.to_string(),
@@ -238,6 +241,7 @@ impl Engine {
             upstream_missing,
             rollups,
             partial,
+            checks,
             preview,
             history: past.into_iter().map(Materialization::from).collect(),
             history_total,

@@ -34,6 +34,7 @@ use super::{Columns, DecodeError, Store};
 use crate::error::EngineError;
 
 mod backfills;
+mod checks;
 mod cluster;
 mod dynamic;
 mod partitions;

@@ -732,3 +732,28 @@ pub struct LeaseRecord {
     /// Taken over this many times (a fencing token).
     pub generation: i64,
 }
+
+/// One check result to record.
+#[derive(Debug, Clone)]
+pub struct NewCheckResult {
+    pub partition: String,
+    /// `pass`, `warn` or `fail`.
+    pub outcome: String,
+    pub description: Option<String>,
+    pub metadata: serde_json::Value,
+}
+
+/// The latest result of a check on a partition.
+#[derive(Debug, Clone, serde::Serialize, utoipa::ToSchema)]
+pub struct CheckRecord {
+    pub check: String,
+    pub partition: String,
+    /// `pass`, `warn` or `fail`.
+    pub outcome: String,
+    pub description: Option<String>,
+    pub metadata: serde_json::Value,
+    pub blocking: bool,
+    pub run_id: String,
+    /// Unix milliseconds.
+    pub at: i64,
+}

@@ -198,6 +198,21 @@ CREATE TABLE plugin_versions (
     recorded_at  INTEGER NOT NULL
 );
 ",
+    // Asset checks: the latest result of each check on each partition.
+    r"
+CREATE TABLE check_results (
+    asset        TEXT NOT NULL,
+    check_name   TEXT NOT NULL,
+    partition    TEXT NOT NULL,
+    outcome      TEXT NOT NULL,
+    description  TEXT,
+    metadata     TEXT NOT NULL,
+    blocking     INTEGER NOT NULL,
+    run_id       TEXT NOT NULL,
+    at           INTEGER NOT NULL,
+    PRIMARY KEY (asset, partition, check_name)
+) WITHOUT ROWID;
+",
 ];
 
 /// An exclusive lock on `<db>.lock` while a process creates or migrates the database.

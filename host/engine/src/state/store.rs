@@ -17,6 +17,7 @@ pub trait Store:
     + BackfillStore
     + DynamicSetStore
     + ClusterStore
+    + CheckStore
     + std::fmt::Debug
 {
     /// Where the state lives, for messages (a file path, a database URL without password).
@@ -338,4 +339,24 @@ pub trait ClusterStore: Send + Sync {
         host: &str,
         replace: bool,
     ) -> Result<bool, EngineError>;
+}
+
+/// Asset checks' results: the latest of each check on each partition.
+pub trait CheckStore: Send + Sync {
+    /// Records (replacing earlier ones) one check's results on partitions of `asset`.
+    fn record_check_results(
+        &self,
+        asset: &str,
+        check: &str,
+        blocking: bool,
+        run_id: &str,
+        results: &[NewCheckResult],
+    ) -> Result<(), EngineError>;
+
+    /// The latest results of every check on these partitions of `asset`.
+    fn check_results(
+        &self,
+        asset: &str,
+        partitions: &[String],
+    ) -> Result<Vec<CheckRecord>, EngineError>;
 }

@@ -115,6 +115,23 @@ fn repeat_sensor(ctx: &SensorContext) -> Result<SensorResult, PluginError> {
         .cursor(n.to_string()))
 }
 
+/// Fails the 3rd of each month (a bad load), warns on the 2nd, passes the rest.
+fn not_the_third(
+    _: &CheckContext,
+    values: &[(String, Vec<u8>)],
+) -> Result<Vec<CheckResult>, PluginError> {
+    Ok(values
+        .iter()
+        .map(|(key, data)| match key.get(8..10) {
+            Some("03") => {
+                CheckResult::fail(key, "the 3rd is a bad load").metadata("bytes", data.len() as i64)
+            }
+            Some("02") => CheckResult::warn(key, "the 2nd is late"),
+            _ => CheckResult::pass(key),
+        })
+        .collect())
+}
+
 tessera_sdk::plugin! {
     assets: [
         Asset::new("up", echo).partitions(Partitions::daily("2024-01-01")),
@@ -156,6 +173,15 @@ tessera_sdk::plugin! {
             "2010-01-01-00:00",
             "%Y-%m-%d-%H:%M",
         )),
+        // A daily asset with a blocking check (the 3rd of each month fails) and one reading
+        // the day before and the day.
+        Asset::new("checked_up", echo).partitions(Partitions::daily("2024-01-01")),
+        Asset::new("checked_down", chained)
+            .partitions(Partitions::daily("2024-01-01"))
+            .input_mapped(
+                "checked_up",
+                Mapping::time_window(-1, 0).allow_nonexistent_upstream_partitions(true),
+            ),
         // Weekly roll-ups (weeks from Monday) of `up` under each roll-up policy; the partial
         // one is eager, so late days re-open it.
         Asset::new("week_all", chained)
@@ -224,5 +250,10 @@ tessera_sdk::plugin! {
     ],
     sensors: [
         Sensor::new("repeat_sensor", repeat_sensor).minimum_interval(1).targets(["up"]),
+    ],
+    checks: [
+        Check::new("not_the_third", "checked_up", not_the_third)
+            .blocking()
+            .description("The 3rd of each month is a bad load."),
     ],
 }

@@ -1,7 +1,8 @@
 //! Partition mappings that break the laws every mapping keeps, which the host must refuse with
 //! this plugin named: `phantom` answers a key the downstream definition does not have;
 //! `shifted` maps a month to the days of the next month, so mapping its answer back does not
-//! give the month asked about. `monthly` is a sound mapping beside them.
+//! give the month asked about. `monthly` is a sound mapping beside them. The check `chatty`
+//! answers for a partition it was not given.
 
 use tessera_sdk::prelude::*;
 
@@ -54,6 +55,13 @@ fn months() -> Partitions {
     Partitions::static_keys(MONTHS.map(|(m, _, _)| m))
 }
 
+/// Answers for a partition it was not given.
+fn chatty(_: &CheckContext, values: &[(String, Vec<u8>)]) -> Result<Vec<CheckResult>, PluginError> {
+    let mut out: Vec<CheckResult> = values.iter().map(|(k, _)| CheckResult::pass(k)).collect();
+    out.push(CheckResult::pass("1999-01-01"));
+    Ok(out)
+}
+
 tessera_sdk::plugin! {
     assets: [
         Asset::new("days", value).partitions(Partitions::daily("2024-01-01").end("2024-04-01")),
@@ -72,4 +80,5 @@ tessera_sdk::plugin! {
         Mapper::new("phantom", days_of_months, phantom_months),
         Mapper::new("shifted", days_of_next_months, months_of),
     ],
+    checks: [Check::new("chatty", "days", chatty)],
 }

@@ -11,7 +11,8 @@ use super::{LOCK_SCHEMA, PgError, exec, row};
 
 /// Migrations, applied in order; `tessera_schema.version` counts the applied ones. Never edit
 /// one that has shipped: append a new one.
-const MIGRATIONS: &[&str] = &[r#"
+const MIGRATIONS: &[&str] = &[
+    r#"
 CREATE TABLE runs (
     id            TEXT COLLATE "C" PRIMARY KEY,
     seq           BIGINT NOT NULL UNIQUE,
@@ -159,12 +160,28 @@ CREATE TABLE plugin_versions (
     recorded_by  TEXT NOT NULL,
     recorded_at  BIGINT NOT NULL
 );
-"#];
+"#,
+    // Asset checks: the latest result of each check on each partition.
+    r#"
+CREATE TABLE check_results (
+    asset        TEXT COLLATE "C" NOT NULL,
+    check_name   TEXT COLLATE "C" NOT NULL,
+    partition    TEXT COLLATE "C" NOT NULL,
+    outcome      TEXT NOT NULL,
+    description  TEXT,
+    metadata     TEXT NOT NULL,
+    blocking     BOOLEAN NOT NULL,
+    run_id       TEXT NOT NULL,
+    at           BIGINT NOT NULL,
+    PRIMARY KEY (asset, partition, check_name)
+);
+"#,
+];
 
 /// Every table, for [`drop_all`].
 const TABLES: &str = "runs, run_deps, run_events, materializations, blobs, partition_status, \
     change_counter, dynamic_changes, sensor_state, sensor_run_keys, schedule_ticks, backfills, \
-    hosts, leases, plugin_versions, tessera_schema";
+    hosts, leases, plugin_versions, check_results, tessera_schema";
 
 /// Brings the schema up to date: once, whoever comes first (an advisory lock held for the
 /// session of the connection, released before it returns to the pool).

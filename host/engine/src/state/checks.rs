@@ -1,0 +1,76 @@
+//! Asset checks' results on SQLite: the latest of each check on each partition.
+
+use rusqlite::params;
+
+use super::*;
+use crate::error::EngineError;
+
+impl CheckStore for State {
+    fn record_check_results(
+        &self,
+        asset: &str,
+        check: &str,
+        blocking: bool,
+        run_id: &str,
+        results: &[NewCheckResult],
+    ) -> Result<(), EngineError> {
+        let at = now_ms();
+        self.write(|tx| {
+            let mut insert = tx.prepare_cached(
+                "INSERT INTO check_results
+                     (asset, check_name, partition, outcome, description, metadata, blocking, run_id, at)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)
+                 ON CONFLICT (asset, partition, check_name) DO UPDATE SET
+                     outcome = ?4, description = ?5, metadata = ?6, blocking = ?7, run_id = ?8, at = ?9",
+            )?;
+            for r in results {
+                insert.execute(params![
+                    asset,
+                    check,
+                    r.partition,
+                    r.outcome,
+                    r.description,
+                    r.metadata.to_string(),
+                    i64::from(blocking),
+                    run_id,
+                    at
+                ])?;
+            }
+            Ok(())
+        })
+    }
+
+    fn check_results(
+        &self,
+        asset: &str,
+        partitions: &[String],
+    ) -> Result<Vec<CheckRecord>, EngineError> {
+        self.read(|c| {
+            let mut stmt = c.prepare_cached(
+                "SELECT check_name, partition, outcome, description, metadata, blocking, run_id, at
+                 FROM check_results WHERE asset = ?1 AND partition = ?2 ORDER BY check_name",
+            )?;
+            let mut out = Vec::new();
+            for p in partitions {
+                let rows = stmt.query_map(params![asset, p], |r| {
+                    let metadata: String = r.get(4)?;
+                    Ok(CheckRecord {
+                        check: r.get(0)?,
+                        partition: r.get(1)?,
+                        outcome: r.get(2)?,
+                        description: r.get(3)?,
+                        metadata: serde_json::from_str(&metadata)
+                            .unwrap_or(serde_json::Value::Null),
+                        blocking: r.get::<_, i64>(5)? != 0,
+                        run_id: r.get(6)?,
+                        at: r.get(7)?,
+                    })
+                })?;
+                for row in rows {
+                    out.push(row?);
+                }
+            }
+            Ok(out)
+        })
+    }
+}
