@@ -38,16 +38,10 @@ impl Engine {
                 .filter_map(|(k, s)| Some((k, s.newest_upstream?)))
                 .collect();
             stale.sort();
-            let mut tick = crate::state::SensorTick {
-                sensor: format!("eager:{}", node.key),
-                at: now.timestamp_millis(),
-                evaluations: None,
-                cursor: None,
-                skip_reason: None,
-                error: None,
-                dynamic: Vec::new(),
-                runs: Vec::new(),
-            };
+            let mut tick = crate::state::SensorTick::automation(
+                format!("eager:{}", node.key),
+                now.timestamp_millis(),
+            );
             for (key, upstream_id) in stale {
                 tick.runs.push(NewRun {
                     id: new_id("r"),
@@ -96,16 +90,10 @@ impl Engine {
                 status: Some(RunStatus::WaitingForUpstream),
                 ..RunFilter::default()
             })?;
-            let mut tick = crate::state::SensorTick {
-                sensor: format!("rollup:{}", node.key),
-                at: now.timestamp_millis(),
-                evaluations: None,
-                cursor: None,
-                skip_reason: None,
-                error: None,
-                dynamic: Vec::new(),
-                runs: Vec::new(),
-            };
+            let mut tick = crate::state::SensorTick::automation(
+                format!("rollup:{}", node.key),
+                now.timestamp_millis(),
+            );
             for run in runs {
                 let keys = super::execute::run_keys(&run.selection);
                 // Due when every waiting input's deadline has passed: the others' partitions

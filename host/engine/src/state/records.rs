@@ -623,6 +623,23 @@ pub struct SensorTick {
     pub runs: Vec<NewRun>,
 }
 
+impl SensorTick {
+    /// A tick of the engine's own automation (eager policies, roll-up deadlines): no
+    /// evaluation guard, cursor or dynamic changes, only runs deduplicated by their keys.
+    pub fn automation(sensor: String, at: i64) -> SensorTick {
+        SensorTick {
+            sensor,
+            at,
+            evaluations: None,
+            cursor: None,
+            skip_reason: None,
+            error: None,
+            dynamic: Vec::new(),
+            runs: Vec::new(),
+        }
+    }
+}
+
 /// A key for a message: long ones cut.
 pub(super) fn shorten(k: &str) -> String {
     if k.len() <= 80 {
