@@ -129,13 +129,25 @@ impl Browser {
             let read_fd = theirs_read.as_raw_fd();
             let write_fd = theirs_write.as_raw_fd();
             #[allow(unsafe_code)]
-            // SAFETY: between fork and exec only dup2 runs, which is async-signal-safe; the
-            // descriptors are open (owned by this function until the child has started).
+            // SAFETY: between fork and exec only fcntl, dup2 and close run, which are
+            // async-signal-safe; the descriptors are open (owned by this function until the
+            // child has started).
             unsafe {
                 cmd.pre_exec(move || {
-                    if libc::dup2(read_fd, 3) < 0 || libc::dup2(write_fd, 4) < 0 {
+                    // Copies above 4 first: a pipe end may already be fd 3 or 4, and dup2 onto
+                    // itself would keep its close-on-exec flag (Chromium then finds no pipe),
+                    // while dup2 onto the other end's number would close that end.
+                    let read_copy = libc::fcntl(read_fd, libc::F_DUPFD, 10);
+                    let write_copy = libc::fcntl(write_fd, libc::F_DUPFD, 10);
+                    if read_copy < 0
+                        || write_copy < 0
+                        || libc::dup2(read_copy, 3) < 0
+                        || libc::dup2(write_copy, 4) < 0
+                    {
                         return Err(std::io::Error::last_os_error());
                     }
+                    libc::close(read_copy);
+                    libc::close(write_copy);
                     Ok(())
                 });
             }
