@@ -10,7 +10,11 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "plugin.h"
+#include "plugin_with_mappings.h"
+
+/* The world's string types, by shorter names. */
+typedef plugin_with_mappings_string_t str_t;
+typedef plugin_with_mappings_option_string_t opt_str_t;
 
 typedef tessera_plugin_types_asset_definition_t asset_def;
 typedef tessera_plugin_types_computation_t computation_def;
@@ -21,6 +25,12 @@ struct tessera_plugin {
     /* Parallel to defs.computations and defs.sensors. */
     tessera_compute *computes;
     tessera_evaluate *evaluates;
+    /* The exports `mappings` and `checks` declare; functions parallel to them. */
+    exports_tessera_plugin_mappings_list_mapping_definition_t mappings;
+    tessera_map *to_upstream;
+    tessera_map *to_downstream;
+    exports_tessera_plugin_checks_list_check_definition_t checks;
+    tessera_check_evaluate *check_evaluates;
 };
 
 /* Handles hold indices: the arrays they point into move as they grow. */
@@ -73,6 +83,48 @@ struct tessera_output {
     struct tessera_output *next;
 };
 
+struct tessera_mapping {
+    tessera_plugin *plugin;
+    size_t index;
+};
+
+struct tessera_map_request {
+    const exports_tessera_plugin_mappings_mapping_request_t *raw;
+    char *mapping;
+    char *upstream_asset;
+    char *downstream_asset;
+    char **firsts;
+    char **lasts;
+};
+
+struct tessera_map_result {
+    exports_tessera_plugin_mappings_list_key_range_t ranges;
+    char *error;
+};
+
+struct tessera_check {
+    tessera_plugin *plugin;
+    size_t index;
+};
+
+struct tessera_check_context {
+    const exports_tessera_plugin_checks_check_context_t *raw;
+    const exports_tessera_plugin_checks_list_input_partition_t *values;
+    char *check;
+    char *asset;
+    char **keys;
+};
+
+struct tessera_check_results {
+    exports_tessera_plugin_checks_list_check_result_t list;
+    char *error;
+};
+
+struct tessera_check_result {
+    tessera_check_results *results;
+    size_t index;
+};
+
 struct tessera_sensor_context {
     const tessera_plugin_types_sensor_context_t *raw;
     char *cursor;
@@ -98,27 +150,27 @@ static void *checked(void *p) {
     (list.ptr = checked(realloc(list.ptr, (list.len + 1) * sizeof *list.ptr)),                  \
      memset(&list.ptr[list.len], 0, sizeof *list.ptr), &list.ptr[list.len++])
 
-static void set(plugin_string_t *s, const char *text) {
-    plugin_string_dup(s, text != NULL ? text : "");
+static void set(str_t *s, const char *text) {
+    plugin_with_mappings_string_dup(s, text != NULL ? text : "");
 }
 
-static void set_opt(plugin_option_string_t *o, const char *text) {
+static void set_opt(opt_str_t *o, const char *text) {
     o->is_some = text != NULL;
     if (text != NULL) {
         set(&o->val, text);
     }
 }
 
-static bool eq(const plugin_string_t *s, const char *text) {
+static bool eq(const str_t *s, const char *text) {
     size_t n = strlen(text);
     return s->len == n && memcmp(s->ptr, text, n) == 0;
 }
 
-static bool same(const plugin_string_t *a, const plugin_string_t *b) {
+static bool same(const str_t *a, const str_t *b) {
     return a->len == b->len && memcmp(a->ptr, b->ptr, a->len) == 0;
 }
 
-static char *cstr(const plugin_string_t *s) {
+static char *cstr(const str_t *s) {
     char *c = checked(malloc(s->len + 1));
     memcpy(c, s->ptr, s->len);
     c[s->len] = '\0';
@@ -196,19 +248,23 @@ void tessera_asset_code_version(tessera_asset *asset, const char *version) {
     set_opt(&def_of(asset)->code_version, version);
 }
 
-static void metadata_text(metadata_list *list, const char *key, const char *value) {
-    tessera_plugin_types_metadata_entry_t *e = PUSH((*list));
+static void text_value(tessera_plugin_types_metadata_entry_t *e, const char *key,
+                       const char *value) {
     set(&e->key, key);
     e->value.tag = TESSERA_PLUGIN_TYPES_METADATA_VALUE_TEXT;
     set(&e->value.val.text, value);
 }
 
-static void metadata_int(metadata_list *list, const char *key, int64_t value) {
-    tessera_plugin_types_metadata_entry_t *e = PUSH((*list));
+static void int_value(tessera_plugin_types_metadata_entry_t *e, const char *key, int64_t value) {
     set(&e->key, key);
     e->value.tag = TESSERA_PLUGIN_TYPES_METADATA_VALUE_INTEGER;
     e->value.val.integer = value;
 }
+
+/* The bindings give each interface its own (identically laid out) list type: a macro pushes
+ * onto any of them. */
+#define metadata_text(list, key, value) text_value(PUSH((*(list))), key, value)
+#define metadata_int(list, key, value) int_value(PUSH((*(list))), key, value)
 
 void tessera_asset_metadata_text(tessera_asset *asset, const char *key, const char *value) {
     metadata_text(&def_of(asset)->metadata, key, value);
@@ -435,7 +491,7 @@ void tessera_asset_combine(tessera_asset *asset, const char *const *dimension_na
 void tessera_asset_combination(tessera_asset *asset, const char *const *keys) {
     tessera_plugin_types_sparse_multi_partitions_t *s = sparse(asset);
     s->combinations.tag = TESSERA_PLUGIN_TYPES_COMBINATION_SOURCE_LISTED;
-    plugin_list_string_t *row = PUSH(s->combinations.val.listed);
+    plugin_with_mappings_list_string_t *row = PUSH(s->combinations.val.listed);
     for (size_t i = 0; i < s->combined.len; i++) {
         set(PUSH((*row)), keys[i]);
     }
@@ -714,6 +770,49 @@ void tessera_sensor_target(tessera_sensor *sensor, const char *asset) {
     set(PUSH(sensor_of(sensor)->targets), asset);
 }
 
+tessera_mapping *tessera_mapping_new(tessera_plugin *plugin, const char *name,
+                                     tessera_map to_upstream, tessera_map to_downstream) {
+    size_t index = plugin->mappings.len;
+    set(&PUSH(plugin->mappings)->name, name);
+    plugin->to_upstream =
+        checked(realloc(plugin->to_upstream, (index + 1) * sizeof *plugin->to_upstream));
+    plugin->to_downstream =
+        checked(realloc(plugin->to_downstream, (index + 1) * sizeof *plugin->to_downstream));
+    plugin->to_upstream[index] = to_upstream;
+    plugin->to_downstream[index] = to_downstream;
+    tessera_mapping *handle = checked(malloc(sizeof *handle));
+    handle->plugin = plugin;
+    handle->index = index;
+    return handle;
+}
+
+void tessera_mapping_description(tessera_mapping *mapping, const char *text) {
+    set_opt(&mapping->plugin->mappings.ptr[mapping->index].description, text);
+}
+
+tessera_check *tessera_check_new(tessera_plugin *plugin, const char *name, const char *asset,
+                                 tessera_check_evaluate evaluate) {
+    size_t index = plugin->checks.len;
+    exports_tessera_plugin_checks_check_definition_t *c = PUSH(plugin->checks);
+    set(&c->name, name);
+    set(&c->asset, asset);
+    plugin->check_evaluates = checked(
+        realloc(plugin->check_evaluates, (index + 1) * sizeof *plugin->check_evaluates));
+    plugin->check_evaluates[index] = evaluate;
+    tessera_check *handle = checked(malloc(sizeof *handle));
+    handle->plugin = plugin;
+    handle->index = index;
+    return handle;
+}
+
+void tessera_check_description(tessera_check *check, const char *text) {
+    set_opt(&check->plugin->checks.ptr[check->index].description, text);
+}
+
+void tessera_check_blocking(tessera_check *check) {
+    check->plugin->checks.ptr[check->index].blocking = true;
+}
+
 /* ---- in an asset function --------------------------------------------------------------- */
 
 const char *tessera_partition_key(const tessera_context *ctx) {
@@ -786,7 +885,7 @@ const uint8_t *tessera_input_data(const tessera_inputs *inputs, const char *upst
         if (len != NULL) *len = 0;
         return NULL;
     }
-    const plugin_list_u8_t *data = &inputs->raw->ptr[i].partitions.ptr[index].data;
+    const plugin_with_mappings_list_u8_t *data = &inputs->raw->ptr[i].partitions.ptr[index].data;
     if (len != NULL) *len = data->len;
     return data->ptr;
 }
@@ -951,6 +1050,139 @@ tessera_status tessera_sensor_fail(tessera_sensor_result *result, const char *fm
     return TESSERA_FAILED;
 }
 
+/* ---- in a mapping function ------------------------------------------------------------- */
+
+const char *tessera_map_name(const tessera_map_request *request) {
+    return request->mapping;
+}
+
+const char *tessera_map_upstream_asset(const tessera_map_request *request) {
+    return request->upstream_asset;
+}
+
+const char *tessera_map_downstream_asset(const tessera_map_request *request) {
+    return request->downstream_asset;
+}
+
+size_t tessera_map_range_count(const tessera_map_request *request) {
+    return request->raw->ranges.len;
+}
+
+const char *tessera_map_range_first(const tessera_map_request *request, size_t index) {
+    return index < request->raw->ranges.len ? request->firsts[index] : NULL;
+}
+
+const char *tessera_map_range_last(const tessera_map_request *request, size_t index) {
+    return index < request->raw->ranges.len ? request->lasts[index] : NULL;
+}
+
+void tessera_map_answer(tessera_map_result *result, const char *first, const char *last) {
+    exports_tessera_plugin_mappings_key_range_t *r = PUSH(result->ranges);
+    set(&r->first, first);
+    set(&r->last, last);
+}
+
+tessera_status tessera_map_fail(tessera_map_result *result, const char *fmt, ...) {
+    va_list args;
+    va_start(args, fmt);
+    result->error = vformat(fmt, args);
+    va_end(args);
+    return TESSERA_FAILED;
+}
+
+/* ---- in a check function ---------------------------------------------------------------- */
+
+const char *tessera_check_name(const tessera_check_context *ctx) {
+    return ctx->check;
+}
+
+const char *tessera_check_asset(const tessera_check_context *ctx) {
+    return ctx->asset;
+}
+
+int64_t tessera_check_now(const tessera_check_context *ctx) {
+    return ctx->raw->now;
+}
+
+size_t tessera_check_value_count(const tessera_check_context *ctx) {
+    return ctx->values->len;
+}
+
+const char *tessera_check_value_key(const tessera_check_context *ctx, size_t index) {
+    return index < ctx->values->len ? ctx->keys[index] : NULL;
+}
+
+const uint8_t *tessera_check_value_data(const tessera_check_context *ctx, size_t index,
+                                        size_t *len) {
+    if (index >= ctx->values->len) {
+        if (len != NULL) {
+            *len = 0;
+        }
+        return NULL;
+    }
+    if (len != NULL) {
+        *len = ctx->values->ptr[index].data.len;
+    }
+    return ctx->values->ptr[index].data.ptr;
+}
+
+/* `description` is taken (NULL: none). */
+static tessera_check_result *check_result(tessera_check_results *results, const char *key,
+                                          uint8_t outcome, char *description) {
+    size_t index = results->list.len;
+    exports_tessera_plugin_checks_check_result_t *r = PUSH(results->list);
+    set(&r->partition, key);
+    r->outcome = outcome;
+    set_opt(&r->description, description);
+    free(description);
+    tessera_check_result *handle = checked(malloc(sizeof *handle));
+    handle->results = results;
+    handle->index = index;
+    return handle;
+}
+
+tessera_check_result *tessera_check_pass(tessera_check_results *results, const char *key) {
+    return check_result(results, key, EXPORTS_TESSERA_PLUGIN_CHECKS_CHECK_OUTCOME_PASS, NULL);
+}
+
+tessera_check_result *tessera_check_warn(tessera_check_results *results, const char *key,
+                                         const char *fmt, ...) {
+    va_list args;
+    va_start(args, fmt);
+    char *description = vformat(fmt, args);
+    va_end(args);
+    return check_result(results, key, EXPORTS_TESSERA_PLUGIN_CHECKS_CHECK_OUTCOME_WARN,
+                        description);
+}
+
+tessera_check_result *tessera_check_fail(tessera_check_results *results, const char *key,
+                                         const char *fmt, ...) {
+    va_list args;
+    va_start(args, fmt);
+    char *description = vformat(fmt, args);
+    va_end(args);
+    return check_result(results, key, EXPORTS_TESSERA_PLUGIN_CHECKS_CHECK_OUTCOME_FAIL,
+                        description);
+}
+
+void tessera_check_result_metadata_text(tessera_check_result *result, const char *key,
+                                        const char *value) {
+    metadata_text(&result->results->list.ptr[result->index].metadata, key, value);
+}
+
+void tessera_check_result_metadata_int(tessera_check_result *result, const char *key,
+                                       int64_t value) {
+    metadata_int(&result->results->list.ptr[result->index].metadata, key, value);
+}
+
+tessera_status tessera_check_error(tessera_check_results *results, const char *fmt, ...) {
+    va_list args;
+    va_start(args, fmt);
+    results->error = vformat(fmt, args);
+    va_end(args);
+    return TESSERA_FAILED;
+}
+
 /* ---- logging ---------------------------------------------------------------------------- */
 
 void tessera_log(tessera_log_level level, const char *fmt, ...) {
@@ -958,8 +1190,8 @@ void tessera_log(tessera_log_level level, const char *fmt, ...) {
     va_start(args, fmt);
     char *text = vformat(fmt, args);
     va_end(args);
-    plugin_string_t message = {(uint8_t *)text, strlen(text)};
-    plugin_list_tuple2_string_string_t fields = {NULL, 0};
+    str_t message = {(uint8_t *)text, strlen(text)};
+    plugin_with_mappings_list_tuple2_string_string_t fields = {NULL, 0};
     tessera_plugin_host_log((tessera_plugin_host_log_level_t)level, &message, &fields);
     free(text);
 }
@@ -1111,5 +1343,98 @@ bool exports_tessera_plugin_guest_evaluate_sensor(
         return true;
     }
     plugin_error(err, TESSERA_INVALID_INPUT, "this plugin has no such sensor");
+    return false;
+}
+
+void exports_tessera_plugin_mappings_declared_mappings(
+    exports_tessera_plugin_mappings_list_mapping_definition_t *ret) {
+    tessera_plugin plugin;
+    memset(&plugin, 0, sizeof plugin);
+    tessera_define(&plugin);
+    *ret = plugin.mappings;
+}
+
+bool exports_tessera_plugin_mappings_map_partitions(
+    exports_tessera_plugin_mappings_mapping_request_t *request,
+    exports_tessera_plugin_mappings_list_key_range_t *ret,
+    exports_tessera_plugin_mappings_plugin_error_t *err) {
+    tessera_plugin plugin;
+    memset(&plugin, 0, sizeof plugin);
+    tessera_define(&plugin);
+    for (size_t i = 0; i < plugin.mappings.len; i++) {
+        if (!same(&plugin.mappings.ptr[i].name, &request->mapping)) {
+            continue;
+        }
+        tessera_map map =
+            request->direction == EXPORTS_TESSERA_PLUGIN_MAPPINGS_MAPPING_DIRECTION_TO_UPSTREAM
+                ? plugin.to_upstream[i]
+                : plugin.to_downstream[i];
+        tessera_map_request r;
+        r.raw = request;
+        r.mapping = cstr(&request->mapping);
+        r.upstream_asset = cstr(&request->upstream_asset);
+        r.downstream_asset = cstr(&request->downstream_asset);
+        r.firsts = checked(calloc(request->ranges.len + 1, sizeof *r.firsts));
+        r.lasts = checked(calloc(request->ranges.len + 1, sizeof *r.lasts));
+        for (size_t j = 0; j < request->ranges.len; j++) {
+            r.firsts[j] = cstr(&request->ranges.ptr[j].first);
+            r.lasts[j] = cstr(&request->ranges.ptr[j].last);
+        }
+        tessera_map_result result;
+        memset(&result, 0, sizeof result);
+        tessera_status status = map(&r, &result);
+        if (status != TESSERA_OK) {
+            plugin_error(err, status,
+                         result.error != NULL ? result.error : "the mapping function failed");
+            return false;
+        }
+        *ret = result.ranges;
+        return true;
+    }
+    plugin_error(err, TESSERA_INVALID_INPUT, "this plugin exports no such mapping");
+    return false;
+}
+
+void exports_tessera_plugin_checks_declared_checks(
+    exports_tessera_plugin_checks_list_check_definition_t *ret) {
+    tessera_plugin plugin;
+    memset(&plugin, 0, sizeof plugin);
+    tessera_define(&plugin);
+    *ret = plugin.checks;
+}
+
+bool exports_tessera_plugin_checks_evaluate_check(
+    exports_tessera_plugin_checks_check_context_t *context,
+    exports_tessera_plugin_checks_list_input_partition_t *values,
+    exports_tessera_plugin_checks_list_check_result_t *ret,
+    exports_tessera_plugin_checks_plugin_error_t *err) {
+    tessera_plugin plugin;
+    memset(&plugin, 0, sizeof plugin);
+    tessera_define(&plugin);
+    for (size_t i = 0; i < plugin.checks.len; i++) {
+        if (!same(&plugin.checks.ptr[i].name, &context->check)) {
+            continue;
+        }
+        tessera_check_context ctx;
+        ctx.raw = context;
+        ctx.values = values;
+        ctx.check = cstr(&context->check);
+        ctx.asset = cstr(&context->asset);
+        ctx.keys = checked(calloc(values->len + 1, sizeof *ctx.keys));
+        for (size_t j = 0; j < values->len; j++) {
+            ctx.keys[j] = cstr(&values->ptr[j].key);
+        }
+        tessera_check_results results;
+        memset(&results, 0, sizeof results);
+        tessera_status status = plugin.check_evaluates[i](&ctx, &results);
+        if (status != TESSERA_OK) {
+            plugin_error(err, status,
+                         results.error != NULL ? results.error : "the check function failed");
+            return false;
+        }
+        *ret = results.list;
+        return true;
+    }
+    plugin_error(err, TESSERA_INVALID_INPUT, "this plugin exports no such check");
     return false;
 }

@@ -31,6 +31,13 @@ typedef struct tessera_inputs tessera_inputs;
 typedef struct tessera_output tessera_output;
 typedef struct tessera_sensor_context tessera_sensor_context;
 typedef struct tessera_sensor_result tessera_sensor_result;
+typedef struct tessera_mapping tessera_mapping;
+typedef struct tessera_map_request tessera_map_request;
+typedef struct tessera_map_result tessera_map_result;
+typedef struct tessera_check tessera_check;
+typedef struct tessera_check_context tessera_check_context;
+typedef struct tessera_check_results tessera_check_results;
+typedef struct tessera_check_result tessera_check_result;
 
 /* What an asset or sensor function returns. */
 typedef enum tessera_status {
@@ -45,9 +52,13 @@ typedef tessera_status (*tessera_compute)(const tessera_context *ctx, const tess
                                           tessera_output *out);
 typedef tessera_status (*tessera_evaluate)(const tessera_sensor_context *ctx,
                                            tessera_sensor_result *result);
+typedef tessera_status (*tessera_map)(const tessera_map_request *request,
+                                      tessera_map_result *result);
+typedef tessera_status (*tessera_check_evaluate)(const tessera_check_context *ctx,
+                                                 tessera_check_results *results);
 
-/* Implemented by the plugin: declares its assets and sensors. Called at every entry into the
- * plugin; it must depend on nothing but the code. */
+/* Implemented by the plugin: declares its assets, sensors, partition mappings and asset
+ * checks. Called at every entry into the plugin; it must depend on nothing but the code. */
 void tessera_define(tessera_plugin *plugin);
 
 /* ---- Declaring assets ------------------------------------------------------------------- */
@@ -128,7 +139,7 @@ void tessera_asset_input_static_pair(tessera_asset *asset, const char *upstream_
  * NULL). */
 void tessera_asset_input_multi_to_single(tessera_asset *asset, const char *upstream,
                                          const char *dimension);
-/* Through a partition mapping a loaded plugin exports, by name (a Rust plugin's `Mapper`). */
+/* Through a partition mapping a loaded plugin exports, by name (tessera_mapping_new). */
 void tessera_asset_input_plugin_mapping(tessera_asset *asset, const char *upstream,
                                         const char *mapping);
 /* Between two multi-dimensional definitions: declare it, then one mapping per pair of
@@ -180,6 +191,28 @@ tessera_sensor *tessera_sensor_new(tessera_plugin *plugin, const char *name,
 void tessera_sensor_description(tessera_sensor *sensor, const char *text);
 /* An asset its run requests may target. */
 void tessera_sensor_target(tessera_sensor *sensor, const char *asset);
+
+/* ---- Declaring partition mappings ------------------------------------------------------- */
+
+/* A partition mapping this plugin exports (a fiscal calendar, "the last complete week of the
+ * month"), by a name unique among the loaded plugins: inputs of any plugin read through it
+ * with tessera_asset_input_plugin_mapping. One function per direction; each is given runs of
+ * keys of one side (first and last, inclusive, in key order) and answers runs of keys of the
+ * other with tessera_map_answer. The host checks the answers and refuses a mapping whose keys
+ * the other side does not have, or whose answers do not map back onto what was asked. */
+tessera_mapping *tessera_mapping_new(tessera_plugin *plugin, const char *name,
+                                     tessera_map to_upstream, tessera_map to_downstream);
+void tessera_mapping_description(tessera_mapping *mapping, const char *text);
+
+/* ---- Declaring asset checks ------------------------------------------------------------- */
+
+/* A check on one of this plugin's assets, evaluated by the host per partition right after
+ * each materialization, over the values just written. */
+tessera_check *tessera_check_new(tessera_plugin *plugin, const char *name, const char *asset,
+                                 tessera_check_evaluate evaluate);
+void tessera_check_description(tessera_check *check, const char *text);
+/* A partition failing it stops the downstream partitions that read it from running. */
+void tessera_check_blocking(tessera_check *check);
 
 /* ---- In an asset function --------------------------------------------------------------- */
 
@@ -246,6 +279,49 @@ void tessera_sensor_skip(tessera_sensor_result *result, const char *reason);
 void tessera_sensor_add_dynamic_key(tessera_sensor_result *result, const char *set_name,
                                     const char *key);
 tessera_status tessera_sensor_fail(tessera_sensor_result *result, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+
+/* ---- In a mapping function -------------------------------------------------------------- */
+
+const char *tessera_map_name(const tessera_map_request *request);
+/* The assets on each side of the input (the downstream asset reads the upstream one). */
+const char *tessera_map_upstream_asset(const tessera_map_request *request);
+const char *tessera_map_downstream_asset(const tessera_map_request *request);
+/* The runs of keys asked about, in key order (NULL past the count). */
+size_t tessera_map_range_count(const tessera_map_request *request);
+const char *tessera_map_range_first(const tessera_map_request *request, size_t index);
+const char *tessera_map_range_last(const tessera_map_request *request, size_t index);
+/* Adds a run of keys of the other side to the answer. */
+void tessera_map_answer(tessera_map_result *result, const char *first, const char *last);
+tessera_status tessera_map_fail(tessera_map_result *result, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+
+/* ---- In a check function ---------------------------------------------------------------- */
+
+const char *tessera_check_name(const tessera_check_context *ctx);
+const char *tessera_check_asset(const tessera_check_context *ctx);
+/* Unix seconds. */
+int64_t tessera_check_now(const tessera_check_context *ctx);
+/* The values just written, one per partition key (a call that wrote one value for its range
+ * gives it under each key); the key is empty for an unpartitioned asset. */
+size_t tessera_check_value_count(const tessera_check_context *ctx);
+const char *tessera_check_value_key(const tessera_check_context *ctx, size_t index);
+const uint8_t *tessera_check_value_data(const tessera_check_context *ctx, size_t index,
+                                        size_t *len);
+/* One result per key given, no other: pass, or warn or fail with a description. */
+tessera_check_result *tessera_check_pass(tessera_check_results *results, const char *key);
+tessera_check_result *tessera_check_warn(tessera_check_results *results, const char *key,
+                                         const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+tessera_check_result *tessera_check_fail(tessera_check_results *results, const char *key,
+                                         const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+void tessera_check_result_metadata_text(tessera_check_result *result, const char *key,
+                                        const char *value);
+void tessera_check_result_metadata_int(tessera_check_result *result, const char *key,
+                                       int64_t value);
+/* The check could not be evaluated at all: the host fails every partition it was given. */
+tessera_status tessera_check_error(tessera_check_results *results, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
 
 /* ---- Logging ---------------------------------------------------------------------------- */

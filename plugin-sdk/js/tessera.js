@@ -4,9 +4,11 @@
 //     import { plugin, asset, daily, timeWindow, json } from "./tessera.js";
 //     export const guest = plugin({ assets: [asset("hello", compute).partitions(daily("2024-01-01"))] });
 //
-// `componentize-js` turns the module into a component of the WIT world `plugin`
-// (`plugin-sdk/wit/plugin.wit`). The WIT's records are objects with camelCase fields, variants
-// `{ tag, val }`, `s64` a BigInt, `list<u8>` a Uint8Array; this file hides all of that.
+// `componentize-js` turns the module into a component of the WIT world `plugin-with-mappings`
+// (`plugin-sdk/wit/plugin.wit`); the build adds the exports `mappings` and `checks` from this
+// file (`component.js`), which serve what `plugin({ mappings, checks })` declared. The WIT's
+// records are objects with camelCase fields, variants `{ tag, val }`, `s64` a BigInt,
+// `list<u8>` a Uint8Array; this file hides all of that.
 
 import { log as hostLog, dynamicPartitionKeys as hostDynamicKeys } from "tessera:plugin/host@0.3.0";
 
@@ -633,13 +635,175 @@ class SensorDecl {
  */
 export const sensor = (name, evaluate) => new SensorDecl(name, evaluate);
 
+// ---- partition mappings and asset checks this plugin exports -----------------------------
+
+class MapperDecl {
+    constructor(name, toUpstream, toDownstream) {
+        this.def = { name, description: undefined };
+        this.toUpstream = toUpstream;
+        this.toDownstream = toDownstream;
+    }
+
+    description(text) {
+        this.def.description = text;
+        return this;
+    }
+}
+
+/**
+ * A partition mapping this plugin exports (a fiscal calendar, "the last complete week of the
+ * month"), by a name unique among the loaded plugins: inputs of any plugin read through it with
+ * `pluginMapping(name)`. One function per direction, each given a request
+ * `{ mapping, direction, upstreamAsset, downstreamAsset, ranges }` whose `ranges` are runs of
+ * keys `[first, last]` (inclusive, in key order) of one side, and returning runs of keys of the
+ * other the same way. The host checks the answers and refuses a mapping whose keys the other
+ * side does not have, or whose answers do not map back onto what was asked:
+ * `mapper("fiscal_445", { toUpstream: daysOfPeriods, toDownstream: periodsOfDays })`.
+ */
+export const mapper = (name, { toUpstream, toDownstream }) =>
+    new MapperDecl(name, toUpstream, toDownstream);
+
+class CheckDecl {
+    constructor(name, asset, evaluate) {
+        this.def = { name, asset, description: undefined, blocking: false };
+        this.evaluate = evaluate;
+    }
+
+    description(text) {
+        this.def.description = text;
+        return this;
+    }
+
+    /** A partition failing it stops the downstream partitions that read it from running. */
+    blocking() {
+        this.def.blocking = true;
+        return this;
+    }
+}
+
+/**
+ * A check on one of this plugin's assets, evaluated by the host per partition right after each
+ * materialization: `evaluate(context, values)` gets `{ check, asset, now }` and the values just
+ * written as `[{ key, data, text }]` (`text` decodes `data` as UTF-8), and returns one
+ * `checkResult` per key given.
+ */
+export const check = (name, asset, evaluate) => new CheckDecl(name, asset, evaluate);
+
+class CheckResultDecl {
+    constructor(partition, outcome, description) {
+        this.partition = partition;
+        this.outcome = outcome;
+        this.description = description;
+        this.meta = {};
+    }
+
+    /** Attaches metadata, as on an Output. */
+    metadata(key, value) {
+        this.meta[key] = value;
+        return this;
+    }
+}
+
+/** One partition's result: `checkResult.pass(key)`, `.warn(key, why)`, `.fail(key, why)`. */
+export const checkResult = {
+    pass: (key) => new CheckResultDecl(key, "pass", undefined),
+    warn: (key, description) => new CheckResultDecl(key, "warn", String(description)),
+    fail: (key, description) => new CheckResultDecl(key, "fail", String(description)),
+};
+
+// What `plugin(...)` declared, for the exports `mappings` and `checks` below.
+const exported = { mappings: new Map(), checks: new Map() };
+
+/**
+ * The component's `mappings` export. The build exports it beside the plugin module's `guest`,
+ * so a plugin declares its mappings in `plugin({ mappings })` and never exports this itself.
+ */
+export const mappings = {
+    declaredMappings() {
+        return [...exported.mappings.values()].map((m) => m.def);
+    },
+
+    mapPartitions(request) {
+        const decl = exported.mappings.get(request.mapping);
+        if (decl === undefined) {
+            throw { tag: "invalid-input", val: `no mapping ${request.mapping}` };
+        }
+        try {
+            const map = request.direction === "to-upstream" ? decl.toUpstream : decl.toDownstream;
+            const answer = map({
+                mapping: request.mapping,
+                direction: request.direction,
+                upstreamAsset: request.upstreamAsset,
+                downstreamAsset: request.downstreamAsset,
+                ranges: request.ranges.map((r) => [r.first, r.last]),
+            });
+            return [...answer].map(([first, last]) => ({ first: String(first), last: String(last) }));
+        } catch (e) {
+            throw pluginError(e);
+        }
+    },
+};
+
+/** The component's `checks` export, like `mappings`: declare checks in `plugin({ checks })`. */
+export const checks = {
+    declaredChecks() {
+        return [...exported.checks.values()].map((c) => c.def);
+    },
+
+    evaluateCheck(rawContext, values) {
+        const decl = exported.checks.get(rawContext.check);
+        if (decl === undefined) {
+            throw { tag: "invalid-input", val: `no check ${rawContext.check}` };
+        }
+        try {
+            const given = values.map(({ key, data }) => ({
+                key,
+                data,
+                get text() {
+                    return decodeText(rawContext.asset, key, data);
+                },
+            }));
+            const results = decl.evaluate(
+                { check: rawContext.check, asset: rawContext.asset, now: Number(rawContext.now) },
+                given,
+            );
+            return [...results].map((r) => {
+                if (!(r instanceof CheckResultDecl)) {
+                    throw new Failed(`check ${rawContext.check} returns checkResult.pass/warn/fail, not ${r}`);
+                }
+                return {
+                    partition: r.partition,
+                    outcome: r.outcome,
+                    description: r.description,
+                    metadata: metadataEntries(r.meta),
+                };
+            });
+        } catch (e) {
+            throw pluginError(e);
+        }
+    },
+};
+
 // ---- the plugin -----------------------------------------------------------------------------
 
 /**
- * The component's `guest` export from the plugin's assets and sensors:
- * `export const guest = plugin({ assets: [...], sensors: [...] })`.
+ * The component's `guest` export from the plugin's assets and sensors, and the partition
+ * mappings and asset checks it exports:
+ * `export const guest = plugin({ assets: [...], sensors: [...], mappings: [...], checks: [...] })`.
  */
-export function plugin({ assets = [], sensors = [] }) {
+export function plugin({ assets = [], sensors = [], mappings = [], checks = [] }) {
+    for (const m of mappings) {
+        if (!(m instanceof MapperDecl)) {
+            throw new Error(`plugin({ mappings }) takes mapper(...), not ${m}`);
+        }
+        exported.mappings.set(m.def.name, m);
+    }
+    for (const c of checks) {
+        if (!(c instanceof CheckDecl)) {
+            throw new Error(`plugin({ checks }) takes check(...), not ${c}`);
+        }
+        exported.checks.set(c.def.name, c);
+    }
     const computations = new Map();
     for (const decl of assets) {
         if (decl instanceof MultiAssetDecl) {

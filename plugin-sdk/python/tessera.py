@@ -25,6 +25,8 @@ from typing import Any, Callable, Iterable, Mapping, Optional, Sequence, Union
 
 from componentize_py_types import Err
 from wit_world import exports
+from wit_world.exports import checks as _checks
+from wit_world.exports import mappings as _mappings
 from wit_world.imports import host, types
 
 # ---- errors -------------------------------------------------------------------------------
@@ -623,16 +625,87 @@ class AssetSpec:
         )
 
 
+# ---- partition mappings and asset checks a plugin exports ---------------------------------
+
+
+@dataclass(frozen=True)
+class MapRequest:
+    """One question to a partition mapping: runs of keys (first, last), inclusive and in key
+    order, of the side mapped from, for one input. `direction` is "to_upstream" (downstream
+    keys given) or "to_downstream" (upstream keys given)."""
+
+    mapping: str
+    direction: str
+    upstream_asset: str
+    downstream_asset: str
+    ranges: list[tuple[str, str]]
+
+
+MapFn = Callable[[MapRequest], Iterable[tuple[str, str]]]
+
+
+@dataclass(frozen=True)
+class CheckContext:
+    check: str
+    asset: str
+    now: int
+    """Unix seconds."""
+
+
+class CheckResult:
+    """One partition's result: CheckResult.passed(key), .warning(key, why), .failed(key, why),
+    each with metadata as keyword arguments."""
+
+    def __init__(
+        self, partition: str, outcome: str, description: Optional[str], metadata: dict[str, Any]
+    ) -> None:
+        self.partition = partition
+        self.outcome = outcome
+        self.description = description
+        self.metadata = metadata
+
+    @staticmethod
+    def passed(partition: str, **metadata: Any) -> CheckResult:
+        return CheckResult(partition, "pass", None, dict(metadata))
+
+    @staticmethod
+    def warning(partition: str, description: str, **metadata: Any) -> CheckResult:
+        return CheckResult(partition, "warn", description, dict(metadata))
+
+    @staticmethod
+    def failed(partition: str, description: str, **metadata: Any) -> CheckResult:
+        return CheckResult(partition, "fail", description, dict(metadata))
+
+    def _wit(self) -> _checks.CheckResult:
+        outcome = {
+            "pass": _checks.CheckOutcome.PASS,
+            "warn": _checks.CheckOutcome.WARN,
+            "fail": _checks.CheckOutcome.FAIL,
+        }[self.outcome]
+        return _checks.CheckResult(
+            partition=self.partition,
+            outcome=outcome,
+            description=self.description,
+            metadata=_metadata(self.metadata),
+        )
+
+
+CheckFn = Callable[[CheckContext, list["InputPartition"]], Iterable[CheckResult]]
+
+
 Compute = Callable[[Context, Inputs], Any]
 Evaluate = Callable[[SensorContext, SensorResult], None]
 
 
 class Plugin:
-    """The plugin's assets and sensors, declared with the decorators below."""
+    """The plugin's assets, sensors, partition mappings and asset checks, declared with the
+    methods below."""
 
     def __init__(self) -> None:
         self._computations: dict[str, tuple[Compute, list[AssetSpec], bool]] = {}
         self._sensors: dict[str, tuple[Evaluate, types.SensorDefinition]] = {}
+        self._mappings: dict[str, tuple[MapFn, MapFn, _mappings.MappingDefinition]] = {}
+        self._checks: dict[str, tuple[CheckFn, _checks.CheckDefinition]] = {}
 
     def asset(
         self,
@@ -703,6 +776,46 @@ class Plugin:
 
         return register
 
+    def mapping(
+        self,
+        name: str,
+        *,
+        to_upstream: MapFn,
+        to_downstream: MapFn,
+        description: Optional[str] = None,
+    ) -> None:
+        """A partition mapping this plugin exports (a fiscal calendar, "the last complete week
+        of the month"), by a name unique among the loaded plugins: inputs of any plugin read
+        through it with plugin_mapping(name). One function per direction, each given a
+        MapRequest and returning runs of keys (first, last) of the other side. The host checks
+        the answers and refuses a mapping whose keys the other side does not have, or whose
+        answers do not map back onto what was asked."""
+        definition = _mappings.MappingDefinition(name=name, description=description)
+        self._mappings[name] = (to_upstream, to_downstream, definition)
+
+    def check(
+        self,
+        name: str,
+        *,
+        asset: str,
+        blocking: bool = False,
+        description: Optional[str] = None,
+    ) -> Callable[[CheckFn], CheckFn]:
+        """A check on one of this plugin's assets, evaluated by the host per partition right
+        after each materialization: the decorated `fn(context, values)` gets a CheckContext
+        and the values just written ([InputPartition], one per key) and returns one
+        CheckResult per key given. A blocking check's failed partitions stop the downstream
+        partitions that read them from running."""
+        definition = _checks.CheckDefinition(
+            name=name, asset=asset, description=description, blocking=blocking
+        )
+
+        def register(fn: CheckFn) -> CheckFn:
+            self._checks[name] = (fn, definition)
+            return fn
+
+        return register
+
     # -- the WIT side --
 
     def _definitions(self) -> types.Definitions:
@@ -742,8 +855,52 @@ class Plugin:
         except Exception as e:  # noqa: BLE001 - every failure becomes the call's error
             raise Err(_plugin_error(e)) from None
 
+    def _map_partitions(self, raw: _mappings.MappingRequest) -> list[_mappings.KeyRange]:
+        found = self._mappings.get(raw.mapping)
+        if found is None:
+            raise Err(types.PluginError_InvalidInput(f"no mapping {raw.mapping}"))
+        to_upstream, to_downstream, _ = found
+        upward = raw.direction == _mappings.MappingDirection.TO_UPSTREAM
+        try:
+            request = MapRequest(
+                mapping=raw.mapping,
+                direction="to_upstream" if upward else "to_downstream",
+                upstream_asset=raw.upstream_asset,
+                downstream_asset=raw.downstream_asset,
+                ranges=[(r.first, r.last) for r in raw.ranges],
+            )
+            answer = (to_upstream if upward else to_downstream)(request)
+            return [_mappings.KeyRange(first=str(f), last=str(l)) for f, l in answer]
+        except Exception as e:  # noqa: BLE001 - every failure becomes the call's error
+            raise Err(_plugin_error(e)) from None
+
+    def _evaluate_check(
+        self, raw: _checks.CheckContext, values: list[types.InputPartition]
+    ) -> list[_checks.CheckResult]:
+        found = self._checks.get(raw.check)
+        if found is None:
+            raise Err(types.PluginError_InvalidInput(f"no check {raw.check}"))
+        evaluate, _ = found
+        try:
+            given = [InputPartition(v.key, v.data) for v in values]
+            results = evaluate(CheckContext(raw.check, raw.asset, raw.now), given)
+            out = []
+            for r in results:
+                if not isinstance(r, CheckResult):
+                    raise Failed(
+                        f"check {raw.check} returns CheckResult values, not {type(r).__name__}"
+                    )
+                out.append(r._wit())
+            return out
+        except Exception as e:  # noqa: BLE001 - every failure becomes the call's error
+            raise Err(_plugin_error(e)) from None
+
     def guest(self) -> type:
-        """The class componentize-py exports as the `guest` interface: `Guest = plugin.guest()`."""
+        """The class componentize-py exports as the `guest` interface: `Guest = plugin.guest()`.
+        This plugin's mappings and checks are what the component's `mappings` and `checks`
+        exports (Mappings and Checks below) serve."""
+        global _exported  # noqa: PLW0603 - the one plugin a component exports
+        _exported = self
         plugin = self
 
         class Guest(exports.Guest):
@@ -759,3 +916,38 @@ class Plugin:
                 return plugin._evaluate_sensor(context)
 
         return Guest
+
+
+# The plugin whose guest() the component exports: its mappings and checks are served below.
+_exported: Optional[Plugin] = None
+
+
+class Mappings(exports.Mappings):
+    """The component's `mappings` export: the build (tessera_component.py) exports it beside
+    the plugin module's Guest, serving what the plugin declared with Plugin.mapping."""
+
+    def declared_mappings(self) -> list[_mappings.MappingDefinition]:
+        if _exported is None:
+            return []
+        return [d for _, _, d in _exported._mappings.values()]
+
+    def map_partitions(self, request: _mappings.MappingRequest) -> list[_mappings.KeyRange]:
+        if _exported is None:
+            raise Err(types.PluginError_InvalidInput(f"no mapping {request.mapping}"))
+        return _exported._map_partitions(request)
+
+
+class Checks(exports.Checks):
+    """The component's `checks` export, like Mappings: what Plugin.check declared."""
+
+    def declared_checks(self) -> list[_checks.CheckDefinition]:
+        if _exported is None:
+            return []
+        return [d for _, d in _exported._checks.values()]
+
+    def evaluate_check(
+        self, context: _checks.CheckContext, values: list[types.InputPartition]
+    ) -> list[_checks.CheckResult]:
+        if _exported is None:
+            raise Err(types.PluginError_InvalidInput(f"no check {context.check}"))
+        return _exported._evaluate_check(context, values)

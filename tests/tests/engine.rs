@@ -598,6 +598,42 @@ fn blocking_checks_stop_what_reads_a_failed_partition() {
     assert_eq!(checks("2024-01-01"), one("pass"));
     assert_eq!(checks("2024-01-02"), one("warn"));
     assert_eq!(checks("2024-01-03"), one("fail"));
+    // The asset's status counts them per check (what `partitions` prints), and the ones that
+    // warn or fail are listed with their partitions.
+    let (status, _) = engine
+        .asset_status(&graph, "checked_up", 10, now(), false)
+        .unwrap();
+    assert_eq!(
+        status.checks,
+        [tessera_engine::state::CheckCounts {
+            check: "not_the_third".into(),
+            blocking: true,
+            pass: 2,
+            warn: 1,
+            fail: 1,
+        }]
+    );
+    let problems: Vec<(String, String, Option<String>)> = engine
+        .check_problems("checked_up")
+        .unwrap()
+        .into_iter()
+        .map(|c| (c.partition, c.outcome, c.description))
+        .collect();
+    assert_eq!(
+        problems,
+        [
+            (
+                "2024-01-02".into(),
+                "warn".into(),
+                Some("the 2nd is late".into())
+            ),
+            (
+                "2024-01-03".into(),
+                "fail".into(),
+                Some("the 3rd is a bad load".into())
+            ),
+        ]
+    );
     // `checked_down` reads the day before and the day: the 3rd blocks the 3rd and the 4th.
     backfill(
         &engine,

@@ -602,6 +602,53 @@ fn declared(plugin: &Plugin) -> Vec<String> {
     out
 }
 
+/// What a plugin exports besides its assets: its partition mappings and asset checks as the
+/// host reads them, the mapping `case` asked both ways through the host's law checks (the
+/// plugin's own `by_region`, `eu`/`us`, upstream of `labels`, `EU`/`US`), and the check
+/// `labelled` evaluated over a value that is its key, one that is not and an empty one.
+fn exported(plugin: Plugin, now: chrono::DateTime<Utc>) -> Vec<String> {
+    use tessera_partitions::{Context, ExternalMapping, PartitionSubset};
+    let plugin = Arc::new(plugin);
+    let defs = plugin.definitions();
+    let mut out: Vec<String> = defs
+        .mappings
+        .iter()
+        .map(|m| format!("mapping {m:?}"))
+        .chain(defs.checks.iter().map(|c| format!("check {c:?}")))
+        .collect();
+    let partitions = |asset: &str| {
+        defs.computations
+            .iter()
+            .flat_map(|c| &c.assets)
+            .find(|a| a.key == asset)
+            .and_then(|a| a.partitions.clone())
+            .unwrap()
+    };
+    let (regions, labels) = (partitions("by_region"), partitions("labels"));
+    let code =
+        tessera_runtime::PluginMappingCode::new(plugin.clone(), "case", "by_region", "labels");
+    let cx = Context::new(now);
+    let us = PartitionSubset::from_range(1, 2);
+    let up = code.to_upstream(&cx, &us, &labels, &regions).unwrap();
+    let down = code
+        .to_downstream(&cx, &PartitionSubset::from_range(0, 2), &regions, &labels)
+        .unwrap();
+    out.push(format!(
+        "case: US upstream {up:?}; eu..us downstream {down:?}"
+    ));
+    let values: Vec<(String, Vec<u8>)> = [
+        ("2024-01-01", &b"2024-01-01"[..]),
+        ("2024-01-02", b"oops"),
+        ("2024-01-03", b""),
+    ]
+    .iter()
+    .map(|(k, v)| (k.to_string(), v.to_vec()))
+    .collect();
+    let results = plugin.evaluate_check("labelled", &values, now).unwrap();
+    out.extend(results.iter().map(|r| format!("labelled: {r:?}")));
+    out
+}
+
 #[test]
 fn every_kit_declares_what_the_rust_sdk_declares() {
     let work = tempfile::tempdir().unwrap();
@@ -627,12 +674,29 @@ fn every_kit_declares_what_the_rust_sdk_declares() {
         "{expected:#?}"
     );
     let now = Utc.with_ymd_and_hms(2024, 2, 1, 0, 0, 0).unwrap();
+    let expected_exports = exported(runtime.load(&rust).unwrap(), now);
+    let shown = expected_exports.join("\n");
+    for wanted in [
+        "mapping MappingSpec { name: \"case\", description: Some(\"Region codes in either case\") }",
+        "blocking: true",
+        "outcome: Pass",
+        "outcome: Fail, description: Some(\"wrote oops\")",
+        "outcome: Warn, description: Some(\"empty\")",
+        "(\"now\", Integer(1706745600))",
+    ] {
+        assert!(shown.contains(wanted), "{wanted} in {shown}");
+    }
     for (kit, file) in [
         ("Rust", &rust),
         ("C", &c),
         ("JavaScript", &js),
         ("Python", &python),
     ] {
+        assert_eq!(
+            exported(runtime.load(file).unwrap(), now),
+            expected_exports,
+            "the {kit} kit's mappings and checks"
+        );
         let plugin = runtime.load(file).unwrap();
         assert_eq!(declared(&plugin), expected, "the {kit} kit");
         // The multi-asset writes the assets asked for, and a range call covers the range.

@@ -12,6 +12,11 @@ use wit_bindgen_core::wit_parser::Resolve;
 /// The Debian packages that give clang a `wasm32-wasi` target and its C library.
 pub const DEBIAN_PACKAGES: &[&str] = &["clang", "lld", "wasi-libc", "libclang-rt-dev-wasm32"];
 
+/// The bindings' file stem: the kits' world with `_` for `-`, as `wit-bindgen-c` names them.
+fn bindings_stem() -> String {
+    crate::KIT_WORLD.replace('-', "_")
+}
+
 fn clang() -> String {
     std::env::var("TESSERA_CLANG").unwrap_or_else(|_| "clang".to_string())
 }
@@ -73,7 +78,8 @@ pub fn ensure_toolchain(scratch: &Path) -> Result<(), String> {
     }
 }
 
-/// Writes `plugin.h`, `plugin.c` and `plugin_component_type.o` for the plugin world.
+/// Writes `plugin_with_mappings.h`, `.c` and `_component_type.o` (named after the kits'
+/// world) into `dir`, which holds nothing else afterwards.
 pub fn generate_bindings(root: &Path, dir: &Path) -> Result<(), String> {
     let wit = root.join("plugin-sdk").join("wit");
     let mut resolve = Resolve::default();
@@ -81,13 +87,17 @@ pub fn generate_bindings(root: &Path, dir: &Path) -> Result<(), String> {
         .push_dir(&wit)
         .map_err(|e| format!("cannot read the WIT in {}: {e:#}", wit.display()))?;
     let world = resolve
-        .select_world(&[package], Some("plugin"))
-        .map_err(|e| format!("no world `plugin`: {e:#}"))?;
+        .select_world(&[package], Some(crate::KIT_WORLD))
+        .map_err(|e| format!("no world `{}`: {e:#}", crate::KIT_WORLD))?;
     let mut files = wit_bindgen_core::Files::default();
     wit_bindgen_c::Opts::default()
         .build()
         .generate(&mut resolve, world, &mut files)
         .map_err(|e| format!("cannot generate the C bindings: {e:#}"))?;
+    // Bindings of another world (an older kit's `plugin.h`) must not be compiled by mistake.
+    if dir.exists() {
+        fs::remove_dir_all(dir).map_err(|e| format!("cannot clear {}: {e}", dir.display()))?;
+    }
     fs::create_dir_all(dir).map_err(|e| format!("cannot create {}: {e}", dir.display()))?;
     for (name, contents) in files.iter() {
         let path = dir.join(name);
@@ -140,8 +150,8 @@ pub fn build_plugin(
     command
         .args(&sources)
         .arg(kit.join("tessera.c"))
-        .arg(bindings.join("plugin.c"))
-        .arg(bindings.join("plugin_component_type.o"))
+        .arg(bindings.join(format!("{}.c", bindings_stem())))
+        .arg(bindings.join(format!("{}_component_type.o", bindings_stem())))
         .arg("-o")
         .arg(&core);
     let output = command

@@ -1,7 +1,8 @@
 //! Plugins written in JavaScript: an ES module (`plugin.js`, exporting `guest`) built with the
 //! kit in `plugin-sdk/js/` by `componentize-js`, which embeds it in the StarlingMonkey engine
-//! and gives a component of the `plugin` world. The tool comes from npm, pinned in
-//! `plugin-sdk/js/package.json`, installed under `target/js-toolchain/`.
+//! and gives a component of the `plugin-with-mappings` world (the kit adds the `mappings` and
+//! `checks` exports). The tool comes from npm, pinned in `plugin-sdk/js/package.json`,
+//! installed under `target/js-toolchain/`.
 
 use std::fs;
 use std::path::{Path, PathBuf};
@@ -27,6 +28,10 @@ fn node_major() -> Option<u32> {
         .parse()
         .ok()
 }
+
+/// The module componentize-js builds: `plugin.js`'s exports and the kit's `mappings` and
+/// `checks` (what the kits' world exports besides `guest`).
+const ENTRY: &str = "tessera_component.js";
 
 /// Installs componentize-js under `target/js-toolchain/` unless the pinned version is there;
 /// returns the command that runs it.
@@ -114,14 +119,22 @@ pub fn build_plugin(root: &Path, cli: &Path, source: &Path, out: &Path) -> Resul
     let wit = root.join("plugin-sdk").join("wit");
     let plugin_files = stamp::files_under(source, &["node_modules"])?;
     let wit_files = stamp::files_under(&wit, &[])?;
-    let kit_files = [kit.join("tessera.js"), kit.join("package.json")];
+    // The kit, the entry module that adds its exports to the plugin's, and the tool's pin.
+    let kit_files = [
+        kit.join("tessera.js"),
+        kit.join(ENTRY),
+        kit.join("package.json"),
+    ];
     let all: Vec<PathBuf> = plugin_files
         .iter()
         .chain(&wit_files)
         .chain(&kit_files)
         .cloned()
         .collect();
-    let digest = stamp::digest(&all, &DISABLED_FEATURES.join(","))?;
+    let digest = stamp::digest(
+        &all,
+        &format!("{} {}", crate::KIT_WORLD, DISABLED_FEATURES.join(",")),
+    )?;
     if stamp::is_fresh(out, &digest) {
         return Ok(false);
     }
@@ -140,15 +153,15 @@ pub fn build_plugin(root: &Path, cli: &Path, source: &Path, out: &Path) -> Resul
     }
     copy_files(source, &stage, &plugin_files)?;
     copy_files(&wit, &stage.join("wit"), &wit_files)?;
-    copy_files(&kit, &stage, &kit_files[..1])?;
+    copy_files(&kit, &stage, &kit_files[..2])?;
     crate::run_tool(
         Command::new(cli)
             .current_dir(&stage)
-            .args(["--wit", "wit", "--world-name", "plugin", "-d"])
+            .args(["--wit", "wit", "--world-name", crate::KIT_WORLD, "-d"])
             .args(DISABLED_FEATURES)
             .arg("-o")
             .arg(out)
-            .arg("plugin.js"),
+            .arg(ENTRY),
         "componentize-js",
         source,
         out,

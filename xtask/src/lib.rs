@@ -9,6 +9,11 @@ pub mod js;
 pub mod python;
 mod stamp;
 
+/// The world the C, JavaScript and Python kits build: the guest's exports and the optional
+/// `mappings` and `checks` ones, which the kits fill in (empty lists when a plugin declares
+/// none), so that a plugin in any language can export partition mappings and asset checks.
+pub const KIT_WORLD: &str = "plugin-with-mappings";
+
 /// The plugin directories under `dir` (one per plugin), in name order.
 fn plugin_dirs(dir: &Path) -> Result<Vec<PathBuf>, String> {
     let mut dirs: Vec<PathBuf> = fs::read_dir(dir)

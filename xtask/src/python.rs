@@ -1,14 +1,19 @@
 //! Plugins written in Python: a module `app.py` (defining `Guest`, usually
 //! `Guest = plugin.guest()`) built with the kit in `plugin-sdk/python/` by `componentize-py`,
-//! which embeds it in CPython compiled to WebAssembly and gives a component of the `plugin`
-//! world. The tool comes from PyPI, pinned in `plugin-sdk/python/requirements.txt`, installed
-//! in a virtual environment under `target/py-toolchain/`.
+//! which embeds it in CPython compiled to WebAssembly and gives a component of the
+//! `plugin-with-mappings` world (the kit adds the `mappings` and `checks` exports). The tool
+//! comes from PyPI, pinned in `plugin-sdk/python/requirements.txt`, installed in a virtual
+//! environment under `target/py-toolchain/`.
 
 use std::fs;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
 use crate::stamp;
+
+/// The module componentize-py builds: the plugin module `app`'s `Guest` and the kit's
+/// `Mappings` and `Checks` (what the kits' world exports besides `guest`).
+const ENTRY: &str = "tessera_component";
 
 fn python() -> String {
     std::env::var("TESSERA_PYTHON").unwrap_or_else(|_| "python3".to_string())
@@ -80,8 +85,12 @@ pub fn build_plugin(root: &Path, cli: &Path, source: &Path, out: &Path) -> Resul
     let wit = root.join("plugin-sdk").join("wit");
     let mut all = stamp::files_under(source, &["__pycache__"])?;
     all.extend(stamp::files_under(&wit, &[])?);
-    all.extend([kit.join("tessera.py"), kit.join("requirements.txt")]);
-    let digest = stamp::digest(&all, "app")?;
+    all.extend([
+        kit.join("tessera.py"),
+        kit.join(format!("{ENTRY}.py")),
+        kit.join("requirements.txt"),
+    ]);
+    let digest = stamp::digest(&all, &format!("{ENTRY} {}", crate::KIT_WORLD))?;
     if stamp::is_fresh(out, &digest) {
         return Ok(false);
     }
@@ -89,11 +98,11 @@ pub fn build_plugin(root: &Path, cli: &Path, source: &Path, out: &Path) -> Resul
         Command::new(cli)
             .arg("-d")
             .arg(&wit)
-            .args(["-w", "plugin", "componentize", "-p"])
+            .args(["-w", crate::KIT_WORLD, "componentize", "-p"])
             .arg(source)
             .arg("-p")
             .arg(&kit)
-            .arg("app")
+            .arg(ENTRY)
             .arg("-o")
             .arg(out),
         "componentize-py",

@@ -468,8 +468,13 @@ pub(crate) fn partitions(
     let engine = open(config)?;
     let graph = engine.graph()?;
     let (summary, views) = engine.asset_status(&graph, asset, 60, now, true)?;
+    let problems = engine.check_problems(asset)?;
     if json {
-        print_json(&serde_json::json!({ "status": summary, "partitions": views }))?;
+        print_json(&serde_json::json!({
+            "status": summary,
+            "partitions": views,
+            "check_problems": problems,
+        }))?;
         return Ok(ExitCode::SUCCESS);
     }
     outln!(
@@ -487,7 +492,29 @@ pub(crate) fn partitions(
         }
     );
     outln!("  {}", coloured_bar(&summary.bar));
+    for c in &summary.checks {
+        outln!(
+            "  check {}{}: {} pass, {} warn, {} fail",
+            c.check,
+            if c.blocking { " (blocking)" } else { "" },
+            c.pass,
+            c.warn,
+            c.fail
+        );
+    }
     if status {
+        // Each partition's checks that warn or fail, after its state.
+        let mut by_partition: std::collections::HashMap<&str, Vec<String>> =
+            std::collections::HashMap::new();
+        for p in &problems {
+            by_partition
+                .entry(p.partition.as_str())
+                .or_default()
+                .push(match &p.description {
+                    Some(d) => format!("check {}: {}: {d}", p.check, p.outcome),
+                    None => format!("check {}: {}", p.check, p.outcome),
+                });
+        }
         for v in &views {
             // A failure's error, or why it is stale (the first reasons; `show` lists all).
             let why = match (&v.error, v.stale_reasons.as_slice()) {
@@ -501,6 +528,15 @@ pub(crate) fn partitions(
                     }
                     s.join("; ")
                 }
+            };
+            let checks = by_partition
+                .get(v.key.as_str())
+                .map(|c| c.join("; "))
+                .unwrap_or_default();
+            let why = match (why.is_empty(), checks.is_empty()) {
+                (_, true) => why,
+                (true, false) => checks,
+                (false, false) => format!("{why}; {checks}"),
             };
             outln!("  {:<24} {:<12} {why}", v.key, v.state);
         }

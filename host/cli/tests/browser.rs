@@ -41,6 +41,7 @@ impl Ui {
                 ("processed_events", c.plugin("processed_events")),
                 ("page_views", c.plugin("page_views")),
                 ("trading_calendar", c.plugin("trading_calendar")),
+                ("fiscal_calendar", c.plugin("fiscal_calendar")),
             ],
             "",
         );
@@ -70,6 +71,22 @@ impl Ui {
                 "weekly_trading_sales",
                 "--partition",
                 "2024-01-08",
+            ][..],
+            // Every day of fiscal month FY2024-P01 (1 to 28 January), then the month: read
+            // through the plugin mapping fiscal_445, checked by complete_period.
+            &[
+                "backfill",
+                "daily_sales",
+                "--from",
+                "2024-01-11",
+                "--to",
+                "2024-01-28",
+            ][..],
+            &[
+                "materialize",
+                "fiscal_month_sales",
+                "--partition",
+                "FY2024-P01",
             ][..],
             &[
                 "backfill",
@@ -296,7 +313,7 @@ fn a_partition_page_materializes_and_a_broken_plugin_file_shows_its_error() {
 
     // A missing partition, materialized from its page.
     page.goto(&format!(
-        "{}#/assets/daily_sales/partitions/2024-01-25",
+        "{}#/assets/daily_sales/partitions/2024-01-30",
         ui.url
     ));
     page.wait_for(
@@ -333,6 +350,32 @@ fn a_partition_page_materializes_and_a_broken_plugin_file_shows_its_error() {
         "{missing}"
     );
     shot(&mut page, "rollup-partial");
+
+    // The fiscal month's check: counted per outcome on the asset page, and its result on the
+    // partition page.
+    page.goto(&format!("{}#/assets/fiscal_month_sales", ui.url));
+    page.wait_for(
+        "document.querySelector('#asset-checks tr[data-check=\"complete_period\"]')",
+        WAIT,
+    );
+    let counts = page.eval(
+        "[...document.querySelectorAll('#asset-checks tr[data-check=\"complete_period\"] td')].map((t) => t.textContent).join(',')",
+    );
+    assert_eq!(counts.as_str(), Some("1,0,0"), "pass, warn, fail");
+    page.wait_for(
+        "document.querySelector('canvas#health-bar[data-drawn=\"1\"]:not([data-loading=\"1\"])')",
+        WAIT,
+    );
+    shot(&mut page, "asset-checks");
+    page.goto(&format!(
+        "{}#/assets/fiscal_month_sales/partitions/FY2024-P01",
+        ui.url
+    ));
+    page.wait_for(
+        "document.querySelector('#checks tr[data-check=\"complete_period\"] [data-outcome=\"pass\"]')",
+        WAIT,
+    );
+    shot(&mut page, "partition-checks");
 
     // A broken plugin file dropped in: its error appears on the plugins page, live.
     page.goto(&format!("{}#/plugins", ui.url));

@@ -351,6 +351,8 @@ struct AssetDetail {
     summary: AssetSummary,
     /// For an unpartitioned asset, its one value in full.
     detail: Option<PartitionDetail>,
+    /// The asset's checks: how many partitions' latest results pass, warn and fail.
+    checks: Vec<tessera_engine::state::CheckCounts>,
 }
 
 /// One asset: its definition, inputs, downstream assets and health summary.
@@ -368,7 +370,12 @@ async fn get_asset(State(app): App, Path(asset): Path<String>) -> ApiResult<Asse
             None => Some(engine.show_partition(&graph, &asset, "", engine.now(), 20)?),
             Some(_) => None,
         };
-        Ok(axum::Json(AssetDetail { summary, detail }))
+        let checks = engine.check_counts(&asset)?;
+        Ok(axum::Json(AssetDetail {
+            summary,
+            detail,
+            checks,
+        }))
     })
     .await
 }

@@ -1245,6 +1245,11 @@ async function pageAsset(main, { asset }, ctx) {
         h('h3', null, 'Downstream'),
         a.downstream.length ? h('ul.lineage#asset-downstream', null, a.downstream.map((d) => h('li', { 'data-downstream': d }, assetLink(d)))) : empty('Nothing reads this asset.'))),
     card('Health', countsBox, bar ? bar.el : detailBox),
+    (a.checks || []).length ? card('Checks', table(['Check', 'Pass', 'Warn', 'Fail'], a.checks.map((c) => h('tr', { 'data-check': c.check },
+      h('th', { scope: 'row' }, c.check, c.blocking ? h('span.tag.warn', null, 'blocking') : null),
+      h('td.num', { 'data-outcome': 'pass' }, fmtNum(c.pass)),
+      h('td.num', { 'data-outcome': 'warn' }, c.warn ? h('span.tag.warn', null, fmtNum(c.warn)) : h('span.muted', null, '0')),
+      h('td.num', { 'data-outcome': 'fail' }, c.fail ? h('span.tag.warn', null, fmtNum(c.fail)) : h('span.muted', null, '0')))), { id: 'asset-checks' })) : null,
     tabs([
       a.partitions ? { id: 'partitions', label: 'Partitions', render: () => partitionsTab(ctx, asset, a.partitions.total, bar.firstDraw) } : null,
       { id: 'runs', label: 'Runs', render: () => runsList(ctx, { asset }, { emptyText: 'No runs of this asset yet.' }) },

@@ -1,7 +1,10 @@
 /*
  * The C kit declaring what tests/guests/kit_coverage declares with the Rust SDK: every
- * definition, mapping, multi-asset and backfill policy the contract allows.
+ * definition, mapping, multi-asset and backfill policy the contract allows, and a partition
+ * mapping and an asset check the plugin exports.
  */
+#include <ctype.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "tessera.h"
@@ -50,6 +53,63 @@ static const char *const REGIONS[] = {"eu", "us"};
 static void grid(tessera_asset *a) {
     tessera_asset_dimension_daily(a, "day", "2024-01-01");
     tessera_asset_dimension_static(a, "region", REGIONS, 2);
+}
+
+/* A copy of `key` with every letter passed through `convert`. */
+static char *converted(const char *key, int (*convert)(int)) {
+    size_t n = strlen(key);
+    char *out = malloc(n + 1);
+    for (size_t i = 0; out != NULL && i <= n; i++) {
+        out[i] = (char)convert((unsigned char)key[i]);
+    }
+    return out;
+}
+
+static tessera_status map_case(const tessera_map_request *request, tessera_map_result *result,
+                               int (*convert)(int)) {
+    for (size_t i = 0; i < tessera_map_range_count(request); i++) {
+        char *first = converted(tessera_map_range_first(request, i), convert);
+        char *last = converted(tessera_map_range_last(request, i), convert);
+        if (first == NULL || last == NULL) {
+            return tessera_map_fail(result, "out of memory");
+        }
+        tessera_map_answer(result, first, last);
+        free(first);
+        free(last);
+    }
+    return TESSERA_OK;
+}
+
+/* Region codes upper-cased (`eu` -> `EU`), run by run: the mapping `case` downstream. */
+static tessera_status upper(const tessera_map_request *request, tessera_map_result *result) {
+    return map_case(request, result, toupper);
+}
+
+/* And back upstream. */
+static tessera_status lower(const tessera_map_request *request, tessera_map_result *result) {
+    return map_case(request, result, tolower);
+}
+
+/* Each value must be its key (as `src` writes them): empty warns, anything else fails; every
+ * result carries the value's size, the asset checked and the time of the evaluation. */
+static tessera_status labelled(const tessera_check_context *ctx, tessera_check_results *results) {
+    for (size_t i = 0; i < tessera_check_value_count(ctx); i++) {
+        const char *key = tessera_check_value_key(ctx, i);
+        size_t len = 0;
+        const uint8_t *data = tessera_check_value_data(ctx, i, &len);
+        tessera_check_result *r;
+        if (len == 0) {
+            r = tessera_check_warn(results, key, "empty");
+        } else if (len == strlen(key) && memcmp(data, key, len) == 0) {
+            r = tessera_check_pass(results, key);
+        } else {
+            r = tessera_check_fail(results, key, "wrote %.*s", (int)len, (const char *)data);
+        }
+        tessera_check_result_metadata_int(r, "bytes", (int64_t)len);
+        tessera_check_result_metadata_text(r, "asset", tessera_check_asset(ctx));
+        tessera_check_result_metadata_int(r, "now", tessera_check_now(ctx));
+    }
+    return TESSERA_OK;
 }
 
 void tessera_define(tessera_plugin *plugin) {
@@ -144,4 +204,11 @@ void tessera_define(tessera_plugin *plugin) {
     tessera_asset *b = tessera_multi_asset_add(p, "pair_b");
     tessera_asset_daily(b, "2024-01-01");
     tessera_asset_input(b, "src");
+
+    tessera_mapping *m = tessera_mapping_new(plugin, "case", lower, upper);
+    tessera_mapping_description(m, "Region codes in either case");
+
+    tessera_check *c = tessera_check_new(plugin, "labelled", "src", labelled);
+    tessera_check_description(c, "Each day's value is its key");
+    tessera_check_blocking(c);
 }

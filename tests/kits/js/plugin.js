@@ -1,13 +1,17 @@
 // The JavaScript kit declaring what tests/guests/kit_coverage declares with the Rust SDK:
-// every definition, mapping, multi-asset and backfill policy the contract allows.
+// every definition, mapping, multi-asset and backfill policy the contract allows, and a
+// partition mapping and an asset check the plugin exports.
 import {
     asset,
     assetSpec,
     backfillPolicy,
+    check,
+    checkResult,
     combinations,
     daily,
     dynamic,
     identity,
+    mapper,
     multi,
     multiAsset,
     multiMapping,
@@ -35,6 +39,27 @@ function label(context) {
 // One output per key of the call, each its own key: every partition has its own value.
 function perKey(context) {
     return perPartition(Object.fromEntries(context.partitionKeys.map((k) => [k, output(k)])));
+}
+
+// Region codes upper-cased (`eu` -> `EU`), run by run: the mapping `case` downstream; and back.
+const upper = (request) => request.ranges.map(([f, l]) => [f.toUpperCase(), l.toUpperCase()]);
+const lower = (request) => request.ranges.map(([f, l]) => [f.toLowerCase(), l.toLowerCase()]);
+
+// Each value must be its key (as `src` writes them): empty warns, anything else fails; every
+// result carries the value's size, the asset checked and the time of the evaluation.
+function labelled(context, values) {
+    return values.map(({ key, data, text }) => {
+        const result =
+            data.length === 0
+                ? checkResult.warn(key, "empty")
+                : text === key
+                  ? checkResult.pass(key)
+                  : checkResult.fail(key, `wrote ${text}`);
+        return result
+            .metadata("bytes", data.length)
+            .metadata("asset", context.asset)
+            .metadata("now", context.now);
+    });
 }
 
 function pair(context) {
@@ -119,5 +144,13 @@ export const guest = plugin({
                 .backfillPolicy(backfillPolicy.singleRun()),
             assetSpec("pair_b").partitions(daily("2024-01-01")).input("src"),
         ]),
+    ],
+    mappings: [
+        mapper("case", { toUpstream: lower, toDownstream: upper }).description(
+            "Region codes in either case",
+        ),
+    ],
+    checks: [
+        check("labelled", "src", labelled).description("Each day's value is its key").blocking(),
     ],
 });

@@ -1,12 +1,17 @@
 """The Python kit declaring what tests/guests/kit_coverage declares with the Rust SDK: every
-definition, mapping, multi-asset and backfill policy the contract allows."""
+definition, mapping, multi-asset and backfill policy the contract allows, and a partition
+mapping and an asset check the plugin exports."""
 
 from tessera import (
     AssetSpec,
     BackfillPolicy,
+    CheckContext,
+    CheckResult,
     Combinations,
     Context,
+    InputPartition,
     Inputs,
+    MapRequest,
     Output,
     PerPartition,
     Plugin,
@@ -147,6 +152,36 @@ plugin.asset(
 )
 def pair(context: Context, inputs: Inputs) -> dict[str, Output]:
     return {asset: Output.text(asset) for asset in context.assets}
+
+
+
+def upper(request: MapRequest) -> list[tuple[str, str]]:
+    """Region codes upper-cased (`eu` -> `EU`), run by run: the mapping `case` downstream."""
+    return [(first.upper(), last.upper()) for first, last in request.ranges]
+
+
+def lower(request: MapRequest) -> list[tuple[str, str]]:
+    """And back upstream."""
+    return [(first.lower(), last.lower()) for first, last in request.ranges]
+
+
+plugin.mapping("case", to_upstream=lower, to_downstream=upper, description="Region codes in either case")
+
+
+@plugin.check("labelled", asset="src", blocking=True, description="Each day's value is its key")
+def labelled(context: CheckContext, values: list[InputPartition]) -> list[CheckResult]:
+    """Each value must be its key (as `src` writes them): empty warns, anything else fails;
+    every result carries the value's size, the asset checked and the time of the evaluation."""
+    results = []
+    for v in values:
+        meta = {"bytes": len(v.data), "asset": context.asset, "now": context.now}
+        if not v.data:
+            results.append(CheckResult.warning(v.key, "empty", **meta))
+        elif v.data == v.key.encode():
+            results.append(CheckResult.passed(v.key, **meta))
+        else:
+            results.append(CheckResult.failed(v.key, f"wrote {v.text()}", **meta))
+    return results
 
 
 Guest = plugin.guest()

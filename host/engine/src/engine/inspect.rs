@@ -11,8 +11,9 @@ use super::{Engine, StaleReason};
 use crate::error::EngineError;
 use crate::graph::{AssetGraph, AssetNode};
 use crate::state::{
-    BackfillProgress, BackfillRecord, BackfillStatus, MaterializationRecord, PartitionRecord,
-    PartitionState, PartitionSummary, RunEvent, RunFilter, RunRecord, SensorState,
+    BackfillProgress, BackfillRecord, BackfillStatus, CheckCounts, CheckRecord,
+    MaterializationRecord, PartitionRecord, PartitionState, PartitionSummary, RunEvent, RunFilter,
+    RunRecord, SensorState,
 };
 
 /// The bytes of a stored value `show` reads at most.
@@ -303,6 +304,16 @@ impl Engine {
     }
 
     /// The runs matching a filter, newest first.
+    /// Per check of `asset`, how many partitions' latest results pass, warn and fail.
+    pub fn check_counts(&self, asset: &str) -> Result<Vec<CheckCounts>, EngineError> {
+        self.state.check_counts(asset)
+    }
+
+    /// The latest check results on `asset` that warn or fail, by partition and check.
+    pub fn check_problems(&self, asset: &str) -> Result<Vec<CheckRecord>, EngineError> {
+        self.state.check_problems(asset)
+    }
+
     pub fn runs(&self, filter: &RunFilter) -> Result<Vec<RunRecord>, EngineError> {
         self.state.runs_matching(filter)
     }

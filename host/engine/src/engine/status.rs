@@ -30,6 +30,8 @@ pub struct AssetStatus {
     /// One character per bucket of partitions, in key order: `█` all materialized, `▓` some,
     /// `x` any failed, `·` none (missing); at most `width` buckets.
     pub bar: String,
+    /// The asset's checks: how many partitions' latest results pass, warn and fail.
+    pub checks: Vec<crate::state::CheckCounts>,
 }
 
 /// A recorded partition's state in listings.
@@ -609,6 +611,7 @@ impl Engine {
                 stale: stale_count,
                 outside: outside.len() as u64,
                 bar,
+                checks: self.check_counts(asset)?,
             },
             views,
         ))

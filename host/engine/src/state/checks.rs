@@ -52,20 +52,7 @@ impl CheckStore for State {
             )?;
             let mut out = Vec::new();
             for p in partitions {
-                let rows = stmt.query_map(params![asset, p], |r| {
-                    let metadata: String = r.get(4)?;
-                    Ok(CheckRecord {
-                        check: r.get(0)?,
-                        partition: r.get(1)?,
-                        outcome: r.get(2)?,
-                        description: r.get(3)?,
-                        metadata: serde_json::from_str(&metadata)
-                            .unwrap_or(serde_json::Value::Null),
-                        blocking: r.get::<_, i64>(5)? != 0,
-                        run_id: r.get(6)?,
-                        at: r.get(7)?,
-                    })
-                })?;
+                let rows = stmt.query_map(params![asset, p], check_record)?;
                 for row in rows {
                     out.push(row?);
                 }
@@ -73,4 +60,50 @@ impl CheckStore for State {
             Ok(out)
         })
     }
+
+    fn check_counts(&self, asset: &str) -> Result<Vec<CheckCounts>, EngineError> {
+        self.read(|c| {
+            let mut stmt = c.prepare_cached(
+                "SELECT check_name, outcome, MAX(blocking), COUNT(*) FROM check_results
+                 WHERE asset = ?1 GROUP BY check_name, outcome ORDER BY check_name, outcome",
+            )?;
+            let rows = stmt.query_map(params![asset], |r| {
+                Ok((
+                    r.get::<_, String>(0)?,
+                    r.get::<_, String>(1)?,
+                    r.get::<_, i64>(2)? != 0,
+                    r.get::<_, i64>(3)?.max(0) as u64,
+                ))
+            })?;
+            Ok(fold_check_counts(rows.collect::<Result<Vec<_>, _>>()?))
+        })
+    }
+
+    fn check_problems(&self, asset: &str) -> Result<Vec<CheckRecord>, EngineError> {
+        self.read(|c| {
+            let mut stmt = c.prepare_cached(
+                "SELECT check_name, partition, outcome, description, metadata, blocking, run_id, at
+                 FROM check_results WHERE asset = ?1 AND outcome <> 'pass'
+                 ORDER BY partition, check_name",
+            )?;
+            let rows = stmt.query_map(params![asset], check_record)?;
+            rows.collect::<Result<Vec<_>, _>>()
+        })
+    }
+}
+
+/// A `check_results` row selected as `check_name, partition, outcome, description, metadata,
+/// blocking, run_id, at`.
+fn check_record(r: &rusqlite::Row<'_>) -> rusqlite::Result<CheckRecord> {
+    let metadata: String = r.get(4)?;
+    Ok(CheckRecord {
+        check: r.get(0)?,
+        partition: r.get(1)?,
+        outcome: r.get(2)?,
+        description: r.get(3)?,
+        metadata: serde_json::from_str(&metadata).unwrap_or(serde_json::Value::Null),
+        blocking: r.get::<_, i64>(5)? != 0,
+        run_id: r.get(6)?,
+        at: r.get(7)?,
+    })
 }

@@ -760,6 +760,48 @@ pub struct NewCheckResult {
     pub metadata: serde_json::Value,
 }
 
+/// How one check's latest results on an asset's partitions stand: partitions per outcome.
+#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize, utoipa::ToSchema)]
+pub struct CheckCounts {
+    pub check: String,
+    pub blocking: bool,
+    pub pass: u64,
+    pub warn: u64,
+    pub fail: u64,
+}
+
+impl CheckCounts {
+    /// Adds `n` partitions with `outcome` (`pass`, `warn`, `fail`; anything else counts as a
+    /// failure: a result the engine did not write is not a pass).
+    pub fn add(&mut self, outcome: &str, n: u64) {
+        match outcome {
+            "pass" => self.pass += n,
+            "warn" => self.warn += n,
+            _ => self.fail += n,
+        }
+    }
+}
+
+/// Folds (check, outcome, blocking, partitions) rows, in check order, into counts per check.
+pub(crate) fn fold_check_counts(
+    rows: impl IntoIterator<Item = (String, String, bool, u64)>,
+) -> Vec<CheckCounts> {
+    let mut out: Vec<CheckCounts> = Vec::new();
+    for (check, outcome, blocking, n) in rows {
+        if out.last().is_none_or(|c| c.check != check) {
+            out.push(CheckCounts {
+                check,
+                ..CheckCounts::default()
+            });
+        }
+        if let Some(c) = out.last_mut() {
+            c.blocking |= blocking;
+            c.add(&outcome, n);
+        }
+    }
+    out
+}
+
 /// The latest result of a check on a partition.
 #[derive(Debug, Clone, serde::Serialize, utoipa::ToSchema)]
 pub struct CheckRecord {

@@ -359,4 +359,11 @@ pub trait CheckStore: Send + Sync {
         asset: &str,
         partitions: &[String],
     ) -> Result<Vec<CheckRecord>, EngineError>;
+
+    /// Per check of `asset` (in name order), how many partitions' latest results pass, warn
+    /// and fail: counted by the database, whatever the number of partitions.
+    fn check_counts(&self, asset: &str) -> Result<Vec<CheckCounts>, EngineError>;
+
+    /// The latest results on `asset` that warn or fail, by partition and check.
+    fn check_problems(&self, asset: &str) -> Result<Vec<CheckRecord>, EngineError>;
 }

@@ -1,5 +1,5 @@
-//! Every definition, mapping, multi-asset and backfill policy the contract allows, declared
-//! with the Rust SDK. `tests/kits/{c,js,python}` declare the same with their kits; the
+//! Every definition, mapping, multi-asset and backfill policy the contract allows, and a
+//! partition mapping and an asset check this plugin exports, declared with the Rust SDK. `tests/kits/{c,js,python}` declare the same with their kits; the
 //! `kits` test checks that each declares exactly this.
 
 use tessera_sdk::prelude::*;
@@ -30,6 +30,46 @@ fn pair(ctx: &Context, _inputs: &Inputs) -> Result<Outputs, PluginError> {
         }
     }
     Ok(out)
+}
+
+/// Region codes upper-cased (`eu` → `EU`), run by run: the mapping `case` downstream.
+fn upper(r: &MapRequest) -> Result<Vec<(String, String)>, PluginError> {
+    Ok(r.ranges
+        .iter()
+        .map(|(first, last)| (first.to_uppercase(), last.to_uppercase()))
+        .collect())
+}
+
+/// And back upstream.
+fn lower(r: &MapRequest) -> Result<Vec<(String, String)>, PluginError> {
+    Ok(r.ranges
+        .iter()
+        .map(|(first, last)| (first.to_lowercase(), last.to_lowercase()))
+        .collect())
+}
+
+/// Each value must be its key (as `src` writes them): empty warns, anything else fails; every
+/// result carries the value's size, the asset checked and the time of the evaluation.
+fn labelled(
+    ctx: &CheckContext,
+    values: &[(String, Vec<u8>)],
+) -> Result<Vec<CheckResult>, PluginError> {
+    Ok(values
+        .iter()
+        .map(|(key, data)| {
+            let result = if data.is_empty() {
+                CheckResult::warn(key, "empty")
+            } else if data == key.as_bytes() {
+                CheckResult::pass(key)
+            } else {
+                CheckResult::fail(key, format!("wrote {}", String::from_utf8_lossy(data)))
+            };
+            result
+                .metadata("bytes", data.len() as i64)
+                .metadata("asset", ctx.asset.as_str())
+                .metadata("now", ctx.now)
+        })
+        .collect())
 }
 
 fn grid() -> Partitions {
@@ -127,5 +167,13 @@ tessera_sdk::plugin! {
             .input("src")
             .asset(AssetSpec::new("pair_a").backfill_policy(BackfillPolicy::SingleRun))
             .asset("pair_b"),
+    ],
+    mappings: [
+        Mapper::new("case", lower, upper).description("Region codes in either case"),
+    ],
+    checks: [
+        Check::new("labelled", "src", labelled)
+            .description("Each day's value is its key")
+            .blocking(),
     ],
 }

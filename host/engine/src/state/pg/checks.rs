@@ -1,7 +1,9 @@
 //! Asset checks' results on PostgreSQL: the latest of each check on each partition.
 
 use super::*;
-use crate::state::{CheckRecord, CheckStore, NewCheckResult, now_ms};
+use crate::state::{
+    CheckCounts, CheckRecord, CheckStore, NewCheckResult, fold_check_counts, now_ms,
+};
 
 impl CheckStore for PgState {
     fn record_check_results(
@@ -55,20 +57,53 @@ impl CheckStore for PgState {
                 &[&asset, &partitions],
             )
             .await?;
-            let mut out = Vec::with_capacity(found.len());
-            for r in &found {
-                out.push(CheckRecord {
-                    check: r.text(0)?,
-                    partition: r.text(1)?,
-                    outcome: r.text(2)?,
-                    description: r.opt_text(3)?,
-                    metadata: serde_json::from_str(&r.text(4)?).unwrap_or(serde_json::Value::Null),
-                    blocking: r.bool(5)?,
-                    run_id: r.text(6)?,
-                    at: r.int(7)?,
-                });
-            }
-            Ok(out)
+            found.iter().map(check_record).collect()
         })
     }
+
+    fn check_counts(&self, asset: &str) -> Result<Vec<CheckCounts>, EngineError> {
+        self.read(async |c| {
+            let found = rows(
+                c,
+                "SELECT check_name, outcome, bool_or(blocking), COUNT(*) FROM check_results
+                 WHERE asset = $1 GROUP BY check_name, outcome ORDER BY check_name, outcome",
+                &[&asset],
+            )
+            .await?;
+            let mut counted = Vec::with_capacity(found.len());
+            for r in &found {
+                counted.push((r.text(0)?, r.text(1)?, r.bool(2)?, r.int(3)?.max(0) as u64));
+            }
+            Ok(fold_check_counts(counted))
+        })
+    }
+
+    fn check_problems(&self, asset: &str) -> Result<Vec<CheckRecord>, EngineError> {
+        self.read(async |c| {
+            let found = rows(
+                c,
+                "SELECT check_name, partition, outcome, description, metadata, blocking, run_id, at
+                 FROM check_results WHERE asset = $1 AND outcome <> 'pass'
+                 ORDER BY partition, check_name",
+                &[&asset],
+            )
+            .await?;
+            found.iter().map(check_record).collect()
+        })
+    }
+}
+
+/// A `check_results` row selected as `check_name, partition, outcome, description, metadata,
+/// blocking, run_id, at`.
+fn check_record(r: &Row) -> Result<CheckRecord, PgError> {
+    Ok(CheckRecord {
+        check: r.text(0)?,
+        partition: r.text(1)?,
+        outcome: r.text(2)?,
+        description: r.opt_text(3)?,
+        metadata: serde_json::from_str(&r.text(4)?).unwrap_or(serde_json::Value::Null),
+        blocking: r.bool(5)?,
+        run_id: r.text(6)?,
+        at: r.int(7)?,
+    })
 }
