@@ -1227,6 +1227,7 @@ fn a_status_kept_up_to_date_matches_one_computed_afresh() {
                         "engine_probe",
                         &[],
                         &materializations,
+                        &[],
                     )
                     .unwrap();
             }
@@ -1602,8 +1603,49 @@ fn pools_limit_running_runs_across_workers_and_processes() {
         logs: Vec::new(),
         blobs: Vec::new(),
         materializations: Vec::new(),
+        checks: Vec::new(),
     };
-    state.finish_successes(&[done("g1")]).unwrap();
+    // Check results commit with the run that wrote them: a run whose claim was lost records
+    // neither its materializations nor its checks, in a batch or as progress.
+    let failing = |partition: &str| tessera_engine::state::NewCheckResults {
+        asset: "a".into(),
+        check: "c".into(),
+        blocking: true,
+        results: vec![tessera_engine::state::NewCheckResult {
+            partition: partition.into(),
+            outcome: "fail".into(),
+            description: None,
+            metadata: serde_json::Value::Null,
+        }],
+    };
+    let lost = state
+        .finish_successes(&[
+            Completed {
+                checks: vec![failing("1")],
+                ..done("g1")
+            },
+            Completed {
+                claim: 7,
+                checks: vec![failing("2")],
+                ..done("free")
+            },
+        ])
+        .unwrap();
+    assert_eq!(lost, ["free"]);
+    let err = state
+        .record_progress("free", Some(7), "p", &[], &[], &[failing("3")])
+        .unwrap_err();
+    assert!(
+        matches!(err, tessera_engine::EngineError::LeaseLost { .. }),
+        "{err}"
+    );
+    let recorded: Vec<String> = state
+        .check_problems("a")
+        .unwrap()
+        .into_iter()
+        .map(|c| c.partition)
+        .collect();
+    assert_eq!(recorded, ["1"]);
     assert_eq!(claim("w2", &pools), ["g2"]);
     // Without limits, everything queued is claimable.
     assert_eq!(claim("w3", &BTreeMap::new()), ["g3"]);

@@ -303,7 +303,7 @@ fn bench(c: &mut Criterion) {
     let scattered = fixtures::scattered_minutes(10_000);
     engine
         .state()
-        .record_progress("bench-run", None, "engine_probe", &[], &scattered)
+        .record_progress("bench-run", None, "engine_probe", &[], &scattered, &[])
         .unwrap();
     let graph = engine.graph().unwrap();
     let at = Utc.with_ymd_and_hms(2029, 1, 7, 0, 0, 0).unwrap();
@@ -359,7 +359,7 @@ fn sparse_status(c: &mut Criterion) {
         .collect();
     engine
         .state()
-        .record_progress("bench-run", None, "engine_probe", &[], &scattered)
+        .record_progress("bench-run", None, "engine_probe", &[], &scattered, &[])
         .unwrap();
     let (status, _) = engine
         .asset_status(&graph, "sparse_sales", 60, now(), false)
@@ -408,7 +408,14 @@ fn show_history(c: &mut Criterion) {
         };
         engine
             .state()
-            .record_progress(&format!("history-{i}"), None, "engine_probe", blobs, &[m])
+            .record_progress(
+                &format!("history-{i}"),
+                None,
+                "engine_probe",
+                blobs,
+                &[m],
+                &[],
+            )
             .unwrap();
     }
     let graph = engine.graph().unwrap();

@@ -162,6 +162,7 @@ fn claim_latency(c: &mut Criterion) {
                 logs: Vec::new(),
                 blobs: Vec::new(),
                 materializations: Vec::new(),
+                checks: Vec::new(),
             })
             .collect();
         assert_eq!(done.len(), 1);
@@ -217,6 +218,7 @@ fn status(c: &mut Criterion) {
             "engine_probe",
             &[],
             &fixtures::scattered_minutes(10_000),
+            &[],
         )
         .unwrap();
     let graph = engine.graph().unwrap();

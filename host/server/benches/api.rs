@@ -70,7 +70,7 @@ fn status_10m(c: &mut Criterion) {
     let scattered = fixtures::scattered_minutes(100_000);
     engine
         .state()
-        .record_progress("bench-run", None, "engine_probe", &[], &scattered)
+        .record_progress("bench-run", None, "engine_probe", &[], &scattered, &[])
         .unwrap();
     let app = AppState::new(Arc::clone(&engine), Mode::Serve, None, Vec::new());
     let router = tessera_server::router(app);
@@ -92,7 +92,7 @@ fn status_10m(c: &mut Criterion) {
                 one[0].partition = format!("2015-01-01-{:02}:{:02}", n / 60 % 24, n % 60);
                 engine
                     .state()
-                    .record_progress(&format!("write-{n}"), None, "engine_probe", &[], &one)
+                    .record_progress(&format!("write-{n}"), None, "engine_probe", &[], &one, &[])
                     .unwrap();
                 let t = std::time::Instant::now();
                 black_box(get(&rt, &router, path));

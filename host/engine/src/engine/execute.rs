@@ -595,16 +595,25 @@ impl Engine {
             .max();
         let mut pending: Vec<NewMaterialization> = Vec::new();
         let mut blobs: Vec<NewBlob> = Vec::new();
+        let mut checks: Vec<crate::state::NewCheckResults> = Vec::new();
         let mut count = 0u64;
         for (i, (selection, resolved, keys, label)) in calls.into_iter().enumerate() {
             if i > 0 && (i as u64).is_multiple_of(CHECKPOINT_EVERY) {
                 // Checkpoint long runs: a resumed run skips what is recorded, and cancel is
                 // noticed between partitions.
                 self.state
-                    .record_progress(&run.id, Some(run.claim), &run.plugin, &blobs, &pending)
+                    .record_progress(
+                        &run.id,
+                        Some(run.claim),
+                        &run.plugin,
+                        &blobs,
+                        &pending,
+                        &checks,
+                    )
                     .map_err(|e| fatal(report(&e)))?;
                 pending.clear();
                 blobs.clear();
+                checks.clear();
                 if self.state.is_canceled(run).map_err(|e| fatal(report(&e)))? {
                     self.state
                         .finish_canceled(&run.id)
@@ -632,8 +641,8 @@ impl Engine {
                     waiting: false,
                 })?;
             let ended = crate::state::now_ms();
-            self.run_checks(&plugin, run, &outputs, &keys, now)
-                .map_err(|e| fatal(report(&e)))?;
+            // Recorded with the materializations they describe, not before them.
+            checks.extend(run_checks(&plugin, &outputs, &keys, now));
             for o in outputs {
                 // An output per key (contract 0.2.0) is that partition's own value, stored and
                 // versioned apart; one for the whole call is shared by all its keys.
@@ -700,6 +709,7 @@ impl Engine {
                 logs: Vec::new(),
                 blobs,
                 materializations: pending,
+                checks,
             },
         })
     }
@@ -840,62 +850,57 @@ impl Engine {
     }
 }
 
-impl Engine {
-    /// Evaluates the plugin's checks on the assets a call just produced, over each key's
-    /// value, and records their results. A check that cannot run fails its partitions, so a
-    /// blocking one still blocks.
-    fn run_checks(
-        &self,
-        plugin: &tessera_runtime::Plugin,
-        run: &RunRecord,
-        outputs: &[tessera_runtime::Output],
-        keys: &[String],
-        now: chrono::DateTime<chrono::Utc>,
-    ) -> Result<(), EngineError> {
-        for check in &plugin.definitions().checks {
-            if !outputs.iter().any(|o| o.asset == check.asset) {
-                continue;
-            }
-            let mut values: Vec<(String, Vec<u8>)> = Vec::new();
-            for o in outputs.iter().filter(|o| o.asset == check.asset) {
-                match &o.partition {
-                    Some(k) => values.push((k.clone(), o.data.clone())),
-                    None => values.extend(keys.iter().map(|k| (k.clone(), o.data.clone()))),
-                }
-            }
-            let results = match plugin.evaluate_check(&check.name, &values, now) {
-                Ok(results) => results
-                    .into_iter()
-                    .map(|r| crate::state::NewCheckResult {
-                        partition: r.partition,
-                        outcome: r.outcome.to_string(),
-                        description: r.description,
-                        metadata: serde_json::to_value(&r.metadata).unwrap_or_default(),
-                    })
-                    .collect(),
-                Err(e) => {
-                    tracing::warn!(check = %check.name, error = %e, "asset check could not run");
-                    values
-                        .iter()
-                        .map(|(k, _)| crate::state::NewCheckResult {
-                            partition: k.clone(),
-                            outcome: "fail".to_string(),
-                            description: Some(format!("the check could not run: {}", report(&e))),
-                            metadata: serde_json::Value::Null,
-                        })
-                        .collect::<Vec<_>>()
-                }
-            };
-            self.state.record_check_results(
-                &check.asset,
-                &check.name,
-                check.blocking,
-                &run.id,
-                &results,
-            )?;
+/// Evaluates the plugin's checks on the assets a call just produced, over each key's value.
+/// A check that cannot run fails its partitions, so a blocking one still blocks.
+fn run_checks(
+    plugin: &tessera_runtime::Plugin,
+    outputs: &[tessera_runtime::Output],
+    keys: &[String],
+    now: chrono::DateTime<chrono::Utc>,
+) -> Vec<crate::state::NewCheckResults> {
+    let mut out = Vec::new();
+    for check in &plugin.definitions().checks {
+        if !outputs.iter().any(|o| o.asset == check.asset) {
+            continue;
         }
-        Ok(())
+        let mut values: Vec<(String, Vec<u8>)> = Vec::new();
+        for o in outputs.iter().filter(|o| o.asset == check.asset) {
+            match &o.partition {
+                Some(k) => values.push((k.clone(), o.data.clone())),
+                None => values.extend(keys.iter().map(|k| (k.clone(), o.data.clone()))),
+            }
+        }
+        let results = match plugin.evaluate_check(&check.name, &values, now) {
+            Ok(results) => results
+                .into_iter()
+                .map(|r| crate::state::NewCheckResult {
+                    partition: r.partition,
+                    outcome: r.outcome.to_string(),
+                    description: r.description,
+                    metadata: serde_json::to_value(&r.metadata).unwrap_or_default(),
+                })
+                .collect(),
+            Err(e) => {
+                tracing::warn!(check = %check.name, error = %e, "asset check could not run");
+                values
+                    .iter()
+                    .map(|(k, _)| crate::state::NewCheckResult {
+                        partition: k.clone(),
+                        outcome: "fail".to_string(),
+                        description: Some(format!("the check could not run: {}", report(&e))),
+                        metadata: serde_json::Value::Null,
+                    })
+                    .collect::<Vec<_>>()
+            }
+        };
+        out.push(crate::state::NewCheckResults {
+            asset: check.asset.clone(),
+            check: check.name.clone(),
+            blocking: check.blocking,
+            results,
+        });
     }
+    out
 }
 
 /// When a `wait_until` roll-up runs with what exists: the deadline after the end of the last

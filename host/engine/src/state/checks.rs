@@ -1,45 +1,47 @@
 //! Asset checks' results on SQLite: the latest of each check on each partition.
 
-use rusqlite::params;
+use rusqlite::{Transaction, params};
 
 use super::*;
 use crate::error::EngineError;
 
-impl CheckStore for State {
-    fn record_check_results(
-        &self,
-        asset: &str,
-        check: &str,
-        blocking: bool,
-        run_id: &str,
-        results: &[NewCheckResult],
-    ) -> Result<(), EngineError> {
-        let at = now_ms();
-        self.write(|tx| {
-            let mut insert = tx.prepare_cached(
-                "INSERT INTO check_results
-                     (asset, check_name, partition, outcome, description, metadata, blocking, run_id, at)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)
-                 ON CONFLICT (asset, partition, check_name) DO UPDATE SET
-                     outcome = ?4, description = ?5, metadata = ?6, blocking = ?7, run_id = ?8, at = ?9",
-            )?;
-            for r in results {
-                insert.execute(params![
-                    asset,
-                    check,
-                    r.partition,
-                    r.outcome,
-                    r.description,
-                    r.metadata.to_string(),
-                    i64::from(blocking),
-                    run_id,
-                    at
-                ])?;
-            }
-            Ok(())
-        })
+/// Records (replacing earlier ones) check results written by `run_id`, inside the
+/// transaction that records the materializations they describe.
+pub(super) fn insert_check_results(
+    tx: &Transaction<'_>,
+    run_id: &str,
+    checks: &[NewCheckResults],
+    at: i64,
+) -> rusqlite::Result<()> {
+    if checks.is_empty() {
+        return Ok(());
     }
+    let mut insert = tx.prepare_cached(
+        "INSERT INTO check_results
+             (asset, check_name, partition, outcome, description, metadata, blocking, run_id, at)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)
+         ON CONFLICT (asset, partition, check_name) DO UPDATE SET
+             outcome = ?4, description = ?5, metadata = ?6, blocking = ?7, run_id = ?8, at = ?9",
+    )?;
+    for c in checks {
+        for r in &c.results {
+            insert.execute(params![
+                c.asset,
+                c.check,
+                r.partition,
+                r.outcome,
+                r.description,
+                r.metadata.to_string(),
+                i64::from(c.blocking),
+                run_id,
+                at
+            ])?;
+        }
+    }
+    Ok(())
+}
 
+impl CheckStore for State {
     fn check_results(
         &self,
         asset: &str,

@@ -216,6 +216,8 @@ pub struct Completed {
     pub logs: Vec<(String, String)>,
     pub blobs: Vec<NewBlob>,
     pub materializations: Vec<NewMaterialization>,
+    /// Check results on those materializations, recorded in the same transaction.
+    pub checks: Vec<NewCheckResults>,
 }
 
 /// One partition's state, without its materialization's details.
@@ -758,6 +760,17 @@ pub struct NewCheckResult {
     pub outcome: String,
     pub description: Option<String>,
     pub metadata: serde_json::Value,
+}
+
+/// One check's results on the partitions a call produced: recorded with their
+/// materializations, in one transaction, so that no result describes a value that never
+/// landed (a later call of the run failed, or its lease was lost).
+#[derive(Debug, Clone)]
+pub struct NewCheckResults {
+    pub asset: String,
+    pub check: String,
+    pub blocking: bool,
+    pub results: Vec<NewCheckResult>,
 }
 
 /// How one check's latest results on an asset's partitions stand: partitions per outcome.

@@ -170,6 +170,7 @@ impl RunStore for State {
                 }
                 insert_blobs(tx, &r.blobs)?;
                 record_materializations(tx, &r.run_id, &r.plugin, &r.materializations, now)?;
+                super::checks::insert_check_results(tx, &r.run_id, &r.checks, now)?;
                 tx.prepare_cached(
                     "UPDATE runs SET status = 'success', ended_at = ?2, error = NULL, owner = NULL WHERE id = ?1",
                 )?
@@ -247,6 +248,7 @@ impl RunStore for State {
         plugin: &str,
         blobs: &[NewBlob],
         materializations: &[NewMaterialization],
+        checks: &[NewCheckResults],
     ) -> Result<(), EngineError> {
         let now = now_ms();
         self.write(|tx| {
@@ -258,7 +260,8 @@ impl RunStore for State {
                 }));
             }
             insert_blobs(tx, blobs)?;
-            record_materializations(tx, run_id, plugin, materializations, now).map(Ok)
+            record_materializations(tx, run_id, plugin, materializations, now)?;
+            super::checks::insert_check_results(tx, run_id, checks, now).map(Ok)
         })?
     }
 

@@ -97,9 +97,9 @@ pub trait RunStore: Send + Sync {
     /// whether any run is queued or running at all (within the backfill, when given).
     fn pending(&self, scope: &RunScope) -> Result<Pending, EngineError>;
 
-    /// Records materializations of a run that is still going (a batch of keys). With a claim
-    /// number, only while that claim is the run's latest and running
-    /// ([`EngineError::LeaseLost`] otherwise).
+    /// Records materializations of a run that is still going (a batch of keys), and the check
+    /// results on them (replacing earlier ones). With a claim number, only while that claim is
+    /// the run's latest and running ([`EngineError::LeaseLost`] otherwise).
     fn record_progress(
         &self,
         run_id: &str,
@@ -107,6 +107,7 @@ pub trait RunStore: Send + Sync {
         plugin: &str,
         blobs: &[NewBlob],
         materializations: &[NewMaterialization],
+        checks: &[NewCheckResults],
     ) -> Result<(), EngineError>;
 
     /// Records a failed attempt: queued again after `retry_after_ms`, or failed for good
@@ -343,16 +344,6 @@ pub trait ClusterStore: Send + Sync {
 
 /// Asset checks' results: the latest of each check on each partition.
 pub trait CheckStore: Send + Sync {
-    /// Records (replacing earlier ones) one check's results on partitions of `asset`.
-    fn record_check_results(
-        &self,
-        asset: &str,
-        check: &str,
-        blocking: bool,
-        run_id: &str,
-        results: &[NewCheckResult],
-    ) -> Result<(), EngineError>;
-
     /// The latest results of every check on these partitions of `asset`.
     fn check_results(
         &self,

@@ -1,48 +1,44 @@
 //! Asset checks' results on PostgreSQL: the latest of each check on each partition.
 
 use super::*;
-use crate::state::{
-    CheckCounts, CheckRecord, CheckStore, NewCheckResult, fold_check_counts, now_ms,
-};
+use crate::state::{CheckCounts, CheckRecord, CheckStore, NewCheckResults, fold_check_counts};
+
+/// Records (replacing earlier ones) check results written by each run, inside the
+/// transaction that records the materializations they describe: (run id, results).
+pub(super) async fn insert_check_results<C: GenericClient>(
+    tx: &C,
+    checks: &[(&str, &NewCheckResults)],
+    at: i64,
+) -> Result<(), PgError> {
+    for (run_id, c) in checks {
+        for r in &c.results {
+            let metadata = r.metadata.to_string();
+            exec(
+                tx,
+                "INSERT INTO check_results
+                     (asset, check_name, partition, outcome, description, metadata, blocking, run_id, at)
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)
+                 ON CONFLICT (asset, partition, check_name) DO UPDATE SET
+                     outcome = $4, description = $5, metadata = $6, blocking = $7, run_id = $8, at = $9",
+                &[
+                    &c.asset,
+                    &c.check,
+                    &r.partition,
+                    &r.outcome,
+                    &r.description,
+                    &metadata,
+                    &c.blocking,
+                    run_id,
+                    &at,
+                ],
+            )
+            .await?;
+        }
+    }
+    Ok(())
+}
 
 impl CheckStore for PgState {
-    fn record_check_results(
-        &self,
-        asset: &str,
-        check: &str,
-        blocking: bool,
-        run_id: &str,
-        results: &[NewCheckResult],
-    ) -> Result<(), EngineError> {
-        let at = now_ms();
-        self.write(async |tx| {
-            for r in results {
-                let metadata = r.metadata.to_string();
-                exec(
-                    tx,
-                    "INSERT INTO check_results
-                         (asset, check_name, partition, outcome, description, metadata, blocking, run_id, at)
-                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)
-                     ON CONFLICT (asset, partition, check_name) DO UPDATE SET
-                         outcome = $4, description = $5, metadata = $6, blocking = $7, run_id = $8, at = $9",
-                    &[
-                        &asset,
-                        &check,
-                        &r.partition,
-                        &r.outcome,
-                        &r.description,
-                        &metadata,
-                        &blocking,
-                        &run_id,
-                        &at,
-                    ],
-                )
-                .await?;
-            }
-            Ok(())
-        })
-    }
-
     fn check_results(
         &self,
         asset: &str,

@@ -7,9 +7,9 @@ use deadpool_postgres::GenericClient;
 
 use super::*;
 use crate::state::{
-    BackfillRecord, Completed, DEFAULT_LEASE, NewBlob, NewMaterialization, NewRun, Pending,
-    RUN_COLUMNS, RunEvent, RunFilter, RunRecord, RunScope, RunStatus, RunStore, decode_error,
-    lease_ms, now_ms, run_from_row,
+    BackfillRecord, Completed, DEFAULT_LEASE, NewBlob, NewCheckResults, NewMaterialization, NewRun,
+    Pending, RUN_COLUMNS, RunEvent, RunFilter, RunRecord, RunScope, RunStatus, RunStore,
+    decode_error, lease_ms, now_ms, run_from_row,
 };
 
 impl RunStore for PgState {
@@ -220,6 +220,11 @@ impl RunStore for PgState {
                 })
                 .collect();
             record_materializations(tx, &materializations, now).await?;
+            let checks: Vec<(&str, &NewCheckResults)> = runs
+                .iter()
+                .flat_map(|r| r.checks.iter().map(|c| (r.run_id.as_str(), c)))
+                .collect();
+            super::checks::insert_check_results(tx, &checks, now).await?;
             let logs: Vec<(&str, &str, &str)> = runs
                 .iter()
                 .flat_map(|r| {
@@ -304,9 +309,11 @@ impl RunStore for PgState {
         plugin: &str,
         blobs: &[NewBlob],
         materializations: &[NewMaterialization],
+        checks: &[NewCheckResults],
     ) -> Result<(), EngineError> {
         let now = now_ms();
         let blobs: Vec<&NewBlob> = blobs.iter().collect();
+        let checks: Vec<(&str, &NewCheckResults)> = checks.iter().map(|c| (run_id, c)).collect();
         let materializations: Vec<(&str, &str, &NewMaterialization)> = materializations
             .iter()
             .map(|m| (run_id, plugin, m))
@@ -320,7 +327,8 @@ impl RunStore for PgState {
                 }));
             }
             insert_blobs(tx, &blobs).await?;
-            record_materializations(tx, &materializations, now)
+            record_materializations(tx, &materializations, now).await?;
+            super::checks::insert_check_results(tx, &checks, now)
                 .await
                 .map(Ok)
         })?
