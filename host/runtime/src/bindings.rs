@@ -20,6 +20,23 @@ wasmtime::component::bindgen!({
 pub(crate) use exports::tessera::plugin::{checks, mappings};
 pub(crate) use tessera::plugin::{host, types};
 
+/// `log_level`, in a frozen contract's module: its log levels are the current ones, case for
+/// case (no contract has changed them).
+macro_rules! same_log_levels {
+    () => {
+        pub(crate) fn log_level(l: host::LogLevel) -> super::host::LogLevel {
+            use super::host::LogLevel as C;
+            match l {
+                host::LogLevel::Trace => C::Trace,
+                host::LogLevel::Debug => C::Debug,
+                host::LogLevel::Info => C::Info,
+                host::LogLevel::Warn => C::Warn,
+                host::LogLevel::Error => C::Error,
+            }
+        }
+    };
+}
+
 /// The frozen 0.2.0 contract: the current one but for `definitions` (0.3.0 added
 /// `exclusions` to time-window definitions).
 pub(crate) mod v0_2 {
@@ -41,17 +58,7 @@ pub(crate) mod v0_2 {
         serde_json::to_value(defs).and_then(serde_json::from_value)
     }
 
-    /// 0.2.0's log levels are 0.3.0's.
-    pub(crate) fn log_level(l: host::LogLevel) -> super::host::LogLevel {
-        use super::host::LogLevel as C;
-        match l {
-            host::LogLevel::Trace => C::Trace,
-            host::LogLevel::Debug => C::Debug,
-            host::LogLevel::Info => C::Info,
-            host::LogLevel::Warn => C::Warn,
-            host::LogLevel::Error => C::Error,
-        }
-    }
+    same_log_levels!();
 }
 
 /// The frozen 0.1.0 contract.
@@ -103,15 +110,5 @@ pub(crate) mod v0_1 {
         }
     }
 
-    /// 0.1.0's log levels are 0.2.0's.
-    pub(crate) fn log_level(l: host::LogLevel) -> super::host::LogLevel {
-        use super::host::LogLevel as C;
-        match l {
-            host::LogLevel::Trace => C::Trace,
-            host::LogLevel::Debug => C::Debug,
-            host::LogLevel::Info => C::Info,
-            host::LogLevel::Warn => C::Warn,
-            host::LogLevel::Error => C::Error,
-        }
-    }
+    same_log_levels!();
 }

@@ -5,6 +5,7 @@ use tessera_partitions::Context;
 
 use super::{Engine, new_id};
 use crate::error::EngineError;
+use crate::graph::AssetNode;
 use crate::state::{NewRun, RunFilter, RunSelection, RunStatus};
 use tessera_runtime::RollupPolicy;
 
@@ -43,23 +44,15 @@ impl Engine {
                 now.timestamp_millis(),
             );
             for (key, upstream_id) in stale {
-                tick.runs.push(NewRun {
-                    id: new_id("r"),
-                    plugin: node.plugin.clone(),
-                    computation: node.computation.clone(),
-                    assets: vec![node.key.clone()],
-                    selection: RunSelection::Keys {
-                        keys: vec![key.clone()],
-                    },
-                    partitions: 1,
-                    backfill_id: None,
-                    run_key: Some(format!("{key}@{upstream_id}")),
-                    trigger: "eager".into(),
-                    tags: Vec::new(),
-                    max_attempts: self.config.max_attempts,
-                    depends_on: Vec::new(),
-                    pool: node.pool.clone(),
-                });
+                let run_key = format!("{key}@{upstream_id}");
+                tick.runs.push(self.automated_run(
+                    node,
+                    vec![node.key.clone()],
+                    RunSelection::Keys { keys: vec![key] },
+                    1,
+                    run_key,
+                    "eager",
+                ));
             }
             if !tick.runs.is_empty() {
                 queued.extend(self.state.record_sensor_tick(&tick)?);
@@ -107,26 +100,47 @@ impl Engine {
                 if !due || self.state.sensor_run_key_seen(&tick.sensor, &run_key)? {
                     continue;
                 }
-                tick.runs.push(NewRun {
-                    id: new_id("r"),
-                    plugin: run.plugin.clone(),
-                    computation: run.computation.clone(),
-                    assets: run.assets.clone(),
-                    selection: run.selection.clone(),
-                    partitions: run.partitions,
-                    backfill_id: None,
-                    run_key: Some(run_key),
-                    trigger: "rollup deadline".into(),
-                    tags: Vec::new(),
-                    max_attempts: self.config.max_attempts,
-                    depends_on: Vec::new(),
-                    pool: node.pool.clone(),
-                });
+                tick.runs.push(self.automated_run(
+                    node,
+                    run.assets,
+                    run.selection,
+                    run.partitions,
+                    run_key,
+                    "rollup deadline",
+                ));
             }
             if !tick.runs.is_empty() {
                 queued.extend(self.state.record_sensor_tick(&tick)?);
             }
         }
         Ok(queued)
+    }
+
+    /// A run of `node`'s computation that an automation step queues (no backfill, no
+    /// dependencies): deduplicated by `run_key` within the step's ticks.
+    fn automated_run(
+        &self,
+        node: &AssetNode,
+        assets: Vec<String>,
+        selection: RunSelection,
+        partitions: u64,
+        run_key: String,
+        trigger: &str,
+    ) -> NewRun {
+        NewRun {
+            id: new_id("r"),
+            plugin: node.plugin.clone(),
+            computation: node.computation.clone(),
+            assets,
+            selection,
+            partitions,
+            backfill_id: None,
+            run_key: Some(run_key),
+            trigger: trigger.into(),
+            tags: Vec::new(),
+            max_attempts: self.config.max_attempts,
+            depends_on: Vec::new(),
+            pool: node.pool.clone(),
+        }
     }
 }

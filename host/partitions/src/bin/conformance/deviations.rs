@@ -411,6 +411,23 @@ mod tests {
             &listing(json!(["2024-06", "2024-07"])),
             &o
         ));
+        // Dagster names a nonexistent upstream partition of a multi definition by one
+        // dimension's key; not when every key is a full multi key, nor for another upstream.
+        let multi_up = json!({"upstream_def": {"type": "multi"}});
+        let bare = failed(
+            "get_upstream_mapped_partitions_result_for_partitions:x",
+            json!({"required_but_nonexistent_keys": ["2024-01-05"]}),
+            json!({"required_but_nonexistent_keys": ["2024-01-05|a"]}),
+        );
+        assert!(check_holds("bare_multi_keys", &multi_up, &bare));
+        let full = failed(
+            "get_upstream_mapped_partitions_result_for_partitions:x",
+            json!({"required_but_nonexistent_keys": ["2024-01-05|a"]}),
+            json!({"required_but_nonexistent_keys": []}),
+        );
+        assert!(!check_holds("bare_multi_keys", &multi_up, &full));
+        let single_up = json!({"upstream_def": {"type": "time_window"}});
+        assert!(!check_holds("bare_multi_keys", &single_up, &bare));
         // An unknown property never holds.
         assert!(!check_holds("same_instant", &case, &o));
     }
