@@ -870,7 +870,7 @@ class Plugin:
                 ranges=[(r.first, r.last) for r in raw.ranges],
             )
             answer = (to_upstream if upward else to_downstream)(request)
-            return [_mappings.KeyRange(first=str(f), last=str(l)) for f, l in answer]
+            return [_mappings.KeyRange(first=str(a), last=str(b)) for a, b in answer]
         except Exception as e:  # noqa: BLE001 - every failure becomes the call's error
             raise Err(_plugin_error(e)) from None
 

@@ -538,11 +538,25 @@ fn bad_components_are_refused_with_typed_errors() {
         rt.load(&garbage).unwrap_err(),
         LoadError::Malformed { .. }
     ));
-    // A valid core module is still not a component.
+    // A valid core module is still not a component: the error says so, and what it exports.
     let core = dir.path().join("core.wasm");
     std::fs::write(&core, b"\0asm\x01\0\0\0").unwrap();
     let err = rt.load(&core).unwrap_err();
-    assert!(matches!(err, LoadError::Malformed { .. }), "{err}");
+    assert!(matches!(err, LoadError::CoreModule { .. }), "{err}");
+    assert!(err.to_string().contains("exports: nothing"), "{err}");
+    // (module (memory (export "memory") 1) (func (export "definitions")))
+    let module: &[u8] = &[
+        0, 97, 115, 109, 1, 0, 0, 0, 1, 4, 1, 96, 0, 0, 3, 2, 1, 0, 5, 3, 1, 0, 1, 7, 24, 2, 6,
+        109, 101, 109, 111, 114, 121, 2, 0, 11, 100, 101, 102, 105, 110, 105, 116, 105, 111, 110,
+        115, 0, 0, 10, 4, 1, 2, 0, 11,
+    ];
+    std::fs::write(&core, module).unwrap();
+    let err = rt.load(&core).unwrap_err().to_string();
+    assert!(
+        err.contains("core module, not a component")
+            && err.contains("exports: memory, definitions"),
+        "{err}"
+    );
     let missing = rt.load(&dir.path().join("missing.wasm")).unwrap_err();
     assert!(matches!(missing, LoadError::Io { .. }), "{missing}");
 }

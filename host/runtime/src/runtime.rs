@@ -222,6 +222,12 @@ impl Runtime {
     ) -> Result<Plugin, LoadError> {
         let started = Instant::now();
         let inner = &self.inner;
+        if wasmparser::Parser::is_core_wasm(bytes) {
+            return Err(LoadError::CoreModule {
+                path: path.to_path_buf(),
+                exports: core_exports(bytes),
+            });
+        }
         let compile_started = Instant::now();
         let (component, from_cache) = match inner
             .cache
@@ -298,6 +304,27 @@ impl Runtime {
             message,
         }
     }
+}
+
+/// The names a core module exports, in order (as far as it parses: a broken module says
+/// what it could).
+fn core_exports(bytes: &[u8]) -> Vec<String> {
+    let mut names = Vec::new();
+    for payload in wasmparser::Parser::new(0).parse_all(bytes) {
+        match payload {
+            Ok(wasmparser::Payload::ExportSection(exports)) => {
+                names.extend(
+                    exports
+                        .into_iter()
+                        .map_while(Result::ok)
+                        .map(|e| e.name.to_string()),
+                );
+            }
+            Ok(_) => {}
+            Err(_) => break,
+        }
+    }
+    names
 }
 
 /// The version a component was built against, and the contract the host speaks with it.
