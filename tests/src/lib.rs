@@ -73,6 +73,24 @@ fn build_once(
     })
 }
 
+/// The C kit-coverage plugin (`tests/kits/c`) compiled into `dir/kit_core.wasm`: a core
+/// module with its component type embedded, not wrapped into a component. Also returns the
+/// component built from the same sources, `dir/kit_c.wasm`.
+pub fn c_core_module(dir: &Path) -> (PathBuf, PathBuf) {
+    let root = repo_root();
+    let source = root.join("tests").join("kits").join("c");
+    let bindings = dir.join("bindings");
+    let core = dir.join("kit_core.wasm");
+    let component = dir.join("kit_c.wasm");
+    let built = xtask::c::generate_bindings(&root, &bindings)
+        .and_then(|()| xtask::c::build_core(&root, &source, &bindings, &core, &[]))
+        .and_then(|()| xtask::c::build_plugin(&root, &source, &bindings, &component, &[]));
+    if let Err(e) = built {
+        panic!("cannot build the C kit's core module: {e}");
+    }
+    (core, component)
+}
+
 /// The repository root.
 pub fn repo_root() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR"))

@@ -283,6 +283,39 @@ fn build_c(work: &Path, source: &str, name: &str, defines: &[&str]) -> PathBuf {
     file
 }
 
+/// A core module built with its component type embedded (the C kit's compiler output, before
+/// `wit-component`) loads as a plugin: the host makes it a component, and it declares and
+/// answers exactly what the component built from the same sources does. The second load comes
+/// from the artifact cache, under the module's own hash.
+#[test]
+fn a_core_module_with_its_component_type_loads_as_a_plugin() {
+    let work = tempfile::tempdir().unwrap();
+    let (core, component) = tessera_tests::c_core_module(work.path());
+    let bytes = std::fs::read(&core).unwrap();
+    assert_eq!(
+        &bytes[4..8],
+        &[1, 0, 0, 0],
+        "a core module, not a component"
+    );
+    let runtime = Runtime::new(RuntimeConfig {
+        cache_dir: Some(work.path().join("cache")),
+        ..RuntimeConfig::default()
+    })
+    .unwrap();
+    let now = Utc.with_ymd_and_hms(2024, 2, 1, 0, 0, 0).unwrap();
+    let from_core = runtime.load(&core).unwrap();
+    assert!(!from_core.stats().from_cache);
+    assert_eq!(
+        declared(&from_core),
+        declared(&runtime.load(&component).unwrap())
+    );
+    assert_eq!(
+        exported(from_core, now),
+        exported(runtime.load(&component).unwrap(), now)
+    );
+    assert!(runtime.load(&core).unwrap().stats().from_cache);
+}
+
 /// The templates of the C, JavaScript and Python kits declare and do the same: `hello` (a
 /// greeting per day), `hello_week` (the greetings of the week up to a day), the sensor
 /// `next_day`, and a multi-asset computation, `hello_sizes`, producing `hello_chars` and

@@ -538,7 +538,8 @@ fn bad_components_are_refused_with_typed_errors() {
         rt.load(&garbage).unwrap_err(),
         LoadError::Malformed { .. }
     ));
-    // A valid core module is still not a component: the error says so, and what it exports.
+    // A core module without its component type cannot be made a plugin: the error says so,
+    // and what it exports.
     let core = dir.path().join("core.wasm");
     std::fs::write(&core, b"\0asm\x01\0\0\0").unwrap();
     let err = rt.load(&core).unwrap_err();
@@ -553,7 +554,7 @@ fn bad_components_are_refused_with_typed_errors() {
     std::fs::write(&core, module).unwrap();
     let err = rt.load(&core).unwrap_err().to_string();
     assert!(
-        err.contains("core module, not a component")
+        err.contains("core module that cannot be made a plugin")
             && err.contains("exports: memory, definitions"),
         "{err}"
     );

@@ -115,6 +115,33 @@ pub fn build_plugin(
     out: &Path,
     defines: &[&str],
 ) -> Result<(), String> {
+    let core = out.with_extension("core.wasm");
+    build_core(root, source, bindings, &core, defines)?;
+    let module = fs::read(&core).map_err(|e| format!("cannot read {}: {e}", core.display()))?;
+    let component = wit_component::ComponentEncoder::default()
+        .module(&module)
+        .and_then(|e| {
+            e.adapter(
+                "wasi_snapshot_preview1",
+                wasi_preview1_component_adapter_provider::WASI_SNAPSHOT_PREVIEW1_REACTOR_ADAPTER,
+            )
+        })
+        .and_then(|e| e.validate(true).encode())
+        .map_err(|e| format!("cannot make a component of {}: {e:#}", core.display()))?;
+    fs::write(out, component).map_err(|e| format!("cannot write {}: {e}", out.display()))?;
+    let _ = fs::remove_file(&core);
+    Ok(())
+}
+
+/// Compiles the C plugin in `source` into the core module `core`: a `wasm32-wasi` reactor
+/// with its component type embedded (what the host, or `wit-component`, makes a component).
+pub fn build_core(
+    root: &Path,
+    source: &Path,
+    bindings: &Path,
+    core: &Path,
+    defines: &[&str],
+) -> Result<(), String> {
     let mut sources: Vec<PathBuf> = fs::read_dir(source)
         .map_err(|e| format!("cannot read {}: {e}", source.display()))?
         .filter_map(|e| e.ok().map(|e| e.path()))
@@ -125,7 +152,6 @@ pub fn build_plugin(
         return Err(format!("no .c files in {}", source.display()));
     }
     let kit = root.join("plugin-sdk").join("c");
-    let core = out.with_extension("core.wasm");
     let mut command = Command::new(clang());
     command
         .args([
@@ -153,7 +179,7 @@ pub fn build_plugin(
         .arg(bindings.join(format!("{}.c", bindings_stem())))
         .arg(bindings.join(format!("{}_component_type.o", bindings_stem())))
         .arg("-o")
-        .arg(&core);
+        .arg(core);
     let output = command
         .output()
         .map_err(|e| format!("cannot run {}: {e}", clang()))?;
@@ -164,19 +190,6 @@ pub fn build_plugin(
             String::from_utf8_lossy(&output.stderr)
         ));
     }
-    let module = fs::read(&core).map_err(|e| format!("cannot read {}: {e}", core.display()))?;
-    let component = wit_component::ComponentEncoder::default()
-        .module(&module)
-        .and_then(|e| {
-            e.adapter(
-                "wasi_snapshot_preview1",
-                wasi_preview1_component_adapter_provider::WASI_SNAPSHOT_PREVIEW1_REACTOR_ADAPTER,
-            )
-        })
-        .and_then(|e| e.validate(true).encode())
-        .map_err(|e| format!("cannot make a component of {}: {e:#}", core.display()))?;
-    fs::write(out, component).map_err(|e| format!("cannot write {}: {e}", out.display()))?;
-    let _ = fs::remove_file(&core);
     Ok(())
 }
 

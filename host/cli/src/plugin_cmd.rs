@@ -69,6 +69,18 @@ pub(crate) enum PluginCommand {
         #[command(flatten)]
         runtime: RuntimeArgs,
     },
+    /// Make a component of a WebAssembly core module that embeds its component type (as
+    /// wit-bindgen writes it), adapting WASI preview 1 when the module imports it: what loading
+    /// the module as a plugin does, written to a file.
+    Componentize {
+        /// The core module.
+        file: PathBuf,
+        /// Where to write the component.
+        #[arg(short, long, value_name = "FILE")]
+        out: PathBuf,
+        #[arg(long)]
+        json: bool,
+    },
     /// Load every plugin in DIR and report each load, reload and error as it happens.
     Watch {
         dir: PathBuf,
@@ -290,6 +302,39 @@ pub(crate) fn run(cmd: PluginCommand) -> anyhow::Result<ExitCode> {
                     None => outln!("cursor: unchanged"),
                 }
                 outln!("took {:.1} ms", took.as_secs_f64() * 1e3);
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+        PluginCommand::Componentize { file, out, json } => {
+            let limit = RuntimeConfig::default().max_plugin_bytes;
+            let bytes = tessera_runtime::fs::read_regular_file(&file, limit)
+                .with_context(|| format!("cannot read {}", file.display()))?;
+            if !tessera_runtime::is_core_module(&bytes) {
+                bail!(
+                    "{} is not a WebAssembly core module (a component loads as it is)",
+                    file.display()
+                );
+            }
+            let component = tessera_runtime::componentize(&bytes)
+                .with_context(|| format!("{}", file.display()))?;
+            // Written beside the destination, then renamed: never a half-written plugin where
+            // a registry may be watching.
+            let partial = out.with_extension("wasm.partial");
+            std::fs::write(&partial, &component)
+                .and_then(|()| std::fs::rename(&partial, &out))
+                .with_context(|| format!("cannot write {}", out.display()))?;
+            if json {
+                outln!(
+                    "{}",
+                    json!({ "component": out, "bytes": component.len(), "module_bytes": bytes.len() })
+                );
+            } else {
+                outln!(
+                    "wrote {} ({} bytes, from a {}-byte core module)",
+                    out.display(),
+                    component.len(),
+                    bytes.len()
+                );
             }
             Ok(ExitCode::SUCCESS)
         }

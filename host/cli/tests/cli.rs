@@ -173,6 +173,33 @@ fn mistakes_are_clear_errors_with_a_failing_exit() {
     assert!(!out.status.success());
     assert!(String::from_utf8_lossy(&out.stderr).contains("not a valid WebAssembly component"));
 
+    // A core module with its component type: componentize writes the component inspect
+    // reads (the loader does the same itself); a component is refused.
+    let (core, _) = tessera_tests::c_core_module(dir.path());
+    let made = dir.path().join("made.wasm");
+    let v = ok_json(&[
+        "plugin",
+        "componentize",
+        path(&core),
+        "-o",
+        path(&made),
+        "--json",
+    ]);
+    assert!(
+        v["bytes"].as_u64().unwrap() > v["module_bytes"].as_u64().unwrap(),
+        "{v}"
+    );
+    let text = tessera(&["plugin", "inspect", path(&made)]);
+    assert!(
+        text.status.success(),
+        "{}",
+        String::from_utf8_lossy(&text.stderr)
+    );
+    assert!(String::from_utf8_lossy(&text.stdout).contains("labelled"));
+    let out = tessera(&["plugin", "componentize", path(&made), "-o", path(&core)]);
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("not a WebAssembly core module"));
+
     let out = tessera(&["plugin", "inspect", path(&c.guest("future_api"))]);
     assert!(!out.status.success());
     assert!(

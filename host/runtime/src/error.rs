@@ -26,13 +26,17 @@ pub enum LoadError {
     #[error("{path} is not a valid WebAssembly component: {message}")]
     Malformed { path: PathBuf, message: String },
     #[error(
-        "{path} is a WebAssembly core module, not a component: a plugin is a component exporting \
-         tessera:plugin/guest (definitions, materialize, evaluate-sensor); build it with a kit \
-         (plugin-sdk/) or make one of the module with `wasm-tools component new`. The module \
-         exports: {}",
+        "{path} is a WebAssembly core module that cannot be made a plugin ({reason}): a plugin is \
+         a component exporting tessera:plugin/guest (definitions, materialize, evaluate-sensor), \
+         or a core module built with its component type embedded (as wit-bindgen does); build \
+         it with a kit (plugin-sdk/). The module exports: {}",
         if exports.is_empty() { "nothing".to_string() } else { exports.join(", ") }
     )]
-    CoreModule { path: PathBuf, exports: Vec<String> },
+    CoreModule {
+        path: PathBuf,
+        reason: String,
+        exports: Vec<String>,
+    },
     #[error(
         "{path} does not implement the tessera:plugin world (it must export tessera:plugin/guest): {message}"
     )]

@@ -28,6 +28,7 @@ mod plugin;
 mod policy;
 mod registry;
 mod runtime;
+mod wrap;
 
 pub use cache::ArtifactCache;
 pub use call::{
@@ -46,6 +47,7 @@ pub use plugin::{CancelToken, LoadStats, Plugin};
 pub use policy::{BackfillPolicy, RollupPolicy};
 pub use registry::{LoadFailure, Registry, RegistryEvent, Validator, WatchHandle};
 pub use runtime::Runtime;
+pub use wrap::{NotWrappable, componentize, is_core_module};
 
 /// The current contract version (the WIT package `tessera:plugin` in `plugin-sdk/wit`).
 pub const API_VERSION: &str = "0.3.0";

@@ -222,24 +222,36 @@ impl Runtime {
     ) -> Result<Plugin, LoadError> {
         let started = Instant::now();
         let inner = &self.inner;
-        if wasmparser::Parser::is_core_wasm(bytes) {
-            return Err(LoadError::CoreModule {
-                path: path.to_path_buf(),
-                exports: core_exports(bytes),
-            });
-        }
         let compile_started = Instant::now();
+        // A core module is made a component first. The artifact cached under the module's
+        // hash (marked with the wrapping's version, which the engine's hash does not cover)
+        // is that component's, so a later load skips both steps.
+        let core = crate::wrap::is_core_module(bytes);
+        let cache_key = match core {
+            true => format!("{sha256}-{}", crate::wrap::VERSION),
+            false => sha256.clone(),
+        };
         let (component, from_cache) = match inner
             .cache
             .as_ref()
-            .and_then(|c| c.load(&inner.engine, &sha256))
+            .and_then(|c| c.load(&inner.engine, &cache_key))
         {
             Some(c) => (c, true),
             None => {
-                let c = Component::new(&inner.engine, bytes)
+                let wrapped = match core {
+                    true => Some(crate::wrap::componentize(bytes).map_err(|e| {
+                        LoadError::CoreModule {
+                            path: path.to_path_buf(),
+                            reason: e.reason,
+                            exports: e.exports,
+                        }
+                    })?),
+                    false => None,
+                };
+                let c = Component::new(&inner.engine, wrapped.as_deref().unwrap_or(bytes))
                     .map_err(|e| self.compile_error(path, &e))?;
                 if let Some(cache) = &inner.cache {
-                    cache.store(&sha256, &c);
+                    cache.store(&cache_key, &c);
                 }
                 (c, false)
             }
@@ -304,27 +316,6 @@ impl Runtime {
             message,
         }
     }
-}
-
-/// The names a core module exports, in order (as far as it parses: a broken module says
-/// what it could).
-fn core_exports(bytes: &[u8]) -> Vec<String> {
-    let mut names = Vec::new();
-    for payload in wasmparser::Parser::new(0).parse_all(bytes) {
-        match payload {
-            Ok(wasmparser::Payload::ExportSection(exports)) => {
-                names.extend(
-                    exports
-                        .into_iter()
-                        .map_while(Result::ok)
-                        .map(|e| e.name.to_string()),
-                );
-            }
-            Ok(_) => {}
-            Err(_) => break,
-        }
-    }
-    names
 }
 
 /// The version a component was built against, and the contract the host speaks with it.
