@@ -10,7 +10,7 @@
 // records are objects with camelCase fields, variants `{ tag, val }`, `s64` a BigInt,
 // `list<u8>` a Uint8Array; this file hides all of that.
 
-import { log as hostLog, dynamicPartitionKeys as hostDynamicKeys } from "tessera:plugin/host@0.3.0";
+import { log as hostLog, dynamicPartitionKeys as hostDynamicKeys } from "tessera:plugin/host@0.4.0";
 
 // ---- errors ---------------------------------------------------------------------------------
 

@@ -57,6 +57,18 @@ pub fn python_plugins() -> &'static Path {
     build_once(&BUILT, "py-plugins", "Python", xtask::python::build_plugins)
 }
 
+/// The example plugins written in the WebAssembly text format (`plugins/wat/`), assembled on
+/// first use: `<dir>/<name>.wasm`, core modules of the flat world.
+pub fn wat_plugins() -> &'static Path {
+    static BUILT: OnceLock<PathBuf> = OnceLock::new();
+    build_once(
+        &BUILT,
+        "wat-plugins",
+        "WebAssembly text",
+        xtask::wat::build_plugins,
+    )
+}
+
 /// Builds one language's example plugins into `target/<dir>` the first time it is asked.
 fn build_once(
     cell: &'static OnceLock<PathBuf>,

@@ -61,7 +61,7 @@ fn example_plugins_declare_the_seed_assets() {
     let c = components();
     let rt = runtime();
     let daily = rt.load(&c.plugin("daily_sales")).unwrap();
-    assert_eq!(daily.api_version(), "0.3.0");
+    assert_eq!(daily.api_version(), "0.4.0");
     assert_eq!(daily.code_version().len(), 64);
     let asset = daily.definitions().asset("daily_sales").unwrap();
     assert_eq!(
@@ -428,6 +428,71 @@ fn a_plugin_built_against_contract_0_2_0_keeps_working() {
     assert_eq!(sensed.run_requests[0].selection, key("2024-01-03"));
 }
 
+/// A plugin built against the frozen 0.3.0 contract loads and works: its calendar (weekdays
+/// only), per-key outputs, its log line through `host@0.3.0`, its check, and a sensor.
+#[test]
+fn a_plugin_built_against_contract_0_3_0_keeps_working() {
+    let c = components();
+    let rt = runtime();
+    let lines = Arc::new(std::sync::Mutex::new(Vec::new()));
+    let sink = Arc::clone(&lines);
+    rt.set_log_sink(Arc::new(move |r: tessera_runtime::LogRecord| {
+        sink.lock().unwrap().push(r.message);
+    }));
+    let previous = rt.load(&c.guest("api_0_3")).unwrap();
+    assert_eq!(previous.api_version(), "0.3.0");
+    assert_eq!(previous.world(), "plugin-with-mappings");
+    // 2024-01-05 is a Friday, 2024-01-08 the Monday after: the weekend is no partition.
+    let out = previous
+        .materialize(&request(
+            "weekdays_0_3",
+            Selection::Range(tessera_partitions::KeyRange::new(
+                "2024-01-05",
+                "2024-01-08",
+            )),
+        ))
+        .unwrap();
+    let got: Vec<(Option<&str>, &[u8])> = out
+        .iter()
+        .map(|o| (o.partition.as_deref(), o.data.as_slice()))
+        .collect();
+    assert_eq!(
+        got,
+        [
+            (Some("2024-01-05"), &b"weekday 2024-01-05"[..]),
+            (Some("2024-01-08"), &b"weekday 2024-01-08"[..]),
+        ]
+    );
+    assert_eq!(*lines.lock().unwrap(), ["0.3.0 materialize"]);
+    let checked = previous
+        .evaluate_check(
+            "not_empty",
+            &[
+                ("2024-01-05".to_string(), b"x".to_vec()),
+                ("2024-01-08".to_string(), Vec::new()),
+            ],
+            now(),
+        )
+        .unwrap();
+    let outcomes: Vec<_> = checked.iter().map(|r| r.outcome).collect();
+    assert_eq!(
+        outcomes,
+        [
+            tessera_runtime::CheckOutcome::Pass,
+            tessera_runtime::CheckOutcome::Fail
+        ]
+    );
+    let sensed = previous
+        .evaluate_sensor(&SensorRequest {
+            sensor: "sensor_0_3".into(),
+            cursor: None,
+            last_evaluation: None,
+            now: now(),
+        })
+        .unwrap();
+    assert_eq!(sensed.run_requests[0].selection, key("2024-01-05"));
+}
+
 /// Per-key outputs must cover the selection's keys, each once, and not mix with a
 /// whole-selection output.
 #[test]
@@ -515,7 +580,7 @@ fn bad_components_are_refused_with_typed_errors() {
     let err = rt.load(&c.guest("future_api")).unwrap_err();
     assert!(
         matches!(&err, LoadError::UnsupportedApiVersion { found, supported, .. }
-            if found == "0.9.0" && supported == "0.3.0, 0.2.0, 0.1.0"),
+            if found == "0.9.0" && supported == "0.4.0, 0.3.0, 0.2.0, 0.1.0"),
         "{err}"
     );
     let err = rt.load(&c.guest("wrong_world")).unwrap_err();

@@ -8,6 +8,7 @@ pub mod c;
 pub mod js;
 pub mod python;
 mod stamp;
+pub mod wat;
 
 /// The world the C, JavaScript and Python kits build: the guest's exports and the optional
 /// `mappings` and `checks` ones, which the kits fill in (empty lists when a plugin declares

@@ -109,6 +109,7 @@ fn plugins(out: Option<&Path>) -> Result<(), String> {
         xtask::c::build_plugins(&root, &out)?,
         xtask::js::build_plugins(&root, &out)?,
         xtask::python::build_plugins(&root, &out)?,
+        xtask::wat::build_plugins(&root, &out)?,
     ];
     for file in others.iter().flatten() {
         let size = fs::metadata(file).map(|m| m.len()).unwrap_or_default();

@@ -69,9 +69,10 @@ pub(crate) enum PluginCommand {
         #[command(flatten)]
         runtime: RuntimeArgs,
     },
-    /// Make a component of a WebAssembly core module that embeds its component type (as
-    /// wit-bindgen writes it), adapting WASI preview 1 when the module imports it: what loading
-    /// the module as a plugin does, written to a file.
+    /// Make a component of a WebAssembly core module, one that embeds its component type (as
+    /// wit-bindgen writes it) or one of the flat world (plugin-sdk/flat/README.md), adapting
+    /// WASI preview 1 when the module imports it: what loading the module as a plugin does,
+    /// written to a file.
     Componentize {
         /// The core module.
         file: PathBuf,
@@ -81,6 +82,9 @@ pub(crate) enum PluginCommand {
         #[arg(long)]
         json: bool,
     },
+    /// Print the JSON Schema of the flat world's documents (definitions, materialize-context,
+    /// flat-inputs, flat-outputs, plugin-error, sensor-context, sensor-result).
+    Schema,
     /// Load every plugin in DIR and report each load, reload and error as it happens.
     Watch {
         dir: PathBuf,
@@ -305,6 +309,13 @@ pub(crate) fn run(cmd: PluginCommand) -> anyhow::Result<ExitCode> {
             }
             Ok(ExitCode::SUCCESS)
         }
+        PluginCommand::Schema => {
+            outln!(
+                "{}",
+                serde_json::to_string_pretty(&tessera_runtime::flat_schema())?
+            );
+            Ok(ExitCode::SUCCESS)
+        }
         PluginCommand::Componentize { file, out, json } => {
             let limit = RuntimeConfig::default().max_plugin_bytes;
             let bytes = tessera_runtime::fs::read_regular_file(&file, limit)
@@ -481,6 +492,7 @@ fn inspect(plugin: &Plugin) -> Value {
         "plugin": plugin.name(),
         "path": plugin.path(),
         "api_version": plugin.api_version(),
+        "world": plugin.world(),
         "code_version": plugin.code_version(),
         "size_bytes": stats.size_bytes,
         "from_cache": stats.from_cache,
@@ -506,7 +518,11 @@ fn print_inspect(plugin: &Plugin) {
     let stats = plugin.stats();
     let defs = plugin.definitions();
     outln!("plugin {} ({})", plugin.name(), plugin.path().display());
-    outln!("  api version   tessera:plugin@{}", plugin.api_version());
+    outln!(
+        "  api version   tessera:plugin@{} (world {})",
+        plugin.api_version(),
+        plugin.world()
+    );
     outln!("  code version  {}", plugin.code_version());
     outln!(
         "  size {} bytes; {} in {:.1} ms, loaded in {:.1} ms",

@@ -47,7 +47,7 @@ fn inspect_lists_assets_partitions_and_mappings() {
         path(&c.plugin("processed_events")),
         "--json",
     ]);
-    assert_eq!(v["api_version"], "0.3.0");
+    assert_eq!(v["api_version"], "0.4.0");
     assert_eq!(v["code_version"].as_str().unwrap().len(), 64);
     let assets: Vec<&Value> = v["computations"]
         .as_array()
@@ -204,8 +204,65 @@ fn mistakes_are_clear_errors_with_a_failing_exit() {
     assert!(!out.status.success());
     assert!(
         String::from_utf8_lossy(&out.stderr)
-            .contains("plugin API 0.9.0; this host serves 0.3.0, 0.2.0, 0.1.0")
+            .contains("plugin API 0.9.0; this host serves 0.4.0, 0.3.0, 0.2.0, 0.1.0")
     );
+}
+
+/// The flat world from the command line: the WAT example inspects and runs as a plugin, and
+/// componentizes into the component a registry would load; `plugin schema` prints the JSON
+/// Schema the repository publishes.
+#[test]
+fn flat_core_modules_inspect_call_and_componentize() {
+    let dir = tempfile::tempdir().unwrap();
+    let echo = tessera_tests::wat_plugins().join("wat_echo.wasm");
+    let v = ok_json(&["plugin", "inspect", path(&echo), "--json"]);
+    assert_eq!(v["api_version"], "0.4.0");
+    assert_eq!(v["world"], "plugin-flat");
+    assert_eq!(v["computations"][0]["assets"][0]["key"], "wat_echo");
+    let out_dir = dir.path().join("out");
+    let v = ok_json(&[
+        "plugin",
+        "call",
+        path(&echo),
+        "--asset",
+        "wat_echo",
+        "--partition",
+        "2024-01-02",
+        "--out",
+        path(&out_dir),
+        "--json",
+    ]);
+    assert!(v.to_string().contains("WebAssembly text"), "{v}");
+    let written: Value =
+        serde_json::from_slice(&std::fs::read(out_dir.join("wat_echo")).unwrap()).unwrap();
+    assert_eq!(written["partition_keys"][0], "2024-01-02");
+    let made = dir.path().join("echo_component.wasm");
+    ok_json(&[
+        "plugin",
+        "componentize",
+        path(&echo),
+        "-o",
+        path(&made),
+        "--json",
+    ]);
+    let v = ok_json(&["plugin", "inspect", path(&made), "--json"]);
+    assert_eq!(v["world"], "plugin-flat");
+
+    let out = tessera(&["plugin", "schema"]);
+    assert!(out.status.success());
+    let printed: Value = serde_json::from_slice(&out.stdout).unwrap();
+    let published: Value = serde_json::from_str(
+        &std::fs::read_to_string(
+            tessera_tests::repo_root()
+                .join("plugin-sdk")
+                .join("flat")
+                .join("schema.json"),
+        )
+        .unwrap(),
+    )
+    .unwrap();
+    assert_eq!(printed, published);
+    assert!(printed["$defs"]["definitions"].is_object());
 }
 
 #[test]

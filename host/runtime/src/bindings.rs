@@ -1,6 +1,6 @@
 //! Host-side bindings of the `tessera:plugin` world, generated from `plugin-sdk/wit` (the
-//! current contract, 0.3.0) and from the frozen copies in `plugin-sdk/wit-0.2.0` and
-//! `plugin-sdk/wit-0.1.0`.
+//! current contract, 0.4.0) and from the frozen copies in `plugin-sdk/wit-0.3.0`,
+//! `plugin-sdk/wit-0.2.0` and `plugin-sdk/wit-0.1.0`.
 //!
 //! Only what changed needs the older types: component types are checked structurally (field
 //! names and types, not the package they were declared in), so the host calls an older plugin
@@ -13,8 +13,9 @@ wasmtime::component::bindgen!({
     path: "../../plugin-sdk/wit",
     world: "plugin-with-mappings",
     // `plugin inspect --json` prints the definitions as the plugin declared them; a 0.1.0
-    // plugin's definitions are read into these types (see `v0_1::definitions`).
-    additional_derives: [serde::Serialize, serde::Deserialize],
+    // plugin's definitions are read into these types (see `v0_1::definitions`); the flat
+    // world's JSON documents are these types, and so is their JSON Schema (`crate::flat`).
+    additional_derives: [serde::Serialize, serde::Deserialize, schemars::JsonSchema],
 });
 
 pub(crate) use exports::tessera::plugin::{checks, mappings};
@@ -35,6 +36,19 @@ macro_rules! same_log_levels {
             }
         }
     };
+}
+
+/// The frozen 0.3.0 contract: every type as 0.4.0 has it (0.4.0 only added the flat world), so
+/// the host calls such plugins with the current types; only the host imports' names differ.
+pub(crate) mod v0_3 {
+    wasmtime::component::bindgen!({
+        path: "../../plugin-sdk/wit-0.3.0",
+        world: "plugin-with-mappings",
+    });
+
+    pub(crate) use tessera::plugin::{host, types};
+
+    same_log_levels!();
 }
 
 /// The frozen 0.2.0 contract: the current one but for `definitions` (0.3.0 added

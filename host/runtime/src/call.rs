@@ -8,10 +8,11 @@ use chrono::{DateTime, Utc};
 use serde::Serialize;
 use tessera_partitions::{Context, KeyRange, MemoryDynamicStore, PartitionsDefinition, TimeWindow};
 
-use crate::ApiVersion;
 use crate::bindings::{types as wit, v0_1};
 use crate::config::Limits;
 use crate::error::CallError;
+use crate::exports::Shape;
+use crate::flat;
 use crate::host::CallScope;
 use crate::plugin::{CancelToken, Plugin};
 
@@ -345,9 +346,8 @@ impl Plugin {
         };
         let limits = self.limits(req.timeout);
         let result = self.call(scope, &limits, None, async |this, store, instance| {
-            let contract = this.exports().contract();
-            Ok(match contract {
-                ApiVersion::V0_3 | ApiVersion::V0_2 => {
+            Ok(match this.exports().shape() {
+                Shape::Rich | Shape::V0_2 => {
                     let func = this
                         .exports()
                         .materialize(store, &instance)
@@ -357,7 +357,7 @@ impl Plugin {
                         .map_err(|e| this.trap(&e, &limits))?
                         .0
                 }
-                ApiVersion::V0_1 => {
+                Shape::V0_1 => {
                     let func = this
                         .exports()
                         .materialize_0_1(store, &instance)
@@ -367,6 +367,26 @@ impl Plugin {
                         .map_err(|e| this.trap(&e, &limits))?
                         .0
                         .map(|outputs| outputs.into_iter().map(v0_1::output).collect())
+                }
+                Shape::Flat => {
+                    let func = this
+                        .exports()
+                        .flat_materialize(store, &instance)
+                        .ok_or_else(|| this.missing_export("materialize"))?;
+                    let context = flat::write(&context).map_err(|m| this.invalid(m))?;
+                    let (inputs, data) = flat::inputs(&inputs);
+                    match func
+                        .call_async(&mut *store, (&context, &inputs, &data))
+                        .await
+                        .map_err(|e| this.trap(&e, &limits))?
+                        .0
+                    {
+                        Ok((doc, data)) => {
+                            Ok(flat::outputs(&doc, data).map_err(|m| this.invalid(m))?)
+                        }
+                        Err(doc) => Err(flat::read::<wit::PluginError>("plugin-error", &doc)
+                            .map_err(|m| this.invalid(m))?),
+                    }
                 }
             })
         })?;
@@ -504,6 +524,23 @@ impl Plugin {
         };
         let limits = self.limits(None);
         let result = self.call(scope, &limits, cancel, async |this, store, instance| {
+            if this.exports().shape() == Shape::Flat {
+                let func = this
+                    .exports()
+                    .flat_evaluate_sensor(store, &instance)
+                    .ok_or_else(|| this.missing_export("evaluate-sensor"))?;
+                let context = flat::write(&context).map_err(|m| this.invalid(m))?;
+                let (result,) = func
+                    .call_async(&mut *store, (&context,))
+                    .await
+                    .map_err(|e| this.trap(&e, &limits))?;
+                return match result {
+                    Ok(doc) => Ok(Ok(flat::read::<wit::SensorResult>("sensor-result", &doc)
+                        .map_err(|m| this.invalid(m))?)),
+                    Err(doc) => Ok(Err(flat::read::<wit::PluginError>("plugin-error", &doc)
+                        .map_err(|m| this.invalid(m))?)),
+                };
+            }
             let func = this
                 .exports()
                 .evaluate_sensor(store, &instance)

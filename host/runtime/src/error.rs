@@ -28,8 +28,9 @@ pub enum LoadError {
     #[error(
         "{path} is a WebAssembly core module that cannot be made a plugin ({reason}): a plugin is \
          a component exporting tessera:plugin/guest (definitions, materialize, evaluate-sensor), \
-         or a core module built with its component type embedded (as wit-bindgen does); build \
-         it with a kit (plugin-sdk/). The module exports: {}",
+         a core module built with its component type embedded (as wit-bindgen does), or a core \
+         module of the flat world (plugin-sdk/flat/README.md); build it with a kit \
+         (plugin-sdk/). The module exports: {}",
         if exports.is_empty() { "nothing".to_string() } else { exports.join(", ") }
     )]
     CoreModule {
@@ -38,7 +39,7 @@ pub enum LoadError {
         exports: Vec<String>,
     },
     #[error(
-        "{path} does not implement the tessera:plugin world (it must export tessera:plugin/guest): {message}"
+        "{path} does not implement the tessera:plugin world (it must export tessera:plugin/guest, or tessera:plugin/flat-guest for the flat world): {message}"
     )]
     WrongWorld { path: PathBuf, message: String },
     #[error(

@@ -33,13 +33,29 @@ pub(crate) type MapPartitionsFn<'a> = TypedFunc<
     (&'a wit_mappings::MappingRequest,),
     (Result<Vec<wit_mappings::KeyRange>, wit::PluginError>,),
 >;
+/// The flat world's three functions (`flat-guest`): JSON documents and byte lists.
+pub(crate) type FlatDefinitionsFn = TypedFunc<(), (String,)>;
+pub(crate) type FlatMaterializeFn<'a> =
+    TypedFunc<(&'a str, &'a str, &'a [&'a [u8]]), (Result<(String, Vec<Vec<u8>>), String>,)>;
+pub(crate) type FlatSensorFn<'a> = TypedFunc<(&'a str,), (Result<String, String>,)>;
+
+/// The signatures a plugin's exports have: the contract's types, or the flat world's.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Shape {
+    V0_1,
+    V0_2,
+    /// 0.3.0 and 0.4.0: the same types (0.4.0 only added the flat world).
+    Rich,
+    /// `flat-guest` (0.4.0 on).
+    Flat,
+}
 
 /// A plugin version ready to instantiate, and where `definitions`, `materialize` and
 /// `evaluate-sensor` sit in it.
 #[derive(Clone)]
 pub(crate) struct GuestExports {
     pre: InstancePre<HostState>,
-    contract: ApiVersion,
+    shape: Shape,
     definitions: ComponentExportIndex,
     materialize: ComponentExportIndex,
     evaluate_sensor: ComponentExportIndex,
@@ -50,13 +66,24 @@ pub(crate) struct GuestExports {
 }
 
 impl GuestExports {
-    /// Finds the functions of the `tessera:plugin/guest@{api_version}` instance export.
+    /// Finds the functions of the `tessera:plugin/guest@{api_version}` instance export (or
+    /// of `flat-guest`, for a flat plugin).
     pub(crate) fn find(
         pre: InstancePre<HostState>,
         api_version: &Negotiated,
     ) -> Result<GuestExports, String> {
         let component = pre.component();
-        let interface = format!("tessera:plugin/guest@{}", api_version.found);
+        let shape = match api_version.contract {
+            _ if api_version.flat => Shape::Flat,
+            ApiVersion::V0_1 => Shape::V0_1,
+            ApiVersion::V0_2 => Shape::V0_2,
+            ApiVersion::V0_3 | ApiVersion::V0_4 => Shape::Rich,
+        };
+        let interface = if api_version.flat {
+            format!("{}@{}", crate::flat::INTERFACE, api_version.found)
+        } else {
+            format!("tessera:plugin/guest@{}", api_version.found)
+        };
         let instance = component
             .get_export_index(None, &interface)
             .ok_or_else(|| format!("it does not export {interface}"))?;
@@ -73,7 +100,7 @@ impl GuestExports {
              -> Result<Option<(ComponentExportIndex, ComponentExportIndex)>, String> {
                 let name = format!("tessera:plugin/{interface}@{}", api_version.found);
                 match component.get_export_index(None, &name) {
-                    Some(i) if api_version.contract == ApiVersion::V0_3 => {
+                    Some(i) if shape == Shape::Rich => {
                         let func = |f: &str| {
                             component
                                 .get_export_index(Some(&i), f)
@@ -92,14 +119,23 @@ impl GuestExports {
             evaluate_sensor: func("evaluate-sensor")?,
             mappings,
             checks,
-            contract: api_version.contract,
+            shape,
             pre,
         })
     }
 
-    /// The contract the plugin was built against.
-    pub(crate) fn contract(&self) -> ApiVersion {
-        self.contract
+    /// The signatures of its exports.
+    pub(crate) fn shape(&self) -> Shape {
+        self.shape
+    }
+
+    /// The world the plugin implements, as the WIT names it.
+    pub(crate) fn world(&self) -> &'static str {
+        match self.shape {
+            Shape::Flat => "plugin-flat",
+            _ if self.mappings.is_some() || self.checks.is_some() => "plugin-with-mappings",
+            _ => "plugin",
+        }
     }
 
     /// A new instance in `store` (async: WASI's host functions are, so that a guest blocked
@@ -121,9 +157,28 @@ impl GuestExports {
         let describe = |name: &str, e: wasmtime::Error| format!("export {name:?}: {e:#}");
         // Only `definitions` and `output` differ between the contracts: the rest is checked
         // against the current types whichever the plugin speaks.
-        match self.contract {
-            ApiVersion::V0_3 | ApiVersion::V0_2 => {
-                if self.contract == ApiVersion::V0_3 {
+        match self.shape {
+            Shape::Flat => {
+                instance
+                    .get_typed_func::<(), (String,)>(&mut *store, &self.definitions)
+                    .map_err(|e| describe("definitions", e))?;
+                instance
+                    .get_typed_func::<
+                        (&str, &str, &[&[u8]]),
+                        (Result<(String, Vec<Vec<u8>>), String>,),
+                    >(&mut *store, &self.materialize)
+                    .map_err(|e| describe("materialize", e))?;
+                instance
+                    .get_typed_func::<(&str,), (Result<String, String>,)>(
+                        &mut *store,
+                        &self.evaluate_sensor,
+                    )
+                    .map_err(|e| describe("evaluate-sensor", e))?;
+                // The flat world has neither mappings nor checks.
+                return Ok(());
+            }
+            Shape::Rich | Shape::V0_2 => {
+                if self.shape == Shape::Rich {
                     instance
                         .get_typed_func::<(), (wit::Definitions,)>(&mut *store, &self.definitions)
                         .map_err(|e| describe("definitions", e))?;
@@ -142,7 +197,7 @@ impl GuestExports {
                     >(&mut *store, &self.materialize)
                     .map_err(|e| describe("materialize", e))?;
             }
-            ApiVersion::V0_1 => {
+            Shape::V0_1 => {
                 instance
                     .get_typed_func::<(), (wit_0_1::Definitions,)>(&mut *store, &self.definitions)
                     .map_err(|e| describe("definitions", e))?;
@@ -195,7 +250,7 @@ impl GuestExports {
         instance: &Instance,
     ) -> Option<DeclaredChecksFn> {
         let (declared, _) = self.checks?;
-        self.typed(store, instance, declared, ApiVersion::V0_3)
+        self.typed(store, instance, declared, Shape::Rich)
     }
 
     /// `evaluate-check`, when the plugin exports checks.
@@ -205,7 +260,7 @@ impl GuestExports {
         instance: &Instance,
     ) -> Option<EvaluateCheckFn<'a>> {
         let (_, evaluate) = self.checks?;
-        self.typed(store, instance, evaluate, ApiVersion::V0_3)
+        self.typed(store, instance, evaluate, Shape::Rich)
     }
 
     /// `declared-mappings`, when the plugin exports mappings.
@@ -215,7 +270,7 @@ impl GuestExports {
         instance: &Instance,
     ) -> Option<DeclaredMappingsFn> {
         let (declared, _) = self.mappings?;
-        self.typed(store, instance, declared, ApiVersion::V0_3)
+        self.typed(store, instance, declared, Shape::Rich)
     }
 
     /// `map-partitions`, when the plugin exports mappings.
@@ -225,7 +280,7 @@ impl GuestExports {
         instance: &Instance,
     ) -> Option<MapPartitionsFn<'a>> {
         let (_, map) = self.mappings?;
-        self.typed(store, instance, map, ApiVersion::V0_3)
+        self.typed(store, instance, map, Shape::Rich)
     }
 
     /// `definitions` of a plugin speaking the current contract (`None` for an older one).
@@ -234,7 +289,7 @@ impl GuestExports {
         store: &mut Store<HostState>,
         instance: &Instance,
     ) -> Option<TypedFunc<(), (wit::Definitions,)>> {
-        self.typed(store, instance, self.definitions, ApiVersion::V0_3)
+        self.typed(store, instance, self.definitions, Shape::Rich)
     }
 
     /// `definitions` of a 0.2.0 plugin (`None` for any other).
@@ -243,7 +298,7 @@ impl GuestExports {
         store: &mut Store<HostState>,
         instance: &Instance,
     ) -> Option<TypedFunc<(), (wit_0_2::Definitions,)>> {
-        self.typed(store, instance, self.definitions, ApiVersion::V0_2)
+        self.typed(store, instance, self.definitions, Shape::V0_2)
     }
 
     /// `definitions` of a 0.1.0 plugin (`None` for a current one).
@@ -252,7 +307,7 @@ impl GuestExports {
         store: &mut Store<HostState>,
         instance: &Instance,
     ) -> Option<TypedFunc<(), (wit_0_1::Definitions,)>> {
-        self.typed(store, instance, self.definitions, ApiVersion::V0_1)
+        self.typed(store, instance, self.definitions, Shape::V0_1)
     }
 
     pub(crate) fn materialize<'a>(
@@ -260,12 +315,10 @@ impl GuestExports {
         store: &mut Store<HostState>,
         instance: &Instance,
     ) -> Option<MaterializeFn<'a, wit::Output>> {
-        // 0.3.0 left `materialize` as 0.2.0 had it.
-        match self.contract {
-            ApiVersion::V0_3 | ApiVersion::V0_2 => {
-                self.typed(store, instance, self.materialize, self.contract)
-            }
-            ApiVersion::V0_1 => None,
+        // 0.3.0 and 0.4.0 left `materialize` as 0.2.0 had it.
+        match self.shape {
+            Shape::Rich | Shape::V0_2 => self.typed(store, instance, self.materialize, self.shape),
+            Shape::V0_1 | Shape::Flat => None,
         }
     }
 
@@ -274,24 +327,24 @@ impl GuestExports {
         store: &mut Store<HostState>,
         instance: &Instance,
     ) -> Option<MaterializeFn<'a, wit_0_1::Output>> {
-        self.typed(store, instance, self.materialize, ApiVersion::V0_1)
+        self.typed(store, instance, self.materialize, Shape::V0_1)
     }
 
-    /// The export at `index` as the signature `check` verified for `contract`; `None` when the
-    /// plugin speaks another contract. Only the typed getters above call this, each with the
-    /// signature `check` verifies for its contract.
+    /// The export at `index` as the signature `check` verified for `shape`; `None` when the
+    /// plugin's exports have another shape. Only the typed getters call this, each with the
+    /// signature `check` verifies for its shape.
     fn typed<P, R>(
         &self,
         store: &mut Store<HostState>,
         instance: &Instance,
         index: ComponentExportIndex,
-        contract: ApiVersion,
+        shape: Shape,
     ) -> Option<TypedFunc<P, R>>
     where
         P: wasmtime::component::ComponentNamedList + wasmtime::component::Lower,
         R: wasmtime::component::ComponentNamedList + wasmtime::component::Lift,
     {
-        if contract != self.contract {
+        if shape != self.shape {
             return None;
         }
         let func = instance.get_func(store, index)?;
@@ -303,12 +356,42 @@ impl GuestExports {
         Some(unsafe { TypedFunc::new_unchecked(func) })
     }
 
-    /// `evaluate-sensor`: the same types in both contracts.
+    /// `evaluate-sensor`: the same types in every contract, but not in the flat world.
     pub(crate) fn evaluate_sensor<'a>(
         &self,
         store: &mut Store<HostState>,
         instance: &Instance,
     ) -> Option<SensorFn<'a>> {
-        self.typed(store, instance, self.evaluate_sensor, self.contract)
+        match self.shape {
+            Shape::Flat => None,
+            shape => self.typed(store, instance, self.evaluate_sensor, shape),
+        }
+    }
+
+    /// The flat world's `definitions`.
+    pub(crate) fn flat_definitions(
+        &self,
+        store: &mut Store<HostState>,
+        instance: &Instance,
+    ) -> Option<FlatDefinitionsFn> {
+        self.typed(store, instance, self.definitions, Shape::Flat)
+    }
+
+    /// The flat world's `materialize`.
+    pub(crate) fn flat_materialize<'a>(
+        &self,
+        store: &mut Store<HostState>,
+        instance: &Instance,
+    ) -> Option<FlatMaterializeFn<'a>> {
+        self.typed(store, instance, self.materialize, Shape::Flat)
+    }
+
+    /// The flat world's `evaluate-sensor`.
+    pub(crate) fn flat_evaluate_sensor<'a>(
+        &self,
+        store: &mut Store<HostState>,
+        instance: &Instance,
+    ) -> Option<FlatSensorFn<'a>> {
+        self.typed(store, instance, self.evaluate_sensor, Shape::Flat)
     }
 }

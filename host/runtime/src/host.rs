@@ -125,51 +125,35 @@ impl host::Host for HostState {
     }
 }
 
-/// What a 0.2.0 plugin imports is what 0.3.0 imports.
-impl crate::bindings::v0_2::types::Host for HostState {}
+/// What a plugin of a frozen contract imports is what the current one imports: the same two
+/// functions, with log levels case for case.
+macro_rules! frozen_host {
+    ($($version:ident),*) => {$(
+        impl crate::bindings::$version::types::Host for HostState {}
 
-impl crate::bindings::v0_2::host::Host for HostState {
-    fn log(
-        &mut self,
-        level: crate::bindings::v0_2::host::LogLevel,
-        message: String,
-        fields: Vec<(String, String)>,
-    ) {
-        host::Host::log(
-            self,
-            crate::bindings::v0_2::log_level(level),
-            message,
-            fields,
-        );
-    }
+        impl crate::bindings::$version::host::Host for HostState {
+            fn log(
+                &mut self,
+                level: crate::bindings::$version::host::LogLevel,
+                message: String,
+                fields: Vec<(String, String)>,
+            ) {
+                host::Host::log(
+                    self,
+                    crate::bindings::$version::log_level(level),
+                    message,
+                    fields,
+                );
+            }
 
-    fn dynamic_partition_keys(&mut self, name: String) -> Vec<String> {
-        host::Host::dynamic_partition_keys(self, name)
-    }
+            fn dynamic_partition_keys(&mut self, name: String) -> Vec<String> {
+                host::Host::dynamic_partition_keys(self, name)
+            }
+        }
+    )*};
 }
 
-/// What a 0.1.0 plugin imports is what 0.3.0 imports.
-impl crate::bindings::v0_1::types::Host for HostState {}
-
-impl crate::bindings::v0_1::host::Host for HostState {
-    fn log(
-        &mut self,
-        level: crate::bindings::v0_1::host::LogLevel,
-        message: String,
-        fields: Vec<(String, String)>,
-    ) {
-        host::Host::log(
-            self,
-            crate::bindings::v0_1::log_level(level),
-            message,
-            fields,
-        );
-    }
-
-    fn dynamic_partition_keys(&mut self, name: String) -> Vec<String> {
-        host::Host::dynamic_partition_keys(self, name)
-    }
-}
+frozen_host!(v0_3, v0_2, v0_1);
 
 impl HostState {
     /// One log line to the sink (the engine's run log) and to tracing.

@@ -21,6 +21,7 @@ mod config;
 mod convert;
 mod error;
 mod exports;
+mod flat;
 pub mod fs;
 mod host;
 mod mapping;
@@ -41,6 +42,7 @@ pub use convert::{
     AssetSpec, CheckSpec, ComputationSpec, Definitions, InputSpec, MappingSpec, SensorSpec,
 };
 pub use error::{CallError, LoadError, TrapKind};
+pub use flat::schema as flat_schema;
 pub use host::{DynamicKeys, LogRecord, LogSink, NoDynamicKeys};
 pub use mapping::PluginMappingCode;
 pub use plugin::{CancelToken, LoadStats, Plugin};
@@ -50,29 +52,33 @@ pub use runtime::Runtime;
 pub use wrap::{NotWrappable, componentize, is_core_module};
 
 /// The current contract version (the WIT package `tessera:plugin` in `plugin-sdk/wit`).
-pub const API_VERSION: &str = "0.3.0";
+pub const API_VERSION: &str = "0.4.0";
 
 /// Every contract version this host loads plugins of, newest first.
-pub const SUPPORTED_API_VERSIONS: [&str; 3] = [API_VERSION, "0.2.0", "0.1.0"];
+pub const SUPPORTED_API_VERSIONS: [&str; 4] = [API_VERSION, "0.3.0", "0.2.0", "0.1.0"];
 
-/// The contract the host speaks with one plugin.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+/// The contract the host speaks with one plugin, oldest first.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
 pub enum ApiVersion {
     /// The frozen first contract (`plugin-sdk/wit-0.1.0`): one output per asset and call,
     /// backfill policy as metadata.
     V0_1,
     /// The frozen second contract (`plugin-sdk/wit-0.2.0`): no calendar exclusions.
     V0_2,
-    /// The current contract (`plugin-sdk/wit`).
+    /// The frozen third contract (`plugin-sdk/wit-0.3.0`): the current one without the flat
+    /// world.
     V0_3,
+    /// The current contract (`plugin-sdk/wit`).
+    V0_4,
 }
 
 impl ApiVersion {
     pub fn as_str(self) -> &'static str {
         match self {
-            ApiVersion::V0_1 => SUPPORTED_API_VERSIONS[2],
-            ApiVersion::V0_2 => SUPPORTED_API_VERSIONS[1],
-            ApiVersion::V0_3 => API_VERSION,
+            ApiVersion::V0_1 => SUPPORTED_API_VERSIONS[3],
+            ApiVersion::V0_2 => SUPPORTED_API_VERSIONS[2],
+            ApiVersion::V0_3 => SUPPORTED_API_VERSIONS[1],
+            ApiVersion::V0_4 => API_VERSION,
         }
     }
 }

@@ -12,12 +12,12 @@ use wasmtime_wasi::{FsPerms, WasiCtxBuilder};
 
 use wasmtime::component::Instance;
 
-use crate::ApiVersion;
-use crate::bindings::{v0_1, v0_2};
+use crate::bindings::{types as wit, v0_1, v0_2};
 use crate::config::Limits;
 use crate::convert::{self, Definitions};
 use crate::error::{CallError, LoadError, TrapKind};
-use crate::exports::GuestExports;
+use crate::exports::{GuestExports, Shape};
+use crate::flat;
 use crate::host::{CallScope, HostState, LogBudget};
 use crate::runtime::Runtime;
 
@@ -98,6 +98,11 @@ impl Plugin {
         &self.api_version
     }
 
+    /// The world it implements: `plugin`, `plugin-with-mappings` or `plugin-flat`.
+    pub fn world(&self) -> &'static str {
+        self.exports.world()
+    }
+
     pub(crate) fn runtime_inner(&self) -> &crate::runtime::Inner {
         &self.runtime.inner
     }
@@ -125,9 +130,24 @@ impl Plugin {
                             message,
                         }));
                     }
-                    let contract = this.exports.contract();
-                    match contract {
-                        ApiVersion::V0_3 => {
+                    match this.exports.shape() {
+                        Shape::Flat => {
+                            let func = this
+                                .exports
+                                .flat_definitions(store, &instance)
+                                .ok_or_else(|| this.missing_export("definitions"))?;
+                            let (doc,) = func
+                                .call_async(&mut *store, ())
+                                .await
+                                .map_err(|e| this.trap(&e, &limits))?;
+                            Ok(flat::read::<wit::Definitions>("definitions", &doc)
+                                .map(|d| (d, Vec::new(), Vec::new()))
+                                .map_err(|message| LoadError::InvalidDefinitions {
+                                    plugin: this.name.to_string(),
+                                    message,
+                                }))
+                        }
+                        Shape::Rich => {
                             let func = this
                                 .exports
                                 .definitions(store, &instance)
@@ -154,7 +174,7 @@ impl Plugin {
                             }
                             Ok(Ok((raw, mappings, checks)))
                         }
-                        ApiVersion::V0_2 => {
+                        Shape::V0_2 => {
                             let func = this
                                 .exports
                                 .definitions_0_2(store, &instance)
@@ -168,11 +188,11 @@ impl Plugin {
                                 .map_err(|e| LoadError::InvalidDefinitions {
                                     plugin: this.name.to_string(),
                                     message: format!(
-                                        "its 0.2.0 definitions do not read as 0.3.0: {e}"
+                                        "its 0.2.0 definitions do not read as 0.4.0: {e}"
                                     ),
                                 }))
                         }
-                        ApiVersion::V0_1 => {
+                        Shape::V0_1 => {
                             let func = this
                                 .exports
                                 .definitions_0_1(store, &instance)
@@ -186,7 +206,7 @@ impl Plugin {
                                 .map_err(|e| LoadError::InvalidDefinitions {
                                     plugin: this.name.to_string(),
                                     message: format!(
-                                        "its 0.1.0 definitions do not read as 0.3.0: {e}"
+                                        "its 0.1.0 definitions do not read as 0.4.0: {e}"
                                     ),
                                 }))
                         }

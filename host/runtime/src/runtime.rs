@@ -130,6 +130,11 @@ impl Runtime {
             |s| s,
         )
         .map_err(|e| LoadError::Engine(e.to_string()))?;
+        bindings::v0_3::PluginWithMappings::add_to_linker::<HostState, HasSelf<HostState>>(
+            &mut linker,
+            |s| s,
+        )
+        .map_err(|e| LoadError::Engine(e.to_string()))?;
         bindings::v0_2::Plugin::add_to_linker::<HostState, HasSelf<HostState>>(&mut linker, |s| s)
             .map_err(|e| LoadError::Engine(e.to_string()))?;
         bindings::v0_1::Plugin::add_to_linker::<HostState, HasSelf<HostState>>(&mut linker, |s| s)
@@ -323,6 +328,8 @@ pub(crate) struct Negotiated {
     /// As the component names it (`0.1.3`).
     pub(crate) found: String,
     pub(crate) contract: ApiVersion,
+    /// It exports the flat world's `flat-guest` instead of `guest`.
+    pub(crate) flat: bool,
 }
 
 /// The API version of the `tessera:plugin/guest` interface a component exports, checked
@@ -337,10 +344,14 @@ fn api_version(
         .exports(engine)
         .map(|(name, _)| name.to_string())
         .collect();
-    let Some(found) = exports
+    let rich = exports
         .iter()
-        .find_map(|name| name.strip_prefix("tessera:plugin/guest@"))
-    else {
+        .find_map(|name| name.strip_prefix("tessera:plugin/guest@"));
+    let flat = exports.iter().find_map(|name| {
+        name.strip_prefix(crate::flat::INTERFACE)
+            .and_then(|rest| rest.strip_prefix('@'))
+    });
+    let Some(found) = rich.or(flat) else {
         return Err(LoadError::WrongWorld {
             path: path.to_path_buf(),
             message: if exports.is_empty() {
@@ -351,6 +362,8 @@ fn api_version(
         });
     };
     let contract = if compatible(found, API_VERSION) {
+        ApiVersion::V0_4
+    } else if compatible(found, ApiVersion::V0_3.as_str()) {
         ApiVersion::V0_3
     } else if compatible(found, ApiVersion::V0_2.as_str()) {
         ApiVersion::V0_2
@@ -363,9 +376,18 @@ fn api_version(
             supported: SUPPORTED_API_VERSIONS.join(", "),
         });
     };
+    let flat = rich.is_none();
+    if flat && contract < ApiVersion::V0_4 {
+        return Err(LoadError::UnsupportedApiVersion {
+            path: path.to_path_buf(),
+            found: format!("{found} (flat world)"),
+            supported: API_VERSION.to_string(),
+        });
+    }
     Ok(Negotiated {
         found: found.to_string(),
         contract,
+        flat,
     })
 }
 
