@@ -69,6 +69,13 @@ pub fn wat_plugins() -> &'static Path {
     )
 }
 
+/// The Zig example plugins (`plugins/zig/`), built on first use: `<dir>/<name>.wasm`, core
+/// modules of the flat world.
+pub fn zig_plugins() -> &'static Path {
+    static BUILT: OnceLock<PathBuf> = OnceLock::new();
+    build_once(&BUILT, "zig-plugins", "Zig", xtask::zig::build_plugins)
+}
+
 /// Builds one language's example plugins into `target/<dir>` the first time it is asked.
 fn build_once(
     cell: &'static OnceLock<PathBuf>,

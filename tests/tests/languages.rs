@@ -1,5 +1,5 @@
-//! The example plugins in C, JavaScript and Python (`plugins/{c,js,python}/`, built with the
-//! kits in `plugin-sdk/`) on the real host: loaded beside the Rust plugin whose `raw_events`
+//! The example plugins in C, JavaScript, Python and Zig (`plugins/{c,js,python,zig}/`, built
+//! with the kits in `plugin-sdk/`) on the real host: loaded beside the Rust plugin whose `raw_events`
 //! they read, materialized through the engine, byte for byte the Rust asset's output, and
 //! hot-reloaded with a changed version; their sensors; a second start of the JavaScript and
 //! Python plugins from the artifact cache; and the C template's assets and sensor.
@@ -23,7 +23,7 @@ use tessera_runtime::{
     RuntimeConfig, Selection, SensorRequest,
 };
 use tessera_tests::{
-    components, copy_atomically, js_plugins, python_plugins, repo_root, shared_dir,
+    components, copy_atomically, js_plugins, python_plugins, repo_root, shared_dir, zig_plugins,
 };
 
 fn runtime_config() -> RuntimeConfig {
@@ -34,17 +34,29 @@ fn runtime_config() -> RuntimeConfig {
 }
 
 /// The `processed_events` asset in each language other than Rust.
-const PORTS: [&str; 3] = [
+const PORTS: [&str; 4] = [
     "processed_events_c",
     "processed_events_js",
     "processed_events_py",
+    "processed_events_zig",
+];
+
+/// The `daily_sales` asset in each language other than Rust.
+const DAILY_PORTS: [&str; 1] = ["daily_sales_zig"];
+
+/// The ports whose kits are written in the language (not C, whose kit is generated bindings).
+const KIT_PORTS: [(&str, &str); 3] = [
+    ("processed_events_js", "processed_events_js_days"),
+    ("processed_events_py", "processed_events_py_days"),
+    ("processed_events_zig", "processed_events_zig_days"),
 ];
 
 fn port_file(asset: &str) -> PathBuf {
     match asset {
         "processed_events_c" => components().c_plugin(asset),
         "processed_events_js" => js_plugins().join(format!("{asset}.wasm")),
-        _ => python_plugins().join(format!("{asset}.wasm")),
+        "processed_events_py" => python_plugins().join(format!("{asset}.wasm")),
+        _ => zig_plugins().join(format!("{asset}.wasm")),
     }
 }
 
@@ -71,12 +83,10 @@ fn every_language_writes_what_the_rust_asset_writes() {
     let dir = tempfile::tempdir().unwrap();
     let plugins = dir.path().join("plugins");
     std::fs::create_dir_all(&plugins).unwrap();
-    std::fs::copy(
-        c.plugin("processed_events"),
-        plugins.join("processed_events.wasm"),
-    )
-    .unwrap();
-    for port in PORTS {
+    for rust in ["processed_events", "daily_sales"] {
+        std::fs::copy(c.plugin(rust), plugins.join(format!("{rust}.wasm"))).unwrap();
+    }
+    for port in PORTS.into_iter().chain(DAILY_PORTS) {
         // Compiled into the shared cache first, once: the engine then finds it there.
         loaded(port);
         std::fs::copy(port_file(port), plugins.join(format!("{port}.wasm"))).unwrap();
@@ -97,8 +107,12 @@ fn every_language_writes_what_the_rust_asset_writes() {
         assert!(matches!(e, RegistryEvent::Loaded { .. }), "{e:?}");
     }
     engine.registry().validate().unwrap();
-    let mut assets = vec!["raw_events".to_string(), "processed_events".to_string()];
-    assets.extend(PORTS.iter().map(|s| (*s).to_string()));
+    let mut assets = vec![
+        "raw_events".to_string(),
+        "processed_events".to_string(),
+        "daily_sales".to_string(),
+    ];
+    assets.extend(PORTS.into_iter().chain(DAILY_PORTS).map(str::to_string));
     let submitted = engine
         .submit(
             &assets,
@@ -132,15 +146,23 @@ fn every_language_writes_what_the_rust_asset_writes() {
         for port in PORTS {
             assert_eq!(blob(port), rust, "{port} {key}");
         }
+        let rust = blob("daily_sales");
+        assert!(
+            rust.starts_with(&format!("{{\"date\":\"{key}\",\"sales\":")),
+            "{rust}"
+        );
+        for port in DAILY_PORTS {
+            assert_eq!(blob(port), rust, "{port} {key}");
+        }
     }
 }
 
-/// A JavaScript or Python plugin fails as the contract says: a missing input is invalid input
+/// A plugin built with the JavaScript, Python or Zig kit fails as the contract says: a missing input is invalid input
 /// (not retried), and an error the plugin did not mean to raise is a failure with its origin.
 #[test]
-fn js_and_python_errors_reach_the_host_typed() {
+fn kit_errors_reach_the_host_typed() {
     let now = Utc.with_ymd_and_hms(2024, 2, 1, 0, 0, 0).unwrap();
-    for port in ["processed_events_js", "processed_events_py"] {
+    for (port, _) in KIT_PORTS {
         let plugin = loaded(port);
         let request = |selection, inputs| MaterializeRequest {
             computation: port.into(),
@@ -189,15 +211,12 @@ fn js_and_python_errors_reach_the_host_typed() {
     }
 }
 
-/// The JavaScript and Python sensors: a run per finished day, keyed by the day, with the next
+/// The JavaScript, Python and Zig sensors: a run per finished day, keyed by the day, with the next
 /// day as the cursor; a skip reason when the day is not over; a failure for a bad cursor.
 #[test]
-fn js_and_python_sensors_request_finished_days() {
+fn kit_sensors_request_finished_days() {
     let now = Utc.with_ymd_and_hms(2024, 2, 1, 0, 0, 0).unwrap();
-    for (port, sensor) in [
-        ("processed_events_js", "processed_events_js_days"),
-        ("processed_events_py", "processed_events_py_days"),
-    ] {
+    for (port, sensor) in KIT_PORTS {
         let plugin = loaded(port);
         let sensors = &plugin.definitions().sensors;
         assert_eq!(sensors.len(), 1, "{port}");
@@ -442,6 +461,11 @@ fn the_python_template_builds_and_runs() {
     kit_template_builds_and_runs("python");
 }
 
+#[test]
+fn the_zig_template_builds_and_runs() {
+    kit_template_builds_and_runs("zig");
+}
+
 fn wait_for_version(registry: &Registry, name: &str, asset: &str, version: &str) {
     // Generous: a JavaScript or Python component compiles for seconds, longer while other
     // tests compile theirs on the same two cores. This is a liveness check, not a timing.
@@ -543,15 +567,17 @@ fn a_c_plugin_hot_reloads_in_place() {
     );
 }
 
-/// Builds the JavaScript (`js`) or Python (`python`) plugin in `source` into `out`.
+/// Builds the JavaScript (`js`), Python (`python`) or Zig (`zig`) plugin in `source` into
+/// `out`.
 fn build_with_kit(language: &str, source: &Path, out: &Path) {
     let root = repo_root();
-    let built = if language == "js" {
-        xtask::js::ensure_toolchain(&root)
-            .and_then(|cli| xtask::js::build_plugin(&root, &cli, source, out))
-    } else {
-        xtask::python::ensure_toolchain(&root)
-            .and_then(|cli| xtask::python::build_plugin(&root, &cli, source, out))
+    let built = match language {
+        "js" => xtask::js::ensure_toolchain(&root)
+            .and_then(|cli| xtask::js::build_plugin(&root, &cli, source, out)),
+        "python" => xtask::python::ensure_toolchain(&root)
+            .and_then(|cli| xtask::python::build_plugin(&root, &cli, source, out)),
+        _ => xtask::zig::ensure_toolchain(&root)
+            .and_then(|zig| xtask::zig::build_plugin(&root, &zig, source, out)),
     };
     if let Err(e) = built {
         panic!("{e}");
@@ -575,6 +601,13 @@ fn a_js_plugin_hot_reloads_in_place() {
 #[test]
 fn a_python_plugin_hot_reloads_in_place() {
     port_hot_reloads("python", "processed_events_py", "app.py");
+}
+
+/// A Zig plugin is a core module the host wraps: the new version is wrapped and compiled
+/// when it lands, and serves in place of the old.
+#[test]
+fn a_zig_plugin_hot_reloads_in_place() {
+    port_hot_reloads("zig", "processed_events_zig", "plugin.zig");
 }
 
 /// A plugin's declarations as the host reads them: each computation with its assets'

@@ -9,11 +9,66 @@ pub mod js;
 pub mod python;
 mod stamp;
 pub mod wat;
+pub mod zig;
 
 /// The world the C, JavaScript and Python kits build: the guest's exports and the optional
 /// `mappings` and `checks` ones, which the kits fill in (empty lists when a plugin declares
 /// none), so that a plugin in any language can export partition mappings and asset checks.
 pub const KIT_WORLD: &str = "plugin-with-mappings";
+
+fn python() -> String {
+    std::env::var("TESSERA_PYTHON").unwrap_or_else(|_| "python3".to_string())
+}
+
+/// Makes `venv` a Python virtual environment with the packages pinned in `requirements`, unless
+/// it already has them (the file is copied in once the install succeeds). `what` names the tool
+/// in messages; the tools come from PyPI, so nothing but Python 3 with venv and pip is needed.
+pub fn ensure_venv(requirements: &Path, venv: &Path, what: &str) -> Result<(), String> {
+    let installed = venv.join("requirements.txt");
+    let pinned = fs::read(requirements)
+        .map_err(|e| format!("cannot read {}: {e}", requirements.display()))?;
+    if fs::read(&installed).is_ok_and(|m| m == pinned) {
+        return Ok(());
+    }
+    let _ = fs::remove_file(&installed);
+    if !venv.join("bin").join("pip").is_file() {
+        eprintln!(
+            "creating a Python environment for {what} in {}",
+            venv.display()
+        );
+        let out = Command::new(python())
+            .args(["-m", "venv"])
+            .arg(venv)
+            .output()
+            .map_err(|e| {
+                format!(
+                    "{what} comes from PyPI and needs Python 3.9 or newer with venv and pip; \
+                     cannot run {}: {e}",
+                    python()
+                )
+            })?;
+        if !out.status.success() {
+            return Err(format!(
+                "`{} -m venv` failed (on Debian: `apt-get install -y python3-venv`):\n{}",
+                python(),
+                String::from_utf8_lossy(&out.stderr)
+            ));
+        }
+    }
+    eprintln!("installing {what} (pip, into {})", venv.display());
+    let status = Command::new(venv.join("bin").join("pip"))
+        .args(["install", "--quiet", "--disable-pip-version-check", "-r"])
+        .arg(requirements)
+        .status()
+        .map_err(|e| format!("cannot run pip in {}: {e}", venv.display()))?;
+    if !status.success() {
+        return Err(format!(
+            "`pip install -r {}` failed ({status})",
+            requirements.display()
+        ));
+    }
+    fs::write(&installed, &pinned).map_err(|e| format!("cannot write {}: {e}", installed.display()))
+}
 
 /// The plugin directories under `dir` (one per plugin), in name order.
 fn plugin_dirs(dir: &Path) -> Result<Vec<PathBuf>, String> {

@@ -110,6 +110,7 @@ fn plugins(out: Option<&Path>) -> Result<(), String> {
         xtask::js::build_plugins(&root, &out)?,
         xtask::python::build_plugins(&root, &out)?,
         xtask::wat::build_plugins(&root, &out)?,
+        xtask::zig::build_plugins(&root, &out)?,
     ];
     for file in others.iter().flatten() {
         let size = fs::metadata(file).map(|m| m.len()).unwrap_or_default();
@@ -141,6 +142,8 @@ fn toolchains() -> Result<(), String> {
     println!("JavaScript: {}", js.display());
     let py = xtask::python::ensure_toolchain(&root)?;
     println!("Python: {}", py.display());
+    let zig = xtask::zig::ensure_toolchain(&root)?;
+    println!("Zig: {} -m ziglang", zig.display());
     Ok(())
 }
 
@@ -231,17 +234,32 @@ fn demo() -> Result<(), String> {
             "2024-01-27",
         ],
     )?;
+    let wat = plugins_dir.join("wat_echo.wasm").display().to_string();
+    tessera(
+        "A plugin written by hand in the WebAssembly text format (plugins/wat/wat_echo): a core module of the flat world, wrapped by the host as it loads",
+        &[
+            "plugin",
+            "call",
+            &wat,
+            "--asset",
+            "wat_echo",
+            "--partition",
+            "2024-01-27",
+        ],
+    )?;
     tessera("The assets of every plugin, upstream first", &["assets"])?;
     tessera(
-        "Backfill January 2024 of the daily assets (processed_events in C, JavaScript and Python too), in dependency order",
+        "Backfill January 2024 of the daily assets (processed_events in C, JavaScript, Python and Zig too, daily_sales in Zig too), in dependency order",
         &[
             "backfill",
             "daily_sales",
+            "daily_sales_zig",
             "raw_events",
             "processed_events",
             "processed_events_c",
             "processed_events_js",
             "processed_events_py",
+            "processed_events_zig",
             "late_data_processor",
             "user_events",
             "sales_data",
@@ -365,6 +383,7 @@ fn demo() -> Result<(), String> {
             "processed_events_c",
             "processed_events_js",
             "processed_events_py",
+            "processed_events_zig",
             "late_data_processor",
             "--from",
             "2024-01-01",
