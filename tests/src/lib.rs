@@ -76,6 +76,18 @@ pub fn zig_plugins() -> &'static Path {
     build_once(&BUILT, "zig-plugins", "Zig", xtask::zig::build_plugins)
 }
 
+/// The AssemblyScript example plugins (`plugins/assemblyscript/`), built on first use:
+/// `<dir>/<name>.wasm`, core modules of the flat world.
+pub fn as_plugins() -> &'static Path {
+    static BUILT: OnceLock<PathBuf> = OnceLock::new();
+    build_once(
+        &BUILT,
+        "as-plugins",
+        "AssemblyScript",
+        xtask::assemblyscript::build_plugins,
+    )
+}
+
 /// Builds one language's example plugins into `target/<dir>` the first time it is asked.
 fn build_once(
     cell: &'static OnceLock<PathBuf>,

@@ -1,5 +1,5 @@
-//! The example plugins in C, JavaScript, Python and Zig (`plugins/{c,js,python,zig}/`, built
-//! with the kits in `plugin-sdk/`) on the real host: loaded beside the Rust plugin whose `raw_events`
+//! The example plugins in C, JavaScript, Python, Zig and AssemblyScript
+//! (`plugins/{c,js,python,zig,assemblyscript}/`, built with the kits in `plugin-sdk/`) on the real host: loaded beside the Rust plugin whose `raw_events`
 //! they read, materialized through the engine, byte for byte the Rust asset's output, and
 //! hot-reloaded with a changed version; their sensors; a second start of the JavaScript and
 //! Python plugins from the artifact cache; and the C template's assets and sensor.
@@ -23,7 +23,8 @@ use tessera_runtime::{
     RuntimeConfig, Selection, SensorRequest,
 };
 use tessera_tests::{
-    components, copy_atomically, js_plugins, python_plugins, repo_root, shared_dir, zig_plugins,
+    as_plugins, components, copy_atomically, js_plugins, python_plugins, repo_root, shared_dir,
+    zig_plugins,
 };
 
 fn runtime_config() -> RuntimeConfig {
@@ -34,21 +35,23 @@ fn runtime_config() -> RuntimeConfig {
 }
 
 /// The `processed_events` asset in each language other than Rust.
-const PORTS: [&str; 4] = [
+const PORTS: [&str; 5] = [
     "processed_events_c",
     "processed_events_js",
     "processed_events_py",
     "processed_events_zig",
+    "processed_events_as",
 ];
 
 /// The `daily_sales` asset in each language other than Rust.
-const DAILY_PORTS: [&str; 1] = ["daily_sales_zig"];
+const DAILY_PORTS: [&str; 2] = ["daily_sales_zig", "daily_sales_as"];
 
 /// The ports whose kits are written in the language (not C, whose kit is generated bindings).
-const KIT_PORTS: [(&str, &str); 3] = [
+const KIT_PORTS: [(&str, &str); 4] = [
     ("processed_events_js", "processed_events_js_days"),
     ("processed_events_py", "processed_events_py_days"),
     ("processed_events_zig", "processed_events_zig_days"),
+    ("processed_events_as", "processed_events_as_days"),
 ];
 
 fn port_file(asset: &str) -> PathBuf {
@@ -56,7 +59,8 @@ fn port_file(asset: &str) -> PathBuf {
         "processed_events_c" => components().c_plugin(asset),
         "processed_events_js" => js_plugins().join(format!("{asset}.wasm")),
         "processed_events_py" => python_plugins().join(format!("{asset}.wasm")),
-        _ => zig_plugins().join(format!("{asset}.wasm")),
+        "processed_events_zig" | "daily_sales_zig" => zig_plugins().join(format!("{asset}.wasm")),
+        _ => as_plugins().join(format!("{asset}.wasm")),
     }
 }
 
@@ -157,7 +161,7 @@ fn every_language_writes_what_the_rust_asset_writes() {
     }
 }
 
-/// A plugin built with the JavaScript, Python or Zig kit fails as the contract says: a missing input is invalid input
+/// A plugin built with the JavaScript, Python, Zig or AssemblyScript kit fails as the contract says: a missing input is invalid input
 /// (not retried), and an error the plugin did not mean to raise is a failure with its origin.
 #[test]
 fn kit_errors_reach_the_host_typed() {
@@ -211,7 +215,7 @@ fn kit_errors_reach_the_host_typed() {
     }
 }
 
-/// The JavaScript, Python and Zig sensors: a run per finished day, keyed by the day, with the next
+/// The JavaScript, Python, Zig and AssemblyScript sensors: a run per finished day, keyed by the day, with the next
 /// day as the cursor; a skip reason when the day is not over; a failure for a bad cursor.
 #[test]
 fn kit_sensors_request_finished_days() {
@@ -466,6 +470,11 @@ fn the_zig_template_builds_and_runs() {
     kit_template_builds_and_runs("zig");
 }
 
+#[test]
+fn the_assemblyscript_template_builds_and_runs() {
+    kit_template_builds_and_runs("assemblyscript");
+}
+
 fn wait_for_version(registry: &Registry, name: &str, asset: &str, version: &str) {
     // Generous: a JavaScript or Python component compiles for seconds, longer while other
     // tests compile theirs on the same two cores. This is a liveness check, not a timing.
@@ -567,8 +576,8 @@ fn a_c_plugin_hot_reloads_in_place() {
     );
 }
 
-/// Builds the JavaScript (`js`), Python (`python`) or Zig (`zig`) plugin in `source` into
-/// `out`.
+/// Builds the JavaScript (`js`), Python (`python`), Zig (`zig`) or AssemblyScript
+/// (`assemblyscript`) plugin in `source` into `out`.
 fn build_with_kit(language: &str, source: &Path, out: &Path) {
     let root = repo_root();
     let built = match language {
@@ -576,8 +585,10 @@ fn build_with_kit(language: &str, source: &Path, out: &Path) {
             .and_then(|cli| xtask::js::build_plugin(&root, &cli, source, out)),
         "python" => xtask::python::ensure_toolchain(&root)
             .and_then(|cli| xtask::python::build_plugin(&root, &cli, source, out)),
-        _ => xtask::zig::ensure_toolchain(&root)
+        "zig" => xtask::zig::ensure_toolchain(&root)
             .and_then(|zig| xtask::zig::build_plugin(&root, &zig, source, out)),
+        _ => xtask::assemblyscript::ensure_toolchain(&root)
+            .and_then(|asc| xtask::assemblyscript::build_plugin(&root, &asc, source, out)),
     };
     if let Err(e) = built {
         panic!("{e}");
@@ -608,6 +619,11 @@ fn a_python_plugin_hot_reloads_in_place() {
 #[test]
 fn a_zig_plugin_hot_reloads_in_place() {
     port_hot_reloads("zig", "processed_events_zig", "plugin.zig");
+}
+
+#[test]
+fn an_assemblyscript_plugin_hot_reloads_in_place() {
+    port_hot_reloads("assemblyscript", "processed_events_as", "plugin.ts");
 }
 
 /// A plugin's declarations as the host reads them: each computation with its assets'

@@ -14,21 +14,6 @@ use crate::stamp;
 /// plugins no network.
 const DISABLED_FEATURES: &[&str] = &["http", "fetch-event"];
 
-fn npm() -> String {
-    std::env::var("TESSERA_NPM").unwrap_or_else(|_| "npm".to_string())
-}
-
-fn node_major() -> Option<u32> {
-    let out = Command::new("node").arg("--version").output().ok()?;
-    let text = String::from_utf8_lossy(&out.stdout);
-    text.trim()
-        .trim_start_matches('v')
-        .split('.')
-        .next()?
-        .parse()
-        .ok()
-}
-
 /// The module componentize-js builds: `plugin.js`'s exports and the kit's `mappings` and
 /// `checks` (what the kits' world exports besides `guest`).
 const ENTRY: &str = "tessera_component.js";
@@ -36,56 +21,16 @@ const ENTRY: &str = "tessera_component.js";
 /// Installs componentize-js under `target/js-toolchain/` unless the pinned version is there;
 /// returns the command that runs it.
 pub fn ensure_toolchain(root: &Path) -> Result<PathBuf, String> {
-    let wanted = root.join("plugin-sdk").join("js").join("package.json");
     let dir = root.join("target").join("js-toolchain");
-    let manifest = dir.join("package.json");
-    let cli = dir
+    crate::ensure_npm(
+        &root.join("plugin-sdk").join("js").join("package.json"),
+        &dir,
+        "componentize-js",
+    )?;
+    Ok(dir
         .join("node_modules")
         .join(".bin")
-        .join("componentize-js");
-    let pinned = fs::read(&wanted).map_err(|e| format!("cannot read {}: {e}", wanted.display()))?;
-    if cli.is_file() && fs::read(&manifest).is_ok_and(|m| m == pinned) {
-        return Ok(cli);
-    }
-    match node_major() {
-        Some(major) if major >= 18 => {}
-        Some(major) => {
-            return Err(format!(
-                "JavaScript plugins need Node.js 18 or newer (componentize-js); this is {major}"
-            ));
-        }
-        None => {
-            return Err(
-                "JavaScript plugins need Node.js 18 or newer and npm (for componentize-js); \
-                 `node` is not on the PATH (on Debian: `apt-get install -y nodejs npm`)"
-                    .to_string(),
-            );
-        }
-    }
-    fs::create_dir_all(&dir).map_err(|e| format!("cannot create {}: {e}", dir.display()))?;
-    fs::write(&manifest, &pinned)
-        .map_err(|e| format!("cannot write {}: {e}", manifest.display()))?;
-    eprintln!("installing componentize-js (npm, into {})", dir.display());
-    let status = Command::new(npm())
-        .current_dir(&dir)
-        .args([
-            "install",
-            "--no-audit",
-            "--no-fund",
-            "--no-package-lock",
-            "--loglevel=error",
-        ])
-        .status()
-        .map_err(|e| format!("cannot run {} (JavaScript plugins need npm): {e}", npm()))?;
-    if !status.success() || !cli.is_file() {
-        // A half-done install must not pass for a finished one next time.
-        let _ = fs::remove_file(&manifest);
-        return Err(format!(
-            "`npm install` of componentize-js failed ({status}); run it in {} to see why",
-            dir.display()
-        ));
-    }
-    Ok(cli)
+        .join("componentize-js"))
 }
 
 fn copy_files(from: &Path, to: &Path, files: &[PathBuf]) -> Result<(), String> {

@@ -4,6 +4,7 @@ use std::fs;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
+pub mod assemblyscript;
 pub mod c;
 pub mod js;
 pub mod python;
@@ -68,6 +69,70 @@ pub fn ensure_venv(requirements: &Path, venv: &Path, what: &str) -> Result<(), S
         ));
     }
     fs::write(&installed, &pinned).map_err(|e| format!("cannot write {}: {e}", installed.display()))
+}
+
+fn npm() -> String {
+    std::env::var("TESSERA_NPM").unwrap_or_else(|_| "npm".to_string())
+}
+
+fn node_major() -> Option<u32> {
+    let out = Command::new("node").arg("--version").output().ok()?;
+    let text = String::from_utf8_lossy(&out.stdout);
+    text.trim()
+        .trim_start_matches('v')
+        .split('.')
+        .next()?
+        .parse()
+        .ok()
+}
+
+/// Installs the npm packages `manifest` (a `package.json`) pins into `dir`, unless they are
+/// there (the manifest is copied in first and removed again when the install fails, so a
+/// half-done install never passes for a finished one). `tool` is the command the packages must
+/// provide, under `node_modules/.bin/`.
+pub fn ensure_npm(manifest: &Path, dir: &Path, tool: &str) -> Result<(), String> {
+    let installed = dir.join("package.json");
+    let cli = dir.join("node_modules").join(".bin").join(tool);
+    let pinned =
+        fs::read(manifest).map_err(|e| format!("cannot read {}: {e}", manifest.display()))?;
+    if cli.is_file() && fs::read(&installed).is_ok_and(|m| m == pinned) {
+        return Ok(());
+    }
+    match node_major() {
+        Some(major) if major >= 18 => {}
+        Some(major) => {
+            return Err(format!("{tool} needs Node.js 18 or newer; this is {major}"));
+        }
+        None => {
+            return Err(format!(
+                "{tool} needs Node.js 18 or newer and npm; `node` is not on the PATH (on \
+                 Debian: `apt-get install -y nodejs npm`)"
+            ));
+        }
+    }
+    fs::create_dir_all(dir).map_err(|e| format!("cannot create {}: {e}", dir.display()))?;
+    fs::write(&installed, &pinned)
+        .map_err(|e| format!("cannot write {}: {e}", installed.display()))?;
+    eprintln!("installing {tool} (npm, into {})", dir.display());
+    let status = Command::new(npm())
+        .current_dir(dir)
+        .args([
+            "install",
+            "--no-audit",
+            "--no-fund",
+            "--no-package-lock",
+            "--loglevel=error",
+        ])
+        .status()
+        .map_err(|e| format!("cannot run {} ({tool} comes from npm): {e}", npm()))?;
+    if !status.success() || !cli.is_file() {
+        let _ = fs::remove_file(&installed);
+        return Err(format!(
+            "`npm install` of {tool} failed ({status}); run it in {} to see why",
+            dir.display()
+        ));
+    }
+    Ok(())
 }
 
 /// The plugin directories under `dir` (one per plugin), in name order.

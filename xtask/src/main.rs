@@ -111,6 +111,7 @@ fn plugins(out: Option<&Path>) -> Result<(), String> {
         xtask::python::build_plugins(&root, &out)?,
         xtask::wat::build_plugins(&root, &out)?,
         xtask::zig::build_plugins(&root, &out)?,
+        xtask::assemblyscript::build_plugins(&root, &out)?,
     ];
     for file in others.iter().flatten() {
         let size = fs::metadata(file).map(|m| m.len()).unwrap_or_default();
@@ -144,6 +145,8 @@ fn toolchains() -> Result<(), String> {
     println!("Python: {}", py.display());
     let zig = xtask::zig::ensure_toolchain(&root)?;
     println!("Zig: {} -m ziglang", zig.display());
+    let asc = xtask::assemblyscript::ensure_toolchain(&root)?;
+    println!("AssemblyScript: {}", asc.display());
     Ok(())
 }
 
@@ -249,17 +252,19 @@ fn demo() -> Result<(), String> {
     )?;
     tessera("The assets of every plugin, upstream first", &["assets"])?;
     tessera(
-        "Backfill January 2024 of the daily assets (processed_events in C, JavaScript, Python and Zig too, daily_sales in Zig too), in dependency order",
+        "Backfill January 2024 of the daily assets (processed_events in C, JavaScript, Python, Zig and AssemblyScript too, daily_sales in Zig and AssemblyScript too), in dependency order",
         &[
             "backfill",
             "daily_sales",
             "daily_sales_zig",
+            "daily_sales_as",
             "raw_events",
             "processed_events",
             "processed_events_c",
             "processed_events_js",
             "processed_events_py",
             "processed_events_zig",
+            "processed_events_as",
             "late_data_processor",
             "user_events",
             "sales_data",
@@ -384,6 +389,7 @@ fn demo() -> Result<(), String> {
             "processed_events_js",
             "processed_events_py",
             "processed_events_zig",
+            "processed_events_as",
             "late_data_processor",
             "--from",
             "2024-01-01",
