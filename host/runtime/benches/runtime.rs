@@ -10,15 +10,20 @@
 //!   `fiscal_calendar` example's 4-4-5 `fiscal_445`) asked for the fiscal months of ten years
 //!   of daily partitions, one range: the call in a fresh instance with the answer checked and
 //!   resolved (≤ 200 µs), and the same question answered from the cache (≤ 5 µs).
-//! - `core_wrap_cold`, `core_wrap_cached`, `core_wrap_encode`: a core module with its
-//!   component type (the C kit's compiler output for `tests/kits/c`) loaded as a plugin with
-//!   nothing cached — made a component, WASI preview 1 adapted, compiled — (target ≤ 50 ms for
-//!   20 KB), loaded again from the artifact cache (≤ 2 ms), and the making of the component
-//!   alone.
+//! - `core_wrap_cold`, `core_wrap_cached`, `core_wrap_encode`: a 21 KB core module of the flat
+//!   world (the AssemblyScript `daily_sales_as`) loaded as a plugin with nothing cached —
+//!   renamed, given the flat world, made a component, compiled — (target ≤ 50 ms for 20 KB),
+//!   loaded again from the artifact cache (≤ 2 ms), and the making of the component alone;
+//!   `core_wrap_typed_cold` the same for a core module with its component type (the C kit's
+//!   compiler output for `tests/kits/c`, 61 KB, WASI preview 1 adapted).
+//! - `flat_vs_rich_call/{rich,flat}`: instantiate and materialize the same asset (ten inputs,
+//!   1 KB out) through the rich world and through the flat one, both Rust guests
+//!   (`tests/guests/bench_rich`, `bench_flat`): the flat world's JSON must cost ≤ 20 µs more.
 //! - `lang/<language>/{compile_cold,load_cached,instantiate_call}`: the same asset in each
-//!   plugin language (`processed_events` over two days of `raw_events`): compiling the
-//!   component with nothing cached, loading it from the artifact cache, and one
-//!   materialization in a fresh instance.
+//!   plugin language (`processed_events` over two days of `raw_events`; Zig and AssemblyScript
+//!   are core modules of the flat world, wrapped as they load): compiling the component with
+//!   nothing cached, loading it from the artifact cache, and one materialization in a fresh
+//!   instance.
 
 #![allow(clippy::unwrap_used, clippy::expect_used, reason = "benchmark set-up")]
 
@@ -31,7 +36,7 @@ use criterion::{Criterion, criterion_group, criterion_main};
 use tessera_runtime::{
     InputData, MaterializeRequest, Registry, RegistryEvent, Runtime, RuntimeConfig, Selection,
 };
-use tessera_tests::{Components, components, js_plugins, python_plugins};
+use tessera_tests::{Components, as_plugins, components, js_plugins, python_plugins, zig_plugins};
 
 /// The same component under a new content hash (a custom section appended).
 fn variant(bytes: &[u8], n: u32) -> Vec<u8> {
@@ -237,6 +242,16 @@ fn languages(c: &mut Criterion) {
             python_plugins().join("processed_events_py.wasm"),
             "processed_events_py",
         ),
+        (
+            "zig",
+            zig_plugins().join("processed_events_zig.wasm"),
+            "processed_events_zig",
+        ),
+        (
+            "assemblyscript",
+            as_plugins().join("processed_events_as.wasm"),
+            "processed_events_as",
+        ),
     ];
     for (lang, file, computation) in cases {
         let bytes = std::fs::read(&file).unwrap();
@@ -280,12 +295,13 @@ fn languages(c: &mut Criterion) {
     }
 }
 
-/// `core_wrap_{cold,cached,encode}`.
+/// `core_wrap_{cold,cached,encode}` on a flat core module, `core_wrap_typed_cold` on one that
+/// embeds its component type.
 fn core_wrap(c: &mut Criterion) {
     let work = tempfile::tempdir().unwrap();
-    let (core, _) = tessera_tests::c_core_module(work.path());
-    let bytes = std::fs::read(&core).unwrap();
-    eprintln!("core_wrap: a core module of {} bytes", bytes.len());
+    let flat = as_plugins().join("daily_sales_as.wasm");
+    let bytes = std::fs::read(&flat).unwrap();
+    eprintln!("core_wrap: a flat core module of {} bytes", bytes.len());
     let uncached = Runtime::new(RuntimeConfig::default()).unwrap();
     let cached = Runtime::new(RuntimeConfig {
         cache_dir: Some(work.path().join("cache")),
@@ -294,18 +310,18 @@ fn core_wrap(c: &mut Criterion) {
     .unwrap();
     assert!(
         !cached
-            .load_bytes("kit", &core, &bytes)
+            .load_bytes("flat", &flat, &bytes)
             .unwrap()
             .stats()
             .from_cache
     );
     // The names the issue gives, so not one group.
     c.bench_function("core_wrap_cold", |b| {
-        b.iter(|| black_box(uncached.load_bytes("kit", &core, &bytes).unwrap()));
+        b.iter(|| black_box(uncached.load_bytes("flat", &flat, &bytes).unwrap()));
     });
     c.bench_function("core_wrap_cached", |b| {
         b.iter(|| {
-            let plugin = cached.load_bytes("kit", &core, &bytes).unwrap();
+            let plugin = cached.load_bytes("flat", &flat, &bytes).unwrap();
             assert!(plugin.stats().from_cache);
             black_box(plugin)
         });
@@ -313,7 +329,60 @@ fn core_wrap(c: &mut Criterion) {
     c.bench_function("core_wrap_encode", |b| {
         b.iter(|| black_box(tessera_runtime::componentize(&bytes).unwrap()));
     });
+    let (typed, _) = tessera_tests::c_core_module(work.path());
+    let typed_bytes = std::fs::read(&typed).unwrap();
+    eprintln!(
+        "core_wrap_typed: a core module with its component type, {} bytes",
+        typed_bytes.len()
+    );
+    c.bench_function("core_wrap_typed_cold", |b| {
+        b.iter(|| black_box(uncached.load_bytes("kit", &typed, &typed_bytes).unwrap()));
+    });
 }
 
-criterion_group!(benches, bench, plugin_mapping, core_wrap, languages);
+/// `flat_vs_rich_call/{rich,flat}`: the same asset through either world, ten 100-byte inputs
+/// in, 1 KB out, each call in a fresh instance.
+fn flat_vs_rich(c: &mut Criterion) {
+    let comps = components();
+    let runtime = Runtime::new(RuntimeConfig::default()).unwrap();
+    let inputs: Vec<InputData> = (0..10)
+        .map(|i| InputData {
+            asset: format!("up{i}"),
+            partitions: vec![("2024-01-15".into(), vec![b'x'; 100 + i])],
+        })
+        .collect();
+    let request = MaterializeRequest {
+        computation: "bench".into(),
+        assets: Vec::new(),
+        selection: Selection::Key("2024-01-15".into()),
+        resolved: None,
+        run_id: "bench".into(),
+        attempt: 1,
+        now: Utc.with_ymd_and_hms(2024, 6, 1, 0, 0, 0).unwrap(),
+        inputs,
+        timeout: None,
+    };
+    let mut group = c.benchmark_group("flat_vs_rich_call");
+    let mut outputs = Vec::new();
+    for (world, guest) in [("rich", "bench_rich"), ("flat", "bench_flat")] {
+        let plugin = runtime.load(&comps.guest(guest)).unwrap();
+        let out = plugin.materialize(&request).unwrap();
+        outputs.push((out[0].data.clone(), out[0].metadata.clone()));
+        group.bench_function(world, |b| {
+            b.iter(|| black_box(plugin.materialize(&request).unwrap()));
+        });
+    }
+    group.finish();
+    assert_eq!(outputs[0], outputs[1], "both worlds answer the same");
+    assert_eq!(outputs[0].0.len(), 1024);
+}
+
+criterion_group!(
+    benches,
+    bench,
+    plugin_mapping,
+    core_wrap,
+    flat_vs_rich,
+    languages
+);
 criterion_main!(benches);
