@@ -48,13 +48,23 @@ impl Components {
 /// The JavaScript example plugins (`plugins/js/`), built on first use: `<dir>/<name>.wasm`.
 pub fn js_plugins() -> &'static Path {
     static BUILT: OnceLock<PathBuf> = OnceLock::new();
-    build_once(&BUILT, "js-plugins", "JavaScript", xtask::js::build_plugins)
+    build_once(
+        &BUILT,
+        "js-plugins",
+        "JavaScript",
+        tessera_kits::js::build_plugins,
+    )
 }
 
 /// The Python example plugins (`plugins/python/`), built on first use: `<dir>/<name>.wasm`.
 pub fn python_plugins() -> &'static Path {
     static BUILT: OnceLock<PathBuf> = OnceLock::new();
-    build_once(&BUILT, "py-plugins", "Python", xtask::python::build_plugins)
+    build_once(
+        &BUILT,
+        "py-plugins",
+        "Python",
+        tessera_kits::python::build_plugins,
+    )
 }
 
 /// The example plugins written in the WebAssembly text format (`plugins/wat/`), assembled on
@@ -65,7 +75,7 @@ pub fn wat_plugins() -> &'static Path {
         &BUILT,
         "wat-plugins",
         "WebAssembly text",
-        xtask::wat::build_plugins,
+        tessera_kits::wat::build_plugins,
     )
 }
 
@@ -73,7 +83,12 @@ pub fn wat_plugins() -> &'static Path {
 /// modules of the flat world.
 pub fn zig_plugins() -> &'static Path {
     static BUILT: OnceLock<PathBuf> = OnceLock::new();
-    build_once(&BUILT, "zig-plugins", "Zig", xtask::zig::build_plugins)
+    build_once(
+        &BUILT,
+        "zig-plugins",
+        "Zig",
+        tessera_kits::zig::build_plugins,
+    )
 }
 
 /// The AssemblyScript example plugins (`plugins/assemblyscript/`), built on first use:
@@ -84,7 +99,7 @@ pub fn as_plugins() -> &'static Path {
         &BUILT,
         "as-plugins",
         "AssemblyScript",
-        xtask::assemblyscript::build_plugins,
+        tessera_kits::assemblyscript::build_plugins,
     )
 }
 
@@ -113,9 +128,9 @@ pub fn c_core_module(dir: &Path) -> (PathBuf, PathBuf) {
     let bindings = dir.join("bindings");
     let core = dir.join("kit_core.wasm");
     let component = dir.join("kit_c.wasm");
-    let built = xtask::c::generate_bindings(&root, &bindings)
-        .and_then(|()| xtask::c::build_core(&root, &source, &bindings, &core, &[]))
-        .and_then(|()| xtask::c::build_plugin(&root, &source, &bindings, &component, &[]));
+    let built = tessera_kits::c::generate_bindings(&root, &bindings)
+        .and_then(|()| tessera_kits::c::build_core(&root, &source, &bindings, &core, &[]))
+        .and_then(|()| tessera_kits::c::build_plugin(&root, &source, &bindings, &component, &[]));
     if let Err(e) = built {
         panic!("cannot build the C kit's core module: {e}");
     }
@@ -206,7 +221,7 @@ pub fn components() -> &'static Components {
                 )?,
                 c_plugins: {
                     let out = root.join("target").join("c-plugins");
-                    xtask::c::build_plugins(&root, &out)?;
+                    tessera_kits::c::build_plugins(&root, &out)?;
                     out
                 },
             })

@@ -122,7 +122,7 @@ fn a_flat_core_module_hot_reloads_in_place() {
     let v2_source = work.path().join("v2.wat");
     std::fs::write(&v2_source, changed).unwrap();
     let v2 = work.path().join("v2.wasm");
-    xtask::wat::build_plugin(&v2_source, &v2).unwrap();
+    tessera_kits::wat::build_plugin(&v2_source, &v2).unwrap();
 
     let dir = work.path().join("plugins");
     std::fs::create_dir_all(&dir).unwrap();

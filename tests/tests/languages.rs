@@ -300,9 +300,9 @@ fn a_second_start_loads_js_and_python_from_the_artifact_cache() {
 fn build_c(work: &Path, source: &str, name: &str, defines: &[&str]) -> PathBuf {
     let root = repo_root();
     let bindings = work.join("bindings");
-    xtask::c::generate_bindings(&root, &bindings).unwrap();
+    tessera_kits::c::generate_bindings(&root, &bindings).unwrap();
     let file = work.join(format!("{name}.wasm"));
-    xtask::c::build_plugin(&root, &root.join(source), &bindings, &file, defines).unwrap();
+    tessera_kits::c::build_plugin(&root, &root.join(source), &bindings, &file, defines).unwrap();
     file
 }
 
@@ -581,14 +581,14 @@ fn a_c_plugin_hot_reloads_in_place() {
 fn build_with_kit(language: &str, source: &Path, out: &Path) {
     let root = repo_root();
     let built = match language {
-        "js" => xtask::js::ensure_toolchain(&root)
-            .and_then(|cli| xtask::js::build_plugin(&root, &cli, source, out)),
-        "python" => xtask::python::ensure_toolchain(&root)
-            .and_then(|cli| xtask::python::build_plugin(&root, &cli, source, out)),
-        "zig" => xtask::zig::ensure_toolchain(&root)
-            .and_then(|zig| xtask::zig::build_plugin(&root, &zig, source, out)),
-        _ => xtask::assemblyscript::ensure_toolchain(&root)
-            .and_then(|asc| xtask::assemblyscript::build_plugin(&root, &asc, source, out)),
+        "js" => tessera_kits::js::ensure_toolchain(&root)
+            .and_then(|cli| tessera_kits::js::build_plugin(&root, &cli, source, out)),
+        "python" => tessera_kits::python::ensure_toolchain(&root)
+            .and_then(|cli| tessera_kits::python::build_plugin(&root, &cli, source, out)),
+        "zig" => tessera_kits::zig::ensure_toolchain(&root)
+            .and_then(|zig| tessera_kits::zig::build_plugin(&root, &zig, source, out)),
+        _ => tessera_kits::assemblyscript::ensure_toolchain(&root)
+            .and_then(|asc| tessera_kits::assemblyscript::build_plugin(&root, &asc, source, out)),
     };
     if let Err(e) = built {
         panic!("{e}");

@@ -10,8 +10,6 @@ use std::fs;
 use std::path::{Path, PathBuf};
 use std::process::{Command, ExitCode};
 
-const TARGET: &str = "wasm32-wasip2";
-
 const USAGE: &str = "usage: cargo xtask plugins [--out DIR]
        cargo xtask toolchains
        cargo xtask demo
@@ -75,15 +73,23 @@ fn plugins(out: Option<&Path>) -> Result<(), String> {
     let root = root()?;
     let manifest = root.join("plugins").join("Cargo.toml");
     let names = plugin_names(&manifest)?;
-    ensure_target()?;
+    tessera_kits::ensure_rust_target()?;
 
     let build_dir = root.join("target").join("plugins-build");
-    run(Command::new(cargo())
-        .current_dir(&root)
-        .args(["build", "--release", "--target", TARGET, "--manifest-path"])
-        .arg(&manifest)
-        .arg("--target-dir")
-        .arg(&build_dir))?;
+    tessera_kits::run(
+        Command::new(tessera_kits::cargo())
+            .current_dir(&root)
+            .args([
+                "build",
+                "--release",
+                "--target",
+                tessera_kits::RUST_TARGET,
+                "--manifest-path",
+            ])
+            .arg(&manifest)
+            .arg("--target-dir")
+            .arg(&build_dir),
+    )?;
 
     // `--out` is relative to where the command runs, like any path argument.
     let out = match out {
@@ -93,7 +99,7 @@ fn plugins(out: Option<&Path>) -> Result<(), String> {
         None => root.join("target").join("plugins"),
     };
     fs::create_dir_all(&out).map_err(|e| format!("cannot create {}: {e}", out.display()))?;
-    let built = build_dir.join(TARGET).join("release");
+    let built = build_dir.join(tessera_kits::RUST_TARGET).join("release");
     let mut copied = Vec::new();
     for name in names {
         let file = format!("{}.wasm", name.replace('-', "_"));
@@ -106,12 +112,12 @@ fn plugins(out: Option<&Path>) -> Result<(), String> {
         copied.push((shown, size));
     }
     let others = [
-        xtask::c::build_plugins(&root, &out)?,
-        xtask::js::build_plugins(&root, &out)?,
-        xtask::python::build_plugins(&root, &out)?,
-        xtask::wat::build_plugins(&root, &out)?,
-        xtask::zig::build_plugins(&root, &out)?,
-        xtask::assemblyscript::build_plugins(&root, &out)?,
+        tessera_kits::c::build_plugins(&root, &out)?,
+        tessera_kits::js::build_plugins(&root, &out)?,
+        tessera_kits::python::build_plugins(&root, &out)?,
+        tessera_kits::wat::build_plugins(&root, &out)?,
+        tessera_kits::zig::build_plugins(&root, &out)?,
+        tessera_kits::assemblyscript::build_plugins(&root, &out)?,
     ];
     for file in others.iter().flatten() {
         let size = fs::metadata(file).map(|m| m.len()).unwrap_or_default();
@@ -136,16 +142,16 @@ fn plugins(out: Option<&Path>) -> Result<(), String> {
 )]
 fn toolchains() -> Result<(), String> {
     let root = root()?;
-    ensure_target()?;
-    xtask::c::ensure_toolchain(&root.join("target").join("c-build").join("probe"))?;
+    tessera_kits::ensure_rust_target()?;
+    tessera_kits::c::ensure_toolchain(&root.join("target").join("c-build").join("probe"))?;
     println!("C: clang for wasm32-wasi with wasi-libc");
-    let js = xtask::js::ensure_toolchain(&root)?;
+    let js = tessera_kits::js::ensure_toolchain(&root)?;
     println!("JavaScript: {}", js.display());
-    let py = xtask::python::ensure_toolchain(&root)?;
+    let py = tessera_kits::python::ensure_toolchain(&root)?;
     println!("Python: {}", py.display());
-    let zig = xtask::zig::ensure_toolchain(&root)?;
+    let zig = tessera_kits::zig::ensure_toolchain(&root)?;
     println!("Zig: {} -m ziglang", zig.display());
-    let asc = xtask::assemblyscript::ensure_toolchain(&root)?;
+    let asc = tessera_kits::assemblyscript::ensure_toolchain(&root)?;
     println!("AssemblyScript: {}", asc.display());
     Ok(())
 }
@@ -157,15 +163,19 @@ fn toolchains() -> Result<(), String> {
 fn demo() -> Result<(), String> {
     let root = root()?;
     println!("== The partition domain\n");
-    run(Command::new(cargo()).current_dir(&root).args([
-        "run",
-        "--quiet",
-        "--release",
-        "-p",
-        "tessera-partitions",
-        "--example",
-        "tour",
-    ]))?;
+    tessera_kits::run(
+        Command::new(tessera_kits::cargo())
+            .current_dir(&root)
+            .args([
+                "run",
+                "--quiet",
+                "--release",
+                "-p",
+                "tessera-partitions",
+                "--example",
+                "tour",
+            ]),
+    )?;
 
     println!("\n== Building the example plugins (Rust, C, JavaScript, Python)\n");
     plugins(None)?;
@@ -207,22 +217,24 @@ fn demo() -> Result<(), String> {
     let now = "2024-02-01T00:00:00Z";
     let tessera = |title: &str, args: &[&str]| -> Result<(), String> {
         println!("\n== {title}\n$ tessera {}\n", args.join(" "));
-        run(Command::new(cargo())
-            .current_dir(&root)
-            .args([
-                "run",
-                "--quiet",
-                "-p",
-                "tessera-cli",
-                "--bin",
-                "tessera",
-                "--",
-                "--config",
-            ])
-            .arg(&config)
-            .args(["--now", now])
-            .args(args)
-            .env("TESSERA_CACHE_DIR", &cache))
+        tessera_kits::run(
+            Command::new(tessera_kits::cargo())
+                .current_dir(&root)
+                .args([
+                    "run",
+                    "--quiet",
+                    "-p",
+                    "tessera-cli",
+                    "--bin",
+                    "tessera",
+                    "--",
+                    "--config",
+                ])
+                .arg(&config)
+                .args(["--now", now])
+                .args(args)
+                .env("TESSERA_CACHE_DIR", &cache),
+        )
     };
     let plugin = plugins_dir.join("daily_sales.wasm").display().to_string();
     tessera(
@@ -475,47 +487,6 @@ fn package_name(manifest: &str) -> Option<String> {
         }
     }
     None
-}
-
-fn ensure_target() -> Result<(), String> {
-    let installed = Command::new("rustup")
-        .args(["target", "list", "--installed"])
-        .output()
-        .map_err(|e| format!("cannot run rustup (needed for the {TARGET} target): {e}"))?;
-    if !installed.status.success() {
-        return Err(format!(
-            "`rustup target list --installed` failed: {}",
-            String::from_utf8_lossy(&installed.stderr).trim()
-        ));
-    }
-    if String::from_utf8_lossy(&installed.stdout)
-        .lines()
-        .any(|l| l.trim() == TARGET)
-    {
-        return Ok(());
-    }
-    eprintln!("installing the {TARGET} target");
-    run(Command::new("rustup").args(["target", "add", TARGET]))
-}
-
-fn cargo() -> String {
-    std::env::var("CARGO").unwrap_or_else(|_| "cargo".to_string())
-}
-
-fn run(command: &mut Command) -> Result<(), String> {
-    let status = command
-        .status()
-        .map_err(|e| format!("cannot run {:?}: {e}", command.get_program()))?;
-    if status.success() {
-        Ok(())
-    } else {
-        let args: Vec<_> = command.get_args().map(|a| a.to_string_lossy()).collect();
-        Err(format!(
-            "`{} {}` failed ({status})",
-            command.get_program().to_string_lossy(),
-            args.join(" ")
-        ))
-    }
 }
 
 #[cfg(test)]

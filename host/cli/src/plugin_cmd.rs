@@ -82,6 +82,36 @@ pub(crate) enum PluginCommand {
         #[arg(long)]
         json: bool,
     },
+    /// Create a plugin project NAME/ in the current directory (or --dir): the language's
+    /// template, a build file (tessera-plugin.toml) and tests.
+    New {
+        name: String,
+        /// rust, c, js, python, zig or assemblyscript.
+        #[arg(long, default_value = "rust")]
+        lang: String,
+        /// Where to create it (default: the current directory).
+        #[arg(long, value_name = "DIR")]
+        dir: Option<PathBuf>,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Build the plugin project in DIR (default: the current directory) into
+    /// DIR/target/<name>.wasm, installing or locating the language's toolchain.
+    Build {
+        dir: Option<PathBuf>,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Build the plugin project in DIR and run its tests: Rust's natively (cargo test), the
+    /// others' cases in tests/<case>/ through the real runtime (case.toml, inputs/<asset>/<key>,
+    /// expected/<asset>). Exits non-zero when one fails.
+    Test {
+        dir: Option<PathBuf>,
+        #[arg(long)]
+        json: bool,
+        #[command(flatten)]
+        runtime: RuntimeArgs,
+    },
     /// Print the JSON Schema of the flat world's documents (definitions, materialize-context,
     /// flat-inputs, flat-outputs, plugin-error, sensor-context, sensor-result).
     Schema,
@@ -93,6 +123,73 @@ pub(crate) enum PluginCommand {
         #[command(flatten)]
         runtime: RuntimeArgs,
     },
+}
+
+/// The plugin project in `dir`, else in the current directory.
+fn open_project(dir: Option<PathBuf>) -> anyhow::Result<tessera_kits::project::Project> {
+    let dir = match dir {
+        Some(d) => d,
+        None => std::env::current_dir().context("cannot read the current directory")?,
+    };
+    tessera_kits::project::Project::open(&dir).map_err(anyhow::Error::msg)
+}
+
+/// `text` for a message: UTF-8 as it is (up to 200 characters), else its size.
+fn shown(bytes: &[u8]) -> String {
+    match std::str::from_utf8(bytes) {
+        Ok(text) if text.chars().count() <= 200 => format!("{text:?}"),
+        Ok(text) => format!(
+            "{:?}… ({} bytes)",
+            text.chars().take(200).collect::<String>(),
+            bytes.len()
+        ),
+        Err(_) => format!("{} bytes, not UTF-8", bytes.len()),
+    }
+}
+
+/// One test case through the runtime: every expected asset's output, byte for byte.
+fn run_case(plugin: &Plugin, case: &tessera_kits::project::Case) -> Result<(), String> {
+    let now = match &case.now {
+        Some(t) => DateTime::parse_from_rfc3339(t)
+            .map_err(|e| format!("case.toml: now {t:?} is not RFC 3339: {e}"))?
+            .with_timezone(&Utc),
+        None => Utc::now(),
+    };
+    let request = MaterializeRequest {
+        computation: case.computation.clone(),
+        assets: Vec::new(),
+        selection: case
+            .partition
+            .clone()
+            .map_or(Selection::None, Selection::Key),
+        resolved: None,
+        run_id: format!("test-{}", case.name),
+        attempt: 1,
+        now,
+        inputs: case
+            .inputs
+            .iter()
+            .map(|(asset, partitions)| InputData {
+                asset: asset.clone(),
+                partitions: partitions.clone(),
+            })
+            .collect(),
+        timeout: None,
+    };
+    let outputs = plugin.materialize(&request).map_err(|e| e.to_string())?;
+    for (asset, expected) in &case.expected {
+        let Some(got) = outputs.iter().find(|o| &o.asset == asset) else {
+            return Err(format!("{asset}: no output (expected {})", shown(expected)));
+        };
+        if &got.data != expected {
+            return Err(format!(
+                "{asset}: expected {}, got {}",
+                shown(expected),
+                shown(&got.data)
+            ));
+        }
+    }
+    Ok(())
 }
 
 fn default_cache_dir() -> Option<PathBuf> {
@@ -308,6 +405,122 @@ pub(crate) fn run(cmd: PluginCommand) -> anyhow::Result<ExitCode> {
                 outln!("took {:.1} ms", took.as_secs_f64() * 1e3);
             }
             Ok(ExitCode::SUCCESS)
+        }
+        PluginCommand::New {
+            name,
+            lang,
+            dir,
+            json,
+        } => {
+            let language =
+                tessera_kits::project::Language::parse(&lang).map_err(anyhow::Error::msg)?;
+            let parent = match dir {
+                Some(d) => d,
+                None => std::env::current_dir().context("cannot read the current directory")?,
+            };
+            let created = tessera_kits::project::create(&parent, &name, language)
+                .map_err(anyhow::Error::msg)?;
+            if json {
+                outln!(
+                    "{}",
+                    json!({ "dir": created.dir, "language": language.name(), "files": created.files })
+                );
+            } else {
+                outln!(
+                    "created {} ({} plugin):",
+                    created.dir.display(),
+                    language.name()
+                );
+                for f in &created.files {
+                    outln!("  {}", f.strip_prefix(&created.dir).unwrap_or(f).display());
+                }
+                outln!(
+                    "next: cd {} && tessera plugin build && tessera plugin test",
+                    created.dir.display()
+                );
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+        PluginCommand::Build { dir, json } => {
+            let project = open_project(dir)?;
+            let started = Instant::now();
+            let out = project.build().map_err(anyhow::Error::msg)?;
+            let bytes = std::fs::metadata(&out).map(|m| m.len()).unwrap_or_default();
+            if json {
+                outln!(
+                    "{}",
+                    json!({ "plugin": out, "bytes": bytes, "language": project.language.name(),
+                            "seconds": started.elapsed().as_secs_f64() })
+                );
+            } else {
+                outln!(
+                    "built {} ({bytes} bytes, {}) in {:.1} s",
+                    out.display(),
+                    project.language.name(),
+                    started.elapsed().as_secs_f64()
+                );
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+        PluginCommand::Test {
+            dir,
+            json,
+            runtime: args,
+        } => {
+            let project = open_project(dir)?;
+            let out = project.build().map_err(anyhow::Error::msg)?;
+            if project.language == tessera_kits::project::Language::Rust {
+                // The SDK's harness runs the plugin natively; cargo prints the results.
+                let passed = project.cargo_test().map_err(anyhow::Error::msg)?;
+                return Ok(if passed {
+                    ExitCode::SUCCESS
+                } else {
+                    ExitCode::FAILURE
+                });
+            }
+            let cases = project.cases().map_err(anyhow::Error::msg)?;
+            if cases.is_empty() {
+                bail!(
+                    "{} has no test cases: add tests/<case>/case.toml with inputs/ and expected/",
+                    project.dir.display()
+                );
+            }
+            let plugin = runtime(&args, Some(&project.manifest.name))?
+                .load(&out)
+                .with_context(|| format!("cannot load {}", out.display()))?;
+            let mut results = Vec::new();
+            for case in &cases {
+                let verdict = run_case(&plugin, case);
+                if !json {
+                    match &verdict {
+                        Ok(()) => outln!("test {} ... ok", case.name),
+                        Err(why) => outln!("test {} ... FAILED\n  {why}", case.name),
+                    }
+                }
+                results.push((case.name.clone(), verdict));
+            }
+            let failed = results.iter().filter(|(_, v)| v.is_err()).count();
+            if json {
+                let cases: Vec<Value> = results
+                    .iter()
+                    .map(|(name, v)| json!({ "case": name, "ok": v.is_ok(), "error": v.as_ref().err() }))
+                    .collect();
+                outln!(
+                    "{}",
+                    json!({ "plugin": out, "cases": cases, "passed": results.len() - failed, "failed": failed })
+                );
+            } else {
+                outln!(
+                    "{} cases: {} passed, {failed} failed",
+                    results.len(),
+                    results.len() - failed
+                );
+            }
+            Ok(if failed == 0 {
+                ExitCode::SUCCESS
+            } else {
+                ExitCode::FAILURE
+            })
         }
         PluginCommand::Schema => {
             outln!(

@@ -63,7 +63,12 @@ pub fn ensure_toolchain(scratch: &Path) -> Result<(), String> {
         ));
     }
     eprintln!("installing the C toolchain for WebAssembly: {install}");
-    let ok = |c: &mut Command| c.status().is_ok_and(|s| s.success());
+    // apt-get's report goes to stderr: stdout is the caller's.
+    let ok = |c: &mut Command| {
+        c.stdout(std::io::stderr())
+            .status()
+            .is_ok_and(|s| s.success())
+    };
     let updated = ok(Command::new("apt-get").args(["update", "-q"]));
     let installed = ok(Command::new("apt-get")
         .args(["install", "-y", "-q"])

@@ -6,7 +6,12 @@ use std::path::{Path, PathBuf};
 
 use sha2::{Digest, Sha256};
 
-/// The files under `dir` (recursively, in path order), skipping directories named in `skip`.
+/// Directories of a plugin's own that are not its sources: build output and test fixtures
+/// (`tessera plugin new` lays a plugin out with both).
+const NOT_SOURCES: [&str; 2] = ["target", "tests"];
+
+/// The files under `dir` (recursively, in path order), skipping directories named in `skip`
+/// and [`NOT_SOURCES`].
 pub(crate) fn files_under(dir: &Path, skip: &[&str]) -> Result<Vec<PathBuf>, String> {
     let mut out = Vec::new();
     let mut pending = vec![dir.to_path_buf()];
@@ -21,7 +26,7 @@ pub(crate) fn files_under(dir: &Path, skip: &[&str]) -> Result<Vec<PathBuf>, Str
                 .and_then(|n| n.to_str())
                 .unwrap_or_default();
             if path.is_dir() {
-                if !skip.contains(&name) {
+                if !skip.contains(&name) && !NOT_SOURCES.contains(&name) {
                     pending.push(path);
                 }
             } else {

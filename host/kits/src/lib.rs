@@ -1,4 +1,8 @@
-//! What `cargo xtask` does that the tests need too: building the plugins that are not Rust.
+//! Building plugins in every language with a kit: the toolchains (installed under `target/` from
+//! PyPI and npm, or located), the builds (`cargo xtask plugins` here, the tests), and plugin
+//! projects outside this repository (`tessera plugin new/build/test`), built with the kits the
+//! binary embeds. Every build takes `root`, a directory laid out like this repository: the
+//! repository itself, or the embedded kits written out (`kit::materialize`).
 
 use std::fs;
 use std::path::{Path, PathBuf};
@@ -7,6 +11,8 @@ use std::process::Command;
 pub mod assemblyscript;
 pub mod c;
 pub mod js;
+pub mod kit;
+pub mod project;
 pub mod python;
 mod stamp;
 pub mod wat;
@@ -16,6 +22,53 @@ pub mod zig;
 /// `mappings` and `checks` ones, which the kits fill in (empty lists when a plugin declares
 /// none), so that a plugin in any language can export partition mappings and asset checks.
 pub const KIT_WORLD: &str = "plugin-with-mappings";
+
+/// The target Rust plugins build for.
+pub const RUST_TARGET: &str = "wasm32-wasip2";
+
+/// The cargo that runs this (`CARGO`), else the one on the PATH.
+pub fn cargo() -> String {
+    std::env::var("CARGO").unwrap_or_else(|_| "cargo".to_string())
+}
+
+/// Runs `command`, its output passed through; an error names it when it fails.
+pub fn run(command: &mut Command) -> Result<(), String> {
+    let status = command
+        .status()
+        .map_err(|e| format!("cannot run {:?}: {e}", command.get_program()))?;
+    if status.success() {
+        Ok(())
+    } else {
+        let args: Vec<_> = command.get_args().map(|a| a.to_string_lossy()).collect();
+        Err(format!(
+            "`{} {}` failed ({status})",
+            command.get_program().to_string_lossy(),
+            args.join(" ")
+        ))
+    }
+}
+
+/// Adds the Rust target plugins build for unless rustup has it.
+pub fn ensure_rust_target() -> Result<(), String> {
+    let installed = Command::new("rustup")
+        .args(["target", "list", "--installed"])
+        .output()
+        .map_err(|e| format!("cannot run rustup (needed for the {RUST_TARGET} target): {e}"))?;
+    if !installed.status.success() {
+        return Err(format!(
+            "`rustup target list --installed` failed: {}",
+            String::from_utf8_lossy(&installed.stderr).trim()
+        ));
+    }
+    if String::from_utf8_lossy(&installed.stdout)
+        .lines()
+        .any(|l| l.trim() == RUST_TARGET)
+    {
+        return Ok(());
+    }
+    eprintln!("installing the {RUST_TARGET} target");
+    run(Command::new("rustup").args(["target", "add", RUST_TARGET]))
+}
 
 fn python() -> String {
     std::env::var("TESSERA_PYTHON").unwrap_or_else(|_| "python3".to_string())
@@ -58,6 +111,7 @@ pub fn ensure_venv(requirements: &Path, venv: &Path, what: &str) -> Result<(), S
     }
     eprintln!("installing {what} (pip, into {})", venv.display());
     let status = Command::new(venv.join("bin").join("pip"))
+        .stdout(std::io::stderr())
         .args(["install", "--quiet", "--disable-pip-version-check", "-r"])
         .arg(requirements)
         .status()
@@ -114,8 +168,10 @@ pub fn ensure_npm(manifest: &Path, dir: &Path, tool: &str) -> Result<(), String>
     fs::write(&installed, &pinned)
         .map_err(|e| format!("cannot write {}: {e}", installed.display()))?;
     eprintln!("installing {tool} (npm, into {})", dir.display());
+    // Its report goes to stderr: stdout is the caller's (`tessera plugin build --json`).
     let status = Command::new(npm())
         .current_dir(dir)
+        .stdout(std::io::stderr())
         .args([
             "install",
             "--no-audit",
