@@ -365,3 +365,62 @@ fn a_core_module_of_no_world_says_what_it_lacks() {
         "{message}"
     );
 }
+
+/// A flat module that imports WASI preview 1 (as Go's, or a Zig or C module built for
+/// `wasm32-wasi`, does) is adapted to the preview 2 the host serves: here it reads the clock
+/// through `clock_time_get` and writes what it read.
+#[test]
+fn a_flat_module_importing_wasi_preview_1_is_adapted() {
+    let work = tempfile::tempdir().unwrap();
+    let definitions = quoted(DAILY);
+    let outputs = quoted(r#"[{"asset":"d"}]"#);
+    let text = format!(
+        r#"(module
+  (import "wasi_snapshot_preview1" "clock_time_get" (func $clock (param i32 i64 i32) (result i32)))
+  ;; Room for the adapter's state, which it allocates with cabi_realloc (this bump allocator
+  ;; does not grow the memory).
+  (memory (export "memory") 4)
+  (global $heap (mut i32) (i32.const 0x8000))
+  (data (i32.const 0x1000) {definitions})
+  (data (i32.const 0x4000) {outputs})
+  (func (export "cabi_realloc") (param i32 i32 i32 i32) (result i32)
+    (local $p i32)
+    (local.set $p (i32.and (i32.add (global.get $heap) (i32.const 7)) (i32.const -8)))
+    (global.set $heap (i32.add (local.get $p) (local.get 3)))
+    (local.get $p))
+  (func (export "tessera_definitions") (result i32)
+    (i32.store (i32.const 0) (i32.const 0x1000))
+    (i32.store (i32.const 4) (i32.const {definitions_len}))
+    (i32.const 0))
+  (func (export "tessera_materialize") (param i32 i32 i32 i32 i32 i32) (result i32)
+    ;; The realtime clock's nanoseconds, 8 bytes at 0x300: the output's bytes.
+    (if (call $clock (i32.const 0) (i64.const 1) (i32.const 0x300)) (then unreachable))
+    (i32.store (i32.const 0x200) (i32.const 0x300))
+    (i32.store (i32.const 0x204) (i32.const 8))
+    (i32.store8 (i32.const 0) (i32.const 0))
+    (i32.store (i32.const 4) (i32.const 0x4000))
+    (i32.store (i32.const 8) (i32.const {outputs_len}))
+    (i32.store (i32.const 12) (i32.const 0x200))
+    (i32.store (i32.const 16) (i32.const 1))
+    (i32.const 0))
+  (func (export "tessera_evaluate_sensor") (param i32 i32) (result i32)
+    (i32.store8 (i32.const 0) (i32.const 1))
+    (i32.store (i32.const 4) (i32.const 0x4000))
+    (i32.store (i32.const 8) (i32.const 2))
+    (i32.const 0)))"#,
+        definitions_len = DAILY.len(),
+        outputs_len = r#"[{"asset":"d"}]"#.len(),
+    );
+    let plugin = load(work.path(), "wasi", &wat::parse_str(text).unwrap()).unwrap();
+    assert_eq!(plugin.world(), "plugin-flat");
+    let before = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_nanos();
+    let out = plugin.materialize(&request("d", "2024-01-02")).unwrap();
+    let read = u64::from_le_bytes(out[0].data.as_slice().try_into().unwrap());
+    assert!(
+        u128::from(read) >= before,
+        "the guest read the host's clock: {read} < {before}"
+    );
+}
