@@ -166,19 +166,27 @@ pub const Mapping = union(enum) {
     /// A mapping a plugin exports, by name.
     Plugin: []const u8,
 
-    /// Unit variants as the host reads them: `"Identity"`, not `{"Identity": {}}`.
     pub fn jsonStringify(self: Mapping, jw: anytype) !void {
-        switch (self) {
-            .Identity, .All, .Last => try jw.write(@tagName(self)),
-            inline else => |payload, tag| {
+        return writeVariant(self, jw);
+    }
+};
+
+/// A variant as the host reads it: `{"Case": payload}`, and a case without payload as
+/// `"Case"` (std.json would write `{"Case": {}}`).
+fn writeVariant(self: anytype, jw: anytype) !void {
+    switch (self) {
+        inline else => |payload, tag| {
+            if (@TypeOf(payload) == void) {
+                try jw.write(@tagName(tag));
+            } else {
                 try jw.beginObject();
                 try jw.objectField(@tagName(tag));
                 try jw.write(payload);
                 try jw.endObject();
-            },
-        }
+            }
+        },
     }
-};
+}
 
 /// A time-window mapping: the downstream partition reads the upstream ones from `start` to
 /// `end` partitions away (`timeWindow(-1, 0, true)`: the day before and the day itself, and on
@@ -199,15 +207,7 @@ pub const Rollup = union(enum) {
     RunPartial,
 
     pub fn jsonStringify(self: Rollup, jw: anytype) !void {
-        switch (self) {
-            .WaitAll, .RunPartial => try jw.write(@tagName(self)),
-            .WaitUntil => |s| {
-                try jw.beginObject();
-                try jw.objectField("WaitUntil");
-                try jw.write(s);
-                try jw.endObject();
-            },
-        }
+        return writeVariant(self, jw);
     }
 };
 
@@ -227,15 +227,7 @@ pub const BackfillPolicy = union(enum) {
     MultiRun: u32,
 
     pub fn jsonStringify(self: BackfillPolicy, jw: anytype) !void {
-        switch (self) {
-            .SinglePartition, .SingleRun => try jw.write(@tagName(self)),
-            .MultiRun => |n| {
-                try jw.beginObject();
-                try jw.objectField("MultiRun");
-                try jw.write(n);
-                try jw.endObject();
-            },
-        }
+        return writeVariant(self, jw);
     }
 };
 
@@ -452,15 +444,7 @@ pub const Selection = union(enum) {
     Range: KeyRange,
 
     pub fn jsonStringify(self: Selection, jw: anytype) !void {
-        switch (self) {
-            .None => try jw.write("None"),
-            inline else => |payload, tag| {
-                try jw.beginObject();
-                try jw.objectField(@tagName(tag));
-                try jw.write(payload);
-                try jw.endObject();
-            },
-        }
+        return writeVariant(self, jw);
     }
 };
 

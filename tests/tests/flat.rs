@@ -175,13 +175,27 @@ const DAILY: &str = r#"{"computations":[{"name":"d","assets":[{"key":"d","inputs
 /// A flat module declaring `definitions` whose `materialize` returns `result` (`Ok` with an
 /// outputs document and that many copies of `x`, or `Err` with an error document).
 fn flat_module(definitions: &str, result: Result<(&str, u32), &str>) -> Vec<u8> {
+    flat_module_with(definitions, result, "", "")
+}
+
+/// [`flat_module`] with `imports` and a `prelude` that `materialize` runs first (it may
+/// rewrite the first byte list's pair at 0x200).
+fn flat_module_with(
+    definitions: &str,
+    result: Result<(&str, u32), &str>,
+    imports: &str,
+    prelude: &str,
+) -> Vec<u8> {
     let (tag, document, lists) = match result {
         Ok((doc, n)) => (0, doc, n),
         Err(doc) => (1, doc, 0),
     };
     let text = format!(
         r#"(module
-  (memory (export "memory") 1)
+  {imports}
+  ;; Room past the documents for what cabi_realloc hands out (the WASI adapter's state among
+  ;; it): this bump allocator does not grow the memory.
+  (memory (export "memory") 4)
   (global $heap (mut i32) (i32.const 0x8000))
   (data (i32.const 0x100) "x")
   (data (i32.const 0x200) "\00\01\00\00\01\00\00\00\00\01\00\00\01\00\00\00\00\01\00\00\01\00\00\00")
@@ -197,6 +211,7 @@ fn flat_module(definitions: &str, result: Result<(&str, u32), &str>) -> Vec<u8> 
     (i32.store (i32.const 4) (i32.const {defs_len}))
     (i32.const 0))
   (func (export "tessera_materialize") (param i32 i32 i32 i32 i32 i32) (result i32)
+    {prelude}
     (i32.store8 (i32.const 0) (i32.const {tag}))
     (i32.store (i32.const 4) (i32.const 0x4000))
     (i32.store (i32.const 8) (i32.const {doc_len}))
@@ -372,46 +387,16 @@ fn a_core_module_of_no_world_says_what_it_lacks() {
 #[test]
 fn a_flat_module_importing_wasi_preview_1_is_adapted() {
     let work = tempfile::tempdir().unwrap();
-    let definitions = quoted(DAILY);
-    let outputs = quoted(r#"[{"asset":"d"}]"#);
-    let text = format!(
-        r#"(module
-  (import "wasi_snapshot_preview1" "clock_time_get" (func $clock (param i32 i64 i32) (result i32)))
-  ;; Room for the adapter's state, which it allocates with cabi_realloc (this bump allocator
-  ;; does not grow the memory).
-  (memory (export "memory") 4)
-  (global $heap (mut i32) (i32.const 0x8000))
-  (data (i32.const 0x1000) {definitions})
-  (data (i32.const 0x4000) {outputs})
-  (func (export "cabi_realloc") (param i32 i32 i32 i32) (result i32)
-    (local $p i32)
-    (local.set $p (i32.and (i32.add (global.get $heap) (i32.const 7)) (i32.const -8)))
-    (global.set $heap (i32.add (local.get $p) (local.get 3)))
-    (local.get $p))
-  (func (export "tessera_definitions") (result i32)
-    (i32.store (i32.const 0) (i32.const 0x1000))
-    (i32.store (i32.const 4) (i32.const {definitions_len}))
-    (i32.const 0))
-  (func (export "tessera_materialize") (param i32 i32 i32 i32 i32 i32) (result i32)
-    ;; The realtime clock's nanoseconds, 8 bytes at 0x300: the output's bytes.
-    (if (call $clock (i32.const 0) (i64.const 1) (i32.const 0x300)) (then unreachable))
-    (i32.store (i32.const 0x200) (i32.const 0x300))
-    (i32.store (i32.const 0x204) (i32.const 8))
-    (i32.store8 (i32.const 0) (i32.const 0))
-    (i32.store (i32.const 4) (i32.const 0x4000))
-    (i32.store (i32.const 8) (i32.const {outputs_len}))
-    (i32.store (i32.const 12) (i32.const 0x200))
-    (i32.store (i32.const 16) (i32.const 1))
-    (i32.const 0))
-  (func (export "tessera_evaluate_sensor") (param i32 i32) (result i32)
-    (i32.store8 (i32.const 0) (i32.const 1))
-    (i32.store (i32.const 4) (i32.const 0x4000))
-    (i32.store (i32.const 8) (i32.const 2))
-    (i32.const 0)))"#,
-        definitions_len = DAILY.len(),
-        outputs_len = r#"[{"asset":"d"}]"#.len(),
+    let module = flat_module_with(
+        DAILY,
+        Ok((r#"[{"asset":"d"}]"#, 1)),
+        r#"(import "wasi_snapshot_preview1" "clock_time_get" (func $clock (param i32 i64 i32) (result i32)))"#,
+        // The realtime clock's nanoseconds, 8 bytes at 0x300: the output's bytes.
+        "(if (call $clock (i32.const 0) (i64.const 1) (i32.const 0x300)) (then unreachable))
+         (i32.store (i32.const 0x200) (i32.const 0x300))
+         (i32.store (i32.const 0x204) (i32.const 8))",
     );
-    let plugin = load(work.path(), "wasi", &wat::parse_str(text).unwrap()).unwrap();
+    let plugin = load(work.path(), "wasi", &module).unwrap();
     assert_eq!(plugin.world(), "plugin-flat");
     let before = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)

@@ -52,6 +52,16 @@ fn key(k: &str) -> Selection {
     Selection::Key(k.to_string())
 }
 
+/// The messages plugins log through `rt`, as they come.
+fn log_messages(rt: &Runtime) -> Arc<std::sync::Mutex<Vec<String>>> {
+    let lines = Arc::new(std::sync::Mutex::new(Vec::new()));
+    let sink = Arc::clone(&lines);
+    rt.set_log_sink(Arc::new(move |r: tessera_runtime::LogRecord| {
+        sink.lock().unwrap().push(r.message);
+    }));
+    lines
+}
+
 fn json_of(data: &[u8]) -> Value {
     serde_json::from_slice(data).unwrap()
 }
@@ -331,11 +341,7 @@ fn fuel_limits_when_enabled() {
 fn a_plugin_built_against_contract_0_1_0_keeps_working() {
     let c = components();
     let rt = runtime();
-    let lines = Arc::new(std::sync::Mutex::new(Vec::new()));
-    let sink = Arc::clone(&lines);
-    rt.set_log_sink(Arc::new(move |r: tessera_runtime::LogRecord| {
-        sink.lock().unwrap().push(r.message);
-    }));
+    let lines = log_messages(&rt);
     let legacy = rt.load(&c.guest("api_0_1")).unwrap();
     assert_eq!(legacy.api_version(), "0.1.0");
     let asset = legacy.definitions().asset("legacy_daily").unwrap();
@@ -384,11 +390,7 @@ fn a_plugin_built_against_contract_0_1_0_keeps_working() {
 fn a_plugin_built_against_contract_0_2_0_keeps_working() {
     let c = components();
     let rt = runtime();
-    let lines = Arc::new(std::sync::Mutex::new(Vec::new()));
-    let sink = Arc::clone(&lines);
-    rt.set_log_sink(Arc::new(move |r: tessera_runtime::LogRecord| {
-        sink.lock().unwrap().push(r.message);
-    }));
+    let lines = log_messages(&rt);
     let previous = rt.load(&c.guest("api_0_2")).unwrap();
     assert_eq!(previous.api_version(), "0.2.0");
     let asset = previous.definitions().asset("previous_daily").unwrap();
@@ -434,11 +436,7 @@ fn a_plugin_built_against_contract_0_2_0_keeps_working() {
 fn a_plugin_built_against_contract_0_3_0_keeps_working() {
     let c = components();
     let rt = runtime();
-    let lines = Arc::new(std::sync::Mutex::new(Vec::new()));
-    let sink = Arc::clone(&lines);
-    rt.set_log_sink(Arc::new(move |r: tessera_runtime::LogRecord| {
-        sink.lock().unwrap().push(r.message);
-    }));
+    let lines = log_messages(&rt);
     let previous = rt.load(&c.guest("api_0_3")).unwrap();
     assert_eq!(previous.api_version(), "0.3.0");
     assert_eq!(previous.world(), "plugin-with-mappings");
