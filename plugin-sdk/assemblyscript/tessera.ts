@@ -779,6 +779,7 @@ export class SensorContext {
 /// What a sensor evaluation returns, filled in by the sensor.
 export class SensorResult {
   private requests: string[] = [];
+  private dynamicChanges: string[] = [];
   skipReason: string | null = null;
   /// Null keeps the current cursor.
   cursor: string | null = null;
@@ -808,12 +809,22 @@ export class SensorResult {
     this.error = message;
   }
 
+  /// Adds keys to and deletes keys from the dynamic partitions set `name`; the host applies
+  /// it before it checks the run requests.
+  changeDynamic(name: string, add: string[], remove: string[]): void {
+    const w = new JSONWriter().beginObject().key("name").string(name);
+    w.key("add").strings(add).key("delete").strings(remove).endObject();
+    this.dynamicChanges.push(w.toString());
+  }
+
   toJSON(): string {
     const w = new JSONWriter().beginObject().key("run_requests").beginArray();
     for (let i = 0; i < this.requests.length; i++) w.raw(this.requests[i]);
     w.endArray().key("skip_reason").nullableString(this.skipReason);
     w.key("cursor").nullableString(this.cursor);
-    return w.key("dynamic_partitions").beginArray().endArray().endObject().toString();
+    w.key("dynamic_partitions").beginArray();
+    for (let i = 0; i < this.dynamicChanges.length; i++) w.raw(this.dynamicChanges[i]);
+    return w.endArray().endObject().toString();
   }
 }
 
@@ -828,6 +839,24 @@ declare function hostLog(level: u32, message: usize, messageLen: usize, fields: 
 export function log(level: u32, message: string): void {
   const bytes = String.UTF8.encode(message);
   hostLog(level, changetype<usize>(bytes), bytes.byteLength, 0, 0);
+}
+
+@external("tessera", "dynamic_partition_keys")
+declare function hostDynamicKeys(name: usize, nameLen: usize, ret: usize): void;
+
+/// The current keys of the dynamic partitions set `name`, in insertion order.
+export function dynamicPartitionKeys(name: string): string[] {
+  const bytes = String.UTF8.encode(name);
+  const ret = heap.alloc(8);
+  hostDynamicKeys(changetype<usize>(bytes), bytes.byteLength, ret);
+  const list = <usize>load<u32>(ret);
+  const count = <i32>load<u32>(ret, 4);
+  const keys = new Array<string>(count);
+  for (let i = 0; i < count; i++) {
+    const at = list + <usize>i * 8;
+    keys[i] = String.UTF8.decodeUnsafe(<usize>load<u32>(at), <usize>load<u32>(at, 4));
+  }
+  return keys;
 }
 
 export function info(message: string): void {

@@ -2,7 +2,9 @@
 //! made components by the host when it loads them. The worked example written by hand in the
 //! WebAssembly text format (`plugins/wat/wat_echo`) runs as a plugin, from the cache the second
 //! time and hot-reloaded in place; flat modules wrong in one way each are refused with errors
-//! that say what is wrong, naming the document's field.
+//! that say what is wrong, naming the document's field; flat modules that import WASI are
+//! adapted, and flat plugins in the Zig and AssemblyScript kits read and change dynamic
+//! partition sets through the host.
 
 #![allow(
     clippy::expect_used,
@@ -407,5 +409,129 @@ fn a_flat_module_importing_wasi_preview_1_is_adapted() {
     assert!(
         u128::from(read) >= before,
         "the guest read the host's clock: {read} < {before}"
+    );
+}
+
+/// The host's dynamic keys.
+struct Customers;
+
+impl tessera_runtime::DynamicKeys for Customers {
+    fn keys(&self, name: &str) -> Vec<String> {
+        if name == "customers" {
+            vec!["acme".into(), "globex".into()]
+        } else {
+            Vec::new()
+        }
+    }
+}
+
+/// A flat plugin asks the host for a dynamic set's keys (`tessera.dynamic_partition_keys`:
+/// the host writes a list of strings into the plugin's memory) and a sensor adds keys to it:
+/// the same plugin in AssemblyScript and in Zig, written here and built with the kits.
+#[test]
+fn flat_plugins_read_and_change_dynamic_partitions() {
+    let work = tempfile::tempdir().unwrap();
+    let root = repo_root();
+    let source = work.path().join("customers_as");
+    std::fs::create_dir_all(&source).unwrap();
+    std::fs::write(
+        source.join("plugin.ts"),
+        r#"
+import { plugin, asset, sensor, dynamicPartitions, dynamicPartitionKeys, Context, Inputs, Output,
+         SensorContext, SensorResult } from "./tessera";
+export { cabi_realloc, tessera_definitions, tessera_materialize, tessera_evaluate_sensor } from "./tessera";
+
+function customer(ctx: Context, inputs: Inputs): Output {
+  return Output.text(ctx.partitionKey() + " of " + dynamicPartitionKeys("customers").join(","));
+}
+
+function newCustomers(ctx: SensorContext, result: SensorResult): void {
+  const known = dynamicPartitionKeys("customers");
+  if (!known.includes("initech")) result.changeDynamic("customers", ["initech"], []);
+  result.requestRun("initech", ["customer"], "initech");
+}
+
+plugin(
+  [asset("customer", customer).partitions(dynamicPartitions("customers"))],
+  [],
+  [sensor("new_customers", newCustomers).targets(["customer"])],
+);
+"#,
+    )
+    .unwrap();
+    let file = work.path().join("customers_as.wasm");
+    tessera_kits::assemblyscript::ensure_toolchain(&root)
+        .and_then(|asc| tessera_kits::assemblyscript::build_plugin(&root, &asc, &source, &file))
+        .unwrap();
+    reads_and_changes_customers(work.path(), &file);
+
+    let source = work.path().join("customers_zig");
+    std::fs::create_dir_all(&source).unwrap();
+    std::fs::write(
+        source.join("plugin.zig"),
+        r#"
+const std = @import("std");
+const tessera = @import("tessera");
+
+fn customer(ctx: *tessera.Context, _: *tessera.Inputs) tessera.Error!tessera.Output {
+    const keys = tessera.dynamicPartitionKeys("customers");
+    const joined = try std.mem.join(tessera.allocator, ",", keys);
+    return .{ .data = try ctx.print("{s} of {s}", .{ try ctx.partitionKey(), joined }) };
+}
+
+fn newCustomers(_: *tessera.SensorContext, result: *tessera.SensorResult) tessera.Error!void {
+    const known = tessera.dynamicPartitionKeys("customers");
+    var seen = false;
+    for (known) |k| seen = seen or std.mem.eql(u8, k, "initech");
+    if (!seen) try result.changeDynamic(.{ .name = "customers", .add = &.{"initech"} });
+    const assets = try tessera.allocator.dupe([]const u8, &.{"customer"});
+    try result.requestRun(.{ .run_key = "initech", .assets = assets, .partition = .{ .Key = "initech" } });
+}
+
+pub const plugin: tessera.Plugin = .{
+    .assets = &.{.{ .key = "customer", .compute = customer, .partitions = tessera.dynamic("customers") }},
+    .sensors = &.{.{ .name = "new_customers", .evaluate = newCustomers, .targets = &.{"customer"} }},
+};
+
+comptime {
+    tessera.exportPlugin(plugin);
+}
+"#,
+    )
+    .unwrap();
+    let file = work.path().join("customers_zig.wasm");
+    tessera_kits::zig::ensure_toolchain(&root)
+        .and_then(|zig| tessera_kits::zig::build_plugin(&root, &zig, &source, &file))
+        .unwrap();
+    reads_and_changes_customers(work.path(), &file);
+}
+
+/// The customers plugin at `file`, with the host's set `customers` = acme, globex.
+fn reads_and_changes_customers(work: &Path, file: &Path) {
+    let rt = Runtime::with_dynamic_keys(
+        RuntimeConfig {
+            cache_dir: Some(work.join("cache")),
+            ..RuntimeConfig::default()
+        },
+        std::sync::Arc::new(Customers),
+    )
+    .unwrap();
+    let plugin = rt.load(file).unwrap();
+    let out = plugin.materialize(&request("customer", "globex")).unwrap();
+    assert_eq!(out[0].data, b"globex of acme,globex");
+    let sensed = plugin
+        .evaluate_sensor(&tessera_runtime::SensorRequest {
+            sensor: "new_customers".into(),
+            cursor: None,
+            last_evaluation: None,
+            now: now(),
+        })
+        .unwrap();
+    assert_eq!(sensed.dynamic_partitions.len(), 1, "{sensed:?}");
+    assert_eq!(sensed.dynamic_partitions[0].name, "customers");
+    assert_eq!(sensed.dynamic_partitions[0].add, ["initech"]);
+    assert_eq!(
+        sensed.run_requests[0].selection,
+        Selection::Key("initech".into())
     );
 }
