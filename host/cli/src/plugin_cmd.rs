@@ -158,10 +158,14 @@ fn run_case(plugin: &Plugin, case: &tessera_kits::project::Case) -> Result<(), S
     let request = MaterializeRequest {
         computation: case.computation.clone(),
         assets: Vec::new(),
-        selection: case
-            .partition
-            .clone()
-            .map_or(Selection::None, Selection::Key),
+        selection: match case.partition.as_deref() {
+            None => Selection::None,
+            Some(p) if p.contains("...") => Selection::Range(
+                p.parse()
+                    .map_err(|e| format!("case.toml: partition {p:?}: {e}"))?,
+            ),
+            Some(p) => Selection::Key(p.to_string()),
+        },
         resolved: None,
         run_id: format!("test-{}", case.name),
         attempt: 1,
@@ -177,14 +181,25 @@ fn run_case(plugin: &Plugin, case: &tessera_kits::project::Case) -> Result<(), S
         timeout: None,
     };
     let outputs = plugin.materialize(&request).map_err(|e| e.to_string())?;
-    for (asset, expected) in &case.expected {
-        let Some(got) = outputs.iter().find(|o| &o.asset == asset) else {
-            return Err(format!("{asset}: no output (expected {})", shown(expected)));
+    for expected in &case.expected {
+        let asset = &expected.asset;
+        let label = match &expected.partition {
+            Some(key) => format!("{asset}[{key}]"),
+            None => asset.clone(),
         };
-        if &got.data != expected {
+        let Some(got) = outputs
+            .iter()
+            .find(|o| &o.asset == asset && o.partition == expected.partition)
+        else {
             return Err(format!(
-                "{asset}: expected {}, got {}",
-                shown(expected),
+                "{label}: no output (expected {})",
+                shown(&expected.data)
+            ));
+        };
+        if got.data != expected.data {
+            return Err(format!(
+                "{label}: expected {}, got {}",
+                shown(&expected.data),
                 shown(&got.data)
             ));
         }

@@ -93,8 +93,26 @@ fn a_plugin_in_every_language_is_created_built_and_tested_outside_the_repository
         }
     }
 
-    // A case whose expectation is wrong fails the command, naming the case and both values.
+    // A case over a range of keys: hello_week reads what the case gives it, for both days.
     let dir = work.path().join("hello_zig");
+    let range = dir.join("tests").join("range");
+    for (path, text) in [
+        (
+            "case.toml",
+            "computation = \"hello_week\"\npartition = \"2024-01-02...2024-01-03\"\n",
+        ),
+        ("inputs/hello/2024-01-02", "x\n"),
+        ("inputs/hello/2024-01-03", "y\n"),
+        ("expected/hello_week", "x\ny\n"),
+    ] {
+        let file = range.join(path);
+        std::fs::create_dir_all(file.parent().unwrap()).unwrap();
+        std::fs::write(file, text).unwrap();
+    }
+    let report = ok_json(&dir, &["plugin", "test", "--json"]);
+    assert_eq!(report["passed"], 4, "{report}");
+
+    // A case whose expectation is wrong fails the command, naming the case and both values.
     std::fs::write(
         dir.join("tests")
             .join("hello")
@@ -109,7 +127,7 @@ fn a_plugin_in_every_language_is_created_built_and_tested_outside_the_repository
     assert!(
         text.contains("test hello ... FAILED")
             && text.contains("expected \"bye\\n\", got \"hello, 2024-01-03\\n\"")
-            && text.contains("3 cases: 2 passed, 1 failed"),
+            && text.contains("4 cases: 3 passed, 1 failed"),
         "{text}"
     );
 }

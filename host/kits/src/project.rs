@@ -206,19 +206,28 @@ pub struct Project {
 /// Named bytes: a partition key or an asset, and its data.
 pub type Named = (String, Vec<u8>);
 
+/// An output a case expects: the asset's value for the whole selection (`expected/<asset>`), or
+/// for one key of it (`expected/<asset>/<key>`).
+#[derive(Debug)]
+pub struct Expected {
+    pub asset: String,
+    pub partition: Option<String>,
+    pub data: Vec<u8>,
+}
+
 /// One test case: run `computation` for `partition` with the inputs, expect the outputs.
 #[derive(Debug)]
 pub struct Case {
     pub name: String,
     pub computation: String,
-    /// Absent: unpartitioned.
+    /// A key, or a range `A...B` (both ends included); absent: unpartitioned.
     pub partition: Option<String>,
     /// RFC 3339; absent: the time the test runs.
     pub now: Option<String>,
     /// Per upstream asset, its partitions (key, bytes) in key order.
     pub inputs: Vec<(String, Vec<Named>)>,
-    /// Per asset, the bytes its output must have.
-    pub expected: Vec<Named>,
+    /// The outputs and the bytes each must have.
+    pub expected: Vec<Expected>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -384,11 +393,31 @@ impl Project {
                     .unwrap_or_default();
                 inputs.push((asset, named_files(&input)?));
             }
-            let expected = named_files(&dir.join("expected"))?;
+            let mut expected: Vec<Expected> = named_files(&dir.join("expected"))?
+                .into_iter()
+                .map(|(asset, data)| Expected {
+                    asset,
+                    partition: None,
+                    data,
+                })
+                .collect();
+            for per_key in subdirs(&dir.join("expected")) {
+                let asset = per_key
+                    .file_name()
+                    .map(|n| n.to_string_lossy().into_owned())
+                    .unwrap_or_default();
+                for (key, data) in named_files(&per_key)? {
+                    expected.push(Expected {
+                        asset: asset.clone(),
+                        partition: Some(key),
+                        data,
+                    });
+                }
+            }
             if expected.is_empty() {
                 return Err(format!(
                     "{} expects nothing: put the expected output of each asset in \
-                     expected/<asset>",
+                     expected/<asset> (or of each key in expected/<asset>/<key>)",
                     dir.display()
                 ));
             }
@@ -405,5 +434,74 @@ impl Project {
             });
         }
         Ok(cases)
+    }
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used, reason = "test code")]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn cases_read_inputs_and_expected_outputs_whole_or_per_key() {
+        let dir = std::env::temp_dir().join(format!("tessera-kits-cases-{}", std::process::id()));
+        let _ = fs::remove_dir_all(&dir);
+        let case = dir.join("tests").join("range");
+        for (path, text) in [
+            (
+                "case.toml",
+                "computation = \"daily\"\npartition = \"2024-01-01...2024-01-02\"\n",
+            ),
+            ("inputs/up/2024-01-01", "a"),
+            ("inputs/up/2024-01-02", "b"),
+            ("expected/summary", "ab"),
+            ("expected/daily/2024-01-01", "A"),
+            ("expected/daily/2024-01-02", "B"),
+        ] {
+            let file = case.join(path);
+            fs::create_dir_all(file.parent().unwrap()).unwrap();
+            fs::write(&file, text).unwrap();
+        }
+        fs::write(dir.join(MANIFEST), "name = \"p\"\nlanguage = \"zig\"\n").unwrap();
+        let cases = Project::open(&dir).and_then(|p| p.cases());
+        let _ = fs::remove_dir_all(&dir);
+        let cases = cases.unwrap();
+        assert_eq!(cases.len(), 1);
+        let c = &cases[0];
+        assert_eq!(c.partition.as_deref(), Some("2024-01-01...2024-01-02"));
+        assert_eq!(
+            c.inputs,
+            [(
+                "up".to_string(),
+                vec![
+                    ("2024-01-01".to_string(), b"a".to_vec()),
+                    ("2024-01-02".to_string(), b"b".to_vec())
+                ]
+            )]
+        );
+        let expected: Vec<(&str, Option<&str>, &[u8])> = c
+            .expected
+            .iter()
+            .map(|e| (e.asset.as_str(), e.partition.as_deref(), e.data.as_slice()))
+            .collect();
+        assert_eq!(
+            expected,
+            [
+                ("summary", None, &b"ab"[..]),
+                ("daily", Some("2024-01-01"), &b"A"[..]),
+                ("daily", Some("2024-01-02"), &b"B"[..]),
+            ]
+        );
+    }
+
+    #[test]
+    fn languages_and_names() {
+        assert_eq!(Language::parse("AS"), Ok(Language::AssemblyScript));
+        assert_eq!(Language::parse("javascript"), Ok(Language::JavaScript));
+        assert!(Language::parse("cobol").is_err());
+        assert!(valid_name("hello_2"));
+        assert!(!valid_name("2hello"));
+        assert!(!valid_name("Hello"));
+        assert!(!valid_name("he-llo"));
     }
 }
