@@ -125,13 +125,17 @@ pub(crate) enum PluginCommand {
     },
 }
 
+/// `dir`, else the current directory.
+fn dir_or_current(dir: Option<PathBuf>) -> anyhow::Result<PathBuf> {
+    match dir {
+        Some(d) => Ok(d),
+        None => std::env::current_dir().context("cannot read the current directory"),
+    }
+}
+
 /// The plugin project in `dir`, else in the current directory.
 fn open_project(dir: Option<PathBuf>) -> anyhow::Result<tessera_kits::project::Project> {
-    let dir = match dir {
-        Some(d) => d,
-        None => std::env::current_dir().context("cannot read the current directory")?,
-    };
-    tessera_kits::project::Project::open(&dir).map_err(anyhow::Error::msg)
+    tessera_kits::project::Project::open(&dir_or_current(dir)?).map_err(anyhow::Error::msg)
 }
 
 /// `text` for a message: UTF-8 as it is (up to 200 characters), else its size.
@@ -429,11 +433,7 @@ pub(crate) fn run(cmd: PluginCommand) -> anyhow::Result<ExitCode> {
         } => {
             let language =
                 tessera_kits::project::Language::parse(&lang).map_err(anyhow::Error::msg)?;
-            let parent = match dir {
-                Some(d) => d,
-                None => std::env::current_dir().context("cannot read the current directory")?,
-            };
-            let created = tessera_kits::project::create(&parent, &name, language)
+            let created = tessera_kits::project::create(&dir_or_current(dir)?, &name, language)
                 .map_err(anyhow::Error::msg)?;
             if json {
                 outln!(

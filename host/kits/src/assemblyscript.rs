@@ -4,7 +4,6 @@
 //! it. The compiler comes from npm, pinned in `plugin-sdk/assemblyscript/package.json`,
 //! installed under `target/as-toolchain/`.
 
-use std::fs;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
@@ -41,37 +40,24 @@ pub fn ensure_toolchain(root: &Path) -> Result<PathBuf, String> {
 
 /// Builds the AssemblyScript plugin in `source` (`plugin.ts` and any other `.ts` files) into
 /// the core module `out`, unless `out` was built from the same sources, kit and compiler.
-/// The sources are compiled in a copy beside the kit's `tessera.ts`, which they import as
-/// `./tessera`. Returns whether it built.
+/// The sources are compiled in a copy beside the kit's `tessera.ts` (one staging directory per
+/// output, as the JavaScript kit's), which they import as `./tessera`. Returns whether it
+/// built.
 pub fn build_plugin(root: &Path, asc: &Path, source: &Path, out: &Path) -> Result<bool, String> {
     if !source.join("plugin.ts").is_file() {
         return Err(format!("{} has no plugin.ts", source.display()));
     }
     let kit = root.join("plugin-sdk").join("assemblyscript");
-    let mut all = stamp::files_under(source, &["node_modules"])?;
-    all.extend([kit.join("tessera.ts"), kit.join("package.json")]);
+    let plugin_files = stamp::files_under(source, &["node_modules"])?;
+    let kit_files = [kit.join("tessera.ts"), kit.join("package.json")];
+    let all: Vec<PathBuf> = plugin_files.iter().chain(&kit_files).cloned().collect();
     let digest = stamp::digest(&all, &FLAGS.join(" "))?;
     if stamp::is_fresh(out, &digest) {
         return Ok(false);
     }
-    let name = out
-        .file_stem()
-        .map(|n| n.to_string_lossy().into_owned())
-        .unwrap_or_default();
-    let work = root.join("target").join("as-build").join(&name);
-    let _ = fs::remove_dir_all(&work);
-    fs::create_dir_all(&work).map_err(|e| format!("cannot create {}: {e}", work.display()))?;
-    for file in stamp::files_under(source, &["node_modules"])? {
-        let relative = file.strip_prefix(source).unwrap_or(&file);
-        let to = work.join(relative);
-        if let Some(parent) = to.parent() {
-            fs::create_dir_all(parent)
-                .map_err(|e| format!("cannot create {}: {e}", parent.display()))?;
-        }
-        fs::copy(&file, &to).map_err(|e| format!("cannot copy {}: {e}", file.display()))?;
-    }
-    fs::copy(kit.join("tessera.ts"), work.join("tessera.ts"))
-        .map_err(|e| format!("cannot copy the kit into {}: {e}", work.display()))?;
+    let work = stamp::stage(root, "as-build", out)?;
+    stamp::copy_files(source, &work, &plugin_files)?;
+    stamp::copy_files(&kit, &work, &kit_files[..1])?;
     let absolute =
         std::path::absolute(out).map_err(|e| format!("cannot resolve {}: {e}", out.display()))?;
     crate::run_tool(

@@ -4,7 +4,6 @@
 //! `checks` exports). The tool comes from npm, pinned in `plugin-sdk/js/package.json`,
 //! installed under `target/js-toolchain/`.
 
-use std::fs;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
@@ -31,25 +30,6 @@ pub fn ensure_toolchain(root: &Path) -> Result<PathBuf, String> {
         .join("node_modules")
         .join(".bin")
         .join("componentize-js"))
-}
-
-fn copy_files(from: &Path, to: &Path, files: &[PathBuf]) -> Result<(), String> {
-    for file in files {
-        let relative = file.strip_prefix(from).unwrap_or(file);
-        let target = to.join(relative);
-        if let Some(parent) = target.parent() {
-            fs::create_dir_all(parent)
-                .map_err(|e| format!("cannot create {}: {e}", parent.display()))?;
-        }
-        fs::copy(file, &target).map_err(|e| {
-            format!(
-                "cannot copy {} to {}: {e}",
-                file.display(),
-                target.display()
-            )
-        })?;
-    }
-    Ok(())
 }
 
 /// Builds the JavaScript plugin in `source` (entry `plugin.js`) into the component `out`,
@@ -86,19 +66,10 @@ pub fn build_plugin(root: &Path, cli: &Path, source: &Path, out: &Path) -> Resul
 
     // componentize-js reads the WIT only from under its working directory: the plugin, the
     // kit and the WIT are put together in one.
-    let name = out.file_stem().and_then(|s| s.to_str()).unwrap_or("plugin");
-    // One directory per output: two builds of one plugin to two places may run at once.
-    let place = stamp::digest(&[], &out.display().to_string())?;
-    let stage = root
-        .join("target")
-        .join("js-build")
-        .join(format!("{name}-{}", &place[..12]));
-    if stage.exists() {
-        fs::remove_dir_all(&stage).map_err(|e| format!("cannot clear {}: {e}", stage.display()))?;
-    }
-    copy_files(source, &stage, &plugin_files)?;
-    copy_files(&wit, &stage.join("wit"), &wit_files)?;
-    copy_files(&kit, &stage, &kit_files[..2])?;
+    let stage = stamp::stage(root, "js-build", out)?;
+    stamp::copy_files(source, &stage, &plugin_files)?;
+    stamp::copy_files(&wit, &stage.join("wit"), &wit_files)?;
+    stamp::copy_files(&kit, &stage, &kit_files[..2])?;
     crate::run_tool(
         Command::new(cli)
             .current_dir(&stage)

@@ -75,13 +75,15 @@ fn python() -> String {
 }
 
 /// Makes `venv` a Python virtual environment with the packages pinned in `requirements`, unless
-/// it already has them (the file is copied in once the install succeeds). `what` names the tool
-/// in messages; the tools come from PyPI, so nothing but Python 3 with venv and pip is needed.
-pub fn ensure_venv(requirements: &Path, venv: &Path, what: &str) -> Result<(), String> {
+/// it already has them and the command `bin/<tool>` (the file is copied in once the install
+/// succeeds). `what` names the tool in messages; the tools come from PyPI, so nothing but
+/// Python 3 with venv and pip is needed.
+pub fn ensure_venv(requirements: &Path, venv: &Path, tool: &str, what: &str) -> Result<(), String> {
     let installed = venv.join("requirements.txt");
+    let cli = venv.join("bin").join(tool);
     let pinned = fs::read(requirements)
         .map_err(|e| format!("cannot read {}: {e}", requirements.display()))?;
-    if fs::read(&installed).is_ok_and(|m| m == pinned) {
+    if cli.is_file() && fs::read(&installed).is_ok_and(|m| m == pinned) {
         return Ok(());
     }
     let _ = fs::remove_file(&installed);
@@ -116,7 +118,7 @@ pub fn ensure_venv(requirements: &Path, venv: &Path, what: &str) -> Result<(), S
         .arg(requirements)
         .status()
         .map_err(|e| format!("cannot run pip in {}: {e}", venv.display()))?;
-    if !status.success() {
+    if !status.success() || !cli.is_file() {
         return Err(format!(
             "`pip install -r {}` failed ({status})",
             requirements.display()

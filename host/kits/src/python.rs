@@ -25,6 +25,7 @@ pub fn ensure_toolchain(root: &Path) -> Result<PathBuf, String> {
             .join("requirements.txt"),
         &venv,
         "componentize-py",
+        "componentize-py",
     )?;
     Ok(venv.join("bin").join("componentize-py"))
 }

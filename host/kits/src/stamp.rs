@@ -38,6 +38,42 @@ pub(crate) fn files_under(dir: &Path, skip: &[&str]) -> Result<Vec<PathBuf>, Str
     Ok(out)
 }
 
+/// An empty directory `root/target/<tool_dir>/<name>-<hash of out>` to build `out` in: one per
+/// output, because two builds of one plugin to two places may run at once.
+pub(crate) fn stage(root: &Path, tool_dir: &str, out: &Path) -> Result<PathBuf, String> {
+    let name = out.file_stem().and_then(|s| s.to_str()).unwrap_or("plugin");
+    let place = digest(&[], &out.display().to_string())?;
+    let stage = root
+        .join("target")
+        .join(tool_dir)
+        .join(format!("{name}-{}", &place[..12]));
+    if stage.exists() {
+        fs::remove_dir_all(&stage).map_err(|e| format!("cannot clear {}: {e}", stage.display()))?;
+    }
+    fs::create_dir_all(&stage).map_err(|e| format!("cannot create {}: {e}", stage.display()))?;
+    Ok(stage)
+}
+
+/// Copies `files` (under `from`) to the same relative places under `to`.
+pub(crate) fn copy_files(from: &Path, to: &Path, files: &[PathBuf]) -> Result<(), String> {
+    for file in files {
+        let relative = file.strip_prefix(from).unwrap_or(file);
+        let target = to.join(relative);
+        if let Some(parent) = target.parent() {
+            fs::create_dir_all(parent)
+                .map_err(|e| format!("cannot create {}: {e}", parent.display()))?;
+        }
+        fs::copy(file, &target).map_err(|e| {
+            format!(
+                "cannot copy {} to {}: {e}",
+                file.display(),
+                target.display()
+            )
+        })?;
+    }
+    Ok(())
+}
+
 /// A digest of the files' paths and contents, and of `extra` (tool versions, flags).
 pub(crate) fn digest(files: &[PathBuf], extra: &str) -> Result<String, String> {
     let mut hash = Sha256::new();

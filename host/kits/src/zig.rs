@@ -28,6 +28,7 @@ pub fn ensure_toolchain(root: &Path) -> Result<PathBuf, String> {
     crate::ensure_venv(
         &root.join("plugin-sdk").join("zig").join("requirements.txt"),
         &venv,
+        "python",
         "Zig (PyPI ziglang)",
     )?;
     Ok(venv.join("bin").join("python"))
