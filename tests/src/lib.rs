@@ -181,6 +181,15 @@ fn ensure_wasm_target() -> Result<(), String> {
 }
 
 fn build(manifest: &Path, target_dir: &Path) -> Result<PathBuf, String> {
+    build_with(manifest, target_dir, &[], &[])
+}
+
+fn build_with(
+    manifest: &Path,
+    target_dir: &Path,
+    args: &[&str],
+    env: &[(&str, &str)],
+) -> Result<PathBuf, String> {
     let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".to_string());
     eprintln!("building components of {}", manifest.display());
     let status = Command::new(cargo)
@@ -195,12 +204,37 @@ fn build(manifest: &Path, target_dir: &Path) -> Result<PathBuf, String> {
         .arg(manifest)
         .arg("--target-dir")
         .arg(target_dir)
+        .args(args)
+        .envs(env.iter().copied())
         .status()
         .map_err(|e| format!("running cargo: {e}"))?;
     if !status.success() {
         return Err(format!("building {} failed", manifest.display()));
     }
     Ok(target_dir.join("wasm32-wasip2").join("release"))
+}
+
+/// The `heavy` test guest with one function changed (built with `TESSERA_HEAVY_EDITED` set),
+/// as an edit and rebuild would leave it: what the incremental compilation benchmark and test reload. Built
+/// on first use in a target directory of its own, so that the two builds do not replace each
+/// other's output.
+pub fn heavy_edited() -> &'static Path {
+    static BUILT: OnceLock<PathBuf> = OnceLock::new();
+    BUILT.get_or_init(|| {
+        let root = repo_root();
+        let built = ensure_wasm_target().and_then(|()| {
+            build_with(
+                &root.join("tests").join("guests").join("Cargo.toml"),
+                &root.join("target").join("guests-edited-build"),
+                &["-p", "heavy"],
+                &[("TESSERA_HEAVY_EDITED", "1")],
+            )
+        });
+        match built {
+            Ok(dir) => dir.join("heavy.wasm"),
+            Err(e) => panic!("cannot build the edited heavy guest: {e}"),
+        }
+    })
 }
 
 /// Builds (or finds up to date) every component. Panics with the reason when it cannot: a

@@ -203,11 +203,20 @@ fn report(json: bool, event: &DaemonEvent) {
                 plugin,
                 version,
                 detected_to_serving_ms,
+                functions,
                 ..
-            } => format!(
-                "plugin {plugin} serving {} ({detected_to_serving_ms:.0} ms)",
-                short(version)
-            ),
+            } => match functions {
+                Some(f) if f.reused > 0 => format!(
+                    "plugin {plugin} serving {} ({detected_to_serving_ms:.0} ms; compiled {} of {} functions)",
+                    short(version),
+                    f.compiled,
+                    f.compiled + f.reused
+                ),
+                _ => format!(
+                    "plugin {plugin} serving {} ({detected_to_serving_ms:.0} ms)",
+                    short(version)
+                ),
+            },
             RegistryEvent::Failed { plugin, error, .. } => {
                 format!("plugin {plugin} reload failed (old version keeps serving): {error}")
             }

@@ -646,16 +646,22 @@ fn print_event(event: &RegistryEvent, json: bool) -> anyhow::Result<()> {
             from_cache,
             compile_ms,
             detected_to_serving_ms,
+            functions,
             ..
         } => {
             let what = match previous_version {
                 Some(prev) => format!("reloaded {plugin} {} -> {}", short(prev), short(version)),
                 None => format!("loaded {plugin} {}", short(version)),
             };
-            let how = if *from_cache {
-                "from cache"
-            } else {
-                "compiled"
+            let how = match (from_cache, functions) {
+                (true, _) => "from cache".to_string(),
+                (false, Some(f)) if f.reused > 0 => format!(
+                    "compiled {} of {} functions ({} from the incremental cache)",
+                    f.compiled,
+                    f.compiled + f.reused,
+                    f.reused
+                ),
+                (false, _) => "compiled".to_string(),
             };
             outln!(
                 "{what}: {how} in {compile_ms:.1} ms, serving {detected_to_serving_ms:.1} ms after the change was detected"
@@ -724,6 +730,7 @@ fn inspect(plugin: &Plugin) -> Value {
         "code_version": plugin.code_version(),
         "size_bytes": stats.size_bytes,
         "from_cache": stats.from_cache,
+        "functions": stats.functions,
         "compile_ms": stats.compile.as_secs_f64() * 1e3,
         "load_ms": stats.total.as_secs_f64() * 1e3,
         "computations": computations,
@@ -755,10 +762,14 @@ fn print_inspect(plugin: &Plugin) {
     outln!(
         "  size {} bytes; {} in {:.1} ms, loaded in {:.1} ms",
         stats.size_bytes,
-        if stats.from_cache {
-            "cached artifact"
-        } else {
-            "compiled"
+        match (stats.from_cache, stats.functions) {
+            (true, _) => "cached artifact".to_string(),
+            (false, Some(f)) if f.reused > 0 => format!(
+                "compiled {} of {} functions",
+                f.compiled,
+                f.compiled + f.reused
+            ),
+            (false, _) => "compiled".to_string(),
         },
         stats.compile.as_secs_f64() * 1e3,
         stats.total.as_secs_f64() * 1e3

@@ -29,8 +29,19 @@ pub struct LoadStats {
     pub from_cache: bool,
     /// Compiling, or loading the cached artifact.
     pub compile: Duration,
+    /// When compiled with the incremental compilation cache (a cache directory is set): how
+    /// many functions came from it and how many Cranelift compiled.
+    pub functions: Option<FunctionCounts>,
     /// From bytes to validated definitions.
     pub total: Duration,
+}
+
+/// The functions of one compilation: reused from the incremental compilation cache, or
+/// compiled.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize)]
+pub struct FunctionCounts {
+    pub reused: u64,
+    pub compiled: u64,
 }
 
 /// A loaded, validated plugin version.

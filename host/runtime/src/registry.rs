@@ -30,6 +30,10 @@ pub enum RegistryEvent {
         from_cache: bool,
         /// Compiling or loading the cached artifact.
         compile_ms: f64,
+        /// When compiled with the incremental compilation cache: the functions it gave back
+        /// and those compiled.
+        #[serde(skip_serializing_if = "Option::is_none")]
+        functions: Option<crate::FunctionCounts>,
         /// From noticing the change to serving the new version.
         detected_to_serving_ms: f64,
     },
@@ -424,6 +428,7 @@ impl Registry {
             path: path.to_path_buf(),
             from_cache: stats.from_cache,
             compile_ms: stats.compile.as_secs_f64() * 1e3,
+            functions: stats.functions,
             detected_to_serving_ms: detected.elapsed().as_secs_f64() * 1e3,
         }))
     }
@@ -492,12 +497,15 @@ impl Registry {
                 version,
                 detected_to_serving_ms,
                 from_cache,
+                functions,
                 ..
             } => {
                 tracing::info!(
                     plugin,
                     version = &version[..12.min(version.len())],
                     from_cache,
+                    functions_compiled = functions.map(|f| f.compiled),
+                    functions_reused = functions.map(|f| f.reused),
                     ms = detected_to_serving_ms,
                     "plugin serving"
                 );

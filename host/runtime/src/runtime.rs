@@ -15,7 +15,8 @@ use crate::config::RuntimeConfig;
 use crate::error::LoadError;
 use crate::exports::GuestExports;
 use crate::host::{DynamicKeys, HostState, NoDynamicKeys};
-use crate::plugin::{LoadStats, Plugin};
+use crate::incremental::IncrementalStore;
+use crate::plugin::{FunctionCounts, LoadStats, Plugin};
 use crate::{API_VERSION, ApiVersion, SUPPORTED_API_VERSIONS};
 
 /// The one engine of a host process. Cheap to clone.
@@ -37,6 +38,11 @@ pub(crate) struct Inner {
     pub(crate) engine: Engine,
     pub(crate) linker: Linker<HostState>,
     pub(crate) cache: Option<ArtifactCache>,
+    /// Cranelift's incremental compilation cache, beside the artifact cache.
+    incremental: Option<Arc<IncrementalStore>>,
+    /// One compilation at a time: each already uses every core, and this way the functions a
+    /// compilation reused and compiled are its own, and so is what it adds to the store.
+    compiling: std::sync::Mutex<()>,
     pub(crate) config: RuntimeConfig,
     pub(crate) dynamic: Arc<dyn DynamicKeys>,
     pub(crate) log_sink: std::sync::RwLock<Option<Arc<crate::host::LogSink>>>,
@@ -59,8 +65,16 @@ impl Drop for Inner {
     }
 }
 
-fn engine_config(config: &RuntimeConfig, pooling: bool) -> Config {
+fn engine_config(
+    config: &RuntimeConfig,
+    pooling: bool,
+    incremental: Option<&Arc<IncrementalStore>>,
+) -> Result<Config, LoadError> {
     let mut c = Config::new();
+    if let Some(store) = incremental {
+        c.enable_incremental_compilation(Arc::clone(store) as Arc<dyn wasmtime::CacheStore>)
+            .map_err(|e| LoadError::Engine(e.to_string()))?;
+    }
     c.epoch_interruption(true);
     // Calls run on a fiber (`call_async`) so that a guest blocked in a WASI call can be stopped
     // at its deadline; the component model's own concurrency (async guests) is not used.
@@ -95,7 +109,7 @@ fn engine_config(config: &RuntimeConfig, pooling: bool) -> Config {
             .pagemap_scan(wasmtime::Enabled::Auto);
         c.allocation_strategy(InstanceAllocationStrategy::Pooling(pool));
     }
-    c
+    Ok(c)
 }
 
 impl Runtime {
@@ -110,12 +124,28 @@ impl Runtime {
         config: RuntimeConfig,
         dynamic: Arc<dyn DynamicKeys>,
     ) -> Result<Runtime, LoadError> {
+        let incremental = config
+            .cache_dir
+            .as_deref()
+            .map(|dir| {
+                let dir = dir.join("incremental");
+                IncrementalStore::open(&dir).map_err(|e| LoadError::Cache {
+                    path: dir,
+                    message: e.to_string(),
+                })
+            })
+            .transpose()?
+            .map(Arc::new);
         // Pooling reserves address space up front; where that is refused, allocate on demand.
-        let (engine, pooling) = match Engine::new(&engine_config(&config, true)) {
+        let (engine, pooling) = match Engine::new(&engine_config(
+            &config,
+            true,
+            incremental.as_ref(),
+        )?) {
             Ok(e) => (e, true),
             Err(pool_err) => {
                 tracing::warn!(error = %pool_err, "pooling allocator unavailable; allocating instances on demand");
-                let e = Engine::new(&engine_config(&config, false))
+                let e = Engine::new(&engine_config(&config, false, incremental.as_ref())?)
                     .map_err(|e| LoadError::Engine(e.to_string()))?;
                 (e, false)
             }
@@ -157,6 +187,8 @@ impl Runtime {
                 engine,
                 linker,
                 cache,
+                incremental,
+                compiling: std::sync::Mutex::new(()),
                 config,
                 dynamic,
                 log_sink: std::sync::RwLock::new(None),
@@ -236,6 +268,7 @@ impl Runtime {
             true => format!("{sha256}-{}", crate::wrap::VERSION),
             false => sha256.clone(),
         };
+        let mut functions = None;
         let (component, from_cache) = match inner
             .cache
             .as_ref()
@@ -253,8 +286,24 @@ impl Runtime {
                     })?),
                     false => None,
                 };
-                let c = Component::new(&inner.engine, wrapped.as_deref().unwrap_or(bytes))
-                    .map_err(|e| self.compile_error(path, &e))?;
+                let c = {
+                    let _one_at_a_time = inner.compiling.lock().unwrap_or_else(|p| p.into_inner());
+                    let before = inner.incremental.as_ref().map(|store| {
+                        store.refresh();
+                        store.counts()
+                    });
+                    let compiled =
+                        Component::new(&inner.engine, wrapped.as_deref().unwrap_or(bytes));
+                    if let (Some(store), Some(before)) = (&inner.incremental, before) {
+                        store.flush();
+                        let after = store.counts();
+                        functions = Some(FunctionCounts {
+                            reused: after.reused.saturating_sub(before.reused),
+                            compiled: after.compiled.saturating_sub(before.compiled),
+                        });
+                    }
+                    compiled.map_err(|e| self.compile_error(path, &e))?
+                };
                 if let Some(cache) = &inner.cache {
                     cache.store(&cache_key, &c);
                 }
@@ -287,6 +336,7 @@ impl Runtime {
                 size_bytes: bytes.len() as u64,
                 from_cache,
                 compile,
+                functions,
                 total: Duration::ZERO,
             },
         );
