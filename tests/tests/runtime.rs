@@ -306,6 +306,87 @@ fn limits_stop_runaway_guests() {
     assert_eq!(none("ok").unwrap()[0].data, b"ok");
 }
 
+/// A session keeps one instance for the calls of a run; every failure drops it, and every
+/// call keeps its own limits.
+#[test]
+fn a_session_reuses_its_instance_until_a_call_fails() {
+    let c = components();
+    let rt = guest_runtime(Limits {
+        timeout: Duration::from_millis(300),
+        memory_bytes: 64 << 20,
+        ..Limits::default()
+    });
+    let plugin = rt.load(&c.guest("misbehave")).unwrap();
+    let count = |out: Vec<tessera_runtime::Output>| String::from_utf8(out[0].data.clone()).unwrap();
+    // Without a session, every call has a fresh instance.
+    for _ in 0..2 {
+        let out = plugin
+            .materialize(&request("count", Selection::None))
+            .unwrap();
+        assert_eq!(count(out), "1");
+    }
+    let mut session = plugin.session();
+    assert!(!session.is_instantiated());
+    for n in 1..=3 {
+        let out = session
+            .materialize(&request("count", Selection::None))
+            .unwrap();
+        assert_eq!(count(out), n.to_string());
+    }
+    assert!(session.is_instantiated());
+    // A plugin error, an output the host refuses, a trap and a timeout each drop the
+    // instance: the next call starts afresh.
+    for failing in ["fail", "bad_output", "panic", "spin"] {
+        session
+            .materialize(&request("count", Selection::None))
+            .unwrap();
+        let started = Instant::now();
+        let err = session
+            .materialize(&request(failing, Selection::None))
+            .unwrap_err();
+        if failing == "spin" {
+            // The deadline is the call's own, not the session's first call's.
+            assert!(matches!(err, CallError::Timeout { .. }), "{err}");
+            assert!(started.elapsed() < Duration::from_secs(5));
+        }
+        assert!(!session.is_instantiated(), "{failing}: {err}");
+        let out = session
+            .materialize(&request("count", Selection::None))
+            .unwrap();
+        assert_eq!(count(out), "1", "after {failing}");
+    }
+    // Memory kept between calls: the call that runs out in a reused instance runs again in a
+    // fresh one (24 MiB leaked per call, a 64 MiB limit).
+    let mut session = plugin.session();
+    let leaks: Vec<String> = (0..4)
+        .map(|_| {
+            count(
+                session
+                    .materialize(&request("leak", Selection::None))
+                    .unwrap(),
+            )
+        })
+        .collect();
+    assert_eq!(leaks, ["1", "2", "1", "2"]);
+
+    // Each call's log lines carry that call's scope.
+    let runs = Arc::new(std::sync::Mutex::new(Vec::new()));
+    let sink = Arc::clone(&runs);
+    rt.set_log_sink(Arc::new(move |r: tessera_runtime::LogRecord| {
+        sink.lock().unwrap().push(r.run);
+    }));
+    let mut session = plugin.session();
+    for run in ["first", "second"] {
+        let mut req = request("log", Selection::None);
+        req.run_id = run.to_string();
+        session.materialize(&req).unwrap();
+    }
+    assert_eq!(
+        *runs.lock().unwrap(),
+        [Some("first".to_string()), Some("second".to_string())]
+    );
+}
+
 #[test]
 fn fuel_limits_when_enabled() {
     let c = components();

@@ -27,7 +27,8 @@
 //!   plugin language (`processed_events` over two days of `raw_events`; Zig and AssemblyScript
 //!   are core modules of the flat world, wrapped as they load): compiling the component with
 //!   nothing cached, loading it from the artifact cache, and one materialization in a fresh
-//!   instance.
+//!   instance; `lang/<language>/batched_per_partition` a run of 100 daily partitions in one
+//!   session (one instance for the run's calls), per partition.
 
 #![allow(clippy::unwrap_used, clippy::expect_used, reason = "benchmark set-up")]
 
@@ -400,6 +401,29 @@ fn languages(c: &mut Criterion) {
         };
         c.bench_function(&format!("lang/{lang}/instantiate_call"), |b| {
             b.iter(|| black_box(plugin.materialize(&request).unwrap()));
+        });
+        // A run of 100 daily partitions in one session: one instance, 100 calls. Reported per
+        // partition (the run's time / 100).
+        let run: Vec<MaterializeRequest> = (0..100)
+            .map(|day| MaterializeRequest {
+                selection: Selection::Key(
+                    (chrono::NaiveDate::from_ymd_opt(2024, 1, 1).unwrap() + chrono::Days::new(day))
+                        .to_string(),
+                ),
+                ..request.clone()
+            })
+            .collect();
+        c.bench_function(&format!("lang/{lang}/batched_per_partition"), |b| {
+            b.iter_custom(|iters| {
+                let started = Instant::now();
+                for _ in 0..iters {
+                    let mut session = plugin.session();
+                    for req in &run {
+                        black_box(session.materialize(req).unwrap());
+                    }
+                }
+                started.elapsed() / 100
+            });
         });
     }
 }

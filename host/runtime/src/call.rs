@@ -14,7 +14,7 @@ use crate::error::CallError;
 use crate::exports::Shape;
 use crate::flat;
 use crate::host::CallScope;
-use crate::plugin::{CancelToken, Plugin};
+use crate::plugin::{CancelToken, Live, Plugin};
 
 /// Which partitions a call is about.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -267,6 +267,37 @@ impl Plugin {
 
     /// Runs one materialization in a fresh instance.
     pub fn materialize(&self, req: &MaterializeRequest) -> Result<Vec<Output>, CallError> {
+        self.materialize_in(&mut None, req)
+    }
+
+    /// An instance for the calls of one run ([`Session`]).
+    pub fn session(&self) -> Session<'_> {
+        Session {
+            plugin: self,
+            live: None,
+            calls: 0,
+        }
+    }
+
+    /// One materialization in the instance `live` holds (made first if it holds none); the
+    /// instance is dropped when anything about the call fails.
+    fn materialize_in(
+        &self,
+        live: &mut Option<Live>,
+        req: &MaterializeRequest,
+    ) -> Result<Vec<Output>, CallError> {
+        let outcome = self.materialize_checked(live, req);
+        if outcome.is_err() {
+            *live = None;
+        }
+        outcome
+    }
+
+    fn materialize_checked(
+        &self,
+        live: &mut Option<Live>,
+        req: &MaterializeRequest,
+    ) -> Result<Vec<Output>, CallError> {
         let defs = self.definitions();
         let computation = defs
             .computations
@@ -345,7 +376,7 @@ impl Plugin {
             sensor: None,
         };
         let limits = self.limits(req.timeout);
-        let result = self.call(scope, &limits, None, async |this, store, instance| {
+        let result = self.call_in(live, scope, &limits, None, async |this, store, instance| {
             Ok(match this.exports().shape() {
                 Shape::Rich | Shape::V0_2 => {
                     let func = this
@@ -735,5 +766,60 @@ fn metadata_value_len(v: &wit::MetadataValue) -> usize {
         | wit::MetadataValue::Path(s) => s.len(),
         wit::MetadataValue::Integer(_) | wit::MetadataValue::Float(_) => 8,
         wit::MetadataValue::Boolean(_) => 1,
+    }
+}
+
+/// One instance for the materializations of one run, in order: the first call instantiates
+/// the plugin, the next ones reuse the instance, and dropping the session drops it. A
+/// JavaScript or Python plugin then starts its engine once per run instead of once per
+/// partition.
+///
+/// The isolation rule (the README's "Instances"): an instance serves one run of one
+/// computation of one plugin version, and nothing else: never two runs, never a sensor, check
+/// or mapping, never another version after a reload. Each call keeps its own limits (deadline,
+/// fuel, log budget, output size) and its own context; memory and guest globals persist
+/// between the calls of the run. When a call fails in any way (a trap, a limit, a plugin
+/// error, an output the host refuses) the instance is dropped and the next call gets a
+/// fresh one; a call that ran out of memory in an instance that had served earlier calls is
+/// run once more in a fresh instance, so that memory a guest never frees between calls (an
+/// AssemblyScript stub runtime, a leak) costs one retry, not the run.
+pub struct Session<'p> {
+    plugin: &'p Plugin,
+    live: Option<Live>,
+    calls: u64,
+}
+
+impl std::fmt::Debug for Session<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Session")
+            .field("plugin", &self.plugin.name())
+            .field("instantiated", &self.live.is_some())
+            .field("calls", &self.calls)
+            .finish()
+    }
+}
+
+impl Session<'_> {
+    /// One materialization in the session's instance.
+    pub fn materialize(&mut self, req: &MaterializeRequest) -> Result<Vec<Output>, CallError> {
+        self.calls += 1;
+        let reused = self.live.is_some();
+        match self.plugin.materialize_in(&mut self.live, req) {
+            // Plugins have no side effects beyond their logs: running a call again is safe.
+            Err(CallError::OutOfMemory { .. }) if reused => {
+                tracing::debug!(
+                    plugin = self.plugin.name(),
+                    "out of memory in a reused instance; running the call in a fresh one"
+                );
+                self.plugin.materialize_in(&mut self.live, req)
+            }
+            other => other,
+        }
+    }
+
+    /// Whether the next call reuses an instance (false before the first call and after a
+    /// failed one).
+    pub fn is_instantiated(&self) -> bool {
+        self.live.is_some()
     }
 }

@@ -97,6 +97,10 @@ pub(crate) struct HostState {
     pub(crate) wasi: WasiCtx,
     pub(crate) table: ResourceTable,
     pub(crate) limits: StoreLimits,
+    /// When the current call must end; the epoch callback checks it at every tick.
+    pub(crate) deadline: std::time::Instant,
+    /// The current call's cancel token.
+    pub(crate) cancel: Option<crate::plugin::CancelToken>,
 }
 
 impl WasiView for HostState {

@@ -35,7 +35,7 @@ mod wrap;
 pub use cache::ArtifactCache;
 pub use call::{
     DynamicRequest, InputData, MAX_KEYS_PER_CALL, MaterializeRequest, MetadataValue, Output,
-    Resolved, RunRequest, Selection, SensorRequest, SensorResult,
+    Resolved, RunRequest, Selection, SensorRequest, SensorResult, Session,
 };
 pub use checks::{CheckOutcome, CheckResult};
 pub use config::{DirGrant, Grants, Limits, RESULT_OVERHEAD_BYTES, RuntimeConfig};

@@ -277,22 +277,68 @@ impl Plugin {
         cancel: Option<&CancelToken>,
         body: impl AsyncFnOnce(&Plugin, &mut Store<HostState>, Instance) -> Result<R, CallError>,
     ) -> Result<R, CallError> {
+        self.call_in(&mut None, scope, limits, cancel, body)
+    }
+
+    /// [`Plugin::call`] in the instance `live` holds, made first if it holds none. The
+    /// instance is dropped when the call fails in any way (a trap leaves a component instance
+    /// that may not be entered again; a timeout or cancel drops the store mid-call).
+    pub(crate) fn call_in<R>(
+        &self,
+        live: &mut Option<Live>,
+        scope: CallScope,
+        limits: &Limits,
+        cancel: Option<&CancelToken>,
+        body: impl AsyncFnOnce(&Plugin, &mut Store<HostState>, Instance) -> Result<R, CallError>,
+    ) -> Result<R, CallError> {
         let started = Instant::now();
         let deadline = started + limits.timeout;
-        // The store is built outside the future: the future then holds a reference, not the
-        // store's state, and stays small to move.
-        let mut store = self.new_store(scope, limits, deadline, cancel)?;
+        let mut kept = match live.take() {
+            Some(mut l) => {
+                self.rearm(&mut l.store, scope, limits, deadline, cancel)?;
+                l
+            }
+            None => Live {
+                store: self.new_store(scope, limits, deadline, cancel)?,
+                instance: None,
+            },
+        };
+        let outcome = self.drive(&mut kept, limits, started, deadline, cancel, body);
+        if outcome.is_ok() {
+            *live = Some(kept);
+        }
+        outcome
+    }
+
+    /// Polls one call to its end, under its deadline and cancel token.
+    fn drive<R>(
+        &self,
+        live: &mut Live,
+        limits: &Limits,
+        started: Instant,
+        deadline: Instant,
+        cancel: Option<&CancelToken>,
+        body: impl AsyncFnOnce(&Plugin, &mut Store<HostState>, Instance) -> Result<R, CallError>,
+    ) -> Result<R, CallError> {
+        let Live { store, instance } = live;
         let work = async {
-            let instance = self.exports.instantiate(&mut store).await.map_err(|e| {
-                match self.trap(&e, limits) {
-                    CallError::Trap { message, .. } => CallError::Instantiate {
-                        plugin: self.name.to_string(),
-                        message,
-                    },
-                    other => other,
+            let ready = match *instance {
+                Some(i) => i,
+                None => {
+                    let made = self.exports.instantiate(store).await.map_err(|e| {
+                        match self.trap(&e, limits) {
+                            CallError::Trap { message, .. } => CallError::Instantiate {
+                                plugin: self.name.to_string(),
+                                message,
+                            },
+                            other => other,
+                        }
+                    })?;
+                    *instance = Some(made);
+                    made
                 }
-            })?;
-            body(self, &mut store, instance).await
+            };
+            body(self, store, ready).await
         };
         let timeout = || CallError::Timeout {
             plugin: self.name.to_string(),
@@ -363,7 +409,7 @@ impl Plugin {
         }
         let state = HostState {
             plugin: Arc::clone(&self.name),
-            scope,
+            scope: CallScope::default(),
             dynamic: Arc::clone(&inner.dynamic),
             log_sink: inner.log_sink.read().ok().and_then(|s| s.clone()),
             log: LogBudget::new(limits),
@@ -373,25 +419,47 @@ impl Plugin {
                 .memory_size(usize::try_from(limits.memory_bytes).unwrap_or(usize::MAX))
                 .trap_on_grow_failure(true)
                 .build(),
+            deadline,
+            cancel: None,
         };
         let mut store = Store::new(&inner.engine, state);
         store.limiter(|s| &mut s.limits);
-        // Bounds what the host copies out of the guest (a result, or one host call's
-        // arguments) before any of our checks can look at it.
-        store.set_hostcall_fuel(usize::try_from(limits.max_transfer_bytes()).unwrap_or(usize::MAX));
-        // Checked at every epoch tick while guest code runs: the deadline, and cancellation.
-        let cancel = cancel.cloned();
-        store.set_epoch_deadline(1);
-        store.epoch_deadline_callback(move |_| {
-            if cancel.as_ref().is_some_and(CancelToken::is_canceled) {
+        // Checked at every epoch tick while guest code runs: the call's deadline, and its
+        // cancellation (both in the store, set for each call).
+        store.epoch_deadline_callback(|cx| {
+            let state = cx.data();
+            if state.cancel.as_ref().is_some_and(CancelToken::is_canceled) {
                 return Err(wasmtime::Error::new(Canceled));
             }
-            if Instant::now() >= deadline {
+            if Instant::now() >= state.deadline {
                 return Ok(UpdateDeadline::Interrupt);
             }
             Ok(UpdateDeadline::Continue(1))
         });
-        if config.fuel {
+        self.rearm(&mut store, scope, limits, deadline, cancel)?;
+        Ok(store)
+    }
+
+    /// Sets a store up for its next call: what the call is about, its log budget, deadline,
+    /// cancel token, and the fuel it may spend.
+    fn rearm(
+        &self,
+        store: &mut Store<HostState>,
+        scope: CallScope,
+        limits: &Limits,
+        deadline: Instant,
+        cancel: Option<&CancelToken>,
+    ) -> Result<(), CallError> {
+        let state = store.data_mut();
+        state.scope = scope;
+        state.log = LogBudget::new(limits);
+        state.deadline = deadline;
+        state.cancel = cancel.cloned();
+        store.set_epoch_deadline(1);
+        // Bounds what the host copies out of the guest (a result, or one host call's
+        // arguments) before any of our checks can look at it.
+        store.set_hostcall_fuel(usize::try_from(limits.max_transfer_bytes()).unwrap_or(usize::MAX));
+        if self.runtime.inner.config.fuel {
             store
                 .set_fuel(limits.fuel.unwrap_or(u64::MAX))
                 .map_err(|e| CallError::Host {
@@ -399,7 +467,7 @@ impl Plugin {
                     message: e.to_string(),
                 })?;
         }
-        Ok(store)
+        Ok(())
     }
 
     /// Classifies a failed call: a limit that fired, a trap, or a host-side failure.
@@ -463,6 +531,14 @@ impl Plugin {
             message,
         }
     }
+}
+
+/// A store and the instance made in it, kept between the calls of one run
+/// ([`crate::Session`]).
+pub(crate) struct Live {
+    store: Store<HostState>,
+    /// Made by the first call.
+    instance: Option<Instance>,
 }
 
 /// The error an epoch callback raises for a canceled call.

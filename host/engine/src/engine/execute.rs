@@ -597,6 +597,9 @@ impl Engine {
         let mut blobs: Vec<NewBlob> = Vec::new();
         let mut checks: Vec<crate::state::NewCheckResults> = Vec::new();
         let mut count = 0u64;
+        // One instance for the run's calls (the runtime's isolation rule): a JavaScript or
+        // Python plugin starts its engine once per run, not once per partition.
+        let mut session = plugin.session();
         for (i, (selection, resolved, keys, label)) in calls.into_iter().enumerate() {
             if i > 0 && (i as u64).is_multiple_of(CHECKPOINT_EVERY) {
                 // Checkpoint long runs: a resumed run skips what is recorded, and cancel is
@@ -623,7 +626,7 @@ impl Engine {
             }
             let (inputs, latest) = self.gather_inputs(&graph, &node, run, &keys, &cx)?;
             let started = crate::state::now_ms();
-            let outputs = plugin
+            let outputs = session
                 .materialize(&MaterializeRequest {
                     computation: run.computation.clone(),
                     assets: run.assets.clone(),

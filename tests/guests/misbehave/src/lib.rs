@@ -50,6 +50,9 @@ fn output_for(asset: &str, key: &str) -> Output {
     }
 }
 
+/// Calls served by this instance (the `count` computation).
+static CALLS: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+
 #[inline(never)]
 fn recurse(n: u64) -> u64 {
     if n == u64::MAX {
@@ -73,6 +76,8 @@ impl Guest for Misbehave {
                 "log",
                 "big_output",
                 "read",
+                "count",
+                "leak",
             ]
             .iter()
             .map(|n| computation(n))
@@ -97,6 +102,17 @@ impl Guest for Misbehave {
     ) -> Result<Vec<Output>, PluginError> {
         match context.computation.as_str() {
             "ok" => Ok(vec![output("ok", b"ok")]),
+            // How many calls this instance has served: 1 in a fresh instance.
+            "count" => {
+                let n = CALLS.fetch_add(1, std::sync::atomic::Ordering::Relaxed) + 1;
+                Ok(vec![output("count", n.to_string().as_bytes())])
+            }
+            // Keeps 24 MiB it never frees, and says how many calls this instance served.
+            "leak" => {
+                std::mem::forget(std::hint::black_box(vec![1u8; 24 << 20]));
+                let n = CALLS.fetch_add(1, std::sync::atomic::Ordering::Relaxed) + 1;
+                Ok(vec![output("leak", n.to_string().as_bytes())])
+            }
             "spin" => loop {
                 std::hint::black_box(0);
             },
