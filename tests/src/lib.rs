@@ -137,6 +137,15 @@ pub fn c_core_module(dir: &Path) -> (PathBuf, PathBuf) {
     (core, component)
 }
 
+/// How many cases each fuzz target runs under `cargo test`: `TESSERA_FUZZ_CASES`, else 256
+/// (the README's "Fuzzing" gives the long run).
+pub fn fuzz_cases() -> u32 {
+    std::env::var("TESSERA_FUZZ_CASES")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(256)
+}
+
 /// The repository root.
 pub fn repo_root() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR"))

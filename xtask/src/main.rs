@@ -13,6 +13,7 @@ use std::process::{Command, ExitCode};
 const USAGE: &str = "usage: cargo xtask plugins [--out DIR]
        cargo xtask toolchains
        cargo xtask demo
+       cargo xtask fuzz [--cases N]
 
   plugins   build every plugin in plugins/ (Rust for wasm32-wasip2; C in plugins/c/ with
             clang, installed from Debian when missing and run as root; JavaScript in
@@ -23,7 +24,9 @@ const USAGE: &str = "usage: cargo xtask plugins [--out DIR]
             install what the C, JavaScript and Python plugins need, or say what is
             missing (plugins does this too)
   demo      the partition tour, then the seed's pipeline run by the tessera CLI on the
-            embedded default (SQLite under target/demo/.tessera)";
+            embedded default (SQLite under target/demo/.tessera)
+  fuzz      every fuzz target in release mode, N cases each (default 125,000: a million
+            across the eight targets), with the time each took";
 
 fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
@@ -31,6 +34,7 @@ fn main() -> ExitCode {
         Some("plugins") => parse_out(&args[1..]).and_then(|out| plugins(out.as_deref())),
         Some("demo") if args.len() == 1 => demo(),
         Some("toolchains") if args.len() == 1 => toolchains(),
+        Some("fuzz") => parse_cases(&args[1..]).and_then(fuzz),
         Some("-h" | "--help" | "help") => {
             eprintln!("{USAGE}");
             return ExitCode::SUCCESS;
@@ -57,6 +61,59 @@ fn parse_out(args: &[String]) -> Result<Option<PathBuf>, String> {
             _ => Err(format!("unexpected argument {arg:?}\n\n{USAGE}")),
         },
     }
+}
+
+fn parse_cases(args: &[String]) -> Result<u64, String> {
+    match args {
+        [] => Ok(125_000),
+        [flag, n] if flag == "--cases" => n
+            .parse()
+            .map_err(|_| format!("--cases needs a number, not {n:?}")),
+        _ => Err(format!("unexpected arguments {args:?}\n\n{USAGE}")),
+    }
+}
+
+/// The fuzz targets, by the `cargo test` arguments that select them. Each runs
+/// `TESSERA_FUZZ_CASES` cases (they are proptest properties; see their files).
+const FUZZ_TARGETS: [(&str, &[&str]); 4] = [
+    (
+        "partition keys, cron, strftime, ranges",
+        &["-p", "tessera-partitions", "--test", "fuzz"],
+    ),
+    (
+        "plugin documents",
+        &["-p", "tessera-runtime", "--lib", "fuzz::"],
+    ),
+    (
+        "tessera.toml",
+        &["-p", "tessera-cli", "--bin", "tessera", "fuzz::"],
+    ),
+    (
+        "API bodies and queries",
+        &["-p", "tessera-server", "--test", "fuzz"],
+    ),
+];
+
+/// `cargo xtask fuzz`: the long fuzzing run, in release mode.
+fn fuzz(cases: u64) -> Result<(), String> {
+    let root = root()?;
+    let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".to_string());
+    for (what, args) in FUZZ_TARGETS {
+        eprintln!("fuzzing {what}: {cases} cases per target");
+        let started = std::time::Instant::now();
+        let status = Command::new(&cargo)
+            .current_dir(&root)
+            .args(["test", "--release", "--locked"])
+            .args(args)
+            .env("TESSERA_FUZZ_CASES", cases.to_string())
+            .status()
+            .map_err(|e| format!("running cargo: {e}"))?;
+        if !status.success() {
+            return Err(format!("fuzzing {what} failed"));
+        }
+        println!("{what}: clean, {:.1} s", started.elapsed().as_secs_f64());
+    }
+    Ok(())
 }
 
 /// The repository root: the parent of this crate's directory.

@@ -149,7 +149,7 @@ impl Config {
         let base = base
             .filter(|b| !b.as_os_str().is_empty())
             .unwrap_or_else(|| PathBuf::from("."));
-        let parsed: File = match &file {
+        match &file {
             Some(p) => {
                 // A regular file of reasonable size: `--config /dev/zero` is an error, not a
                 // process that fills memory.
@@ -157,10 +157,17 @@ impl Config {
                     .context("cannot read the config")?;
                 let text = String::from_utf8(bytes)
                     .with_context(|| format!("config {} is not UTF-8 text", p.display()))?;
-                toml::from_str(&text).with_context(|| format!("config {}", p.display()))?
+                Config::from_text(&text, file.clone(), &base)
+                    .with_context(|| format!("config {}", p.display()))
             }
-            None => toml::from_str("").context("default config")?,
-        };
+            None => Config::from_text("", None, &base).context("default config"),
+        }
+    }
+
+    /// The configuration a `tessera.toml` text describes, relative paths resolved against
+    /// `base`; `file` is where it came from.
+    fn from_text(text: &str, file: Option<PathBuf>, base: &Path) -> anyhow::Result<Config> {
+        let parsed: File = toml::from_str(text)?;
         let resolve = |p: PathBuf| if p.is_absolute() { p } else { base.join(p) };
         let mut runtime = parsed.runtime.unwrap_or_default();
         if runtime.cache_dir.is_none() {
@@ -261,5 +268,131 @@ impl Config {
                 .or(parsed.server.token)
                 .filter(|t| !t.is_empty()),
         })
+    }
+}
+
+/// Fuzz target for `tessera.toml`: any text is a configuration or an error, never a panic,
+/// and what is accepted holds the settings' bounds. Inputs are the README's example with
+/// characters and lines changed, and arbitrary text. `cargo test` runs `TESSERA_FUZZ_CASES`
+/// cases (256 unless set); the long run is in the README's "Fuzzing".
+#[cfg(test)]
+#[allow(clippy::unwrap_used, reason = "test code")]
+mod fuzz {
+    use proptest::prelude::*;
+    use proptest::test_runner::{Config as Cases, FileFailurePersistence};
+
+    use super::*;
+
+    const EXAMPLE: &str = r#"plugins = "plugins"
+storage = ".tessera"
+
+[execution]
+concurrency = 2
+max_attempts = 3
+retry_backoff_ms = 500
+pools = { warehouse = 1 }
+timeouts_ms = { daily_sales = 30000 }
+lease_ms = 30000
+
+[runtime]
+limits = { memory_bytes = 268435456, timeout = 60000 }
+fuel = false
+[runtime.grants.new_data_sensor]
+dirs = [{ host = "incoming", guest = "/data/incoming" }]
+
+[server]
+listen = "127.0.0.1:3000"
+
+[[schedules]]
+name = "nightly_sales"
+asset = "daily_sales"
+cron = "0 1 * * *"
+timezone = "Europe/Berlin"
+catch_up = 3
+"#;
+
+    /// The example with a few lines dropped, repeated or given another value, then a few
+    /// characters changed.
+    fn inputs() -> impl Strategy<Value = String> {
+        let lines: Vec<String> = EXAMPLE.lines().map(str::to_string).collect();
+        let value = prop_oneof![
+            Just("0".to_string()),
+            Just("-1".to_string()),
+            Just("18446744073709551616".to_string()),
+            Just("\"\"".to_string()),
+            Just("[]".to_string()),
+            Just("{}".to_string()),
+            Just("\"postgres://u@h/db\"".to_string()),
+            Just("\"Mars/Olympus\"".to_string()),
+            Just("\"61 * * * *\"".to_string()),
+            any::<i64>().prop_map(|n| n.to_string()),
+            "\"\\PC{0,8}\"",
+        ];
+        let line_edits =
+            proptest::collection::vec((any::<prop::sample::Index>(), 0u8..3, value), 0..4);
+        let char_edits =
+            proptest::collection::vec((any::<prop::sample::Index>(), any::<char>()), 0..3);
+        let edited = (line_edits, char_edits).prop_map(move |(line_edits, char_edits)| {
+            let mut lines = lines.clone();
+            for (at, how, value) in line_edits {
+                let i = at.index(lines.len());
+                match how {
+                    0 => {
+                        lines.remove(i);
+                    }
+                    1 => {
+                        let line = lines[i].clone();
+                        lines.insert(i, line);
+                    }
+                    _ => {
+                        if let Some((key, _)) = lines[i].split_once(" = ") {
+                            lines[i] = format!("{key} = {value}");
+                        }
+                    }
+                }
+                if lines.is_empty() {
+                    break;
+                }
+            }
+            let mut text: Vec<char> = lines.join("\n").chars().collect();
+            for (at, c) in char_edits {
+                let i = at.index(text.len() + 1);
+                text.insert(i, c);
+            }
+            text.into_iter().collect::<String>()
+        });
+        prop_oneof![8 => edited, 1 => "\\PC{0,60}", 1 => any::<String>()]
+    }
+
+    fn target(text: &str) {
+        let Ok(config) = Config::from_text(text, None, Path::new("/project")) else {
+            return;
+        };
+        let e = &config.engine;
+        assert!(e.concurrency >= 1 && e.concurrency <= tessera_engine::MAX_CONCURRENCY);
+        assert!(e.lease >= Duration::from_millis(300));
+        assert!(e.max_attempts >= 1);
+        assert!(e.timeouts.values().all(|t| !t.is_zero()));
+        assert!(config.plugins.is_absolute() && config.storage.is_absolute());
+    }
+
+    proptest! {
+        #![proptest_config(Cases {
+            cases: tessera_tests::fuzz_cases(),
+            failure_persistence: Some(Box::new(FileFailurePersistence::Off)),
+            ..Cases::default()
+        })]
+
+        #[test]
+        fn fuzz_tessera_toml(text in inputs()) {
+            target(&text);
+        }
+    }
+
+    #[test]
+    fn the_example_is_valid() {
+        let config = Config::from_text(EXAMPLE, None, Path::new("/project")).unwrap();
+        assert_eq!(config.engine.concurrency, 2);
+        assert_eq!(config.schedules.len(), 1);
     }
 }

@@ -23,6 +23,8 @@ mod error;
 mod exports;
 mod flat;
 pub mod fs;
+#[cfg(test)]
+mod fuzz;
 mod host;
 mod incremental;
 mod mapping;
