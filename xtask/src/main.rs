@@ -94,7 +94,8 @@ const FUZZ_TARGETS: [(&str, &[&str]); 4] = [
     ),
 ];
 
-/// `cargo xtask fuzz`: the long fuzzing run, in release mode.
+/// `cargo xtask fuzz`: the long fuzzing run, in release mode. Prints each group's time.
+#[allow(clippy::print_stdout)]
 fn fuzz(cases: u64) -> Result<(), String> {
     let root = root()?;
     let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".to_string());

@@ -11,7 +11,12 @@
 //! run, in release mode (the README's "Fuzzing"):
 //! `TESSERA_FUZZ_CASES=150000 cargo test --release -p tessera-partitions --test fuzz`.
 
-#![allow(clippy::unwrap_used, clippy::expect_used, reason = "test code")]
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    reason = "test code: a failed property panics with its input"
+)]
 
 use std::sync::OnceLock;
 
