@@ -224,9 +224,9 @@ fn build_with(
 }
 
 /// The `heavy` test guest with one function changed (built with `TESSERA_HEAVY_EDITED` set),
-/// as an edit and rebuild would leave it: what the incremental compilation benchmark and test reload. Built
-/// on first use in a target directory of its own, so that the two builds do not replace each
-/// other's output.
+/// as an edit and rebuild would leave it: what the incremental compilation benchmark and test
+/// reload. Built on first use in a target directory of its own, so that the two builds do not
+/// replace each other's output.
 pub fn heavy_edited() -> &'static Path {
     static BUILT: OnceLock<PathBuf> = OnceLock::new();
     BUILT.get_or_init(|| {

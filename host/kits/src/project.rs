@@ -186,8 +186,10 @@ tessera-sdk = {{ path = {sdk:?} }}
 # A workspace of its own, whatever directory it sits in.
 [workspace]
 
+# Fast code over small files: a component is compiled once (and cached), its code runs for
+# every partition.
 [profile.release]
-opt-level = "s"
+opt-level = 3
 strip = "debuginfo"
 "#,
         crate_name = name.replace('_', "-"),

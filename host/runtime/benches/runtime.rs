@@ -6,7 +6,7 @@
 //! - `reload_cold`: a settled plugin file (the ~1.3 MB `heavy` test guest, with a regex
 //!   engine) → its new version serving, with nothing cached (target ≤ 500 ms).
 //! - `reload_cached`: the same, for an artifact seen before (target ≤ 20 ms).
-//! - `reload_edit`: the same guest rebuilt with one function changed (its feature `edited`)
+//! - `reload_edit`: the same guest rebuilt with one function changed (`TESSERA_HEAVY_EDITED`)
 //!   replacing the version serving, whose compilation filled the incremental compilation
 //!   cache (target ≤ 150 ms). Every iteration starts from a copy of the cache directory as
 //!   the first version left it, so the changed function is compiled each time.

@@ -228,9 +228,11 @@ fn name_outputs(
     outputs: Outputs,
 ) -> Result<Vec<Output>, PluginError> {
     let mut named: Vec<Output> = Vec::new();
-    // (asset, key) pairs seen: a range call may return one output per key, thousands.
-    let mut seen: std::collections::HashSet<(String, Option<String>)> =
-        std::collections::HashSet::new();
+    // (asset, key) pairs seen: a range call may return one output per key, thousands. Ordered,
+    // not hashed: a hash set's random keys would cost every fresh instance a call to the host
+    // for entropy.
+    let mut seen: std::collections::BTreeSet<(String, Option<String>)> =
+        std::collections::BTreeSet::new();
     for mut output in outputs {
         let asset = match (&output.asset, computation.assets.as_slice(), requested) {
             (Some(asset), _, _) => asset.clone(),
@@ -268,7 +270,7 @@ fn name_outputs(
         output.asset = Some(asset);
         named.push(output);
     }
-    let produced: std::collections::HashSet<&str> =
+    let produced: std::collections::BTreeSet<&str> =
         seen.iter().map(|(asset, _)| asset.as_str()).collect();
     if let Some(missing) = requested.iter().find(|a| !produced.contains(a.as_str())) {
         return Err(PluginError::failed(format!(
