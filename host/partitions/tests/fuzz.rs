@@ -8,8 +8,7 @@
 //! parser is likeliest to get wrong are common.
 //!
 //! `cargo test` runs each target for `TESSERA_FUZZ_CASES` cases (256 unless set). The long
-//! run, in release mode (the README's "Fuzzing"):
-//! `TESSERA_FUZZ_CASES=150000 cargo test --release -p tessera-partitions --test fuzz`.
+//! run, in release mode, is `cargo xtask fuzz` (the README's "Fuzzing"), which sets it.
 
 #![allow(
     clippy::unwrap_used,
