@@ -59,6 +59,17 @@ struct State {
     written: u64,
 }
 
+impl State {
+    /// Indexes a pack's entries (a key already indexed moves to this pack) and adds the pack.
+    fn add_pack(&mut self, name: String, file: Arc<File>, bytes: u64, entries: Vec<Entry>) {
+        let pack = self.packs.len();
+        for (key, offset, len) in entries {
+            self.index.insert(key, Location { pack, offset, len });
+        }
+        self.packs.push(Some(Pack { name, file, bytes }));
+    }
+}
+
 /// The incremental compilation cache of one engine.
 #[derive(Debug)]
 pub(crate) struct IncrementalStore {
@@ -129,15 +140,7 @@ impl IncrementalStore {
                         Ok(f) => Arc::new(f),
                         Err(_) => continue,
                     };
-                    let pack = state.packs.len();
-                    for (key, offset, len) in entries {
-                        state.index.insert(key, Location { pack, offset, len });
-                    }
-                    state.packs.push(Some(Pack {
-                        name,
-                        file,
-                        bytes: size,
-                    }));
+                    state.add_pack(name, file, size, entries);
                 }
                 // Deleted by another process between the listing and the read.
                 Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
@@ -197,15 +200,7 @@ impl IncrementalStore {
                 return;
             }
         };
-        let pack = state.packs.len();
-        for (key, offset, len) in entries {
-            state.index.insert(key, Location { pack, offset, len });
-        }
-        state.packs.push(Some(Pack {
-            name,
-            file,
-            bytes: out.len() as u64,
-        }));
+        state.add_pack(name, file, out.len() as u64, entries);
         self.trim(&mut state);
     }
 
@@ -218,10 +213,8 @@ impl IncrementalStore {
         let mut order: Vec<usize> = (0..state.packs.len())
             .filter(|&i| state.packs[i].is_some())
             .collect();
-        order.sort_by(|&a, &b| {
-            let name = |i: usize| state.packs[i].as_ref().map(|p| p.name.clone());
-            name(a).cmp(&name(b))
-        });
+        let name = |i: usize| state.packs[i].as_ref().map(|p| p.name.as_str());
+        order.sort_by(|&a, &b| name(a).cmp(&name(b)));
         let mut left = total;
         let mut dropped = Vec::new();
         for i in order {
